@@ -1,0 +1,60 @@
+"""Amanah's wiring: the app factory. Packages plug in through register_blueprints()."""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from amanah import errors, i18n, nav, security
+from amanah.config import ROOT, load_config
+from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+# Domain packages that contribute blueprints, CLI commands, demo data or template helpers.
+# Each may expose init_app(app); listed here so the wiring never imports a package's views itself.
+DOMAIN_PACKAGES: tuple[str, ...] = ("donations",)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    instance_path = Path(os.environ.get("AMANAH_INSTANCE_PATH") or ROOT / "instance")
+    if test_config and "INSTANCE_PATH" in test_config:
+        instance_path = Path(test_config["INSTANCE_PATH"])
+    app = Flask("amanah", root_path=str(ROOT), instance_path=str(instance_path),
+                template_folder="templates", static_folder="static")
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(load_config(instance_path, test_config))
+    logging.basicConfig(level=logging.INFO if app.config["AMANAH_ENV"] != "testing" else logging.WARNING)
+
+    _enable_sqlite_pragmas(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "donations.login"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    nav.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    from amanah import demo, views
+    app.register_blueprint(views.bp)
+    app.cli.add_command(demo.demo_command)
+    for name in DOMAIN_PACKAGES:
+        module = importlib.import_module(name)
+        module.init_app(app)
+    return app
+
+
+def _enable_sqlite_pragmas(app: Flask) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    connect_args = options.setdefault("connect_args", {})
+    connect_args.setdefault("timeout", 30)
+    # Let SQLAlchemy, not pysqlite, emit BEGIN, so savepoints work and we choose the BEGIN kind.
+    connect_args["isolation_level"] = None

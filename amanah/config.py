@@ -1,0 +1,106 @@
+"""Configuration from the environment (and .env), checked before the app starts."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual spellings of a PostgreSQL URL and pin the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def instance_secret(instance_path: Path, filename: str, make) -> str:
+    """Read a secret kept in the instance folder, creating it (mode 0600) on first use."""
+    path = instance_path / filename
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(make())
+    return path.read_text().strip()
+
+
+# Settings that production must receive explicitly; development generates or defaults them.
+PRODUCTION_REQUIRED = ("SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+                       "LEDGER_SIGNING_KEY", "LEDGER_ORIGIN", "MAIL_SERVER", "SERVER_NAME")
+
+
+def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
+    load_dotenv(ROOT / ".env", override=False)
+    env = dict(os.environ)
+    env.update({k: v for k, v in (overrides or {}).items() if isinstance(v, str)})
+    mode = env.get("AMANAH_ENV", "development")
+    if mode not in {"development", "production", "testing"}:
+        raise ConfigError(f"AMANAH_ENV must be development, production or testing, not {mode!r}")
+    if mode == "production":
+        missing = [name for name in PRODUCTION_REQUIRED if not env.get(name)]
+        if missing:
+            raise ConfigError("production mode refuses to start; missing: " + ", ".join(missing))
+
+    secret = env.get("SECRET_KEY") or instance_secret(
+        instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'amanah.sqlite3'}"
+    redis_url = env.get("REDIS_URL") or None
+
+    cfg = {
+        "AMANAH_ENV": mode,
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,
+        "MAIL_SERVER": env.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(env.get("MAIL_PORT") or 25),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "Amanah <no-reply@amanah.localhost>",
+        "LEDGER_ORIGIN": env.get("LEDGER_ORIGIN") or "amanah.localhost/ledger",
+        "LEDGER_SIGNING_KEY": env.get("LEDGER_SIGNING_KEY") or None,
+        "ORG_NAME": env.get("ORG_NAME") or "Yayasan Amanah Demo",
+        "ORG_ADDRESS": env.get("ORG_ADDRESS") or "",
+        "ORG_REGISTRATION_NO": env.get("ORG_REGISTRATION_NO") or "",
+        "SERVER_NAME": env.get("SERVER_NAME") or None,
+        "PREFERRED_URL_SCHEME": "http" if mode == "development" else "https",
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 12 * 1024 * 1024),
+        # Cookies: never readable by scripts, not sent on cross-site POSTs, HTTPS-only outside dev.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": mode == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": mode == "production",
+        "BABEL_DEFAULT_LOCALE": "id",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+        "LANGUAGES": ("id", "en"),
+        "TESTING": mode == "testing",
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+    for key, value in (overrides or {}).items():
+        cfg[key] = value
+    return cfg

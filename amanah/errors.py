@@ -1,0 +1,70 @@
+"""Error pages: HTML for people, JSON for API and ledger clients."""
+from __future__ import annotations
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from amanah.extensions import db
+
+TITLES = {
+    400: _l("Bad request"),
+    403: _l("Forbidden"),
+    404: _l("Not found"),
+    405: _l("Method not allowed"),
+    413: _l("File too large"),
+    429: _l("Too many requests"),
+    500: _l("Something went wrong"),
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith(("/api/", "/webhooks/")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    accepted = request.accept_mimetypes
+    return best == "application/json" and accepted[best] > accepted["text/html"]
+
+
+def error_response(status: int, message: str, field: str | None = None):
+    if wants_json():
+        body = {"error": message}
+        if field:
+            body["field"] = field
+        return jsonify(body), status
+    return render_template("errors/generic.html", status=status, title=str(TITLES.get(status, _l("Error"))),
+                           message=message), status
+
+
+def init_app(app) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return error_response(400, _("The form expired or was not sent from this site. "
+                                     "Please reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code is None or exc.code < 400:
+            return exc
+        if exc.response is not None:
+            return exc.response
+        messages = {
+            403: _("You do not have permission to see this page."),
+            404: _("We could not find that page."),
+            405: _("This address does not accept that kind of request."),
+            413: _("The upload is larger than allowed."),
+            429: _("Too many attempts. Please wait a moment and try again."),
+            500: _("An unexpected error happened. It has been logged; please try again later."),
+        }
+        message = messages.get(exc.code) or (exc.description if exc.code == 400 else exc.name)
+        return error_response(exc.code, message)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc):
+        # Nothing half-written: the failed request's transaction is thrown away before rendering.
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, _("An unexpected error happened. It has been logged; "
+                                     "please try again later."))

@@ -1,0 +1,173 @@
+"""Fixtures: app, client, runner, isolated database state, live server.
+
+Every test that takes `app` runs once per backend: SQLite always, PostgreSQL as well when
+TEST_DATABASE_URL is set. The schema comes from the migrations, never from create_all().
+A test's database work happens inside one outer transaction that is rolled back at its end; tests
+that need real commits seen by other processes or threads use `fresh_database_url` instead.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from amanah import create_app
+from amanah.config import normalize_database_url
+from amanah.extensions import db
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def make_app(database_url: str, instance_path: Path, **extra):
+    config = {
+        "AMANAH_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(instance_path),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": None,
+        "MAIL_SERVER": None,
+    }
+    config.update(extra)
+    return create_app(config)
+
+
+def migrate_to_head(database_url: str, instance_path: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = make_app(database_url, instance_path)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+class TestDatabases:
+    """One migrated database for rollback-isolated tests, and fresh copies on demand."""
+
+    def __init__(self, backend: str, workdir: Path):
+        self.backend = backend
+        self.workdir = workdir
+        self.instance_path = workdir / "instance"
+        self._created: list[str] = []
+        if backend == "sqlite":
+            self.template = workdir / "template.sqlite3"
+            self.url = f"sqlite:///{workdir / 'test.sqlite3'}"
+            migrate_to_head(f"sqlite:///{self.template}", self.instance_path)
+            shutil.copy(self.template, workdir / "test.sqlite3")
+        else:
+            self.url = normalize_database_url(os.environ["TEST_DATABASE_URL"])
+            base = sa.engine.make_url(self.url)
+            self.admin_url = base.set(database="postgres")
+            self.template_name = f"{base.database}_tpl"
+            self._admin(f'DROP DATABASE IF EXISTS "{self.template_name}" WITH (FORCE)',
+                        f'CREATE DATABASE "{self.template_name}"')
+            migrate_to_head(base.set(database=self.template_name).render_as_string(False),
+                            self.instance_path)
+            self._admin(f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)',
+                        f'CREATE DATABASE "{base.database}" TEMPLATE "{self.template_name}"')
+
+    def _admin(self, *statements: str) -> None:
+        engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+        engine.dispose()
+
+    def fresh(self) -> str:
+        """A new, migrated, empty database that allows real commits; dropped at session end."""
+        name = f"amanah_{uuid.uuid4().hex[:12]}"
+        if self.backend == "sqlite":
+            path = self.workdir / f"{name}.sqlite3"
+            shutil.copy(self.template, path)
+            return f"sqlite:///{path}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template_name}"')
+        self._created.append(name)
+        return sa.engine.make_url(self.url).set(database=name).render_as_string(False)
+
+    def drop_fresh(self) -> None:
+        if self.backend == "postgresql":
+            self._admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in self._created))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def databases(request, tmp_path_factory):
+    dbs = TestDatabases(request.param, tmp_path_factory.mktemp(request.param))
+    yield dbs
+    dbs.drop_fresh()
+
+
+@pytest.fixture
+def backend(databases) -> str:
+    return databases.backend
+
+
+@contextmanager
+def one_rolled_back_transaction(app):
+    """Bind every session of `app` to one connection whose transaction is rolled back at the end.
+
+    Sessions (requests, CLI commands, services) only ever open savepoints inside it, so a test's
+    commits are real to the code under test and leave nothing behind.
+    """
+    with app.app_context():
+        engines = db._app_engines[app]
+        engine = engines[None]
+        connection = engine.connect()
+        outer = connection.begin()
+        engines[None] = connection
+        factory = db.session.session_factory
+        factory.configure(join_transaction_mode="create_savepoint")
+    try:
+        yield connection
+    finally:
+        with app.app_context():
+            db.session.remove()
+            factory.configure(join_transaction_mode="conditional_savepoint")
+            engines[None] = engine
+            outer.rollback()
+            connection.close()
+            engine.dispose()
+
+
+@pytest.fixture
+def app(databases, tmp_path):
+    app = make_app(databases.url, tmp_path / "instance")
+    with one_rolled_back_transaction(app):
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def fresh_database_url(databases) -> str:
+    return databases.fresh()
+
+
+@pytest.fixture
+def live_server(databases, tmp_path):
+    """The app on a fresh database, served by a real HTTP server in a thread."""
+    app = make_app(databases.fresh(), tmp_path / "live-instance")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.app = app
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    yield server
+    server.shutdown()
+    thread.join(timeout=5)
+    with app.app_context():
+        db.engine.dispose()

@@ -1,0 +1,158 @@
+import os
+import stat
+
+import pytest
+
+from amanah import create_app
+from amanah.config import ConfigError, load_config, normalize_database_url
+
+
+def test_home_page_says_what_amanah_is_in_indonesian_by_default(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert '<html lang="id">' in html
+    assert "Berdonasi dengan amanah" in html
+    assert "Layanan sosial" in html
+
+
+def test_accept_language_chooses_english(client):
+    html = client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="en">' in html
+    assert "Give in trust. See every rupiah." in html
+
+
+def test_language_switch_is_remembered(client):
+    response = client.post("/language", data={"lang": "en", "next": "/about"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/about"
+    html = client.get("/about").get_data(as_text=True)
+    assert '<html lang="en">' in html and "About Amanah" in html
+    client.post("/language", data={"lang": "id", "next": "/"})
+    assert "Tentang Amanah" in client.get("/about", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
+def test_language_switch_never_redirects_off_site(client, target):
+    response = client.post("/language", data={"lang": "en", "next": target})
+    assert response.headers["Location"] == "/"
+
+
+def test_unknown_language_is_ignored(client):
+    client.post("/language", data={"lang": "xx", "next": "/"})
+    assert '<html lang="id">' in client.get("/").get_data(as_text=True)
+
+
+def test_security_headers(client):
+    headers = client.get("/").headers
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_pages_load_nothing_from_other_origins(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "http://" not in html and "https://" not in html
+    with client.get("/static/css/app.css") as css:
+        assert css.status_code == 200 and "url(http" not in css.get_data(as_text=True)
+
+
+def test_not_found_page_html_and_json(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Halaman itu tidak kami temukan." in response.get_data(as_text=True)
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404 and response.is_json
+    assert response.get_json()["error"]
+
+
+def test_unexpected_error_is_a_friendly_500(databases, tmp_path):
+    from conftest import make_app
+
+    app = make_app(databases.url, tmp_path / "i")
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    response = app.test_client().get("/boom", headers={"Accept-Language": "en"})
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    assert "An unexpected error happened" in html and "kaboom" not in html
+
+
+def test_csrf_is_enforced_on_forms(databases, tmp_path):
+    from conftest import make_app
+
+    app = make_app(databases.url, tmp_path / "i", WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    response = client.post("/language", data={"lang": "en"})
+    assert response.status_code == 400
+    assert "Formulir sudah kedaluwarsa" in response.get_data(as_text=True)
+    html = client.get("/").get_data(as_text=True)
+    token = html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    response = client.post("/language", data={"lang": "en", "csrf_token": token},
+                           headers={"Referer": "https://localhost/"})
+    assert response.status_code == 303
+
+
+def test_session_cookie_flags(app):
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    client = app.test_client()
+    response = client.post("/language", data={"lang": "en"})
+    cookies = response.headers.getlist("Set-Cookie")
+    session_cookie = next(c for c in cookies if c.startswith("session="))
+    assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+
+
+def test_production_refuses_missing_secrets_and_names_them(tmp_path, monkeypatch):
+    for name in ("SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+                 "LEDGER_SIGNING_KEY", "LEDGER_ORIGIN", "MAIL_SERVER", "SERVER_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AMANAH_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    with pytest.raises(ConfigError) as excinfo:
+        create_app({"INSTANCE_PATH": str(tmp_path)})
+    missing = str(excinfo.value).split("missing: ", 1)[1].split(", ")
+    assert "STRIPE_WEBHOOK_SECRET" in missing and "DATABASE_URL" in missing
+    assert "SECRET_KEY" not in missing
+
+
+def test_production_config_is_secure(tmp_path, monkeypatch):
+    monkeypatch.setenv("AMANAH_ENV", "production")
+    env = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "postgres://u@h/db", "STRIPE_SECRET_KEY": "sk",
+           "STRIPE_WEBHOOK_SECRET": "wh", "LEDGER_SIGNING_KEY": "k", "LEDGER_ORIGIN": "o",
+           "MAIL_SERVER": "m", "SERVER_NAME": "amanah.example"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    config = load_config(tmp_path)
+    assert config["SESSION_COOKIE_SECURE"] is True and config["REMEMBER_COOKIE_SECURE"] is True
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
+
+
+def test_secret_key_generated_once_with_private_mode(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("AMANAH_ENV", "development")
+    first = load_config(tmp_path)["SECRET_KEY"]
+    second = load_config(tmp_path)["SECRET_KEY"]
+    assert first == second and len(first) >= 40
+    mode = stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode)
+    assert mode == 0o600
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("postgres://a@b/c", "postgresql+psycopg://a@b/c"),
+    ("postgresql://a@b/c", "postgresql+psycopg://a@b/c"),
+    ("postgresql+psycopg://a@b/c", "postgresql+psycopg://a@b/c"),
+    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+])
+def test_database_url_normalization(given, expected):
+    assert normalize_database_url(given) == expected
+
+
+def test_healthz(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
