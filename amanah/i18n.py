@@ -11,12 +11,16 @@ LOCALE_COOKIE = "lang"
 
 
 def select_locale() -> str:
-    """The user's explicit choice first (profile, then session/cookie), then the browser."""
+    """Explicit choices first, then the browser.
+
+    The language switched to in this session wins; then a signed-in user's profile language (it
+    follows them to every device); then the cookie a device remembers from earlier visits.
+    """
     languages = current_app.config["LANGUAGES"]
     if not request:
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     user_choice = getattr(current_user, "preferred_language", None) if current_user else None
-    for choice in (session.get(LOCALE_COOKIE), request.cookies.get(LOCALE_COOKIE), user_choice):
+    for choice in (session.get(LOCALE_COOKIE), user_choice, request.cookies.get(LOCALE_COOKIE)):
         if choice in languages:
             return choice
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]

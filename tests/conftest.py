@@ -171,3 +171,60 @@ def live_server(databases, tmp_path):
     thread.join(timeout=5)
     with app.app_context():
         db.engine.dispose()
+
+
+# ---- accounts and mail ----
+
+class SmtpCatcher:
+    """An aiosmtpd handler that keeps every message it receives, parsed, in `.messages`."""
+
+    def __init__(self):
+        self.messages = []
+        self.envelopes = []
+        self.port = None
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        self.envelopes.append(envelope)
+        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
+                                                      policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def running_smtp_server(**smtp_options):
+    """A real SMTP server on 127.0.0.1 at a free port, in a thread; yields its SmtpCatcher."""
+    from aiosmtpd.controller import Controller
+
+    class AnyPortController(Controller):
+        def _trigger_server(self):
+            # Bound to port 0: learn the port the system chose before the readiness check uses it.
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    catcher = SmtpCatcher()
+    controller = AnyPortController(catcher, hostname="127.0.0.1", port=0, **smtp_options)
+    controller.start()
+    catcher.port = controller.port
+    try:
+        yield catcher
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server(app):
+    """Mail from `app` goes over SMTP to a local server; the test reads `smtp_server.messages`."""
+    with running_smtp_server() as catcher:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=catcher.port, MAIL_USE_TLS=False,
+                          MAIL_USE_SSL=False, MAIL_USERNAME=None, MAIL_PASSWORD=None)
+        yield catcher
+
+
+@pytest.fixture
+def fast_hashing(app):
+    """Cheap argon2id parameters: the default profile costs ~0.15 s a hash, too slow for many tests."""
+    app.config["ARGON2_PARAMETERS"] = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+    return app

@@ -1,0 +1,125 @@
+"""Outgoing mail: build a message, queue it, and deliver it only once the transaction commits.
+
+Delivery uses smtplib with the MAIL_* settings. Without MAIL_SERVER (development and tests) each
+message is written as an .eml file to instance/outbox/ and its path is logged, so someone running
+the app locally can open a password-reset link. Production refuses to start without MAIL_SERVER.
+
+Messages are queued on the database session (`send_after_commit`) and sent by an after-commit
+hook: a request that rolls back, or fails before its commit, sends nothing.
+"""
+from __future__ import annotations
+
+import secrets
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+from flask_babel import force_locale
+
+from amanah.db import now_utc
+from amanah.extensions import db
+
+_PENDING = "amanah.mail.pending"
+
+
+def build_message(to: str, subject: str, text: str, *, sender: str | None = None) -> EmailMessage:
+    """A plain-text UTF-8 message from the configured sender."""
+    sender = sender or current_app.config["MAIL_DEFAULT_SENDER"]
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now_utc())
+    sender_domain = parseaddr(sender)[1].rpartition("@")[2] or "amanah.localhost"
+    message["Message-ID"] = make_msgid(domain=sender_domain)
+    # Tells mail robots (vacation responders) not to answer.
+    message["Auto-Submitted"] = "auto-generated"
+    # Plain ASCII stays readable as sent (links unbroken in an .eml file); anything else is encoded.
+    plain = text.isascii() and all(len(line) <= 900 for line in text.splitlines())
+    message.set_content(text, cte="7bit" if plain else "quoted-printable")
+    return message
+
+
+def render_message(to: str, subject, template: str, locale: str | None = None, **context) -> EmailMessage:
+    """Render templates/mail/<template>.txt and the (lazy) subject in `locale`."""
+    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        text = render_template(f"mail/{template}.txt", **context)
+        return build_message(to, str(subject), text)
+
+
+def send_after_commit(message: EmailMessage) -> None:
+    """Queue `message` on the current database session; it goes out when that session commits."""
+    session = db.session()
+    if not session.in_transaction():
+        # Tie the message to a transaction, so that a rollback (even of nothing yet) drops it.
+        session.begin()
+    session.info.setdefault(_PENDING, []).append(message)
+
+
+def pending_messages() -> list[EmailMessage]:
+    return list(db.session.info.get(_PENDING, []))
+
+
+def deliver(message: EmailMessage) -> Path | None:
+    """Send `message` now: over SMTP, or into the outbox folder when no MAIL_SERVER is set."""
+    config = current_app.config
+    if config.get("MAIL_SERVER"):
+        _send_smtp(message, config)
+        return None
+    if config["AMANAH_ENV"] == "production":
+        raise RuntimeError("MAIL_SERVER is not set; production cannot deliver mail")
+    return _write_outbox(message, Path(current_app.instance_path) / "outbox")
+
+
+def _send_smtp(message: EmailMessage, config) -> None:
+    host, port = config["MAIL_SERVER"], int(config["MAIL_PORT"])
+    timeout = config.get("MAIL_TIMEOUT", 30)
+    context = ssl.create_default_context()
+    if config.get("MAIL_USE_SSL"):
+        connection = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        connection = smtplib.SMTP(host, port, timeout=timeout)
+    with connection as smtp:
+        if config.get("MAIL_USE_TLS") and not config.get("MAIL_USE_SSL"):
+            smtp.starttls(context=context)
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        smtp.send_message(message)
+
+
+def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
+    outbox.mkdir(parents=True, exist_ok=True)
+    recipient = parseaddr(str(message["To"]))[1].partition("@")[0]
+    name = f"{now_utc():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}-{_safe(recipient)}.eml"
+    path = outbox / name
+    path.write_bytes(message.as_bytes())
+    current_app.logger.info("MAIL_SERVER is not set: mail to %s written to %s", message["To"], path)
+    return path
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:40] or "mail"
+
+
+def _deliver_pending(session) -> None:
+    for message in session.info.pop(_PENDING, []):
+        try:
+            deliver(message)
+        except Exception:
+            # The transaction has committed; failing the request now would only hide that it did.
+            current_app.logger.exception("could not deliver mail to %s (%s)", message["To"],
+                                         message["Subject"])
+
+
+def _drop_pending(session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def init_app(app) -> None:
+    if not sa.event.contains(db.session, "after_commit", _deliver_pending):
+        sa.event.listen(db.session, "after_commit", _deliver_pending)
+        sa.event.listen(db.session, "after_rollback", _drop_pending)
