@@ -1,0 +1,137 @@
+"""`flask ledger verify`: re-derive everything stored in the database and compare.
+
+Checks, in one pass over the entries in seq order: each leaf is a valid canonical entry whose
+seq and prev are its position and the previous leaf hash; the stored leaf hash and typed columns
+match the leaf bytes; every stored interior hash equals the one recomputed from the leaves; and
+each stored checkpoint is validly signed over the root of the tree at its size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger import entry as entries
+from ledger import note, tree
+from ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHash
+
+BATCH = 5000
+
+
+@dataclass
+class AuditResult:
+    size: int = 0
+    checkpoints: int = 0
+    bad_seq: int | None = None
+    problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def fail(self, seq: int | None, problem: str) -> AuditResult:
+        self.bad_seq, self.problem = seq, problem
+        return self
+
+
+def _columns_match(row, parsed: dict) -> bool:
+    return (row.kind == parsed["kind"] and row.campaign == parsed["campaign"]
+            and row.amount == parsed["amount"] and row.currency == parsed["currency"]
+            and row.ref == parsed.get("ref") and row.payment == parsed.get("payment")
+            and entries.format_at(row.at) == parsed["at"])
+
+
+def verify_database(session: Session, verifier_text: str, origin: str, progress=None) -> AuditResult:
+    result = AuditResult()
+    verifier = note.parse_verifier_key(verifier_text)
+    cps = {cp.size: cp for cp in session.execute(sa.select(LedgerCheckpoint)).scalars()}
+    compact = tree.CompactRange()
+    frontier: dict[int, bytes] = {}
+    prev = bytes(32)
+    seq = 0
+
+    def read_frontier(indexes: list[int]) -> list[bytes]:
+        return [frontier[i] for i in indexes]
+    if 0 in cps and not _checkpoint_ok(result, cps[0], compact.root(), verifier, origin):
+        return result
+    while True:
+        rows = session.execute(
+            sa.select(LedgerEntry).where(LedgerEntry.seq >= seq).order_by(LedgerEntry.seq).limit(BATCH)
+        ).scalars().all()
+        if not rows:
+            break
+        low, high = tree.stored_hash_index(0, seq), tree.stored_hash_index(0, seq + len(rows))
+        stored = dict(session.execute(sa.select(LedgerHash.idx, LedgerHash.hash).where(
+            LedgerHash.idx >= low, LedgerHash.idx < high)).all())
+        for row in rows:
+            problem = _check_row(row, seq, prev)
+            if problem:
+                return result.fail(seq, problem)
+            leaf_hash = tree.leaf_hash(bytes(row.leaf))
+            base = tree.stored_hash_index(0, seq)
+            expected = tree.stored_hashes_for_record_hash(seq, leaf_hash, read_frontier)
+            for offset, h in enumerate(expected):
+                got = stored.get(base + offset)
+                if got is None or bytes(got) != h:
+                    return result.fail(seq, f"stored tree hash {base + offset} does not match the leaves")
+                frontier[base + offset] = h
+            compact.append(leaf_hash)
+            prev, seq = leaf_hash, seq + 1
+            if seq in cps and not _checkpoint_ok(result, cps[seq], compact.root(), verifier, origin):
+                return result
+        session.expunge_all()  # keep memory flat over millions of rows
+        _trim(frontier, seq)
+        if progress:
+            progress(seq)
+    result.size = seq
+    extra = session.execute(sa.select(sa.func.count()).select_from(LedgerHash).where(
+        LedgerHash.idx >= tree.stored_hash_index(0, seq))).scalar_one()
+    if extra:
+        return result.fail(seq, f"{extra} stored tree hashes beyond the last entry")
+    beyond = [size for size in cps if size > seq]
+    if beyond:
+        return result.fail(None, f"checkpoint for size {min(beyond)} is beyond the ledger ({seq} entries)")
+    result.checkpoints = len(cps)
+    return result
+
+
+def _check_row(row, seq: int, prev: bytes) -> str | None:
+    leaf = bytes(row.leaf)
+    if row.seq != seq:
+        return f"entry {seq} is missing (next stored entry is {row.seq})"
+    try:
+        parsed = entries.parse_entry(leaf)
+    except entries.EntryError as exc:
+        return f"leaf is not a valid canonical entry: {exc}"
+    if parsed["seq"] != seq:
+        return f"leaf says seq {parsed['seq']}"
+    if parsed["prev"] != prev.hex() or bytes(row.prev) != prev:
+        return "hash chain broken: prev is not the previous entry's leaf hash"
+    if bytes(row.leaf_hash) != tree.leaf_hash(leaf):
+        return "stored leaf hash does not match the leaf bytes"
+    if not _columns_match(row, parsed):
+        return "typed columns do not match the leaf bytes"
+    return None
+
+
+def _checkpoint_ok(result: AuditResult, cp, root: bytes, verifier, origin: str) -> bool:
+    try:
+        body = note.open_checkpoint(cp.note, [verifier], origin=origin)
+    except note.NoteError as exc:
+        result.fail(None, f"checkpoint for size {cp.size}: {exc}")
+        return False
+    if body.size != cp.size or body.root != root or bytes(cp.root) != root:
+        result.fail(cp.size - 1 if cp.size else None,
+                    f"checkpoint for size {cp.size} does not match the tree of the stored leaves")
+        return False
+    return True
+
+
+def _trim(frontier: dict[int, bytes], size: int) -> None:
+    """Keep only the right edge of the tree: later records never read anything else."""
+    keep = {tree.stored_hash_index(level, (size >> level) - 1)
+            for level in range(size.bit_length()) if size >> level & 1}
+    for index in [i for i in frontier if i not in keep]:
+        del frontier[index]

@@ -1,0 +1,207 @@
+"""The ledger in the database: appends under one lock, stored tree hashes, O(log n) reads.
+
+Business code calls `append()` inside its own transaction; the entry, its stored tree hashes
+and the campaign's running totals are written in that transaction, so none exists without the
+others and without the business change that caused them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from amanah.db import now_utc
+from ledger import entry as entries
+from ledger import tree
+from ledger.models import CampaignTotal, LedgerEntry, LedgerHash
+
+# Any constant works: it names "the ledger's append lock" among PostgreSQL advisory locks.
+APPEND_LOCK_KEY = 0x616D616E6168  # b"amanah"
+
+# How each kind moves a campaign's totals: (column, sign applied to the entry's amount).
+TOTAL_EFFECTS: dict[str, tuple[str, int]] = {
+    "donation": ("raised", 1),
+    "refund": ("refunded", -1),
+    "chargeback": ("chargebacks", -1),
+    "chargeback_reversal": ("chargebacks", -1),  # a positive amount that lowers net chargebacks
+    "fee": ("fees", -1),
+    "disbursement": ("disbursed", -1),
+}
+
+
+class LedgerError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    leaf: bytes
+    leaf_hash: bytes
+    entry: dict
+
+
+def lock(session: Session) -> None:
+    """Serialize appends across every process until this transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: every transaction already began with
+    BEGIN IMMEDIATE (amanah.db), which holds the database's single write lock. The unique
+    constraints on seq and prev stay as the backstop.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+
+
+def head(session: Session) -> tuple[int, bytes | None]:
+    """(size, leaf hash of the last entry or None when empty)."""
+    row = session.execute(
+        sa.select(LedgerEntry.seq, LedgerEntry.leaf_hash).order_by(LedgerEntry.seq.desc()).limit(1)
+    ).first()
+    return (0, None) if row is None else (row.seq + 1, bytes(row.leaf_hash))
+
+
+def size(session: Session) -> int:
+    return head(session)[0]
+
+
+def hash_reader(session: Session, cache: dict[int, bytes] | None = None):
+    """A tlog read_hashes callable backed by one query per call (plus an optional cache)."""
+    def read_hashes(indexes: list[int]) -> list[bytes]:
+        found = {i: cache[i] for i in indexes if cache is not None and i in cache}
+        missing = [i for i in indexes if i not in found]
+        if missing:
+            rows = session.execute(
+                sa.select(LedgerHash.idx, LedgerHash.hash).where(LedgerHash.idx.in_(missing)))
+            found.update((idx, bytes(h)) for idx, h in rows)
+        if len(found) != len(set(indexes)):
+            raise LedgerError(f"stored hashes missing: {sorted(set(indexes) - set(found))[:5]}")
+        return [found[i] for i in indexes]
+    return read_hashes
+
+
+class Appender:
+    """Appends entries in the caller's transaction. Use one per transaction; call flush().
+
+    Rows are buffered and written in executemany batches, so bulk loads (bench/ledger_fill.py)
+    pay one round trip per batch, not per entry; the hashes they need stay in a small cache.
+    """
+
+    def __init__(self, session: Session):
+        self.session = session
+        lock(session)
+        self.size, last = head(session)
+        self.prev = last or bytes(32)
+        self._cache: dict[int, bytes] = {}
+        self._read = hash_reader(session, self._cache)
+        self._entry_rows: list[dict] = []
+        self._hash_rows: list[dict] = []
+        self._totals: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+
+    def append(self, *, kind: str, campaign: str, amount: int, currency: str,
+               at: dt.datetime | None = None, ref: int | None = None, memo: str | None = None,
+               evidence: str | None = None, donor: str | None = None,
+               payment: str | None = None) -> Appended:
+        seq = self.size
+        at = at or now_utc()
+        entry = entries.build_entry(
+            seq=seq, prev=self.prev.hex(), at=at, kind=kind, campaign=campaign, amount=amount,
+            currency=currency, ref=ref, memo=memo, evidence=evidence, donor=donor, payment=payment)
+        if ref is not None and not 0 <= ref < seq:
+            raise entries.EntryError(f"ref {ref} does not point at an earlier entry")
+        leaf = entries.canonical_bytes(entry)
+        leaf_hash = tree.leaf_hash(leaf)
+        base = tree.stored_hash_index(0, seq)
+        for offset, h in enumerate(tree.stored_hashes_for_record_hash(seq, leaf_hash, self._read)):
+            self._cache[base + offset] = h
+            self._hash_rows.append({"idx": base + offset, "hash": h})
+        self._entry_rows.append({
+            "seq": seq, "leaf": leaf, "leaf_hash": leaf_hash, "prev": self.prev,
+            "at": at, "kind": kind, "campaign": campaign, "amount": amount, "currency": currency,
+            "ref": ref, "payment": payment,
+        })
+        column, sign = TOTAL_EFFECTS[kind]
+        totals = self._totals[campaign]
+        totals["currency"] = currency
+        totals[column] += sign * amount
+        totals["donation_count"] += kind == "donation"
+        totals["entry_count"] += 1
+        totals["last_seq"] = seq
+        self.size, self.prev = seq + 1, leaf_hash
+        if len(self._cache) > 4096:
+            self._trim_cache()
+        return Appended(seq, leaf, leaf_hash, entry)
+
+    def _trim_cache(self) -> None:
+        # Later appends only read hashes of the current compact range (the right edge of the tree).
+        keep = set()
+        n = self.size
+        for level in range(n.bit_length()):
+            if n >> level & 1:
+                keep.add(tree.stored_hash_index(level, (n >> level) - 1))
+        self._cache = {i: h for i, h in self._cache.items() if i in keep}
+        self._read = hash_reader(self.session, self._cache)
+
+    def flush(self) -> None:
+        if self._entry_rows:
+            self.session.execute(sa.insert(LedgerEntry), self._entry_rows)
+            self.session.execute(sa.insert(LedgerHash), self._hash_rows)
+            self._apply_totals()
+        self._entry_rows, self._hash_rows = [], []
+        self._totals.clear()
+
+    def _apply_totals(self) -> None:
+        table = CampaignTotal.__table__
+        for campaign, delta in self._totals.items():
+            existing = self.session.execute(
+                sa.select(table.c.currency).where(table.c.campaign == campaign)).scalar_one_or_none()
+            if existing is not None and existing != delta["currency"]:
+                raise LedgerError(f"campaign {campaign} keeps its books in {existing}, "
+                                  f"not {delta['currency']}")
+            columns = ("raised", "refunded", "chargebacks", "fees", "disbursed",
+                       "donation_count", "entry_count")
+            if existing is None:
+                self.session.execute(sa.insert(table).values(
+                    campaign=campaign, currency=delta["currency"], last_seq=delta["last_seq"],
+                    updated_at=now_utc(), **{c: delta[c] for c in columns}))
+            else:
+                self.session.execute(sa.update(table).where(table.c.campaign == campaign).values(
+                    last_seq=delta["last_seq"], updated_at=now_utc(),
+                    **{c: table.c[c] + delta[c] for c in columns}))
+        # ORM objects loaded earlier in this session must not show stale totals.
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, CampaignTotal):
+                self.session.expire(obj)
+
+
+def append(session: Session, **fields) -> Appended:
+    """Append one entry in the caller's transaction (see Appender.append for the fields)."""
+    appender = Appender(session)
+    appended = appender.append(**fields)
+    appender.flush()
+    return appended
+
+
+def leaf_hash_at(session: Session, seq: int) -> bytes:
+    value = session.execute(sa.select(LedgerEntry.leaf_hash).where(LedgerEntry.seq == seq)).scalar_one()
+    return bytes(value)
+
+
+def inclusion_proof(session: Session, index: int, tree_size: int) -> list[bytes]:
+    """RFC 6962 audit path of entry `index` in the tree of `tree_size` entries: O(log n) reads."""
+    return tree.prove_record(tree_size, index, hash_reader(session))
+
+
+def consistency_proof(session: Session, old: int, tree_size: int) -> list[bytes]:
+    return tree.prove_tree(tree_size, old, hash_reader(session))
+
+
+def iter_leaves(session: Session, start: int, end: int, batch: int = 2000):
+    """Leaves [start, end) in order, fetched in keyset batches so memory stays flat."""
+    for low in range(start, end, batch):
+        high = min(low + batch, end)
+        rows = session.execute(sa.select(LedgerEntry.leaf).where(
+            LedgerEntry.seq >= low, LedgerEntry.seq < high).order_by(LedgerEntry.seq))
+        yield from (bytes(leaf) for (leaf,) in rows)

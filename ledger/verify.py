@@ -1,0 +1,376 @@
+"""Standalone ledger auditor.
+
+    python -m ledger.verify --export ledger.jsonl --checkpoint cp.txt --key key.txt \\
+        [--old-checkpoint old.txt] [--strict] [--quiet] [--progress]
+
+Streams the export once, in O(log n) memory: checks the hash chain of every
+line (seq == line number, prev == leaf hash of the line before), computes
+the Merkle root at the sizes the checkpoints name, and checks the signed
+checkpoints against them. Exit status: 0 all good, 1 verification failed
+(the first bad seq and the reason are printed), 2 usage error or
+unreadable input. Needs only the standard library, cryptography and rfc8785.
+
+The library entry point is verify_export(lines, ...), which the app's own
+CLI reuses.
+"""
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from binascii import hexlify
+from dataclasses import dataclass, field
+from itertools import chain, compress, count, islice
+from operator import not_
+
+from ledger.entry import GENESIS_PREV, EntryError, chain_fields, parse_entry
+from ledger.note import Checkpoint, NoteError, open_checkpoint, parse_verifier_key
+from ledger.tree import EMPTY_ROOT, CompactRange, ProofError, root_from_leaf_hashes, verify_consistency
+
+# Lines are checked in batches of 2**12: a full batch is a complete, aligned
+# subtree, so its root is computed level by level and added in one step.
+BATCH_LEVEL = 12
+BATCH = 1 << BATCH_LEVEL
+READ_SIZE = 1 << 20
+
+# A canonical entry ends with its prev, seq and v members (JCS sorts keys);
+# entry.chain_fields explains why matching this suffix is exact. Lines with
+# a ref member, or not canonical, take the slower chain_fields path.
+_TAIL = b',"prev":"%s","seq":%d,"v":1}'
+
+
+@dataclass
+class VerifyResult:
+    ok: bool = False
+    entries: int = 0  # lines read before stopping
+    root: bytes | None = None  # root over all lines read, when the chain holds
+    roots: dict = field(default_factory=dict)  # tree size -> root, as requested
+    checkpoint: Checkpoint | None = None
+    old_checkpoint: Checkpoint | None = None
+    bad_seq: int | None = None  # the first entry found wrong, when known
+    error: str | None = None
+
+    def fail(self, error, bad_seq=None):
+        self.ok, self.error, self.bad_seq = False, error, bad_seq
+        return self
+
+    def describe(self):
+        if self.ok:
+            return f"OK: {self.entries} entries, chain intact"
+        where = f"seq {self.bad_seq}: " if self.bad_seq is not None else ""
+        return f"FAIL: {where}{self.error}"
+
+
+def read_lines(f, read_size=READ_SIZE):
+    """Lines of a binary file without their b"\\n" separators (a final
+    newline is optional). Iterates in C, a megabyte at a time."""
+    return chain.from_iterable(_line_blocks(f, read_size))
+
+
+def _line_blocks(f, read_size):
+    rest = b""
+    while chunk := f.read(read_size):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield lines
+    if rest:
+        yield [rest]
+
+
+# --- the chain scan ---------------------------------------------------------
+
+
+class _Scan:
+    """One pass over the lines: chain checks and roots at wanted sizes."""
+
+    def __init__(self, wanted, strict, progress):
+        self.tree = CompactRange()
+        self.count = 0
+        self.nbytes = 0
+        self.prev = GENESIS_PREV.encode()  # expected prev of the next line
+        self.wanted = set(wanted)
+        self.roots = {0: EMPTY_ROOT} if 0 in self.wanted else {}
+        self.strict = strict
+        self.progress = progress
+
+    def run(self, lines):
+        """Return None, or (bad_seq, reason) for the first problem."""
+        it = iter(lines)
+        while batch := list(islice(it, BATCH)):
+            failure = self._batch(batch, it)
+            if failure:
+                return failure
+            if self.progress:
+                self.nbytes += sum(map(len, batch)) + len(batch)
+                self.progress(self.count, self.nbytes)
+        return None
+
+    def _batch(self, batch, it):
+        start = self.count
+        sha = hashlib.sha256
+        digests = [sha(b"\x00" + line).digest() for line in batch]
+        hexes = list(map(hexlify, digests))
+        prevs = [self.prev, *hexes[:-1]]
+        tails = map(_TAIL.__mod__, zip(prevs, range(start, start + len(batch)), strict=True))
+        fast = list(map(bytes.endswith, batch, tails))
+        if self.strict or not all(fast):
+            # Only the lines the suffix test missed (those with a ref member,
+            # or broken ones) need a closer look; in strict mode, all.
+            todo = range(len(batch)) if self.strict else compress(count(), map(not_, fast))
+            failure = self._check_lines(batch, todo, start, prevs, hexes, it)
+            if failure:
+                return failure
+        self._grow(digests, start)
+        self.prev = hexes[-1]
+        self.count = start + len(batch)
+        return None
+
+    def _check_lines(self, batch, todo, start, prevs, hexes, it):
+        """Check the lines batch[j] for j in todo (increasing) one by one."""
+        for j in todo:
+            line, seq = batch[j], start + j
+            try:
+                if self.strict:
+                    entry = parse_entry(line)
+                    got_seq, got_prev = entry["seq"], entry["prev"]
+                else:
+                    got_seq, got_prev = chain_fields(line)
+            except EntryError as e:
+                return seq, f"{e}{_hint(line)}"
+            if got_seq != seq:
+                return seq, f"seq is {got_seq}, expected {seq} (entries missing, repeated or reordered)"
+            if got_prev.encode() != prevs[j]:
+                nxt = batch[j + 1] if j + 1 < len(batch) else next(it, None)
+                bad, reason = _blame_chain_break(seq, got_prev, prevs[j], hexes[j], nxt)
+                return bad, reason + _hint(line)
+        return None
+
+    def _grow(self, digests, start):
+        end = start + len(digests)
+        wanted_inside = any(start < s < end for s in self.wanted)
+        if len(digests) == BATCH and not wanted_inside:
+            self.tree.append_subtree(root_from_leaf_hashes(digests), BATCH_LEVEL)
+        else:
+            for d in digests:
+                self.tree.append(d)
+                if self.tree.size in self.wanted:
+                    self.roots[self.tree.size] = self.tree.root()
+        if end in self.wanted:
+            self.roots[end] = self.tree.root()
+
+
+def _hint(line):
+    if line.endswith(b"\n"):
+        return " (pass lines without their newline, e.g. via read_lines)"
+    if line.endswith(b"\r"):
+        return " (CRLF line ends: the export must use bare \\n)"
+    return ""
+
+
+def _prev_of(line):
+    try:
+        return chain_fields(line)[1].encode()
+    except EntryError:
+        return None
+
+
+def _blame_chain_break(seq, got_prev, want_prev, own_hash, next_line):
+    """Entry seq's prev is not the hash of entry seq-1. If entry seq still
+    links to its successor, entry seq is intact and seq-1 was changed;
+    otherwise entry seq itself (its prev) was changed. With no successor
+    there is no telling which of the two."""
+    if seq == 0:
+        return 0, f"prev is {got_prev!r:.80}, but the first entry's prev must be 64 zeros"
+    if next_line is not None and _prev_of(next_line) == own_hash:
+        return seq - 1, (f"leaf hash {want_prev.decode()} does not match the prev "
+                         f"{got_prev} recorded by entry {seq}: entry {seq - 1} was altered")
+    why = "this entry was altered" if next_line is not None else f"entry {seq - 1} or this entry was altered"
+    return seq, (f"prev is {got_prev!r:.80}, expected {want_prev.decode()} "
+                 f"(leaf hash of entry {seq - 1}): {why}")
+
+
+# --- checkpoints ------------------------------------------------------------
+
+
+def _open_checkpoints(result, checkpoint, key, old_checkpoint, origin):
+    if checkpoint is None:
+        if old_checkpoint is not None:
+            raise NoteError("an old checkpoint needs a checkpoint to compare with")
+        return
+    if key is None:
+        raise ValueError("verifying a checkpoint needs the verifier key")
+    try:
+        result.checkpoint = open_checkpoint(checkpoint, key, origin)
+    except NoteError as e:
+        raise NoteError(f"checkpoint: {e}") from None
+    if old_checkpoint is not None:
+        try:
+            old = result.old_checkpoint = open_checkpoint(old_checkpoint, key, origin)
+        except NoteError as e:
+            raise NoteError(f"old checkpoint: {e}") from None
+        if old.origin != result.checkpoint.origin:
+            raise NoteError(f"old checkpoint is for {old.origin!r}, not {result.checkpoint.origin!r}")
+        if old.size > result.checkpoint.size:
+            raise NoteError(f"old checkpoint (size {old.size}) is newer than the checkpoint "
+                            f"(size {result.checkpoint.size})")
+
+
+def _check_roots(result):
+    cp, old = result.checkpoint, result.old_checkpoint
+    if cp is not None:
+        if result.entries < cp.size:
+            return result.fail(f"missing: the export has {result.entries} entries, the "
+                               f"checkpoint covers {cp.size} (truncated export)", result.entries)
+        if result.roots[cp.size] != cp.root:
+            return result.fail(f"the root of the first {cp.size} entries does not match the "
+                               f"signed checkpoint: entry {cp.size - 1} differs from the signed "
+                               f"one, or the export is a different history", cp.size - 1)
+    if old is not None and result.roots[old.size] != old.root:
+        return result.fail(f"the first {old.size} entries do not match the old checkpoint: "
+                           f"the ledger was rewritten after that checkpoint (forked history)")
+    result.ok = True
+    return result
+
+
+def verify_export(lines, *, checkpoint=None, key=None, old_checkpoint=None, origin=None,
+                  strict=False, progress=None, sizes=()):
+    """Verify an export given as an iterable of leaf byte strings (no newlines).
+
+    checkpoint / old_checkpoint: signed checkpoint notes (str or bytes);
+    key: verifier key text(s) or Verifier; origin: required checkpoint origin.
+    strict: also require every line to be a valid entry in canonical form.
+    progress(entries, bytes): called after each batch. sizes: extra tree
+    sizes whose roots to report in result.roots. Returns a VerifyResult;
+    raises ValueError only for a checkpoint without a key.
+    """
+    result = VerifyResult()
+    try:
+        _open_checkpoints(result, checkpoint, key, old_checkpoint, origin)
+    except NoteError as e:
+        return result.fail(str(e))
+    wanted = set(sizes) | {cp.size for cp in (result.checkpoint, result.old_checkpoint) if cp}
+    scan = _Scan(wanted, strict, progress)
+    failure = scan.run(lines)
+    result.entries, result.roots = scan.count, scan.roots
+    if failure:
+        return result.fail(failure[1], failure[0])
+    result.root = scan.tree.root()
+    return _check_roots(result)
+
+
+def verify_checkpoint_extension(old, new, proof):
+    """True when proof (hashes, or hex as /ledger/proof/consistency serves
+    them) shows that checkpoint new extends checkpoint old. Both must be
+    verified Checkpoints already (open_checkpoint)."""
+    proof = [bytes.fromhex(p) if isinstance(p, str) else p for p in proof]
+    if old.origin != new.origin or old.size > new.size:
+        return False
+    if old.size == 0:  # every tree extends the empty one
+        return old.root == EMPTY_ROOT and not proof
+    try:
+        return verify_consistency(old.size, new.size, old.root, new.root, proof)
+    except ProofError:
+        return False
+
+
+# --- command line -------------------------------------------------------------
+
+
+class _ProgressBar:
+    """A one-line text bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, total_bytes, stream=sys.stderr):
+        self.total, self.stream, self.last = total_bytes, stream, 0.0
+
+    def __call__(self, entries, nbytes):
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        if self.total:
+            frac = min(nbytes / self.total, 1.0)
+            bar = "#" * int(frac * 30)
+            self.stream.write(f"\r[{bar:<30}] {frac:6.1%} {entries:,} entries")
+        else:
+            self.stream.write(f"\r{entries:,} entries")
+        self.stream.flush()
+
+    def close(self):
+        if self.last:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m ledger.verify",
+                                description="Verify an Amanah ledger export against signed checkpoints.")
+    p.add_argument("--export", required=True, help="the export (JSON lines); - for stdin")
+    p.add_argument("--checkpoint", required=True, help="signed checkpoint note")
+    p.add_argument("--key", required=True, help="file with the verifier key line")
+    p.add_argument("--old-checkpoint", help="an earlier checkpoint the export must extend")
+    p.add_argument("--origin", help="require this checkpoint origin")
+    p.add_argument("--strict", action="store_true",
+                   help="also check that every line is a valid entry in canonical form (slower)")
+    p.add_argument("--progress", action="store_true", help="show progress even if stderr is not a terminal")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    return p.parse_args(argv)
+
+
+def _read_inputs(args):
+    with open(args.key, encoding="utf-8") as f:
+        key = parse_verifier_key(f.read())
+    with open(args.checkpoint, "rb") as f:
+        checkpoint = f.read()
+    old = None
+    if args.old_checkpoint:
+        with open(args.old_checkpoint, "rb") as f:
+            old = f.read()
+    return key, checkpoint, old
+
+
+def _run(args, key, checkpoint, old, export):
+    total = None
+    if export is not sys.stdin.buffer:
+        total = os.fstat(export.fileno()).st_size
+    bar = _ProgressBar(total) if args.progress or sys.stderr.isatty() else None
+    try:
+        return verify_export(read_lines(export), checkpoint=checkpoint, key=key,
+                             old_checkpoint=old, origin=args.origin, strict=args.strict, progress=bar)
+    finally:
+        if bar:
+            bar.close()
+
+
+def main(argv=None):
+    args = _parse_args(argv)
+    try:
+        key, checkpoint, old = _read_inputs(args)
+        if args.export == "-":
+            result = _run(args, key, checkpoint, old, sys.stdin.buffer)
+        else:
+            with open(args.export, "rb") as export:
+                result = _run(args, key, checkpoint, old, export)
+    except (OSError, UnicodeDecodeError, NoteError) as e:
+        print(f"ledger.verify: {e}", file=sys.stderr)
+        return 2
+    if not result.ok:
+        print(result.describe(), file=sys.stderr)
+        return 1
+    if not args.quiet:
+        _report(result)
+    return 0
+
+
+def _report(result):
+    cp, old = result.checkpoint, result.old_checkpoint
+    print(result.describe())
+    print(f"checkpoint {cp.origin} size {cp.size}: signature and root verified")
+    if old is not None:
+        print(f"old checkpoint size {old.size}: signature verified; the ledger extends it")
+    if result.entries > cp.size:
+        print(f"note: {result.entries - cp.size} entries beyond the checkpoint are not yet signed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

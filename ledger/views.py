@@ -1,0 +1,141 @@
+"""The ledger's public HTTP endpoints (LEDGER.md), open to everyone without an account."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask_babel import gettext as _
+
+from amanah.extensions import db
+from ledger import checkpoints, storage, tree
+from ledger.models import LedgerCheckpoint
+
+bp = Blueprint("ledger", __name__, url_prefix="/ledger")
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class ParamError(Exception):
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+        self.message = message
+
+
+@bp.errorhandler(ParamError)
+def param_error(exc: ParamError):
+    return jsonify({"error": exc.message, "parameter": exc.param}), 400
+
+
+def int_param(name: str, *, default: int | None = None, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        if default is None:
+            raise ParamError(name, _("The parameter %(name)s is required.", name=name))
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        raise ParamError(name, _("The parameter %(name)s must be a non-negative integer.", name=name))
+    value = int(raw)
+    if value < minimum:
+        raise ParamError(name, _("The parameter %(name)s must be at least %(minimum)d.",
+                                 name=name, minimum=minimum))
+    if maximum is not None and value > maximum:
+        raise ParamError(name, _("The parameter %(name)s must be at most %(maximum)d.",
+                                 name=name, maximum=maximum))
+    return value
+
+
+def size_param(name: str = "size", *, minimum: int = 0) -> int:
+    current = storage.size(db.session)
+    value = int_param(name, minimum=minimum)
+    if value > current:
+        raise ParamError(name, _("The parameter %(name)s is larger than the ledger, which has "
+                                 "%(current)d entries.", name=name, current=current))
+    return value
+
+
+def text_response(body: str, cache: str) -> Response:
+    response = Response(body, mimetype="text/plain")
+    response.headers["Cache-Control"] = cache
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/checkpoint")
+def checkpoint():
+    cp = checkpoints.checkpoint_for_current_size(db.session)
+    db.session.commit()
+    return text_response(cp.note, "no-cache")
+
+
+@bp.get("/key")
+def key():
+    return text_response(checkpoints.verifier_key_text() + "\n", "public, max-age=3600")
+
+
+@bp.get("/checkpoints")
+def checkpoint_list():
+    """Stored checkpoints, newest first, keyset-paginated by size (?before=SIZE)."""
+    limit = int_param("limit", default=100, minimum=1, maximum=1000)
+    query = db.select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(limit)
+    if request.args.get("before"):
+        query = query.where(LedgerCheckpoint.size < int_param("before"))
+    rows = db.session.execute(query).scalars().all()
+    body = {"checkpoints": [{"size": cp.size, "root": cp.root.hex(), "created_at": cp.created_at.isoformat(),
+                             "note": cp.note} for cp in rows]}
+    if len(rows) == limit:
+        body["next"] = f"{request.path}?before={rows[-1].size}&limit={limit}"
+    return jsonify(body)
+
+
+@bp.get("/export.jsonl")
+def export_jsonl():
+    current = storage.size(db.session)
+    start = int_param("start", default=0, maximum=current)
+    end = int_param("end", default=current, maximum=current)
+    if end < start:
+        raise ParamError("end", _("The parameter end must not be smaller than start."))
+
+    def generate():
+        for leaf in storage.iter_leaves(db.session, start, end):
+            yield leaf + b"\n"
+
+    response = Response(stream_with_context(generate()), mimetype="application/jsonl")
+    response.headers["Content-Disposition"] = f'inline; filename="ledger-{start}-{end}.jsonl"'
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    # A range the ledger already holds can never change: the ledger only grows.
+    response.headers["Cache-Control"] = IMMUTABLE if "end" in request.args else "no-cache"
+    return response
+
+
+@bp.get("/proof/inclusion")
+def inclusion_proof():
+    tree_size = size_param("size", minimum=1)
+    index = int_param("index")
+    if index >= tree_size:
+        raise ParamError("index", _("The parameter index must be smaller than size."))
+    proof = storage.inclusion_proof(db.session, index, tree_size)
+    response = jsonify({"index": index, "size": tree_size,
+                        "leaf_hash": storage.leaf_hash_at(db.session, index).hex(),
+                        "proof": tree.proof_to_hex(proof)})
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/proof/consistency")
+def consistency_proof():
+    tree_size = size_param("size", minimum=1)
+    old = int_param("old", minimum=1)
+    if old > tree_size:
+        raise ParamError("old", _("The parameter old must not be larger than size."))
+    proof = storage.consistency_proof(db.session, old, tree_size)
+    response = jsonify({"old": old, "size": tree_size, "proof": tree.proof_to_hex(proof)})
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def init_app(app) -> None:
+    from ledger import cli
+
+    app.register_blueprint(bp)
+    app.cli.add_command(cli.ledger_cli)
