@@ -33,9 +33,18 @@ def instance_secret(instance_path: Path, filename: str, make) -> str:
     path = instance_path / filename
     if not path.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written under a private name and linked into place, so that several processes starting
+        # at once (gunicorn workers) agree on one secret and none reads a half-written file.
+        tmp = instance_path / f".{filename}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(make())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 
@@ -100,6 +109,20 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LANGUAGES": ("id", "en"),
         "TESTING": mode == "testing",
         "WTF_CSRF_TIME_LIMIT": None,
+        # Giving: per-currency (minimum, maximum) gift and preset buttons, in ISO minor units
+        # (Stripe's units: IDR counts sen, so Rp 10.000 is 1_000_000).
+        "DONATION_LIMITS": {"IDR": (1_000_000, 10_000_000_000), "JPY": (100, 1_000_000),
+                            "USD": (100, 1_000_000), "EUR": (100, 1_000_000), "SGD": (100, 1_000_000),
+                            "MYR": (500, 5_000_000), "AUD": (100, 1_000_000)},
+        "DONATION_PRESETS": {"IDR": (5_000_000, 10_000_000, 25_000_000, 50_000_000),
+                             "JPY": (1_000, 3_000, 5_000, 10_000)},
+        "DONATION_DEFAULT_PRESETS": (1_000, 2_500, 5_000, 10_000),
+        # Estimated processor fee for "cover the fee": rate in basis points plus a fixed part.
+        "DONATION_FEE_RATE_BP": int(env.get("DONATION_FEE_RATE_BP") or 340),
+        "DONATION_FEE_FIXED": {"IDR": 200_000, "JPY": 40, "USD": 30, "EUR": 25, "SGD": 50,
+                               "MYR": 100, "AUD": 30},
+        "CHECKOUT_EXPIRY_MINUTES": int(env.get("CHECKOUT_EXPIRY_MINUTES") or 60),
+        "GUEST_LINK_MAX_AGE_DAYS": 365,
     }
     for key, value in (overrides or {}).items():
         cfg[key] = value

@@ -18,10 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from amanah import create_app  # noqa: E402
-from amanah.extensions import db  # noqa: E402
-from ledger import storage  # noqa: E402
-from ledger_fill import fill  # noqa: E402
+from ledger_fill import fill
+
+from amanah import create_app
+from amanah.extensions import db
+from ledger import storage
 
 
 def timed(fn, samples: int) -> tuple[float, float]:
@@ -66,7 +67,8 @@ def main() -> None:
             r = client.get(f"/ledger/proof/consistency?old={rng.randrange(1, n)}&size={n}")
             assert r.status_code == 200
 
-        for name, fn in [("inclusion proof (service)", inclusion), ("consistency proof (service)", consistency),
+        for name, fn in [("inclusion proof (service)", inclusion),
+                         ("consistency proof (service)", consistency),
                          ("inclusion proof (HTTP)", http_inclusion),
                          ("consistency proof (HTTP)", http_consistency)]:
             median, p99 = timed(fn, args.samples)

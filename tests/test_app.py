@@ -156,3 +156,24 @@ def test_database_url_normalization(given, expected):
 
 def test_healthz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_instance_secret_is_shared_by_processes_starting_at_once(tmp_path):
+    """Workers booting together must agree on one secret (a race once broke a CI run)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(6) as pool:
+        secrets = pool.starmap(_read_instance_secret, [(str(tmp_path),)] * 24)
+    assert len(set(secrets)) == 1
+    assert (tmp_path / "race_secret").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race_secret"]
+
+
+def _read_instance_secret(folder):
+    import secrets as secrets_module
+    from pathlib import Path
+
+    from amanah.config import instance_secret
+
+    return instance_secret(Path(folder), "race_secret", lambda: secrets_module.token_hex(32))

@@ -1,5 +1,6 @@
 """Many writer processes at once still make one linear chain."""
 import multiprocessing
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ WRITERS, APPENDS = 8, 100
 
 def writer(url: str, instance: str, worker: int, barrier) -> None:
     app = make_app(url, Path(instance))
-    barrier.wait()
+    barrier.wait(timeout=120)
     for i in range(APPENDS):
         with app.app_context():
             storage.append(db.session, kind="donation", campaign=f"camp{worker}", amount=1000 + i,
@@ -28,12 +29,22 @@ def writer(url: str, instance: str, worker: int, barrier) -> None:
 def test_eight_processes_make_one_chain(fresh_database_url, tmp_path):
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(WRITERS)
-    processes = [context.Process(target=writer, args=(fresh_database_url, str(tmp_path), n, barrier))
+    # Daemon processes with a shared deadline: a writer that dies must fail the test at once, not
+    # leave the others waiting at the barrier and the test run hanging on exit.
+    processes = [context.Process(target=writer, args=(fresh_database_url, str(tmp_path), n, barrier),
+                                 daemon=True)
                  for n in range(WRITERS)]
     for process in processes:
         process.start()
-    for process in processes:
-        process.join(timeout=300)
+    deadline = time.monotonic() + 300
+    try:
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join()
     assert [p.exitcode for p in processes] == [0] * WRITERS
 
     app = make_app(fresh_database_url, tmp_path)
