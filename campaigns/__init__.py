@@ -1,0 +1,25 @@
+"""Campaigns: what organizers raise money for, their lifecycle, updates, browsing and API."""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    """Blueprints, the `flask campaigns` commands, the nav entry, demo data and template helpers.
+
+    `feeds` is imported for its side effect: it adds the Atom route to views.bp before registration.
+    """
+    from flask_babel import lazy_gettext as _l
+
+    from amanah.nav import register_nav
+    from campaigns import api, cli, demo, feeds, lifecycle, rendering, services, views  # noqa: F401
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    app.cli.add_command(cli.campaigns_cli)
+    register_nav(app, "campaigns.index", _l("Campaigns"), order=10)
+    demo.register()
+    app.jinja_env.globals.update(
+        excerpt=rendering.plain_excerpt,
+        days_left=services.days_left,
+        status_label=lambda code: str(lifecycle.STATUS_LABELS[lifecycle.Status(code)]),
+        transition_label=lambda name: str(lifecycle.TRANSITION_LABELS.get(name, lifecycle.CREATED_LABEL)),
+    )

@@ -1,0 +1,106 @@
+"""Forms parse what people type; the rules about what is acceptable live in services.
+
+Fields here only turn text into values (a localized amount into minor units, a date). Choice
+fields do not check their own choices: services do, with a message in the visitor's language.
+"""
+from __future__ import annotations
+
+from babel.numbers import format_decimal
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import DateField, SelectField, StringField, TextAreaField, ValidationError
+
+from amanah.i18n import current_locale, parse_money
+from amanah.money import MoneyError, display_digits, to_decimal
+from campaigns import categories, regions, services
+
+
+def amount_text(minor: int, currency: str) -> str:
+    """An amount as a person would type it in the current language, without the currency."""
+    digits = display_digits(currency)
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(to_decimal(minor, currency), format=pattern, locale=current_locale(),
+                          decimal_quantization=False)
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class LocalDateField(DateField):
+    """An <input type=date>; a value that is not a date gets a translated message."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Enter a date such as 2027-06-30.")) from None
+
+
+class CampaignForm(FlaskForm):
+    title = StringField(_l("Title"))
+    story = TextAreaField(_l("Story"), description=_l(
+        "Why this campaign, who runs it and how the money will be used. Markdown works: "
+        "**bold**, lists, links."))
+    currency = SelectField(_l("Currency"), validate_choice=False, default="IDR")
+    goal = StringField(_l("Goal"), description=_l(
+        "The amount to raise, written as usual in your language, e.g. 25.000.000."))
+    deadline = LocalDateField(_l("Deadline"), description=_l(
+        "The last day of fundraising (Western Indonesian Time)."))
+    category = SelectField(_l("Category"), validate_choice=False)
+    region = SelectField(_l("Province"), validate_choice=False)
+    city = StringField(_l("City or regency"))
+    beneficiary = TextAreaField(_l("Beneficiaries"), description=_l(
+        "Who will benefit, and how many people."))
+    cover = FileField(_l("Cover image"), description=_l(
+        "Optional. JPEG, PNG or WebP, at most 5 MB; it is resized and re-encoded."))
+    treasurer_id = SelectField(_l("Treasurer"), coerce=_int_or_none, validate_choice=False,
+                               description=_l("The person who will record how the money is spent."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [(c, c) for c in services.CAMPAIGN_CURRENCIES]
+        self.category.choices = [("", _l("Choose a category")), *categories.choices()]
+        self.region.choices = [("", _l("Choose a province")), *regions.choices()]
+        self.treasurer_id.choices = [("", _l("Choose a treasurer")),
+                                     *((u.id, u.display_name) for u in services.treasurers())]
+        self.goal_minor: int | None = None
+
+    def validate_goal(self, field):
+        text = (field.data or "").strip()
+        if not text:
+            return  # services say "Enter the goal."
+        try:
+            self.goal_minor = parse_money(text, self.currency.data or "IDR")
+        except MoneyError as exc:
+            raise ValidationError(str(exc.args[0])) from None
+
+    def to_input(self, cover: bytes | None) -> services.CampaignInput:
+        return services.CampaignInput(
+            title=self.title.data or "", story=self.story.data or "", goal=self.goal_minor,
+            currency=self.currency.data or "", deadline=self.deadline.data, category=self.category.data or "",
+            region=self.region.data or "", city=self.city.data or "", beneficiary=self.beneficiary.data or "",
+            treasurer_id=self.treasurer_id.data, cover=cover)
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state (submit, publish): only the CSRF token."""
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField(_l("Reason for rejection"), description=_l(
+        "The organizer sees this and can change the campaign before submitting it again."))
+
+
+class CloseForm(FlaskForm):
+    reason = TextAreaField(_l("Reason for closing (optional)"))
+
+
+class UpdateForm(FlaskForm):
+    title = StringField(_l("Title"))
+    body = TextAreaField(_l("Update"), description=_l("Markdown works: **bold**, lists, links."))

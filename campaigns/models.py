@@ -1,0 +1,163 @@
+"""Campaigns, the record of their lifecycle, and the updates their organizers post."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+import secrets
+import unicodedata
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from amanah.money import ISO_EXPONENT, MAX_MINOR
+from campaigns import categories, regions
+from campaigns.lifecycle import Status, Transition
+from donations.models import User
+
+PUBLIC_ID_LENGTH = 12
+TITLE_MAX = 120
+SLUG_MAX = 80
+CITY_MAX = 80
+STORY_MAX = 20_000
+BENEFICIARY_MAX = 2_000
+REASON_MAX = 2_000
+UPDATE_TITLE_MAX = 120
+UPDATE_BODY_MAX = 10_000
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def new_public_id() -> str:
+    """12 lowercase base32 characters (60 random bits): short enough to read, never guessed."""
+    return base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()[:PUBLIC_ID_LENGTH]
+
+
+# Words that are routes under /campaigns/<public_id>/ and so cannot be slugs.
+RESERVED_SLUGS = frozenset({"edit", "submit", "close", "review", "updates"})
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = slug[:SLUG_MAX].rstrip("-") or "kampanye"
+    return f"{slug}-kampanye" if slug in RESERVED_SLUGS else slug
+
+
+class Campaign(db.Model):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Used in URLs and in ledger entries; set once at creation and never changed.
+    public_id: Mapped[str] = mapped_column(sa.String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id)
+    slug: Mapped[str] = mapped_column(sa.String(SLUG_MAX))
+    title: Mapped[str] = mapped_column(sa.String(TITLE_MAX))
+    story: Mapped[str] = mapped_column(sa.Text)  # Markdown source; rendered and sanitized on display
+    goal: Mapped[int] = mapped_column(sa.BigInteger)  # minor units of `currency`
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    deadline: Mapped[dt.date] = mapped_column()  # last day of fundraising, Indonesian western time
+    category: Mapped[str] = mapped_column(sa.String(16))
+    region: Mapped[str] = mapped_column(sa.String(2))  # BPS province code
+    city: Mapped[str] = mapped_column(sa.String(CITY_MAX))
+    beneficiary: Mapped[str] = mapped_column(sa.Text)
+    cover: Mapped[str | None] = mapped_column(sa.String(80))  # <sha256>.webp under instance/uploads/covers
+    organizer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    treasurer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=Status.DRAFT.value)
+    rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+    published_at: Mapped[dt.datetime | None] = mapped_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+
+    organizer: Mapped[User] = relationship(foreign_keys=[organizer_id], lazy="joined")
+    treasurer: Mapped[User] = relationship(foreign_keys=[treasurer_id])
+    transitions: Mapped[list[CampaignTransition]] = relationship(
+        back_populates="campaign", order_by="CampaignTransition.id")
+    updates: Mapped[list[CampaignUpdate]] = relationship(
+        back_populates="campaign", order_by="CampaignUpdate.id.desc()")
+
+    __table_args__ = (
+        sa.CheckConstraint(f"length(public_id) = {PUBLIC_ID_LENGTH}", name="public_id_length"),
+        sa.CheckConstraint(f"goal > 0 AND goal <= {MAX_MINOR}", name="goal_positive"),
+        sa.CheckConstraint(_in("currency", ISO_EXPONENT), name="currency_known"),
+        sa.CheckConstraint(_in("category", categories.CODES), name="category_known"),
+        sa.CheckConstraint(_in("region", regions.CODES), name="region_known"),
+        sa.CheckConstraint(_in("status", Status), name="status_known"),
+        sa.CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL",
+                           name="rejected_has_reason"),
+        sa.CheckConstraint("status NOT IN ('published', 'closed') OR published_at IS NOT NULL",
+                           name="published_has_date"),
+        sa.CheckConstraint("status <> 'closed' OR closed_at IS NOT NULL", name="closed_has_date"),
+        sa.Index("ix_campaigns_status_deadline", "status", "deadline"),
+        sa.Index("ix_campaigns_status_published_at", "status", "published_at"),
+    )
+
+    @validates("public_id")
+    def _public_id_is_immutable(self, _key, value):
+        if self.public_id is not None and value != self.public_id:
+            raise ValueError("a campaign's public id never changes")
+        return value
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+    @property
+    def is_public(self) -> bool:
+        return self.status in (Status.PUBLISHED, Status.CLOSED)
+
+    @property
+    def category_label(self) -> str:
+        return categories.label(self.category)
+
+    @property
+    def region_name(self) -> str:
+        return regions.name(self.region)
+
+    def __repr__(self) -> str:
+        return f"<Campaign {self.public_id} {self.status}>"
+
+
+class CampaignTransition(db.Model):
+    """One step of a campaign's lifecycle: who, when, from, to, why. Never edited."""
+
+    __tablename__ = "campaign_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(16))
+    from_status: Mapped[str | None] = mapped_column(sa.String(16))  # None when the campaign was created
+    to_status: Mapped[str] = mapped_column(sa.String(16))
+    # None when the system did it (a deadline passed).
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="transitions")
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("name", ["create", *Transition]), name="name_known"),
+        sa.CheckConstraint(_in("to_status", Status), name="to_status_known"),
+    )
+
+
+class CampaignUpdate(db.Model):
+    """A "Kabar terbaru" post: Markdown from the organizer, shown on the page and in the feed."""
+
+    __tablename__ = "campaign_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(sa.String(UPDATE_TITLE_MAX))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="updates")
+    author: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,195 @@
+"""Public browsing: filters, text search, sorting and paging, with the ledger's running totals.
+
+Progress comes from `ledger_campaign_totals`, outer-joined on the campaign's public id: a
+campaign without donations has no row there, which reads as zero.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from amanah.extensions import db
+from campaigns import categories, regions
+from campaigns.lifecycle import PUBLIC_STATUSES, Status
+from campaigns.models import Campaign
+from ledger.models import CampaignTotal
+
+SORTS = ("newest", "ending", "funded", "closest")
+SORT_LABELS = {
+    "newest": _l("Newest"),
+    "ending": _l("Ending soon"),
+    "funded": _l("Most funded"),
+    "closest": _l("Closest to goal"),
+}
+PUBLIC_STATUS_CODES = tuple(s.value for s in PUBLIC_STATUSES)
+QUERY_MAX = 200
+MAX_PAGE = 10_000
+
+
+class FilterError(ValueError):
+    """A query parameter that cannot be used; names the parameter."""
+
+    def __init__(self, field: str, message):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = str(message)
+
+
+@dataclasses.dataclass
+class Filters:
+    q: str = ""
+    category: str | None = None
+    region: str | None = None
+    status: str | None = None  # published or closed; None for both
+    sort: str = "newest"
+    page: int = 1
+    per_page: int = 12
+
+    def as_args(self, **changes) -> dict[str, str | int]:
+        """Query-string arguments for links (e.g. the next page), leaving out the defaults."""
+        values = dataclasses.asdict(dataclasses.replace(self, **changes))
+        values.pop("per_page")
+        defaults = dataclasses.asdict(Filters())
+        return {k: v for k, v in values.items() if v not in (None, "") and v != defaults[k]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Totals:
+    """The ledger's running totals in minor units; zero before the first donation."""
+
+    raised: int = 0
+    refunded: int = 0
+    chargebacks: int = 0
+    fees: int = 0
+    disbursed: int = 0
+    donation_count: int = 0
+
+    @property
+    def net_raised(self) -> int:
+        """What counts toward the goal: donations less refunds and chargebacks."""
+        return self.raised - self.refunded - self.chargebacks
+
+    @property
+    def balance(self) -> int:
+        return self.net_raised - self.fees - self.disbursed
+
+
+@dataclasses.dataclass
+class Card:
+    campaign: Campaign
+    totals: Totals
+
+    @property
+    def percent(self) -> int:
+        return min(100, math.floor(100 * max(self.totals.net_raised, 0) / self.campaign.goal))
+
+
+@dataclasses.dataclass
+class Page:
+    items: list[Card]
+    total: int
+    filters: Filters
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.filters.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.filters.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.filters.page > 1
+
+
+def _positive_int(args, name: str, default: int, high: int) -> int:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    if not str(raw).isdigit() or not 1 <= int(raw) <= high:
+        raise FilterError(name, _l("Use a whole number from 1 to %(max)d.", max=high))
+    return int(raw)
+
+
+def parse_filters(args, per_page: int = 12, max_per_page: int = 50) -> Filters:
+    """Filters from a query string; FilterError naming the first bad parameter."""
+    q = (args.get("q") or "").strip()
+    if len(q) > QUERY_MAX:
+        raise FilterError("q", _l("Search for at most %(num)d characters.", num=QUERY_MAX))
+    category = args.get("category") or None
+    if category is not None and category not in categories.CODES:
+        raise FilterError("category", _l("Unknown category."))
+    region = args.get("region") or None
+    if region is not None and region not in regions.CODES:
+        raise FilterError("region", _l("Unknown province."))
+    status = args.get("status") or None
+    if status is not None and status not in PUBLIC_STATUS_CODES:
+        raise FilterError("status", _l("Use published or closed."))
+    sort = args.get("sort") or "newest"
+    if sort not in SORTS:
+        raise FilterError("sort", _l("Use newest, ending, funded or closest."))
+    return Filters(q=q, category=category, region=region, status=status, sort=sort,
+                   page=_positive_int(args, "page", 1, MAX_PAGE),
+                   per_page=_positive_int(args, "per_page", per_page, max_per_page))
+
+
+def totals_columns():
+    t = CampaignTotal
+    return (sa.func.coalesce(t.raised, 0), sa.func.coalesce(t.refunded, 0),
+            sa.func.coalesce(t.chargebacks, 0), sa.func.coalesce(t.fees, 0),
+            sa.func.coalesce(t.disbursed, 0), sa.func.coalesce(t.donation_count, 0))
+
+
+def _text_condition(q: str):
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        config = sa.literal_column("'indonesian'::regconfig")
+        document = sa.func.to_tsvector(config, sa.func.concat_ws(
+            " ", Campaign.title, Campaign.title, Campaign.city, Campaign.beneficiary, Campaign.story))
+        return document.op("@@")(sa.func.websearch_to_tsquery(config, q))
+    # Portable fallback: every word must appear somewhere (case-insensitive for ASCII letters).
+    conditions = []
+    for word in q.split()[:8]:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(sa.or_(*(column.ilike(pattern, escape="\\") for column in (
+            Campaign.title, Campaign.city, Campaign.beneficiary, Campaign.story))))
+    return sa.and_(*conditions)
+
+
+def search(filters: Filters) -> Page:
+    raised, refunded, chargebacks, fees, disbursed, count = totals_columns()
+    net = raised - refunded - chargebacks
+    statuses = [filters.status] if filters.status else list(PUBLIC_STATUS_CODES)
+    where = [Campaign.status.in_(statuses)]
+    if filters.category:
+        where.append(Campaign.category == filters.category)
+    if filters.region:
+        where.append(Campaign.region == filters.region)
+    if filters.q:
+        where.append(_text_condition(filters.q))
+    joined = sa.outerjoin(Campaign, CampaignTotal, CampaignTotal.campaign == Campaign.public_id)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(joined).where(*where))
+
+    closed_last = sa.case((Campaign.status == Status.CLOSED.value, 1), else_=0)
+    order = {
+        "newest": [Campaign.published_at.desc(), Campaign.id.desc()],
+        "ending": [closed_last, Campaign.deadline, Campaign.id],
+        "funded": [net.desc(), Campaign.id.desc()],
+        "closest": [closed_last, sa.case((net >= Campaign.goal, 1), else_=0),
+                    (sa.cast(net, sa.Float) / Campaign.goal).desc(), Campaign.id.desc()],
+    }[filters.sort]
+    stmt = (sa.select(Campaign, raised, refunded, chargebacks, fees, disbursed, count)
+            .select_from(joined).where(*where).order_by(*order)
+            .limit(filters.per_page).offset((filters.page - 1) * filters.per_page))
+    items = [Card(row[0], Totals(*row[1:])) for row in db.session.execute(stmt)]
+    return Page(items=items, total=total or 0, filters=filters)
+
+
+def totals_for(campaign: Campaign) -> Totals:
+    row = db.session.execute(sa.select(*totals_columns()).select_from(Campaign).outerjoin(
+        CampaignTotal, CampaignTotal.campaign == Campaign.public_id).where(Campaign.id == campaign.id)).one()
+    return Totals(*row)

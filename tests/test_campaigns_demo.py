@@ -1,0 +1,42 @@
+"""`flask demo` loads realistic campaigns in every category, and loading twice changes nothing."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from amanah.extensions import db
+from campaigns import categories, images
+from campaigns.models import Campaign, CampaignTransition, CampaignUpdate
+from donations.models import User
+
+
+def _snapshot():
+    return (db.session.scalar(sa.select(sa.func.count()).select_from(Campaign)),
+            db.session.scalar(sa.select(sa.func.count()).select_from(CampaignUpdate)),
+            db.session.scalar(sa.select(sa.func.count()).select_from(CampaignTransition)),
+            db.session.scalar(sa.select(sa.func.count()).select_from(User)))
+
+
+def test_demo_campaigns(app, runner):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    with app.app_context():
+        campaigns = list(db.session.scalars(sa.select(Campaign)))
+        published = [c for c in campaigns if c.status == "published"]
+        assert len(published) >= 12
+        assert {c.category for c in published} == set(categories.CODES)
+        assert len({c.region for c in published}) >= 6
+        assert {c.status for c in campaigns} >= {"draft", "submitted", "published"}
+        for campaign in published:
+            assert campaign.story.count("\n\n") >= 2, campaign.title  # several paragraphs
+            assert campaign.cover and (images.covers_folder() / campaign.cover).exists()
+            assert campaign.currency == "IDR" and campaign.goal % 100 == 0
+            assert [t.name for t in campaign.transitions] == ["create", "submit", "publish"]
+        assert any("Posyandu" in c.title and "Sleman" in c.city for c in published)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CampaignUpdate)) >= 3
+        before = _snapshot()
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0, second.output
+    with app.app_context():
+        assert _snapshot() == before
+    html = app.test_client().get("/campaigns/?q=posyandu").get_data(as_text=True)
+    assert "Posyandu Melati" in html
