@@ -1,0 +1,622 @@
+"""What the public sees of the ledger: entry lists, single entries with proofs, campaign finances.
+
+Plain functions over `db.session` that return dataclasses; the HTML pages (ledger.pages), the JSON
+API (ledger.api) and the campaign page (campaigns, through templates/ledger/_campaign_finances.html)
+all render the same objects. Nothing here sums the whole ledger per request: figures come from the
+running totals kept with each append (CampaignTotal), lists are keyset-paginated on indexed columns,
+and a campaign's chart is folded from its entries once and then extended with new ones only.
+
+For a campaign page:
+
+    from ledger import transparency
+    finances = transparency.campaign_finances(campaign.public_id)   # None before the first entry
+    chart = finances and transparency.campaign_chart(finances)
+    {% from "ledger/_campaign_finances.html" import campaign_finances %}
+    {{ campaign_finances(finances, chart) }}
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sqlalchemy as sa
+from babel.numbers import format_compact_currency
+from flask import current_app
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from amanah import money
+from amanah.extensions import db
+from ledger import charts, checkpoints, storage, tree
+from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry
+
+KIND_LABELS = {
+    "donation": _l("Donation"),
+    "refund": _l("Refund"),
+    "chargeback": _l("Chargeback"),
+    "chargeback_reversal": _l("Chargeback reversed"),
+    "fee": _l("Processing fee"),
+    "disbursement": _l("Disbursement"),
+}
+# Indonesian rules for public fundraising (PP 29/1980, art. 6) cap its costs at 10% of the proceeds.
+FEE_CEILING = Fraction(1, 10)
+CHART_POINTS = 200
+_CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+MAX_SEQ = 2**63 - 1
+
+
+class FilterError(ValueError):
+    """A filter or cursor value that cannot be used; `field` names the query parameter."""
+
+    def __init__(self, field: str, message):
+        super().__init__(str(message))
+        self.field = field
+        self.message = str(message)
+
+
+# ---- filters and entry lists ----
+
+@dataclass(frozen=True)
+class EntryFilters:
+    kind: str | None = None
+    campaign: str | None = None
+    since: dt.date | None = None  # first day included (UTC)
+    until: dt.date | None = None  # last day included (UTC)
+
+    def as_args(self) -> dict[str, str]:
+        """The filters as query parameters, for links that keep them."""
+        args = {"kind": self.kind, "campaign": self.campaign,
+                "from": self.since and self.since.isoformat(), "to": self.until and self.until.isoformat()}
+        return {k: v for k, v in args.items() if v}
+
+    def conditions(self) -> list:
+        where = []
+        if self.kind:
+            where.append(LedgerEntry.kind == self.kind)
+        if self.campaign:
+            where.append(LedgerEntry.campaign == self.campaign)
+        if self.since:
+            where.append(LedgerEntry.at >= _midnight(self.since))
+        if self.until and self.until < dt.date.max:
+            where.append(LedgerEntry.at < _midnight(self.until + dt.timedelta(days=1)))
+        return where
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _date_arg(args: Mapping, name: str) -> dt.date | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if not _DATE.match(raw):
+            raise ValueError(raw)
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise FilterError(name, _l("Enter the date as YYYY-MM-DD, e.g. 2026-01-31.")) from None
+
+
+def parse_filters(args: Mapping) -> EntryFilters:
+    """Filters from query parameters kind, campaign, from, to; raises FilterError naming the bad one."""
+    kind = (args.get("kind") or "").strip() or None
+    if kind is not None and kind not in KIND_LABELS:
+        raise FilterError("kind", _l("Choose one of the kinds in the list."))
+    campaign = (args.get("campaign") or "").strip() or None
+    if campaign is not None and not _CAMPAIGN_ID.match(campaign):
+        raise FilterError("campaign", _l("A campaign id has only letters, digits, '.', '_', ':' and '-'."))
+    since, until = _date_arg(args, "from"), _date_arg(args, "to")
+    if since and until and until < since:
+        raise FilterError("to", _l("The end date must not be before the start date."))
+    return EntryFilters(kind=kind, campaign=campaign, since=since, until=until)
+
+
+def parse_seq_arg(args: Mapping, name: str) -> int | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_SEQ:
+        raise FilterError(name, _l("The parameter %(name)s must be a non-negative integer.", name=name))
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One entry as lists show it: the indexed columns, the leaf and its parsed members."""
+
+    seq: int
+    at: dt.datetime
+    kind: str
+    campaign: str
+    amount: int
+    currency: str
+    ref: int | None
+    payment: str | None
+    leaf: bytes
+    leaf_hash: bytes
+    fields: dict
+
+    @property
+    def memo(self) -> str | None:
+        return self.fields.get("memo")
+
+    @property
+    def evidence(self) -> str | None:
+        return self.fields.get("evidence")
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS.get(self.kind, self.kind))
+
+
+_ROW_COLUMNS = (LedgerEntry.seq, LedgerEntry.at, LedgerEntry.kind, LedgerEntry.campaign, LedgerEntry.amount,
+                LedgerEntry.currency, LedgerEntry.ref, LedgerEntry.payment, LedgerEntry.leaf,
+                LedgerEntry.leaf_hash)
+
+
+def _entry_row(row) -> EntryRow:
+    leaf = bytes(row.leaf)
+    return EntryRow(seq=row.seq, at=row.at, kind=row.kind, campaign=row.campaign, amount=row.amount,
+                    currency=row.currency, ref=row.ref, payment=row.payment, leaf=leaf,
+                    leaf_hash=bytes(row.leaf_hash), fields=json.loads(leaf))
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    rows: list[EntryRow]
+    newer: int | None  # pass as ?after= for the page of newer entries
+    older: int | None  # pass as ?before= for the page of older entries
+
+
+def list_entries(filters: EntryFilters, *, before: int | None = None, after: int | None = None,
+                 limit: int = 50) -> EntryPage:
+    """Entries newest first, `limit` at a time, by keyset on seq (never OFFSET).
+
+    `before` gives the page of entries older than that seq, `after` the page of the entries just
+    newer than it. Each query walks one index ((kind, seq), (campaign, seq) or the primary key)
+    backwards or forwards from the cursor and stops after limit + 1 rows.
+    """
+    where = filters.conditions()
+    query = sa.select(*_ROW_COLUMNS).where(*where)
+    if after is not None:
+        rows = db.session.execute(query.where(LedgerEntry.seq > after)
+                                  .order_by(LedgerEntry.seq).limit(limit + 1)).all()
+        more_newer = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+        more_older = bool(rows) and _exists(where, LedgerEntry.seq < rows[-1].seq)
+    else:
+        if before is not None:
+            query = query.where(LedgerEntry.seq < before)
+        rows = db.session.execute(query.order_by(LedgerEntry.seq.desc()).limit(limit + 1)).all()
+        more_older = len(rows) > limit
+        rows = rows[:limit]
+        more_newer = before is not None and _exists(where, LedgerEntry.seq >= before)
+    entries = [_entry_row(r) for r in rows]
+    return EntryPage(rows=entries,
+                     newer=entries[0].seq if entries and more_newer else None,
+                     older=entries[-1].seq if entries and more_older else None)
+
+
+def _exists(where: list, condition) -> bool:
+    found = db.session.execute(sa.select(LedgerEntry.seq).where(*where, condition).limit(1)).first()
+    return found is not None
+
+
+def iter_entry_rows(filters: EntryFilters, start: int, end: int, batch: int = 2000):
+    """Entries with start <= seq < end matching `filters`, oldest first, in keyset batches."""
+    where = filters.conditions()
+    low = start
+    while low < end:
+        rows = db.session.execute(sa.select(*_ROW_COLUMNS)
+                                  .where(*where, LedgerEntry.seq >= low, LedgerEntry.seq < end)
+                                  .order_by(LedgerEntry.seq).limit(batch)).all()
+        if not rows:
+            return
+        yield from (_entry_row(r) for r in rows)
+        low = rows[-1].seq + 1
+
+
+@dataclass(frozen=True)
+class LedgerHead:
+    size: int
+    last_at: dt.datetime | None
+
+
+@contextmanager
+def reader():
+    """Something to run SELECTs on. When the session has no transaction open (the usual case in
+    a page) and the database is PostgreSQL, a connection in autocommit mode: each read is one round
+    trip instead of BEGIN, SELECT and ROLLBACK, which is much of what a cached page costs. Inside a
+    transaction, the session itself, so a request always sees its own appends."""
+    session = db.session()
+    bind = session.get_bind()
+    if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+    else:
+        yield session
+
+
+def read_row(statement, params: dict | None = None):
+    with reader() as source:
+        return source.execute(statement, params).first()
+
+
+_HEAD = sa.select(LedgerEntry.seq, LedgerEntry.at).order_by(LedgerEntry.seq.desc()).limit(1)
+
+
+def head() -> LedgerHead:
+    """The ledger's size and the time of its last entry: one read of the primary key's last row."""
+    row = read_row(_HEAD)
+    return LedgerHead(0, None) if row is None else LedgerHead(row.seq + 1, row.at)
+
+
+# ---- one entry ----
+
+@dataclass(frozen=True)
+class EntryDetail:
+    seq: int
+    leaf: bytes
+    leaf_hash: bytes
+    prev: bytes
+    fields: dict  # the leaf's members, in the leaf's (canonical) order
+    has_next: bool
+    latest_checkpoint: tuple[int, bytes] | None = None  # (size, root) of the newest stored checkpoint
+
+    @property
+    def leaf_text(self) -> str:
+        return self.leaf.decode("utf-8")
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS.get(self.fields["kind"], self.fields["kind"]))
+
+
+def _entry_query():
+    successor = sa.select(LedgerEntry.seq).where(LedgerEntry.seq == sa.bindparam("next_seq")).exists()
+    newest = sa.select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(1).subquery()
+    return (sa.select(LedgerEntry.leaf, LedgerEntry.leaf_hash, LedgerEntry.prev, successor.label("has_next"),
+                      newest.c.size.label("cp_size"), newest.c.root.label("cp_root"))
+            .outerjoin(newest, sa.true()).where(LedgerEntry.seq == sa.bindparam("seq")))
+
+
+# Built once: constructing a statement costs more than running it through the compiled cache.
+_ENTRY = _entry_query()
+
+
+def get_entry(seq: int) -> EntryDetail | None:
+    """The entry, whether it has a successor, and the newest checkpoint: one query."""
+    if not 0 <= seq < MAX_SEQ:
+        return None
+    row = read_row(_ENTRY, {"seq": seq, "next_seq": seq + 1})
+    if row is None:
+        return None
+    leaf = bytes(row.leaf)
+    latest = None if row.cp_size is None else (row.cp_size, bytes(row.cp_root))
+    return EntryDetail(seq=seq, leaf=leaf, leaf_hash=bytes(row.leaf_hash), prev=bytes(row.prev),
+                       fields=json.loads(leaf), has_next=bool(row.has_next), latest_checkpoint=latest)
+
+
+@dataclass(frozen=True)
+class InclusionBundle:
+    """An entry's inclusion proof against a signed checkpoint: everything needed to check it offline."""
+
+    index: int
+    size: int
+    leaf: bytes
+    leaf_hash: bytes
+    proof: list[bytes]
+    root: bytes
+    checkpoint: str  # the signed note
+
+    def tlog_proof(self) -> str:
+        """The same proof in C2SP tlog-proof@v1 text form (hashes in base64, then the checkpoint)."""
+        lines = ["c2sp.org/tlog-proof@v1", f"index {self.index}"]
+        lines += [base64.b64encode(h).decode() for h in self.proof]
+        return "\n".join(lines) + "\n\n" + self.checkpoint
+
+    def to_json(self) -> dict:
+        return {
+            "format": "amanah-inclusion-proof@v1",
+            "index": self.index,
+            "size": self.size,
+            "leaf": self.leaf.decode("utf-8"),
+            "leaf_hash": self.leaf_hash.hex(),
+            "proof": tree.proof_to_hex(self.proof),
+            "root": self.root.hex(),
+            "checkpoint": self.checkpoint,
+            "tlog_proof": self.tlog_proof(),
+        }
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    size: int
+    root: bytes
+    note: str
+
+
+def _note(size: int, root: bytes) -> SignedCheckpoint | None:
+    """A stored checkpoint; its note is kept per process, as (size, root) fixes it for good."""
+    notes = current_app.extensions.setdefault("ledger.checkpoint_notes", OrderedDict())
+    found = notes.get((size, root))
+    if found is None:
+        cp = checkpoints.get(db.session, size)
+        if cp is None or bytes(cp.root) != root:
+            return None
+        found = notes[(size, root)] = SignedCheckpoint(cp.size, bytes(cp.root), cp.note)
+        while len(notes) > 64:
+            notes.popitem(last=False)
+    return found
+
+
+def proof_checkpoint(entry: EntryDetail, size: int | None = None) -> tuple[SignedCheckpoint | None, bool]:
+    """(checkpoint to prove the entry against, whether it was signed just now).
+
+    The stored checkpoint of `size` if given (None if there is none that covers the entry), or
+    else the latest. When no stored checkpoint covers the entry yet, one is signed for the current
+    size, as GET /ledger/checkpoint would; the caller then commits.
+    """
+    if size is not None:
+        cp = checkpoints.get(db.session, size)
+        if cp is None or cp.size <= entry.seq:
+            return None, False
+        return SignedCheckpoint(cp.size, bytes(cp.root), cp.note), False
+    if entry.latest_checkpoint is not None and entry.latest_checkpoint[0] > entry.seq:
+        cp = _note(*entry.latest_checkpoint)
+        if cp is not None:
+            return cp, False
+    cp = checkpoints.checkpoint_for_current_size(db.session)
+    return SignedCheckpoint(cp.size, bytes(cp.root), cp.note), True
+
+
+def inclusion_bundle(entry: EntryDetail, cp: SignedCheckpoint) -> InclusionBundle:
+    with reader() as source:  # storage only calls .execute() on it
+        proof = storage.inclusion_proof(source, entry.seq, cp.size)
+    return InclusionBundle(index=entry.seq, size=cp.size, leaf=entry.leaf, leaf_hash=entry.leaf_hash,
+                           proof=proof, root=cp.root, checkpoint=cp.note)
+
+
+def checkpoint_page(before: int | None = None, limit: int = 20) -> tuple[list[LedgerCheckpoint], int | None]:
+    """Stored checkpoints, newest first, keyset by size; returns (rows, cursor for the next page)."""
+    query = sa.select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(LedgerCheckpoint.size < before)
+    rows = list(db.session.execute(query).scalars())
+    return rows[:limit], (rows[limit - 1].size if len(rows) > limit else None)
+
+
+# ---- campaign finances ----
+
+@dataclass(frozen=True)
+class CampaignFinances:
+    """A campaign's money, in minor units of its currency, as positive magnitudes."""
+
+    campaign: str
+    currency: str
+    raised: int       # donations
+    refunded: int     # refunds to donors
+    chargebacks: int  # chargebacks, net of those reversed
+    fees: int         # payment processing fees
+    disbursed: int    # paid out to the beneficiary
+    donation_count: int
+    entry_count: int
+    last_seq: int
+    updated_at: dt.datetime
+
+    @property
+    def net_raised(self) -> int:
+        """What donors gave and kept given: the base the fee ratio is measured against."""
+        return self.raised - self.refunded - self.chargebacks
+
+    @property
+    def money_out(self) -> int:
+        return self.refunded + self.chargebacks + self.fees + self.disbursed
+
+    @property
+    def balance(self) -> int:
+        """Available to disburse; equals the sum of all the campaign's entry amounts."""
+        return self.raised - self.money_out
+
+    @property
+    def fee_ratio(self) -> Fraction | None:
+        return Fraction(self.fees, self.net_raised) if self.net_raised > 0 else None
+
+    @property
+    def fee_ratio_percent(self) -> float | None:
+        ratio = self.fee_ratio
+        return None if ratio is None else round(float(ratio * 100), 2)
+
+    @property
+    def fee_ratio_exceeded(self) -> bool:
+        """Costs above the 10% ceiling (or fees with nothing kept to measure them against)."""
+        ratio = self.fee_ratio
+        return self.fees > 0 if ratio is None else ratio > FEE_CEILING
+
+
+_TOTALS = sa.select(CampaignTotal.__table__).where(CampaignTotal.campaign == sa.bindparam("campaign"))
+
+
+def campaign_finances(campaign_public_id: str) -> CampaignFinances | None:
+    """The campaign's figures from its running totals (one primary-key read); None if it has no entries."""
+    if not _CAMPAIGN_ID.match(campaign_public_id or ""):
+        return None
+    totals = read_row(_TOTALS, {"campaign": campaign_public_id})
+    if totals is None:
+        return None
+    return CampaignFinances(
+        campaign=totals.campaign, currency=totals.currency, raised=totals.raised, refunded=totals.refunded,
+        chargebacks=totals.chargebacks, fees=totals.fees, disbursed=totals.disbursed,
+        donation_count=totals.donation_count, entry_count=totals.entry_count, last_seq=totals.last_seq,
+        updated_at=totals.updated_at)
+
+
+# ---- the cumulative chart ----
+
+@dataclass(frozen=True)
+class ChartPoint:
+    at: dt.datetime
+    money_in: int   # cumulative donations
+    money_out: int  # cumulative refunds, net chargebacks, fees and disbursements
+
+
+@dataclass
+class _Series:
+    """A campaign's cumulative series folded up to `last_seq`, with one point every `step` entries.
+
+    When there are more than CHART_POINTS points, every other one is dropped and `step` doubles, so
+    the series stays small however long the campaign runs and new entries only extend it.
+    """
+
+    last_seq: int = -1
+    last_hash: bytes = b""
+    count: int = 0
+    money_in: int = 0
+    money_out: int = 0
+    first_at: dt.datetime | None = None
+    latest_at: dt.datetime | None = None
+    step: int = 1
+    points: list[ChartPoint] = field(default_factory=list)
+
+    def fold(self, at: dt.datetime, kind: str, amount: int) -> None:
+        if kind == "donation":
+            self.money_in += amount
+        else:
+            self.money_out -= amount
+        self.first_at = self.first_at or at
+        self.latest_at = at if self.latest_at is None else max(self.latest_at, at)
+        self.count += 1
+        if self.count % self.step == 0:
+            self.points.append(ChartPoint(self.latest_at, self.money_in, self.money_out))
+            if len(self.points) > CHART_POINTS:
+                self.points = self.points[1::2]
+                self.step *= 2
+
+    def series(self) -> list[ChartPoint]:
+        if self.first_at is None:
+            return []
+        out = [ChartPoint(self.first_at, 0, 0), *self.points]
+        if self.count % self.step:
+            out.append(ChartPoint(self.latest_at, self.money_in, self.money_out))
+        return out
+
+
+class _SeriesCache:
+    """Per-app cache of folded series. Entries never change, so a cached series can only lag behind;
+    it is trusted only while the leaf hash of its last folded entry is still what the database holds."""
+
+    def __init__(self, capacity: int = 512):
+        self.capacity = capacity
+        self.series: OrderedDict[str, _Series] = OrderedDict()
+        self.locks: dict[str, threading.Lock] = {}
+        self.guard = threading.Lock()
+
+    def lock_for(self, campaign: str) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault(campaign, threading.Lock())
+
+    def get(self, campaign: str) -> _Series | None:
+        with self.guard:
+            found = self.series.get(campaign)
+            if found is not None:
+                self.series.move_to_end(campaign)
+            return found
+
+    def put(self, campaign: str, series: _Series) -> None:
+        with self.guard:
+            self.series[campaign] = series
+            self.series.move_to_end(campaign)
+            while len(self.series) > self.capacity:
+                evicted, _ = self.series.popitem(last=False)
+                self.locks.pop(evicted, None)
+
+
+def _cache() -> _SeriesCache:
+    return current_app.extensions.setdefault("ledger.chart_series", _SeriesCache())
+
+
+def chart_series(finances: CampaignFinances) -> list[ChartPoint]:
+    """Cumulative money in and out over time, at most about CHART_POINTS + 2 points.
+
+    Reads only the campaign's entries after the last one already folded, through the
+    (campaign, seq) index; the first call for a campaign in a process reads all of them once.
+    """
+    cache = _cache()
+    with cache.lock_for(finances.campaign):
+        series = cache.get(finances.campaign)
+        if series is not None and series.last_seq >= 0:
+            held = db.session.execute(sa.select(LedgerEntry.leaf_hash).where(
+                LedgerEntry.seq == series.last_seq, LedgerEntry.campaign == finances.campaign)).scalar()
+            if held is None or bytes(held) != series.last_hash:
+                series = None  # another database, or a transaction that was rolled back
+        if series is None or series.last_seq > finances.last_seq:
+            series = _Series()
+        if series.last_seq < finances.last_seq:
+            series = _extend(series, finances.campaign, finances.last_seq)
+            cache.put(finances.campaign, series)
+        return series.series()
+
+
+def _extend(series: _Series, campaign: str, upto: int, batch: int = 10_000) -> _Series:
+    # Work on a copy: a failed read must not leave a half-folded series in the cache.
+    series = dataclasses.replace(series, points=list(series.points))
+    low = series.last_seq
+    while low < upto:
+        columns = (LedgerEntry.seq, LedgerEntry.at, LedgerEntry.kind, LedgerEntry.amount)
+        rows = db.session.execute(sa.select(*columns)
+                                  .where(LedgerEntry.campaign == campaign, LedgerEntry.seq > low,
+                                         LedgerEntry.seq <= upto)
+                                  .order_by(LedgerEntry.seq).limit(batch)).all()
+        if not rows:
+            break
+        for row in rows:
+            series.fold(row.at, row.kind, row.amount)
+        low = rows[-1].seq
+    if low != series.last_seq:
+        series.last_seq = low
+        series.last_hash = storage.leaf_hash_at(db.session, low)
+    return series
+
+
+@dataclass(frozen=True)
+class Chart:
+    svg: Markup
+    points: list[ChartPoint]
+    currency: str
+
+
+def campaign_chart(finances: CampaignFinances, element_id: str = "finances-chart") -> Chart:
+    """The SVG chart of cumulative money in and out, with the points for its text alternative."""
+    from amanah.i18n import current_locale, format_money
+
+    points = chart_series(finances)
+    locale = current_locale()
+    currency = finances.currency
+
+    def axis_money(minor: int) -> str:
+        return format_compact_currency(money.to_decimal(minor, currency), currency, locale=locale,
+                                       fraction_digits=1)
+
+    labels = charts.Labels(
+        title=str(_l("Money in and out of campaign %(campaign)s over time", campaign=finances.campaign)),
+        desc=str(_l("Cumulative donations reach %(money_in)s and cumulative money out (refunds, "
+                    "chargebacks, fees and disbursements) reaches %(money_out)s, leaving %(balance)s.",
+                    money_in=format_money(finances.raised, currency),
+                    money_out=format_money(finances.money_out, currency),
+                    balance=format_money(finances.balance, currency))),
+        money_in=str(_l("Money in")), money_out=str(_l("Money out")))
+    svg = charts.cumulative_chart(points, labels, axis_money=axis_money, element_id=element_id,
+                                  date=lambda at: format_date(at, "medium"))
+    return Chart(svg=Markup(svg), points=points, currency=currency)  # noqa: S704 - built with escape()
