@@ -5,13 +5,20 @@ from flask_babel import lazy_gettext as _l
 def init_app(app) -> None:
     from amanah.demo import demo_loader
     from amanah.extensions import login_manager
-    from donations import admin_views, auth, cli, forms, views
+    from donations import admin_views, auth, cli, forms, giving_views, payments, views, webhooks
+    from donations import dashboard as giving_dashboard
 
     auth.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(giving_views.bp)
+    app.register_blueprint(webhooks.bp)
+    app.jinja_env.globals["recent_donations"] = giving_dashboard.recent_donations
+    assert payments.Donation  # the giving tables are part of the metadata that migrations compare
     app.cli.add_command(cli.users_cli)
     demo_loader(order=10, name="accounts")(cli.load_demo_accounts)
+    from donations import sandbox
+    demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
     app.jinja_env.globals["role_label"] = forms.role_label

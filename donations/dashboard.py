@@ -1,0 +1,55 @@
+"""What donors see of their donations; guests reach theirs through a signed link (itsdangerous)."""
+from __future__ import annotations
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from amanah.extensions import db
+from donations.payments import Donation
+
+_SALT = "amanah.donation-view"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def guest_token(donation: Donation) -> str:
+    return _serializer().dumps(donation.id)
+
+
+def donation_from_token(token: str) -> Donation | None:
+    max_age = current_app.config["GUEST_LINK_MAX_AGE_DAYS"] * 86400
+    try:
+        donation_id = _serializer().loads(token, max_age=max_age)
+    except BadSignature:
+        return None
+    return db.session.get(Donation, donation_id) if isinstance(donation_id, int) else None
+
+
+def guest_url(donation: Donation) -> str:
+    return url_for("giving.guest_view", token=guest_token(donation), _external=True)
+
+
+def donations_of(user) -> list[Donation]:
+    """Every donation the signed-in donor made, newest first."""
+    import sqlalchemy as sa
+    return list(db.session.execute(sa.select(Donation).where(Donation.user_id == user.id)
+                                   .order_by(Donation.created_at.desc(), Donation.id.desc())).scalars())
+
+
+def recent_donations(campaign, limit: int = 10) -> list[dict]:
+    """The latest paid donations for a campaign page: name (or None when anonymous), message, amount.
+
+    Names and messages come from the donations table beside the ledger, never from the ledger.
+    """
+    import sqlalchemy as sa
+
+    from donations.payments import DonationStatus
+    rows = db.session.execute(
+        sa.select(Donation.donor_name, Donation.anonymous, Donation.message, Donation.total,
+                  Donation.currency, Donation.paid_at)
+        .where(Donation.campaign_id == campaign.id, Donation.status == DonationStatus.PAID)
+        .order_by(Donation.paid_at.desc(), Donation.id.desc()).limit(limit))
+    return [{"name": None if r.anonymous else r.donor_name, "message": r.message, "amount": r.total,
+             "currency": r.currency, "paid_at": r.paid_at} for r in rows]

@@ -1,0 +1,121 @@
+"""The payment provider behind one small interface: Stripe, or the sandbox when no key is set.
+
+Both return plain dicts in Stripe's JSON shape, so the confirmation service has one code path
+for money whichever provider produced it. Stripe is reached only through a `stripe.StripeClient`
+instance (never the global `stripe.api_key`); STRIPE_API_BASE points it elsewhere (tests, mocks).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import stripe
+from flask import current_app, g
+
+# One request to Stripe fetches the session with its payment intent, charge and balance transaction.
+CHECKOUT_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
+
+
+class GatewayError(Exception):
+    """The provider refused or could not be reached; the message is safe to log."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckoutRequest:
+    donation_id: int
+    amount: int  # total to charge, minor units
+    currency: str
+    product_name: str
+    customer_email: str
+    success_url: str
+    cancel_url: str
+    expires_at: dt.datetime
+    idempotency_key: str
+    locale: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkout:
+    id: str
+    url: str
+
+
+class StripeGateway:
+    name = "stripe"
+
+    def __init__(self, api_key: str, api_base: str | None = None):
+        base = {"api": api_base.rstrip("/")} if api_base else None
+        self.client = stripe.StripeClient(api_key, base_addresses=base, max_network_retries=2)
+        self.round_trips = 0
+
+    def _call(self, fn, *args, **kwargs) -> dict:
+        self.round_trips += 1
+        try:
+            return fn(*args, **kwargs).to_dict()
+        except stripe.StripeError as exc:
+            raise GatewayError(f"Stripe: {exc.user_message or exc.__class__.__name__}") from exc
+
+    def create_checkout(self, req: CheckoutRequest) -> Checkout:
+        metadata = {"donation_id": str(req.donation_id)}
+        params = {
+            "mode": "payment",
+            "submit_type": "donate",
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": req.currency.lower(), "unit_amount": req.amount,
+                "product_data": {"name": req.product_name}}}],
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "client_reference_id": str(req.donation_id),
+            "customer_email": req.customer_email,
+            "success_url": req.success_url,
+            "cancel_url": req.cancel_url,
+            "expires_at": int(req.expires_at.timestamp()),
+            "locale": req.locale if req.locale in ("id", "en") else "auto",
+        }
+        session = self._call(self.client.v1.checkout.sessions.create, params=params,
+                             options={"idempotency_key": req.idempotency_key})
+        return Checkout(session["id"], session["url"])
+
+    def fetch_checkout(self, checkout_id: str) -> dict:
+        return self._call(self.client.v1.checkout.sessions.retrieve, checkout_id,
+                          params={"expand": CHECKOUT_EXPAND})
+
+    def fetch_refund(self, refund_id: str) -> dict:
+        return self._call(self.client.v1.refunds.retrieve, refund_id)
+
+    def list_refunds(self, charge_id: str) -> list[dict]:
+        return self._call(self.client.v1.refunds.list, params={"charge": charge_id, "limit": 100})["data"]
+
+    def fetch_dispute(self, dispute_id: str) -> dict:
+        return self._call(self.client.v1.disputes.retrieve, dispute_id)
+
+    def fetch_payment_intent(self, payment_intent: str) -> dict:
+        return self._call(self.client.v1.payment_intents.retrieve, payment_intent)
+
+    def create_refund(self, payment_intent: str, amount: int, idempotency_key: str, metadata: dict) -> dict:
+        return self._call(self.client.v1.refunds.create,
+                          params={"payment_intent": payment_intent, "amount": amount,
+                                  "reason": "requested_by_customer", "metadata": metadata},
+                          options={"idempotency_key": idempotency_key})
+
+    def take_events(self) -> list[dict]:
+        return []  # Stripe delivers its events itself, to /webhooks/stripe
+
+
+def get_gateway():
+    """The configured provider for this request: Stripe with a key, else the sandbox."""
+    cached = g.get("_payment_gateway")
+    if cached is not None:
+        return cached
+    config = current_app.config
+    if config.get("STRIPE_SECRET_KEY"):
+        gateway = StripeGateway(config["STRIPE_SECRET_KEY"], config.get("STRIPE_API_BASE"))
+    else:
+        from donations.sandbox import SandboxGateway
+        gateway = SandboxGateway()
+    g._payment_gateway = gateway
+    return gateway
+
+
+def is_sandbox() -> bool:
+    return not current_app.config.get("STRIPE_SECRET_KEY")

@@ -1,0 +1,330 @@
+"""Giving: start a donation, confirm it from the provider's events, refunds and chargebacks.
+
+One code path for money: Stripe's webhooks and the sandbox's events both arrive at
+`handle_event`. An event is only a trigger: the provider's objects are re-fetched (outside any
+database transaction), then one transaction records the event id, moves the donation along a
+one-way transition and appends the ledger entries. Nothing here commits except handle_event.
+"""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from donations.gateway import get_gateway
+from donations.payments import Dispute, Donation, DonationStatus, PaymentEvent, Refund, RefundStatus
+from ledger import storage
+from ledger.entry import donor_commitment
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """The event cannot be applied yet (e.g. a refund of a donation not yet confirmed): 503, retried."""
+
+
+def processor_fee_estimate(amount: int, currency: str) -> int:
+    """What to add to `amount` so that after the processor's fee the campaign receives `amount`."""
+    from flask import current_app
+
+    from amanah.money import display_digits, exponent
+    rate = current_app.config["DONATION_FEE_RATE_BP"]
+    fixed = current_app.config["DONATION_FEE_FIXED"].get(currency, 0)
+    total = -(-(amount + fixed) * 10_000 // (10_000 - rate))  # ceiling division, integers only
+    step = 10 ** (exponent(currency) - display_digits(currency))  # whole rupiah, never sen
+    total = -(-total // step) * step
+    return total - amount
+
+
+# ---- events ----
+
+def _seen(event_id: str) -> bool:
+    return db.session.execute(
+        sa.select(PaymentEvent.id).where(PaymentEvent.event_id == event_id)).first() is not None
+
+
+def _lock_donation(donation_id: int) -> Donation | None:
+    return db.session.execute(
+        sa.select(Donation).where(Donation.id == donation_id).with_for_update(of=Donation.__table__)
+    ).scalar_one_or_none()
+
+
+def _donation_id(metadata: dict | None) -> int | None:
+    raw = (metadata or {}).get("donation_id", "")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else None
+
+
+def handle_event(event: dict) -> str:
+    """Apply one provider event (already authenticated); returns what happened, for logs and tests."""
+    event_type, event_id = event.get("type"), event.get("id")
+    handler = HANDLERS.get(event_type)
+    if handler is None or not isinstance(event_id, str):
+        return "ignored"
+    seen = _seen(event_id)
+    db.session.rollback()  # never hold a transaction (or SQLite's write lock) across the network
+    if seen:
+        return "duplicate"
+    apply = handler(event_type, event["data"]["object"])
+    try:
+        db.session.add(PaymentEvent(event_id=event_id, type=event_type))
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return "duplicate"
+    try:
+        result = apply()
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result
+
+
+def _checkout_handler(event_type: str, obj: dict):
+    session = get_gateway().fetch_checkout(obj["id"])
+    return lambda: _apply_checkout(event_type, session)
+
+
+def _apply_checkout(event_type: str, session: dict) -> str:
+    donation_id = _donation_id(session.get("metadata"))
+    donation = _lock_donation(donation_id) if donation_id else None
+    if donation is None or donation.checkout_id != session["id"]:
+        log.warning("checkout %s matches no donation", session.get("id"))
+        return "unknown"
+    if session.get("payment_status") == "paid":
+        return _mark_paid(donation, session)
+    if donation.status != DonationStatus.PENDING:
+        return "unchanged"
+    if session.get("status") == "expired":
+        donation.move_to(DonationStatus.EXPIRED)
+        return "expired"
+    if event_type == "checkout.session.async_payment_failed":
+        donation.move_to(DonationStatus.FAILED)
+        return "failed"
+    return "unchanged"
+
+
+def _mark_paid(donation: Donation, session: dict) -> str:
+    if donation.status != DonationStatus.PENDING:
+        return "unchanged"
+    amount, currency = session.get("amount_total"), (session.get("currency") or "").upper()
+    intent = session.get("payment_intent")
+    if amount != donation.total or currency != donation.currency or not isinstance(intent, dict):
+        donation.move_to(DonationStatus.FLAGGED)
+        donation.flag_reason = (f"provider reports {amount} {currency}, "
+                                f"expected {donation.total} {donation.currency}")
+        log.warning("donation %s flagged: %s", donation.id, donation.flag_reason)
+        return "flagged"
+    charge = intent.get("latest_charge") or {}
+    txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
+    fee = 0
+    if isinstance(txn, dict):
+        if (txn.get("currency") or "").upper() == currency:
+            fee = int(txn.get("fee") or 0)
+        else:  # settled in another currency: the fee is not in the campaign's currency
+            log.warning("donation %s: fee in %s not recorded", donation.id, txn.get("currency"))
+    appender = storage.Appender(db.session)
+    entry = appender.append(kind="donation", campaign=donation.campaign.public_id, amount=amount,
+                            currency=currency, donor=donor_commitment(donation.donor_secret),
+                            payment=intent["id"])
+    if fee > 0:
+        appender.append(kind="fee", campaign=donation.campaign.public_id, amount=-fee, currency=currency,
+                        ref=entry.seq, payment=intent["id"])
+    appender.flush()
+    donation.ledger_seq, donation.paid_at = entry.seq, now_utc()
+    donation.payment_intent, donation.processor_fee = intent["id"], fee
+    donation.charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    donation.move_to(DonationStatus.PAID)
+    _queue_paid_mail(donation)
+    return "paid"
+
+
+def _queue_paid_mail(donation: Donation) -> None:
+    from flask import g, has_request_context
+    if not has_request_context() or g.get("_no_donation_mail"):
+        return
+    from flask_babel import lazy_gettext as _l
+
+    from amanah.mail import render_message, send_after_commit
+    from donations.dashboard import guest_url
+    send_after_commit(render_message(
+        donation.donor_email, _l("Thank you for your donation"), "donation_paid", locale=donation.locale,
+        donation=donation, link=guest_url(donation)))
+
+
+def _donation_for_intent(payment_intent: str) -> tuple[int | None, dict | None]:
+    """(donation id, re-fetched checkout session when the donation still awaits confirmation)."""
+    gateway = get_gateway()
+    row = db.session.execute(sa.select(Donation.id, Donation.status, Donation.checkout_id).where(
+        Donation.payment_intent == payment_intent)).first()
+    if row is None:
+        donation_id = _donation_id(gateway.fetch_payment_intent(payment_intent).get("metadata"))
+        row = db.session.execute(sa.select(Donation.id, Donation.status, Donation.checkout_id).where(
+            Donation.id == donation_id)).first() if donation_id else None
+    db.session.rollback()
+    if row is None:
+        return None, None
+    session = gateway.fetch_checkout(row.checkout_id) if row.status == DonationStatus.PENDING else None
+    return row.id, session
+
+
+def _paid_donation(donation_id: int | None, session: dict | None) -> Donation:
+    donation = _lock_donation(donation_id) if donation_id else None
+    if donation is None:
+        raise RetryLater("no donation for this payment")
+    if session is not None and session.get("payment_status") == "paid":
+        _mark_paid(donation, session)  # a refund or dispute arrived before the payment's own event
+    if donation.status != DonationStatus.PAID:
+        raise RetryLater(f"donation {donation.id} is {donation.status}")
+    return donation
+
+
+def _refund_handler(event_type: str, obj: dict):
+    gateway = get_gateway()
+    if event_type == "charge.refunded":
+        refunds = gateway.list_refunds(obj["id"])
+        intent = obj.get("payment_intent")
+    else:
+        refunds = [gateway.fetch_refund(obj["id"])]
+        intent = refunds[0].get("payment_intent")
+    donation_id, session = _donation_for_intent(intent)
+    return lambda: _apply_refunds(_paid_donation(donation_id, session), refunds)
+
+
+def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
+    done = []
+    for data in refunds:
+        row = db.session.execute(
+            sa.select(Refund).where(Refund.provider_id == data["id"])).scalar_one_or_none()
+        if row is None:
+            row = Refund(donation=donation, provider_id=data["id"], amount=data["amount"],
+                         status=RefundStatus.REQUESTED.value)
+            db.session.add(row)
+        if row.status != RefundStatus.REQUESTED:
+            continue
+        if data.get("status") == "succeeded":
+            if (data.get("currency") or "").upper() != donation.currency:
+                raise RetryLater(f"refund {data['id']} in another currency")
+            entry = storage.append(db.session, kind="refund", campaign=donation.campaign.public_id,
+                                   amount=-data["amount"], currency=donation.currency,
+                                   ref=donation.ledger_seq, payment=data["id"])
+            row.amount, row.ledger_seq, row.status = data["amount"], entry.seq, RefundStatus.SUCCEEDED.value
+            done.append(data["id"])
+        elif data.get("status") in ("failed", "canceled"):
+            row.status = RefundStatus.FAILED.value
+    return f"refunded {len(done)}" if done else "unchanged"
+
+
+def _dispute_handler(event_type: str, obj: dict):
+    dispute = get_gateway().fetch_dispute(obj["id"])
+    donation_id, session = _donation_for_intent(dispute.get("payment_intent"))
+    return lambda: _apply_dispute(event_type, _paid_donation(donation_id, session), dispute)
+
+
+def _apply_dispute(event_type: str, donation: Donation, data: dict) -> str:
+    row = db.session.execute(sa.select(Dispute).where(Dispute.provider_id == data["id"])).scalar_one_or_none()
+    if row is None:
+        row = Dispute(donation_id=donation.id, provider_id=data["id"], amount=data["amount"])
+        db.session.add(row)
+    campaign, currency = donation.campaign.public_id, donation.currency
+    result = "unchanged"
+    # Converge on the provider's state, whatever order the events came in: a won dispute was withdrawn first.
+    withdrawn = event_type == "charge.dispute.funds_withdrawn" or data.get("status") in ("won", "lost")
+    if withdrawn and row.withdrawn_seq is None:
+        entry = storage.append(db.session, kind="chargeback", campaign=campaign, amount=-row.amount,
+                               currency=currency, ref=donation.ledger_seq, payment=data["id"])
+        row.withdrawn_seq, result = entry.seq, "chargeback"
+    if data.get("status") == "won" and row.withdrawn_seq is not None and row.reinstated_seq is None:
+        entry = storage.append(db.session, kind="chargeback_reversal", campaign=campaign, amount=row.amount,
+                               currency=currency, ref=row.withdrawn_seq, payment=data["id"])
+        row.reinstated_seq, result = entry.seq, "reinstated"
+    return result
+
+
+HANDLERS = {
+    "checkout.session.completed": _checkout_handler,
+    "checkout.session.async_payment_succeeded": _checkout_handler,
+    "checkout.session.async_payment_failed": _checkout_handler,
+    "checkout.session.expired": _checkout_handler,
+    "charge.refunded": _refund_handler,
+    "refund.created": _refund_handler,
+    "refund.updated": _refund_handler,
+    "refund.failed": _refund_handler,
+    "charge.dispute.funds_withdrawn": _dispute_handler,
+    "charge.dispute.funds_reinstated": _dispute_handler,
+}
+
+
+# ---- starting a donation ----
+
+def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, user=None,
+                   message: str | None = None, anonymous: bool = False, cover_fee: bool = False,
+                   locale: str = "id") -> Donation:
+    """A pending donation (flushed, not committed); the caller commits before calling the provider."""
+    import secrets
+
+    from donations.gateway import is_sandbox
+    fee = processor_fee_estimate(amount, campaign.currency) if cover_fee else 0
+    donation = Donation(campaign=campaign, user=user, donor_name=donor_name, donor_email=donor_email.lower(),
+                        message=message or None, anonymous=anonymous, locale=locale, amount=amount,
+                        fee_covered=fee, total=amount + fee, currency=campaign.currency,
+                        provider="sandbox" if is_sandbox() else "stripe",
+                        donor_secret=secrets.token_hex(32))
+    db.session.add(donation)
+    db.session.flush()
+    return donation
+
+
+def begin_checkout(donation: Donation, success_url: str, cancel_url: str):
+    """Open the provider's checkout for a committed pending donation; returns (id, url)."""
+    import datetime as dt
+
+    from flask import current_app
+
+    from donations.gateway import CheckoutRequest
+    minutes = max(30, current_app.config["CHECKOUT_EXPIRY_MINUTES"])  # Stripe's minimum is 30
+    checkout = get_gateway().create_checkout(CheckoutRequest(
+        donation_id=donation.id, amount=donation.total, currency=donation.currency,
+        product_name=donation.campaign.title[:250], customer_email=donation.donor_email,
+        success_url=success_url, cancel_url=cancel_url,
+        expires_at=now_utc() + dt.timedelta(minutes=minutes),
+        idempotency_key=f"amanah-checkout-{donation.id}-{donation.donor_secret[:16]}",
+        locale=donation.locale))
+    donation.checkout_id = checkout.id
+    return checkout
+
+
+# ---- refunds started by a treasurer or admin ----
+
+class RefundRefused(Exception):
+    """The refund may not be made; the message is meant for the user."""
+
+
+def can_refund(user, donation: Donation) -> bool:
+    from donations.models import Role
+    return bool(user is not None and user.is_authenticated and (
+        user.has_role(Role.ADMIN) or (user.has_role(Role.TREASURER)
+                                      and donation.campaign.treasurer_id == user.id)))
+
+
+def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refund:
+    """Ask the provider to refund; the ledger entry waits for the provider's event to confirm it."""
+    from flask_babel import lazy_gettext as _l
+    donation = _lock_donation(donation.id)
+    if donation.status != DonationStatus.PAID:
+        raise RefundRefused(_l("Only a paid donation can be refunded."))
+    outstanding = sum(r.amount for r in donation.refunds if r.status != RefundStatus.FAILED)
+    if not 0 < amount <= donation.total - outstanding:
+        raise RefundRefused(_l("The refund must be more than zero and at most what is left to refund."))
+    if not (reason or "").strip():
+        raise RefundRefused(_l("Give a reason for the refund."))
+    key = f"amanah-refund-{donation.id}-{len(donation.refunds) + 1}-{amount}"
+    data = get_gateway().create_refund(donation.payment_intent, amount, key,
+                                       {"donation_id": str(donation.id)})
+    refund = Refund(donation=donation, provider_id=data["id"], amount=amount, reason=reason.strip(),
+                    requested_by_id=actor.id, status=RefundStatus.REQUESTED.value)
+    db.session.add(refund)
+    return refund

@@ -1,0 +1,138 @@
+"""Giving pages: the sandbox checkout and a guest's view of a donation. Thin: parse, call, render."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+
+from amanah import i18n
+from amanah.extensions import db, limiter
+from amanah.i18n import current_locale
+from amanah.money import MoneyError
+from donations import dashboard, giving, giving_forms
+from donations.gateway import GatewayError, get_gateway, is_sandbox
+from donations.payments import Donation, DonationStatus
+
+bp = Blueprint("giving", __name__)
+
+
+@bp.route("/give/sandbox/<checkout_id>", methods=["GET", "POST"])
+def sandbox_checkout(checkout_id: str):
+    if not is_sandbox():
+        abort(404)
+    gateway = get_gateway()
+    session = gateway.open_session(checkout_id)
+    if session is None:
+        abort(404)
+    form = FlaskForm()
+    if request.method == "POST" and form.validate_on_submit():
+        choice = request.form.get("choice")
+        if choice not in ("pay", "fail"):
+            abort(400)
+        try:
+            event = gateway.pay(checkout_id) if choice == "pay" else gateway.fail(checkout_id)
+        except GatewayError:
+            abort(409)
+        db.session.commit()
+        gateway.take_events()
+        giving.handle_event(event)
+        return redirect(session["success_url"] if choice == "pay" else session["cancel_url"], code=303)
+    return render_template("donations/sandbox_checkout.html", session=session, form=form)
+
+
+@bp.get("/donations/view/<token>")
+def guest_view(token: str):
+    donation = dashboard.donation_from_token(token)
+    if donation is None:
+        abort(404)
+    return render_template("donations/dashboard_donation.html", donation=donation)
+
+
+def _open_campaign(public_id: str):
+    from campaigns import services
+    from campaigns.lifecycle import Status
+    campaign = services.get_by_public_id(public_id)
+    if campaign is None or campaign.status != Status.PUBLISHED:
+        abort(404)
+    return campaign
+
+
+@bp.route("/campaigns/<public_id>/give", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+def give(public_id: str):
+    campaign = _open_campaign(public_id)
+    form = giving_forms.DonateForm()
+    giving_forms.set_choices(form, campaign.currency)
+    user = current_user if current_user.is_authenticated else None
+    if request.method == "GET" and user is not None:
+        form.name.data, form.email.data = user.display_name, user.email
+    if not form.validate_on_submit():
+        return render_template("donations/give.html", campaign=campaign, form=form, user=user)
+    amount = giving_forms.clean_amount(form, campaign.currency)
+    guest_ok = user is not None or giving_forms.clean_guest(form)
+    if amount is None or not guest_ok:
+        return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
+    fee = giving.processor_fee_estimate(amount, campaign.currency) if form.cover_fee.data else 0
+    if form.confirmed.data != "1":
+        form.confirmed.data = "1"
+        return render_template("donations/give_confirm.html", campaign=campaign, form=form, amount=amount,
+                               fee=fee, total=amount + fee, user=user)
+    donation = giving.start_donation(
+        campaign, amount=amount, user=user,
+        donor_name=user.display_name if user else form.name.data.strip(),
+        donor_email=user.email if user else form.email.data.strip(),
+        message=(form.message.data or "").strip() or None, anonymous=form.anonymous.data,
+        cover_fee=form.cover_fee.data, locale=current_locale())
+    db.session.commit()
+    try:
+        checkout = giving.begin_checkout(
+            donation, success_url=dashboard.guest_url(donation),
+            cancel_url=url_for("giving.give", public_id=campaign.public_id, _external=True))
+    except GatewayError:
+        db.session.rollback()
+        donation.move_to(DonationStatus.FAILED)
+        db.session.commit()
+        flash(_("The payment provider could not be reached. Nothing was charged; please try again."), "error")
+        return render_template("donations/give.html", campaign=campaign, form=form, user=user), 502
+    db.session.commit()
+    return redirect(checkout.url, code=303)
+
+
+@bp.get("/donations/mine")
+@login_required
+def mine():
+    return render_template("donations/dashboard.html", donations=dashboard.donations_of(current_user))
+
+
+@bp.post("/donations/<int:donation_id>/refund")
+@login_required
+def refund(donation_id: int):
+    donation = db.session.get(Donation, donation_id)
+    if donation is None or not giving.can_refund(current_user, donation):
+        abort(404)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        amount = i18n.parse_money(request.form.get("amount", ""), donation.currency)
+        giving.request_refund(donation, current_user, amount, request.form.get("reason", ""))
+    except (MoneyError, giving.RefundRefused, GatewayError) as exc:
+        db.session.rollback()
+        flash(str(exc) if not isinstance(exc, GatewayError) else
+              _("The payment provider could not be reached; nothing was refunded."), "error")
+        return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
+    db.session.commit()
+    for event in get_gateway().take_events():  # the sandbox confirms at once; Stripe by webhook
+        giving.handle_event(event)
+    flash(_("Refund requested. It appears in the ledger once the payment provider confirms it."), "success")
+    return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
+
+
+@bp.get("/donations/<int:donation_id>/refund")
+@login_required
+def refund_form(donation_id: int):
+    donation = db.session.get(Donation, donation_id)
+    if donation is None or not giving.can_refund(current_user, donation):
+        abort(404)
+    return render_template("donations/dashboard_refund.html", donation=donation, form=FlaskForm())

@@ -1,0 +1,170 @@
+"""Donations and what the payment provider told us about them.
+
+Amounts are integer minor units of the campaign's currency (ISO 4217 exponent, as Stripe counts:
+Rp 50.000 is 5_000_000). Names, e-mails and messages live here, beside the ledger, never in it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from amanah.money import MAX_MINOR
+from campaigns.models import Campaign
+from donations.models import User
+
+
+class DonationStatus(enum.StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    FLAGGED = "flagged"  # the provider's amount or currency disagrees with ours: a treasurer looks
+
+
+# One-way: a donation leaves `pending` once; a flagged one may only be resolved to paid or failed.
+ALLOWED_TRANSITIONS: dict[DonationStatus, frozenset[DonationStatus]] = {
+    DonationStatus.PENDING: frozenset({DonationStatus.PAID, DonationStatus.FAILED,
+                                       DonationStatus.EXPIRED, DonationStatus.FLAGGED}),
+    DonationStatus.FLAGGED: frozenset({DonationStatus.PAID, DonationStatus.FAILED}),
+    DonationStatus.PAID: frozenset(),
+    DonationStatus.FAILED: frozenset(),
+    DonationStatus.EXPIRED: frozenset(),
+}
+
+
+class IllegalDonationTransition(Exception):
+    def __init__(self, current: str, target: str):
+        super().__init__(f"donation cannot go from {current} to {target}")
+        self.current, self.target = current, target
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class Donation(db.Model):
+    __tablename__ = "donations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    donor_name: Mapped[str] = mapped_column(sa.String(120))
+    donor_email: Mapped[str] = mapped_column(sa.String(254))
+    message: Mapped[str | None] = mapped_column(sa.String(500))
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str] = mapped_column(sa.String(5), default="id")
+    # amount: the gift; fee_covered: what the donor added for the processor; total = what is charged.
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    fee_covered: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    total: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[str] = mapped_column(sa.String(10), default=DonationStatus.PENDING.value)
+    provider: Mapped[str] = mapped_column(sa.String(10))  # stripe | sandbox
+    checkout_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    payment_intent: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    charge_id: Mapped[str | None] = mapped_column(sa.String(255))
+    processor_fee: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Random per-donation secret; the ledger keeps only its commitment. Printed for the donor.
+    donor_secret: Mapped[str] = mapped_column(sa.String(64))
+    ledger_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+    flag_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    paid_at: Mapped[dt.datetime | None] = mapped_column()
+
+    campaign: Mapped[Campaign] = relationship(lazy="joined")
+    user: Mapped[User | None] = relationship()
+    refunds: Mapped[list[Refund]] = relationship(back_populates="donation", order_by="Refund.id")
+
+    __table_args__ = (
+        sa.CheckConstraint(f"amount > 0 AND amount <= {MAX_MINOR}", name="amount_positive"),
+        sa.CheckConstraint("fee_covered >= 0", name="fee_covered_nonnegative"),
+        sa.CheckConstraint("total = amount + fee_covered", name="total_is_sum"),
+        sa.CheckConstraint(_in("status", DonationStatus), name="status_known"),
+        sa.CheckConstraint("provider IN ('stripe', 'sandbox')", name="provider_known"),
+        sa.CheckConstraint("status <> 'paid' OR (ledger_seq IS NOT NULL AND paid_at IS NOT NULL)",
+                           name="paid_is_recorded"),
+        sa.Index("ix_donations_campaign_status_paid_at", "campaign_id", "status", "paid_at"),
+    )
+
+    def move_to(self, target: DonationStatus) -> None:
+        """Change status along an allowed transition, or raise IllegalDonationTransition."""
+        current = DonationStatus(self.status)
+        if target not in ALLOWED_TRANSITIONS[current]:
+            raise IllegalDonationTransition(current, target)
+        self.status = target.value
+
+    @property
+    def refunded(self) -> int:
+        return sum(r.amount for r in self.refunds if r.status == RefundStatus.SUCCEEDED)
+
+    def __repr__(self) -> str:
+        return f"<Donation {self.id} {self.status} {self.total} {self.currency}>"
+
+
+class PaymentEvent(db.Model):
+    """Every provider event id we acted on, once: a redelivery finds its row and changes nothing."""
+
+    __tablename__ = "payment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    type: Mapped[str] = mapped_column(sa.String(100))
+    received_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+
+class RefundStatus(enum.StrEnum):
+    REQUESTED = "requested"  # asked of the provider; the ledger waits for its confirmation
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Refund(db.Model):
+    __tablename__ = "donation_refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donation_id: Mapped[int] = mapped_column(sa.ForeignKey("donations.id", ondelete="RESTRICT"), index=True)
+    provider_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(10), default=RefundStatus.REQUESTED.value)
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    ledger_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    donation: Mapped[Donation] = relationship(back_populates="refunds")
+
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint(_in("status", RefundStatus), name="status_known"),
+    )
+
+
+class Dispute(db.Model):
+    """A chargeback: funds withdrawn (a `chargeback` entry), perhaps reinstated (a reversal)."""
+
+    __tablename__ = "donation_disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donation_id: Mapped[int] = mapped_column(sa.ForeignKey("donations.id", ondelete="RESTRICT"), index=True)
+    provider_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    withdrawn_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+    reinstated_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    __table_args__ = (sa.CheckConstraint("amount > 0", name="amount_positive"),)
+
+
+class SandboxObject(db.Model):
+    """The sandbox provider's own records, in Stripe's JSON shape (no real money, no Stripe)."""
+
+    __tablename__ = "sandbox_objects"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    data: Mapped[dict] = mapped_column(sa.JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)

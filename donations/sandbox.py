@@ -1,0 +1,202 @@
+"""The sandbox provider: a local stand-in for Stripe when no key is configured. No real money.
+
+It keeps its "provider objects" (checkout sessions, payment intents, refunds) in Stripe's JSON
+shape and emits the same events Stripe would; those go through the same confirmation service
+(donations.giving.handle_event) as Stripe's webhooks, so there is one code path for money.
+"""
+from __future__ import annotations
+
+import secrets
+
+from flask import g, url_for
+from sqlalchemy.orm.attributes import flag_modified
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from donations.gateway import Checkout, CheckoutRequest, GatewayError
+from donations.payments import SandboxObject
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_sbx_{secrets.token_hex(12)}"
+
+
+def _get(object_id: str) -> dict:
+    row = db.session.get(SandboxObject, object_id)
+    if row is None:
+        raise GatewayError(f"sandbox: no such object {object_id}")
+    return row.data
+
+
+def _put(data: dict) -> dict:
+    row = db.session.get(SandboxObject, data["id"])
+    if row is None:
+        db.session.add(SandboxObject(id=data["id"], data=data))
+    else:
+        row.data = dict(data)
+        flag_modified(row, "data")
+    return data
+
+
+def _event(event_type: str, obj: dict) -> dict:
+    event = {"id": _id("evt"), "object": "event", "type": event_type, "created": int(now_utc().timestamp()),
+             "data": {"object": obj}}
+    g.setdefault("_sandbox_events", []).append(event)
+    return event
+
+
+def estimated_fee(amount: int, currency: str) -> int:
+    from donations.giving import processor_fee_estimate
+    return processor_fee_estimate(amount, currency)
+
+
+class SandboxGateway:
+    name = "sandbox"
+    round_trips = 0
+
+    def create_checkout(self, req: CheckoutRequest) -> Checkout:
+        session = {
+            "id": _id("cs"), "object": "checkout.session", "status": "open", "payment_status": "unpaid",
+            "amount_total": req.amount, "currency": req.currency.lower(), "mode": "payment",
+            "metadata": {"donation_id": str(req.donation_id)},
+            "client_reference_id": str(req.donation_id), "payment_intent": None,
+            "success_url": req.success_url, "cancel_url": req.cancel_url,
+            "expires_at": int(req.expires_at.timestamp()),
+        }
+        session["url"] = url_for("giving.sandbox_checkout", checkout_id=session["id"], _external=True)
+        _put(session)
+        return Checkout(session["id"], session["url"])
+
+    def fetch_checkout(self, checkout_id: str) -> dict:
+        session = dict(_get(checkout_id))
+        if session.get("payment_intent"):
+            intent = dict(_get(session["payment_intent"]))
+            charge = dict(_get(intent["latest_charge"]))
+            charge["balance_transaction"] = _get(charge["balance_transaction"])
+            intent["latest_charge"] = charge
+            session["payment_intent"] = intent
+        return session
+
+    def fetch_refund(self, refund_id: str) -> dict:
+        return _get(refund_id)
+
+    def list_refunds(self, charge_id: str) -> list[dict]:
+        return [_get(r) for r in _get(charge_id).get("refunds", [])]
+
+    def fetch_dispute(self, dispute_id: str) -> dict:
+        return _get(dispute_id)
+
+    def fetch_payment_intent(self, payment_intent: str) -> dict:
+        return _get(payment_intent)
+
+    def create_refund(self, payment_intent: str, amount: int, idempotency_key: str, metadata: dict) -> dict:
+        intent = _get(payment_intent)
+        charge = dict(_get(intent["latest_charge"]))
+        if charge["amount_refunded"] + amount > charge["amount"]:
+            raise GatewayError("sandbox: refund exceeds the charge")
+        refund = {"id": _id("re"), "object": "refund", "amount": amount, "status": "succeeded",
+                  "charge": charge["id"], "payment_intent": payment_intent,
+                  "currency": charge["currency"], "metadata": metadata}
+        _put(refund)
+        charge["amount_refunded"] += amount
+        charge["refunds"] = [*charge.get("refunds", []), refund["id"]]
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        _put(charge)
+        _event("charge.refunded", charge)
+        return refund
+
+    def take_events(self) -> list[dict]:
+        return g.pop("_sandbox_events", [])
+
+    # --- what the donor does on the sandbox page ---
+
+    def open_session(self, checkout_id: str) -> dict | None:
+        row = db.session.get(SandboxObject, checkout_id)
+        return row.data if row is not None and row.data.get("object") == "checkout.session" else None
+
+    def pay(self, checkout_id: str) -> dict:
+        session = dict(_get(checkout_id))
+        if session["status"] != "open":
+            raise GatewayError("sandbox: this checkout is no longer open")
+        amount, currency = session["amount_total"], session["currency"]
+        txn = {"id": _id("txn"), "object": "balance_transaction", "amount": amount, "currency": currency,
+               "fee": estimated_fee(amount, currency.upper())}
+        charge = {"id": _id("ch"), "object": "charge", "amount": amount, "currency": currency,
+                  "amount_refunded": 0, "refunded": False, "refunds": [], "paid": True,
+                  "balance_transaction": txn["id"]}
+        intent = {"id": _id("pi"), "object": "payment_intent", "amount": amount, "currency": currency,
+                  "amount_received": amount, "status": "succeeded", "latest_charge": charge["id"],
+                  "metadata": session["metadata"]}
+        charge["payment_intent"] = intent["id"]
+        for obj in (txn, charge, intent):
+            _put(obj)
+        session.update(status="complete", payment_status="paid", payment_intent=intent["id"])
+        _put(session)
+        return _event("checkout.session.completed", session)
+
+    def fail(self, checkout_id: str) -> dict:
+        session = dict(_get(checkout_id))
+        if session["status"] != "open":
+            raise GatewayError("sandbox: this checkout is no longer open")
+        session.update(status="complete", payment_status="unpaid")
+        _put(session)
+        return _event("checkout.session.async_payment_failed", session)
+
+    def dispute(self, payment_intent: str, *, won: bool = False) -> dict:
+        """Demo and tests: a chargeback on a paid donation (and its reinstatement when won)."""
+        intent = _get(payment_intent)
+        charge = _get(intent["latest_charge"])
+        dispute = {"id": _id("dp"), "object": "dispute", "amount": charge["amount"],
+                   "currency": charge["currency"], "charge": charge["id"],
+                   "payment_intent": payment_intent, "status": "won" if won else "lost"}
+        _put(dispute)
+        event = _event("charge.dispute.funds_withdrawn", dispute)
+        if won:
+            _event("charge.dispute.funds_reinstated", dispute)
+        return event
+
+
+DEMO_DONORS = [("Siti Rahmawati", 10_000_000, "Semoga lancar dan berkah.", False),
+               ("Budi Santoso", 25_000_000, None, False),
+               ("Hamba Allah", 5_000_000, "Untuk adik-adik.", True),
+               ("Dewi Lestari", 50_000_000, "Sukses selalu!", False)]
+
+
+def load_demo_donations() -> list[str]:
+    """`flask demo`: paid donations, a fee per payment and one partial refund, through the sandbox."""
+    import sqlalchemy as sa
+    from flask import current_app
+
+    from campaigns.models import Campaign
+    from donations import giving
+    from donations.payments import Donation
+    campaigns = db.session.execute(sa.select(Campaign).where(Campaign.status == "published")
+                                   .order_by(Campaign.id).limit(3)).scalars().all()
+    made = 0
+    for campaign in campaigns:
+        if db.session.execute(sa.select(Donation.id).where(Donation.campaign_id == campaign.id)).first():
+            continue  # idempotent: this campaign already has its demo donations
+        with current_app.test_request_context("/"):
+            g._no_donation_mail = True
+            gateway = SandboxGateway()
+            intents = []
+            for name, idr, message, anonymous in DEMO_DONORS:
+                amount = idr if campaign.currency == "IDR" else max(100, idr // 10_000)
+                donation = giving.start_donation(
+                    db.session.get(Campaign, campaign.id), amount=amount, donor_name=name,
+                    donor_email=f"{name.split()[0].lower()}@example.org", message=message,
+                    anonymous=anonymous, cover_fee=name.startswith("Budi"))
+                db.session.commit()
+                checkout = giving.begin_checkout(donation, "http://localhost/", "http://localhost/")
+                event = gateway.pay(checkout.id)
+                db.session.commit()
+                gateway.take_events()
+                giving.handle_event(event)
+                intents.append((gateway.fetch_checkout(checkout.id)["payment_intent"]["id"], amount))
+                made += 1
+            intent, amount = intents[0]
+            gateway.create_refund(intent, amount // 2, f"demo-refund-{campaign.public_id}", {})
+            db.session.commit()
+            for event in gateway.take_events():
+                giving.handle_event(event)
+    return [f"{made} sandbox donations added (with fees and a partial refund)."] if made else []
