@@ -24,10 +24,10 @@ _paths: dict[str, dict] = {}
 _schemas: dict[str, dict] = {
     "Error": {
         "type": "object",
-        "description": "Why the request failed. `parameter` (or `field`) names the bad query parameter.",
+        "description": "Why the request failed, in the request's language; `field` names the bad query "
+                       "parameter or body field.",
         "properties": {
             "error": {"type": "string"},
-            "parameter": {"type": "string"},
             "field": {"type": "string"},
         },
         "required": ["error"],

@@ -23,7 +23,7 @@ class ParamError(Exception):
 
 @bp.errorhandler(ParamError)
 def param_error(exc: ParamError):
-    return jsonify({"error": exc.message, "parameter": exc.param}), 400
+    return jsonify({"error": exc.message, "field": exc.param}), 400
 
 
 def int_param(name: str, *, default: int | None = None, minimum: int = 0, maximum: int | None = None) -> int:

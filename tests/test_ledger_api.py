@@ -44,7 +44,7 @@ def test_entries_filter_by_kind_and_campaign(app, client):
 def test_bad_entry_parameters_get_a_400_naming_them(app, client, query, param):
     response = client.get("/api/v1/ledger/entries?" + query)
     assert response.status_code == 400
-    assert response.get_json()["parameter"] == param and response.get_json()["error"]
+    assert response.get_json()["field"] == param and response.get_json()["error"]
 
 
 def test_one_entry_is_immutable_and_honours_if_none_match(app, client):
@@ -80,7 +80,7 @@ def test_proofs_and_checkpoints_match_the_ledger_endpoints(app, client):
         api = client.get("/api/v1/ledger/" + path)
         assert api.status_code == 200 and api.get_json() == client.get("/ledger/" + path).get_json()
     bad = client.get("/api/v1/ledger/proof/inclusion?index=9&size=9")
-    assert bad.status_code == 400 and bad.get_json()["parameter"] == "index"
+    assert bad.status_code == 400 and bad.get_json()["field"] == "index"
 
 
 def test_campaign_finances_json(app, client):
@@ -104,4 +104,4 @@ def test_campaign_finances_json(app, client):
 def test_checkpoint_cursor_beyond_bigint_is_a_400_not_a_500(app, client, prefix):
     # Found by the schemathesis run: the database cannot compare with a number this large.
     response = client.get(f"{prefix}/checkpoints?before=9223372036854775808")
-    assert response.status_code == 400 and response.get_json()["parameter"] == "before"
+    assert response.status_code == 400 and response.get_json()["field"] == "before"

@@ -199,7 +199,7 @@ def test_entry_proof_uses_the_latest_checkpoint_and_signs_one_when_none_covers(a
     with app.app_context():
         assert checkpoints.latest(db.session).size == 6
     response = client.get("/ledger/entries/1/proof.json?size=5")
-    assert response.status_code == 400 and response.get_json()["parameter"] == "size"
+    assert response.status_code == 400 and response.get_json()["field"] == "size"
 
 
 @pytest.mark.parametrize("url", ["/ledger/entries/3", "/ledger/entries/99999999999999999999999",
@@ -434,8 +434,8 @@ def test_csv_export_streams_every_row_in_batches_and_filters(app, client):
     assert [int(r["seq"]) for r in day_rows] == list(range(16, 40))
     assert "immutable" in day.headers["Cache-Control"]
     assert client.get("/ledger/export.csv").headers["Cache-Control"] == "no-cache"
-    assert client.get("/ledger/export.csv?end=9999").get_json()["parameter"] == "end"
-    assert client.get("/ledger/export.csv?from=2026-99-01").get_json()["parameter"] == "from"
+    assert client.get("/ledger/export.csv?end=9999").get_json()["field"] == "end"
+    assert client.get("/ledger/export.csv?from=2026-99-01").get_json()["field"] == "from"
 
 
 # ---- every page: CSP-safe, in the navigation ----

@@ -290,7 +290,7 @@ def test_bad_parameters_get_a_400_naming_them(app, client, url, param):
     response = client.get(url)
     assert response.status_code == 400
     assert response.is_json
-    assert response.get_json()["parameter"] == param
+    assert response.get_json()["field"] == param
     assert response.get_json()["error"]
 
 
