@@ -53,9 +53,10 @@ def migrate(url: str, instance: str) -> None:
     app = build_app(url, instance)
     with app.app_context():
         upgrade()
-        db.session.execute(sa.text("CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, "
-                                   "body BYTEA NOT NULL, h BYTEA NOT NULL)".replace(
-                                       "BYTEA", "BLOB" if url.startswith("sqlite") else "BYTEA")))
+        # SQLite's INTEGER PRIMARY KEY is the 64-bit rowid; PostgreSQL needs BIGINT for writer ids.
+        types = ("INTEGER", "BLOB") if url.startswith("sqlite") else ("BIGINT", "BYTEA")
+        db.session.execute(sa.text(f"CREATE TABLE bench_rows (id {types[0]} PRIMARY KEY, "
+                                   f"body {types[1]} NOT NULL, h {types[1]} NOT NULL)"))
         db.session.commit()
         db.engine.dispose()
 

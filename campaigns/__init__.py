@@ -9,14 +9,17 @@ def init_app(app) -> None:
     """
     from flask_babel import lazy_gettext as _l
 
+    from amanah import openapi as site_openapi
     from amanah.nav import register_nav
-    from campaigns import api, cli, demo, feeds, lifecycle, rendering, services, views  # noqa: F401
+    from campaigns import api, cli, demo, feeds, lifecycle, openapi, rendering, services, views  # noqa: F401
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.cli.add_command(cli.campaigns_cli)
     register_nav(app, "campaigns.index", _l("Campaigns"), order=10)
     demo.register()
+    openapi.register()
+    site_openapi.init_app(app)
     app.jinja_env.globals.update(
         excerpt=rendering.plain_excerpt,
         days_left=services.days_left,
