@@ -30,7 +30,7 @@ from fractions import Fraction
 
 import sqlalchemy as sa
 from babel.numbers import format_compact_currency
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -238,15 +238,31 @@ class LedgerHead:
 def reader():
     """Something to run SELECTs on. When the session has no transaction open (the usual case in
     a page) and the database is PostgreSQL, a connection in autocommit mode: each read is one round
-    trip instead of BEGIN, SELECT and ROLLBACK, which is much of what a cached page costs. Inside a
-    transaction, the session itself, so a request always sees its own appends."""
+    trip instead of BEGIN, SELECT and ROLLBACK, which is much of what a cached page costs. Within a
+    request that connection is checked out once and kept until the request ends, since every
+    checkout costs a ping (pool_pre_ping). Inside a transaction, the session itself, so a request
+    always sees its own appends."""
     session = db.session()
     bind = session.get_bind()
-    if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
+    postgresql = isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql"
+    if not postgresql or session.in_transaction():
+        yield session
+        return
+    if not has_request_context():
         with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             yield connection
-    else:
-        yield session
+        return
+    connection = g.get("ledger_reader")
+    if connection is None or connection.closed or connection.engine is not bind:
+        connection = g.ledger_reader = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+    yield connection
+
+
+def close_reader(_exc=None) -> None:
+    """Return the request's autocommit connection to the pool (registered as a teardown)."""
+    connection = g.pop("ledger_reader", None)
+    if connection is not None:
+        connection.close()
 
 
 def read_row(statement, params: dict | None = None):

@@ -159,3 +159,5 @@ def init_app(app) -> None:
     ledger_openapi.register()
     openapi.init_app(app)
     pages.init_jinja(app)
+    from ledger import transparency
+    app.teardown_appcontext(transparency.close_reader)

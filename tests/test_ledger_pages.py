@@ -499,3 +499,34 @@ def test_pages_on_a_committed_database_see_each_new_entry(databases, fresh_datab
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_pages_on_a_real_engine_read_through_one_connection_and_give_it_back(fresh_database_url, tmp_path):
+    """On PostgreSQL pages read in autocommit through one pooled connection per request."""
+    from conftest import make_app
+
+    app = make_app(fresh_database_url, tmp_path)
+    with app.app_context():
+        for i in range(5):
+            storage.append(db.session, kind="donation", campaign="pool00001", amount=1000 + i,
+                           currency="IDR", payment=f"pi_pool_{i}")
+        db.session.commit()
+        checkpoints.checkpoint_for_current_size(db.session)
+        db.session.commit()
+        db.session.remove()
+        engine = db.engine
+    checkouts = []
+    sa.event.listen(engine.pool, "checkout", lambda *args: checkouts.append(1))
+    client = app.test_client()
+    for seq in range(5):
+        response = client.get(f"/ledger/entries/{seq}")
+        assert response.status_code == 200 and f"pi_pool_{seq}".encode() in response.data
+    assert client.get("/ledger?kind=donation").status_code == 200
+    assert engine.pool.checkedout() == 0
+    checkouts.clear()
+    for seq in range(5):  # the checkpoint's note is known now: only reads of the entry and its proof
+        assert client.get(f"/ledger/entries/{seq}", headers={"Accept-Language": "en"}).status_code == 200
+    if engine.dialect.name == "postgresql":
+        assert len(checkouts) == 5  # one per request, though each page reads more than once
+    assert engine.pool.checkedout() == 0
+    engine.dispose()
