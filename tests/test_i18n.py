@@ -65,3 +65,20 @@ def test_format_placeholders_survive_translation():
         wanted = set(PLACEHOLDER.findall(ids[-1]))
         for string in strings:
             assert set(PLACEHOLDER.findall(string)) == wanted, message.id
+
+
+def test_templates_follow_force_locale_within_one_request(app):
+    """Templates look translations up once per locale and request, yet mail sent in the recipient's
+    language (force_locale) inside a request still switches, and switches back."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    template = "{{ _('Home') }}|{{ ngettext('%(num)d entry', '%(num)d entries', 2) }}"
+    with app.test_request_context("/", headers={"Accept-Language": "id"}):
+        before = render_template_string(template)
+        with force_locale("en"):
+            forced = render_template_string(template)
+        after = render_template_string(template)
+    assert before == after != forced
+    assert forced.startswith("Home|")
+    assert before.startswith("Beranda|")
