@@ -69,8 +69,8 @@ def form_data(**overrides) -> dict:
             "purpose": "Pipa PVC untuk jaringan air bersih", "category": "goods",
             "evidence_visibility": "public"}
     data.update(overrides)
-    if "evidence" not in data:
-        data["evidence"] = (io.BytesIO(pdf(1)), "nota.pdf")
+    content, filename = data.get("evidence") or (pdf(1), "nota.pdf")
+    data["evidence"] = (io.BytesIO(content), filename)  # a fresh stream per request
     return {k: v for k, v in data.items() if v is not None}
 
 
@@ -109,7 +109,7 @@ def test_treasurer_records_a_disbursement_through_the_form(app, client, funded):
     assert "Available balance: IDR 960,000" in html and 'enctype="multipart/form-data"' in html
     document = pdf(7)
     response = client.post(f"/treasury/{public_id}/disbursements/new", data=form_data(
-        amount="250,000", evidence=(io.BytesIO(document), "invoice.PDF")),
+        amount="250,000", evidence=(document, "invoice.PDF")),
         headers={"Accept-Language": "en"}, content_type="multipart/form-data")
     assert response.status_code == 303, response.get_data(as_text=True)
     assert response.location.endswith("#disbursements")
@@ -217,10 +217,11 @@ BAD_FIELDS = [
     ("zero", {"amount": "0"}, "amount", "more than zero", "lebih dari nol"),
     ("negative", {"amount": "-5000"}, "amount", "must be positive", "harus positif"),
     ("not a number", {"amount": "lima ribu"}, "amount", "Enter the amount in digits",
-     "Tulis jumlah dengan angka"),
+     "Masukkan jumlah dalam angka"),
     ("absurd", {"amount": "99999999999999999999"}, "amount", "too large", "terlalu besar"),
     ("empty amount", {"amount": ""}, "amount", "Enter the amount paid", "Masukkan jumlah yang dibayarkan"),
-    ("over balance", {"amount": "960001"}, "amount", "available balance of", "saldo tersedia"),
+    ("over balance", {"amount": "960001"}, "amount", "available balance of",
+     "melebihi saldo tersedia kampanye"),
     ("future date", {"paid_on": FUTURE}, "paid_on", "cannot be in the future", "tidak boleh di masa depan"),
     ("no date", {"paid_on": ""}, "paid_on", "Enter a date such as", "Masukkan tanggal seperti"),
     ("ancient date", {"paid_on": "1999-01-01"}, "paid_on", "before the campaign was created",
@@ -229,29 +230,30 @@ BAD_FIELDS = [
     ("long payee", {"payee_name": "A" * 121}, "payee_name", "At most 120 characters",
      "Paling banyak 120 karakter"),
     ("payee phone", {"payee_kind": "individual", "payee_name": "Sari 0812 3456 7890"}, "payee_name",
-     "Only a name", "Hanya nama"),
+     "Only a name", "Hanya nama: tanpa alamat email"),
     ("no payee kind", {"payee_kind": "robot"}, "payee_kind", "organization or a private person",
-     "organisasi atau perorangan"),
-    ("empty purpose", {"purpose": ""}, "purpose", "Enter what the money paid for", "Masukkan untuk apa"),
+     "adalah organisasi atau perorangan"),
+    ("empty purpose", {"purpose": ""}, "purpose", "Enter what the money paid for",
+     "Masukkan untuk apa uang itu dibayarkan"),
     ("long purpose", {"purpose": "b" * 501}, "purpose", "At most 500 characters",
      "Paling banyak 500 karakter"),
     ("purpose e-mail", {"purpose": "Transfer ke sari@example.org"}, "purpose",
      "published in the ledger forever", "diterbitkan di buku besar"),
     ("unknown category", {"category": "bribes"}, "category", "Choose a spending category",
-     "Pilih kategori pengeluaran"),
-    ("no evidence", {"evidence": (io.BytesIO(b""), "")}, "evidence", "Attach the invoice",
-     "Lampirkan faktur"),
-    ("text as pdf", {"evidence": (io.BytesIO(b"just some text, not an invoice"), "nota.pdf")}, "evidence",
+     "Pilih kategori pengeluaran dari daftar"),
+    ("no evidence", {"evidence": (b"", "")}, "evidence", "Attach the invoice",
+     "Lampirkan faktur atau bukti transfer"),
+    ("text as pdf", {"evidence": (b"just some text, not an invoice", "nota.pdf")}, "evidence",
      "as a PDF, JPEG or PNG file", "sebagai berkas PDF, JPEG, atau PNG"),
-    ("html as png", {"evidence": (io.BytesIO(b"<html><script>alert(1)</script></html>"), "slip.png")},
+    ("html as png", {"evidence": (b"<html><script>alert(1)</script></html>", "slip.png")},
      "evidence", "as a PDF, JPEG or PNG file", "sebagai berkas PDF, JPEG, atau PNG"),
-    ("truncated pdf", {"evidence": (io.BytesIO(b"%PDF-1.4\n1 0 obj\n<<>>\n"), "nota.pdf")}, "evidence",
+    ("truncated pdf", {"evidence": (b"%PDF-1.4\n1 0 obj\n<<>>\n", "nota.pdf")}, "evidence",
      "cannot be read", "tidak dapat dibaca"),
-    ("broken png", {"evidence": (io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\0" * 100), "slip.png")}, "evidence",
+    ("broken png", {"evidence": (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "slip.png")}, "evidence",
      "cannot be read", "tidak dapat dibaca"),
-    ("webp", {"evidence": (io.BytesIO(picture(5, "WEBP")), "slip.webp")}, "evidence",
+    ("webp", {"evidence": (picture(5, "WEBP"), "slip.webp")}, "evidence",
      "as a PDF, JPEG or PNG file", "sebagai berkas PDF, JPEG, atau PNG"),
-    ("oversized", {"evidence": (io.BytesIO(pdf(9) + b"\n" * 70_000 + b"%%EOF\n"), "big.pdf")}, "evidence",
+    ("oversized", {"evidence": (pdf(9) + b"\n" * 70_000 + b"%%EOF\n", "big.pdf")}, "evidence",
      "larger than 64 KB", "lebih besar dari 64 KB"),
     ("bad visibility", {"evidence_visibility": "everyone"}, "evidence_visibility", "published or withheld",
      "diterbitkan atau dirahasiakan"),
@@ -282,7 +284,7 @@ def test_bad_field_gets_a_clear_error_and_nothing_is_stored(app, funded, lang, n
 def test_same_document_cannot_prove_two_payments(app, funded):
     public_id, _ = funded
     document = pdf(11)
-    with app.test_request_context():
+    with app.test_request_context(headers=EN):
         campaign = _campaign(public_id)
         data = disbursements.DisbursementInput(
             amount=1_000 * RP, paid_on=now_utc().date(), payee_kind="organization", payee_name="Toko Maju",
