@@ -15,8 +15,9 @@ def init_app(app) -> None:
     app.register_blueprint(webhooks.bp)
     app.jinja_env.globals["recent_donations"] = giving_dashboard.recent_donations
     assert payments.Donation  # the giving tables are part of the metadata that migrations compare
-    from donations import disbursement_views
+    from donations import disbursement_api, disbursement_views
     disbursement_views.init_app(app)
+    disbursement_api.init_app(app)
     app.cli.add_command(cli.users_cli)
     demo_loader(order=10, name="accounts")(cli.load_demo_accounts)
     from donations import sandbox
