@@ -10,6 +10,7 @@ from campaigns import services as campaign_services
 from donations import disbursements
 from donations import evidence as evidence_store
 from donations.disbursement_forms import DisbursementForm
+from donations.models import Role
 
 bp = Blueprint("treasury", __name__)
 EVIDENCE_MAX_AGE = 365 * 24 * 3600
@@ -34,6 +35,18 @@ def _evidence_bytes(form) -> tuple[bytes | None, str | None]:
         return evidence_store.read_limited(upload.stream), None
     except evidence_store.EvidenceError as exc:
         return None, str(exc.args[0])
+
+
+@bp.get("/treasury/")
+def overview():
+    """The campaigns whose money the signed-in treasurer (or admin) looks after."""
+    user = _user()
+    if user is None:
+        return login_manager.unauthorized()
+    if not (user.has_role(Role.TREASURER) or user.has_role(Role.ADMIN)):
+        abort(403)
+    return render_template("donations/disbursements/overview.html",
+                           campaigns=disbursements.campaigns_to_manage(user))
 
 
 @bp.route("/treasury/<public_id>/disbursements/new", methods=["GET", "POST"])

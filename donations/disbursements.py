@@ -115,6 +115,25 @@ def by_ledger_seq(seq: int) -> Disbursement | None:
     return db.session.scalar(sa.select(Disbursement).where(Disbursement.ledger_seq == seq))
 
 
+def campaigns_to_manage(user: User, limit: int = 200) -> list[tuple[Campaign, int]]:
+    """(campaign, available balance) for the treasury overview: a treasurer's own public campaigns;
+    for an admin every public campaign that holds money, largest balance first."""
+    from campaigns.lifecycle import Status
+
+    t = CampaignTotal.__table__.c
+    balance = sa.func.coalesce(t.raised - t.refunded - t.chargebacks - t.fees - t.disbursed, 0)
+    query = (sa.select(Campaign, balance).outerjoin(CampaignTotal.__table__, t.campaign == Campaign.public_id)
+             .where(Campaign.status.in_([Status.PUBLISHED.value, Status.CLOSED.value])))
+    if user.has_role(Role.ADMIN):
+        query = query.where(balance > 0)
+    elif user.has_role(Role.TREASURER):
+        query = query.where(Campaign.treasurer_id == user.id)
+    else:
+        return []
+    rows = db.session.execute(query.order_by(balance.desc(), Campaign.id).limit(limit))
+    return [(campaign, amount) for campaign, amount in rows]
+
+
 def latest_paid_on(now: dt.datetime | None = None) -> dt.date:
     return (now or now_utc()).astimezone(LATEST_ZONE).date()
 

@@ -106,3 +106,29 @@ def test_the_campaign_page_shows_the_record_button_only_to_recorders(app):
                 login(client, db.session.get(User, people[role]))
         html = client.get(path).get_data(as_text=True)
         assert (url in html) == (PUBLISHED[role] == 200), role
+
+
+def test_treasury_overview_lists_the_campaigns_in_ones_care(app):
+    with app.app_context():
+        mine, other = make_campaign(), make_campaign()
+        fund(mine, 5_000_000)
+        fund(other, 7_000_000)
+        people = _people(mine)
+        titles = {"mine": f"/treasury/{mine.public_id}/disbursements/new",
+                  "other": f"/treasury/{other.public_id}/disbursements/new"}
+    expected = {"anonymous": "login", "donor": 403, "auditor": 403, "owner organizer": 403,
+                "campaign treasurer": {"mine"}, "other treasurer": set(), "admin": {"mine", "other"}}
+    for role, want in expected.items():
+        client = app.test_client()
+        if people[role] is not None:
+            with app.app_context():
+                login(client, db.session.get(User, people[role]))
+        page = client.get("/treasury/", headers={"Accept-Language": "en"})
+        if want == "login":
+            assert page.status_code == 302, role
+        elif isinstance(want, int):
+            assert page.status_code == want, role
+        else:
+            html = page.get_data(as_text=True)
+            assert page.status_code == 200 and 'href="/treasury/"' in html, role
+            assert {name for name, url in titles.items() if url in html} == want, role
