@@ -10,6 +10,7 @@ from amanah.i18n import parse_money
 from amanah.money import MoneyError
 from campaigns.forms import LocalDateField
 from donations import disbursements
+from donations import evidence as evidence_store
 from donations.disbursement_models import CATEGORY_LABELS, PAYEE_KIND_LABELS, PAYEE_MAX, PURPOSE_MAX
 
 
@@ -38,6 +39,10 @@ class DisbursementForm(FlaskForm):
             ("public", _l("Publish it: anyone can open the document")),
             ("withheld", _l("Withhold it: only the treasurer, admins and auditors can open it")),
         ]
+        self.evidence.description = _l(
+            "The invoice or transfer slip: a PDF, JPEG or PNG file of at most %(size)s. It is kept exactly "
+            "as uploaded, so that anyone can check its SHA-256 against the ledger.",
+            size=evidence_store.size_text(evidence_store.max_bytes()))
         self.amount_minor: int | None = None
         self.payee_max, self.purpose_max = PAYEE_MAX, PURPOSE_MAX
 

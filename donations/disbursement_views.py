@@ -81,7 +81,6 @@ def new_disbursement(public_id: str):
     status = 422 if form.is_submitted() else 200
     return render_template("donations/disbursements/form.html", form=form, campaign=campaign,
                            balance=disbursements.available_balance(campaign),
-                           max_size=evidence_store.size_text(evidence_store.max_bytes()),
                            latest=disbursements.latest_paid_on()), status
 
 
