@@ -148,32 +148,35 @@ def test_concurrent_processes_never_overdraw(fresh_database_url, tmp_path):
 
 
 def test_the_lock_is_what_makes_it_safe(fresh_database_url, tmp_path, monkeypatch):
-    """Control: with the lock disabled on PostgreSQL, concurrent writers do overdraw (so the test
-    above can fail); SQLite serializes every transaction with BEGIN IMMEDIATE, so it has no such gap."""
+    """Control: without the service's lock, writers that all read the balance before any of them
+    appends do overdraw, so the tests above can fail. (PostgreSQL only: SQLite takes its write lock
+    at BEGIN, so there is no unlocked read to race on.)"""
     if not fresh_database_url.startswith("postgresql"):
         pytest.skip("SQLite takes its write lock at BEGIN; there is no unlocked read to race on")
+    from donations import disbursements
     from ledger import storage
     public_id = _setup(fresh_database_url, tmp_path)
     app = make_app(fresh_database_url, tmp_path)
-    original_lock = storage.lock
+    writers = 4
+    start, all_read = threading.Barrier(writers), threading.Barrier(writers)
+    original_lock, original_balance = storage.lock, disbursements.available_balance
     calls = threading.local()
 
-    def late_lock(session):
-        # The service's own first call (before reading the balance) does nothing, and the reader
-        # pauses so every writer reads the same balance; the append still serializes the chain.
+    def lock_only_for_the_append(session):
         calls.n = getattr(calls, "n", 0) + 1
-        if calls.n == 1:
-            time.sleep(0.5)
-            return None
-        return original_lock(session)
+        return None if calls.n == 1 else original_lock(session)  # the service's own call is skipped
 
-    monkeypatch.setattr(storage, "lock", late_lock)
-    writers = 4
-    barrier = threading.Barrier(writers)
+    def balance_then_wait(campaign):
+        balance = original_balance(campaign)
+        all_read.wait(timeout=60)  # with the real lock this could never be reached by all writers
+        return balance
+
+    monkeypatch.setattr(storage, "lock", lock_only_for_the_append)
+    monkeypatch.setattr(disbursements, "available_balance", balance_then_wait)
     results: list[str] = []
 
     def run(n: int) -> None:
-        barrier.wait(timeout=60)
+        start.wait(timeout=60)
         calls.n = 0
         results.append(_record(app, public_id, n))
 
@@ -184,4 +187,4 @@ def test_the_lock_is_what_makes_it_safe(fresh_database_url, tmp_path, monkeypatc
         thread.join(timeout=120)
     with app.app_context():
         db.engine.dispose()
-    assert results.count("ok") > 2  # overdrawn: the balance rule needs the lock
+    assert results == ["ok"] * writers  # all four spent 40% each: overdrawn without the lock
