@@ -118,14 +118,13 @@ def evidence(sha256: str):
     return response
 
 
-def public_evidence_url(sha256: str | None) -> str | None:
-    """For templates (the ledger entry page): the evidence link when the document is public."""
-    if not sha256:
+def evidence_state(sha256: str | None) -> str | None:
+    """For templates (the ledger entry page): 'public', 'withheld', or None when no disbursement
+    of ours holds a document with this hash."""
+    disbursement = disbursements.by_evidence(sha256) if sha256 else None
+    if disbursement is None:
         return None
-    disbursement = disbursements.by_evidence(sha256)
-    if disbursement is None or not disbursement.evidence_public:
-        return None
-    return url_for("treasury.evidence", sha256=sha256)
+    return "public" if disbursement.evidence_public else "withheld"
 
 
 def campaign_disbursements(campaign) -> list:
@@ -144,5 +143,5 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
         campaign_disbursements=campaign_disbursements, can_record_disbursement=can_record_disbursement,
-        can_see_withheld_evidence=can_see_withheld_evidence, public_evidence_url=public_evidence_url,
+        can_see_withheld_evidence=can_see_withheld_evidence, evidence_state=evidence_state,
         available_balance=disbursements.available_balance)

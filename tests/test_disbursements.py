@@ -365,3 +365,15 @@ def test_payment_date_is_judged_by_the_easternmost_indonesian_clock(app):
 ])
 def test_personal_data_is_kept_out_of_the_ledger(text, personal):
     assert disbursements._personal_data(text) is personal
+
+
+def test_an_entry_whose_evidence_is_not_ours_gets_no_link_and_no_withheld_note(app, client):
+    with app.app_context():
+        campaign = make_campaign()
+        fund(campaign, 1_000 * RP)
+        sha = hashlib.sha256(b"a document kept elsewhere").hexdigest()
+        entry = storage.append(db.session, kind="disbursement", campaign=campaign.public_id,
+                               amount=-500 * RP, currency="IDR", memo="Dicatat tanpa berkas", evidence=sha)
+        db.session.commit()
+    page = client.get(f"/ledger/entries/{entry.seq}", headers=EN).get_data(as_text=True)
+    assert sha in page and "/evidence/" not in page and "withheld" not in page
