@@ -111,10 +111,6 @@ def by_evidence(sha256: str) -> Disbursement | None:
     return db.session.scalar(sa.select(Disbursement).where(Disbursement.evidence_sha256 == sha256))
 
 
-def by_ledger_seq(seq: int) -> Disbursement | None:
-    return db.session.scalar(sa.select(Disbursement).where(Disbursement.ledger_seq == seq))
-
-
 def campaigns_to_manage(user: User, limit: int = 200) -> list[tuple[Campaign, int]]:
     """(campaign, available balance) for the treasury overview: a treasurer's own public campaigns;
     for an admin every public campaign that holds money, largest balance first."""
