@@ -96,6 +96,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SERVER_NAME": env.get("SERVER_NAME") or None,
         "PREFERRED_URL_SCHEME": "http" if mode == "development" else "https",
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 12 * 1024 * 1024),
+        # Largest evidence document (invoice, transfer slip) a treasurer may upload.
+        "EVIDENCE_MAX_BYTES": int(env.get("EVIDENCE_MAX_BYTES") or 8 * 1024 * 1024),
         # Cookies: never readable by scripts, not sent on cross-site POSTs, HTTPS-only outside dev.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

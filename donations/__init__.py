@@ -15,10 +15,15 @@ def init_app(app) -> None:
     app.register_blueprint(webhooks.bp)
     app.jinja_env.globals["recent_donations"] = giving_dashboard.recent_donations
     assert payments.Donation  # the giving tables are part of the metadata that migrations compare
+    from donations import disbursement_api, disbursement_views
+    disbursement_views.init_app(app)
+    disbursement_api.init_app(app)
     app.cli.add_command(cli.users_cli)
     demo_loader(order=10, name="accounts")(cli.load_demo_accounts)
     from donations import sandbox
     demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
+    from donations import disbursement_demo
+    demo_loader(order=40, name="disbursements")(disbursement_demo.load_demo_disbursements)
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
     app.jinja_env.globals["role_label"] = forms.role_label

@@ -1,0 +1,105 @@
+"""Disbursements: money paid out of a campaign, each with its evidence and its ledger entry.
+
+A row is written once, in the same transaction as its `disbursement` ledger entry, and never
+edited: a mistake is corrected by a new entry, as everywhere in the ledger. The payee's name and
+the spending category live here, beside the ledger; the leaf carries only the amount, the purpose
+(`memo`) and the evidence document's SHA-256.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from amanah.money import ISO_EXPONENT, MAX_MINOR
+from campaigns.models import Campaign
+from donations.models import User
+
+PAYEE_MAX = 120
+PURPOSE_MAX = 500  # the ledger allows 1000 characters of memo; a purpose is a sentence or two
+
+
+class PayeeKind(enum.StrEnum):
+    ORGANIZATION = "organization"
+    INDIVIDUAL = "individual"  # a private person: only the name they are known by, nothing else
+
+
+class SpendingCategory(enum.StrEnum):
+    GOODS = "goods"
+    SERVICES = "services"
+    DIRECT_AID = "direct_aid"
+    OPERATIONS = "operations"
+    OTHER = "other"
+
+
+CATEGORY_LABELS = {
+    SpendingCategory.GOODS: _l("Program goods"),
+    SpendingCategory.SERVICES: _l("Services and transport"),
+    SpendingCategory.DIRECT_AID: _l("Direct aid to beneficiaries"),
+    SpendingCategory.OPERATIONS: _l("Operational costs"),
+    SpendingCategory.OTHER: _l("Other"),
+}
+PAYEE_KIND_LABELS = {
+    PayeeKind.ORGANIZATION: _l("An organization (shop, company, foundation)"),
+    PayeeKind.INDIVIDUAL: _l("A private person"),
+}
+
+# Content types we accept as evidence, found by reading the file, never from its name.
+EVIDENCE_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class Disbursement(db.Model):
+    __tablename__ = "disbursements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="RESTRICT"))
+    amount: Mapped[int] = mapped_column(sa.BigInteger)  # positive; the ledger entry carries -amount
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    paid_on: Mapped[dt.date] = mapped_column()
+    payee_kind: Mapped[str] = mapped_column(sa.String(12))
+    payee_name: Mapped[str] = mapped_column(sa.String(PAYEE_MAX))
+    purpose: Mapped[str] = mapped_column(sa.String(PURPOSE_MAX))
+    category: Mapped[str] = mapped_column(sa.String(16))
+    # One document proves one payment: the same invoice twice would count the same money twice.
+    evidence_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    evidence_type: Mapped[str] = mapped_column(sa.String(32))
+    evidence_size: Mapped[int] = mapped_column()
+    evidence_public: Mapped[bool] = mapped_column()
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    ledger_seq: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    campaign: Mapped[Campaign] = relationship()
+    recorded_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(f"amount > 0 AND amount <= {MAX_MINOR}", name="amount_positive"),
+        sa.CheckConstraint(_in("currency", ISO_EXPONENT), name="currency_known"),
+        sa.CheckConstraint(_in("payee_kind", PayeeKind), name="payee_kind_known"),
+        sa.CheckConstraint(_in("category", SpendingCategory), name="category_known"),
+        sa.CheckConstraint(_in("evidence_type", EVIDENCE_TYPES), name="evidence_type_known"),
+        sa.CheckConstraint("length(evidence_sha256) = 64", name="evidence_sha256_length"),
+        sa.CheckConstraint("evidence_size > 0", name="evidence_size_positive"),
+        sa.CheckConstraint("length(payee_name) > 0 AND length(purpose) > 0", name="texts_present"),
+        sa.Index("ix_disbursements_campaign_paid_on", "campaign_id", "paid_on"),
+    )
+
+    @property
+    def category_label(self) -> str:
+        return str(CATEGORY_LABELS[SpendingCategory(self.category)])
+
+    @property
+    def evidence_extension(self) -> str:
+        return EVIDENCE_TYPES[self.evidence_type]
+
+    def __repr__(self) -> str:
+        return f"<Disbursement {self.id} {self.amount} {self.currency} seq={self.ledger_seq}>"

@@ -1,0 +1,147 @@
+"""Treasury pages: record a disbursement, serve evidence documents. Thin: parse, call, render."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from amanah.extensions import db, login_manager
+from campaigns import services as campaign_services
+from donations import disbursements
+from donations import evidence as evidence_store
+from donations.disbursement_forms import DisbursementForm
+from donations.models import Role
+
+bp = Blueprint("treasury", __name__)
+EVIDENCE_MAX_AGE = 365 * 24 * 3600
+
+
+def _user():
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+def _merge_errors(form, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        target = form._fields.get(name)
+        if target is not None and message not in target.errors:
+            target.errors = [*target.errors, message]
+
+
+def _evidence_bytes(form) -> tuple[bytes | None, str | None]:
+    upload = form.evidence.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None, None
+    try:
+        return evidence_store.read_limited(upload.stream), None
+    except evidence_store.EvidenceError as exc:
+        return None, str(exc.args[0])
+
+
+@bp.get("/treasury/")
+def overview():
+    """The campaigns whose money the signed-in treasurer (or admin) looks after."""
+    user = _user()
+    if user is None:
+        return login_manager.unauthorized()
+    if not (user.has_role(Role.TREASURER) or user.has_role(Role.ADMIN)):
+        abort(403)
+    return render_template("donations/disbursements/overview.html",
+                           campaigns=disbursements.campaigns_to_manage(user))
+
+
+@bp.route("/treasury/<public_id>/disbursements/new", methods=["GET", "POST"])
+def new_disbursement(public_id: str):
+    user = _user()
+    campaign = campaign_services.get_by_public_id(public_id)
+    if campaign is None or not campaign_services.can_view(user, campaign):
+        abort(404)  # whoever may not see the campaign must not learn that it exists
+    if not disbursements.can_record(user, campaign):
+        return login_manager.unauthorized() if user is None else abort(403)
+    form = DisbursementForm(campaign)
+    if form.is_submitted():
+        parsed = form.validate()
+        evidence, evidence_error = _evidence_bytes(form)
+        data = form.to_input(evidence)
+        errors = disbursements.check(campaign, data)
+        if evidence_error:
+            errors["evidence"] = evidence_error
+        if parsed and not errors:
+            try:
+                disbursement = disbursements.record(campaign, user, data)
+            except disbursements.ValidationError as exc:
+                db.session.rollback()  # release the append lock (and SQLite's write lock) at once
+                errors = exc.errors
+            else:
+                db.session.commit()
+                flash(_("The disbursement is recorded as ledger entry %(seq)d.", seq=disbursement.ledger_seq),
+                      "success")
+                return redirect(url_for("campaigns.show", public_id=campaign.public_id, slug=campaign.slug,
+                                        _anchor="disbursements"), code=303)
+        _merge_errors(form, {k: v for k, v in errors.items() if not form[k].errors})
+    status = 422 if form.is_submitted() else 200
+    return render_template("donations/disbursements/form.html", form=form, campaign=campaign,
+                           balance=disbursements.available_balance(campaign),
+                           latest=disbursements.latest_paid_on()), status
+
+
+@bp.get("/evidence/<sha256>")
+def evidence(sha256: str):
+    """The document whose SHA-256 a disbursement entry carries: public ones to anyone, withheld ones
+    to the campaign's treasurer, admins and auditors; 404 to everyone else."""
+    disbursement = disbursements.by_evidence(sha256)
+    if disbursement is None:
+        abort(404)
+    user = _user()
+    campaign = disbursement.campaign
+    if not campaign_services.can_view(user, campaign):
+        abort(404)
+    if not disbursement.evidence_public and not disbursements.can_see_withheld(user, campaign):
+        abort(404)
+    path = evidence_store.path_for(sha256)
+    if not path.is_file():
+        current_app.logger.error("evidence %s of disbursement %s is missing", sha256, disbursement.id)
+        abort(404)
+    is_pdf = disbursement.evidence_type == "application/pdf"
+    # PDFs are downloaded rather than opened in the site's origin; images display inline.
+    response = send_file(path, mimetype=disbursement.evidence_type, as_attachment=is_pdf,
+                         download_name=f"evidence-{sha256[:16]}.{disbursement.evidence_extension}",
+                         etag=sha256, conditional=True, max_age=EVIDENCE_MAX_AGE)
+    if disbursement.evidence_public:
+        # The address is the hash of the bytes: what it names can never change.
+        response.headers["Cache-Control"] = f"public, max-age={EVIDENCE_MAX_AGE}, immutable"
+        response.headers["Access-Control-Allow-Origin"] = "*"  # auditors' tools may fetch and hash it
+    else:
+        response.headers["Cache-Control"] = "private, no-store"
+        response.vary.add("Cookie")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def evidence_state(sha256: str | None) -> str | None:
+    """For templates (the ledger entry page): 'public', 'withheld', or None when no disbursement
+    of ours holds a document with this hash."""
+    disbursement = disbursements.by_evidence(sha256) if sha256 else None
+    if disbursement is None:
+        return None
+    return "public" if disbursement.evidence_public else "withheld"
+
+
+def campaign_disbursements(campaign) -> list:
+    return disbursements.for_campaign(campaign)
+
+
+def can_record_disbursement(campaign) -> bool:
+    return disbursements.can_record(_user(), campaign)
+
+
+def can_see_withheld_evidence(campaign) -> bool:
+    return disbursements.can_see_withheld(_user(), campaign)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(
+        campaign_disbursements=campaign_disbursements, can_record_disbursement=can_record_disbursement,
+        can_see_withheld_evidence=can_see_withheld_evidence, evidence_state=evidence_state,
+        available_balance=disbursements.available_balance)

@@ -1,0 +1,238 @@
+"""Disbursements: who may record them, what is acceptable, and recording one with its ledger entry.
+
+The balance rule is enforced under the ledger's append lock: the lock is taken first, then the
+campaign's running totals are read and the entry appended in the same transaction, so two
+treasurers submitting at the same moment can never both spend the same money. Nothing here
+commits; the caller (a view, the demo loader, a test) commits once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from amanah.i18n import format_money
+from amanah.money import MAX_MINOR
+from campaigns.models import Campaign
+from donations import evidence as evidence_store
+from donations.disbursement_models import (
+    PAYEE_MAX,
+    PURPOSE_MAX,
+    Disbursement,
+    PayeeKind,
+    SpendingCategory,
+)
+from donations.models import Role, User
+from ledger import storage
+from ledger.models import CampaignTotal
+
+# "Not in the future" is judged by the easternmost Indonesian clock (WIT, UTC+9): a payment made
+# this morning in Jayapura is already "today" there while it is still yesterday in Jakarta.
+LATEST_ZONE = dt.timezone(dt.timedelta(hours=9), "WIT")
+CAMPAIGN_ZONE = dt.timezone(dt.timedelta(hours=7), "WIB")
+PURPOSE_MIN = 5
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What must never be published: e-mail addresses, and long digit runs (phone, bank account and
+# identity numbers have 10 digits or more; amounts are written with separators, years are 4 digits).
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_DIGIT_RUN = re.compile(r"\+?[0-9][0-9 \-]{8,}[0-9]")
+
+
+class ValidationError(Exception):
+    """Bad input: `errors` maps each field to a message meant for the user."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(", ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclasses.dataclass
+class DisbursementInput:
+    amount: int | None = None  # minor units of the campaign's currency
+    paid_on: dt.date | None = None
+    payee_kind: str = ""
+    payee_name: str = ""
+    purpose: str = ""
+    category: str = ""
+    evidence: bytes | None = None  # the upload's raw bytes
+    evidence_public: bool = True
+
+
+# ---- who may do what ----
+
+def is_campaign_treasurer(user: User | None, campaign: Campaign) -> bool:
+    """The treasurer named on the campaign, while they still hold the treasurer role."""
+    return bool(user is not None and user.is_authenticated and campaign.treasurer_id == user.id
+                and user.has_role(Role.TREASURER))
+
+
+def can_record(user: User | None, campaign: Campaign) -> bool:
+    """The campaign's treasurer or an admin, once the campaign is public (only then can it hold money)."""
+    if user is None or not user.is_authenticated or not campaign.is_public:
+        return False
+    return user.has_role(Role.ADMIN) or is_campaign_treasurer(user, campaign)
+
+
+def can_see_withheld(user: User | None, campaign: Campaign) -> bool:
+    """Withheld evidence: the campaign's treasurer, admins and auditors."""
+    if user is None or not user.is_authenticated:
+        return False
+    return user.has_role(Role.ADMIN) or user.has_role(Role.AUDITOR) or is_campaign_treasurer(user, campaign)
+
+
+# ---- reading ----
+
+def available_balance(campaign: Campaign) -> int:
+    """Donations minus refunds, chargebacks, fees and disbursements, read fresh from the database
+    (never from an ORM object loaded earlier in the session)."""
+    t = CampaignTotal.__table__.c
+    row = db.session.execute(
+        sa.select(t.raised, t.refunded, t.chargebacks, t.fees, t.disbursed, t.currency)
+        .where(t.campaign == campaign.public_id)).first()
+    if row is None or row.currency != campaign.currency:
+        return 0
+    return row.raised - row.refunded - row.chargebacks - row.fees - row.disbursed
+
+
+def for_campaign(campaign: Campaign) -> list[Disbursement]:
+    return list(db.session.scalars(
+        sa.select(Disbursement).where(Disbursement.campaign_id == campaign.id)
+        .order_by(Disbursement.paid_on.desc(), Disbursement.id.desc())))
+
+
+def by_evidence(sha256: str) -> Disbursement | None:
+    if not evidence_store.SHA256_PATTERN.match(sha256 or ""):
+        return None
+    return db.session.scalar(sa.select(Disbursement).where(Disbursement.evidence_sha256 == sha256))
+
+
+def campaigns_to_manage(user: User, limit: int = 200) -> list[tuple[Campaign, int]]:
+    """(campaign, available balance) for the treasury overview: a treasurer's own public campaigns;
+    for an admin every public campaign that holds money, largest balance first."""
+    from campaigns.lifecycle import Status
+
+    t = CampaignTotal.__table__.c
+    balance = sa.func.coalesce(t.raised - t.refunded - t.chargebacks - t.fees - t.disbursed, 0)
+    query = (sa.select(Campaign, balance).outerjoin(CampaignTotal.__table__, t.campaign == Campaign.public_id)
+             .where(Campaign.status.in_([Status.PUBLISHED.value, Status.CLOSED.value])))
+    if user.has_role(Role.ADMIN):
+        query = query.where(balance > 0)
+    elif user.has_role(Role.TREASURER):
+        query = query.where(Campaign.treasurer_id == user.id)
+    else:
+        return []
+    rows = db.session.execute(query.order_by(balance.desc(), Campaign.id).limit(limit))
+    return [(campaign, amount) for campaign, amount in rows]
+
+
+def latest_paid_on(now: dt.datetime | None = None) -> dt.date:
+    return (now or now_utc()).astimezone(LATEST_ZONE).date()
+
+
+# ---- validation ----
+
+def _clean(text: str) -> str:
+    return " ".join((text or "").split())  # one line: newlines and runs of spaces become one space
+
+
+def _personal_data(text: str) -> bool:
+    if _EMAIL.search(text):
+        return True
+    return any(sum(c.isdigit() for c in m.group()) >= 10 for m in _DIGIT_RUN.finditer(text))
+
+
+def _check_amount_and_date(campaign: Campaign, data: DisbursementInput, now, errors: dict) -> None:
+    if data.amount is None:
+        errors["amount"] = str(_l("Enter the amount paid."))
+    elif not 0 < data.amount <= MAX_MINOR:
+        errors["amount"] = str(_l("The amount must be more than zero and realistic."))
+    if data.paid_on is None:
+        errors["paid_on"] = str(_l("Enter the date of the payment."))
+    elif data.paid_on > latest_paid_on(now):
+        errors["paid_on"] = str(_l("The payment date cannot be in the future."))
+    elif data.paid_on < campaign.created_at.astimezone(CAMPAIGN_ZONE).date():
+        errors["paid_on"] = str(_l("The payment date cannot be before the campaign was created."))
+
+
+def _check_texts(data: DisbursementInput, errors: dict) -> None:
+    payee = _clean(data.payee_name)
+    if not payee:
+        errors["payee_name"] = str(_l("Enter who was paid."))
+    elif len(payee) > PAYEE_MAX:
+        errors["payee_name"] = str(_l("At most %(max)d characters.", max=PAYEE_MAX))
+    elif _CONTROL.search(payee) or _personal_data(payee):
+        errors["payee_name"] = str(_l("Only a name: no e-mail address, phone, account or identity number."))
+    purpose = _clean(data.purpose)
+    if not purpose:
+        errors["purpose"] = str(_l("Enter what the money paid for."))
+    elif len(purpose) < PURPOSE_MIN:
+        errors["purpose"] = str(_l("Describe the purpose in a few words."))
+    elif len(purpose) > PURPOSE_MAX:
+        errors["purpose"] = str(_l("At most %(max)d characters.", max=PURPOSE_MAX))
+    elif _CONTROL.search(purpose) or _personal_data(purpose):
+        errors["purpose"] = str(_l("The purpose is published in the ledger forever: leave out e-mail "
+                                   "addresses and phone, account or identity numbers."))
+
+
+def check(campaign: Campaign, data: DisbursementInput, now: dt.datetime | None = None) -> dict[str, str]:
+    """Every field's problem, in the user's language; the balance is checked later, under the lock."""
+    errors: dict[str, str] = {}
+    _check_amount_and_date(campaign, data, now, errors)
+    if data.payee_kind not in set(PayeeKind):
+        errors["payee_kind"] = str(_l("Say whether the payee is an organization or a private person."))
+    _check_texts(data, errors)
+    if data.category not in set(SpendingCategory):
+        errors["category"] = str(_l("Choose a spending category from the list."))
+    if not data.evidence:
+        errors["evidence"] = str(_l("Attach the invoice or transfer slip."))
+    return errors
+
+
+# ---- recording ----
+
+def record(campaign: Campaign, actor: User, data: DisbursementInput,
+           now: dt.datetime | None = None) -> Disbursement:
+    """Record a disbursement and append its ledger entry, or raise ValidationError (nothing written).
+
+    Order matters: every check that needs no lock first; then the append lock, then the balance
+    read and the duplicate-evidence check, then the file, the entry and the row.
+    """
+    errors = check(campaign, data, now)
+    document = None
+    if data.evidence:
+        try:
+            document = evidence_store.inspect(data.evidence)
+        except evidence_store.EvidenceError as exc:
+            errors["evidence"] = str(exc.args[0])
+    if errors:
+        raise ValidationError(errors)
+    assert document is not None and data.amount is not None and data.paid_on is not None
+
+    session = db.session()
+    storage.lock(session)
+    balance = available_balance(campaign)
+    if data.amount > balance:
+        raise ValidationError({"amount": str(_l(
+            "This is more than the campaign's available balance of %(balance)s.",
+            balance=format_money(balance, campaign.currency)))})
+    if by_evidence(document.sha256) is not None:
+        raise ValidationError({"evidence": str(_l(
+            "This document is already the evidence of another disbursement."))})
+    evidence_store.store(session, document)
+    purpose = _clean(data.purpose)
+    entry = storage.append(session, kind="disbursement", campaign=campaign.public_id, amount=-data.amount,
+                           currency=campaign.currency, memo=purpose, evidence=document.sha256)
+    disbursement = Disbursement(
+        campaign_id=campaign.id, amount=data.amount, currency=campaign.currency, paid_on=data.paid_on,
+        payee_kind=data.payee_kind, payee_name=_clean(data.payee_name), purpose=purpose,
+        category=data.category, evidence_sha256=document.sha256, evidence_type=document.content_type,
+        evidence_size=document.size, evidence_public=data.evidence_public, recorded_by_id=actor.id,
+        ledger_seq=entry.seq)
+    session.add(disbursement)
+    session.flush()
+    return disbursement

@@ -1,0 +1,182 @@
+"""Evidence documents (invoices, transfer slips): checked by content, stored by their SHA-256.
+
+The file is kept byte for byte as uploaded, because its SHA-256 goes into the ledger entry and
+anyone must be able to hash the published file and find the same value. So nothing is
+re-encoded; instead only three formats are accepted, recognized by reading the bytes (never by
+the file name or the browser's content type), and each must actually open as what it claims.
+
+Storage is content-addressed: `instance/uploads/evidence/<sha256>`. A file is written under a
+temporary name and renamed into place, so a reader never sees half a file. Files that appear
+while a transaction is open are removed again if that transaction rolls back; a file without a
+disbursement row is never served (the row says who may see it).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+PDF_MAGIC = b"%PDF-"
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_PIXELS = 60_000_000  # a scan at 600 dpi of an A3 page; more is a decompression bomb
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+_CREATED = "amanah.evidence_created"
+
+
+class EvidenceError(ValueError):
+    """An upload that is not acceptable evidence; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    data: bytes
+    sha256: str
+    content_type: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def max_bytes() -> int:
+    return int(current_app.config["EVIDENCE_MAX_BYTES"])
+
+
+def size_text(limit: int) -> str:
+    """'8 MB' (or '512 KB' for small test limits) for messages."""
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} KB"
+
+
+def read_limited(stream, limit: int | None = None) -> bytes:
+    """Read an upload, refusing it once it passes the limit (the rest is never read)."""
+    limit = max_bytes() if limit is None else limit
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise EvidenceError(_l("The file is larger than %(size)s.", size=size_text(limit)))
+    return data
+
+
+def sniff(data: bytes) -> str:
+    """The content type the bytes really are (PDF, JPEG or PNG), or EvidenceError."""
+    if not data:
+        raise EvidenceError(_l("The file is empty."))
+    if data.startswith(PDF_MAGIC):
+        _check_pdf(data)
+        return "application/pdf"
+    if data.startswith(JPEG_MAGIC):
+        _check_image(data, "JPEG")
+        return "image/jpeg"
+    if data.startswith(PNG_MAGIC):
+        _check_image(data, "PNG")
+        return "image/png"
+    raise EvidenceError(_l("Upload the invoice or transfer slip as a PDF, JPEG or PNG file."))
+
+
+def _check_pdf(data: bytes) -> None:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    unreadable = EvidenceError(_l("This PDF cannot be read. Save it again as a PDF and upload that."))
+    if b"%%EOF" not in data[-2048:]:
+        raise unreadable  # truncated, or something else with a PDF header glued on
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pypdf warns about harmless quirks of real-world PDFs
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted or len(reader.pages) < 1:
+                raise unreadable
+        except EvidenceError:
+            raise
+        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+                OSError, RecursionError):
+            raise unreadable from None
+
+
+def _check_image(data: bytes, expected: str) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    broken = EvidenceError(_l("This image cannot be read. Upload a PDF, JPEG or PNG file."))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                if probe.format != expected or probe.width * probe.height > MAX_PIXELS:
+                    raise broken
+                probe.verify()
+        except EvidenceError:
+            raise
+        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+                OSError, ValueError, SyntaxError):
+            raise broken from None
+
+
+def inspect(data: bytes) -> Evidence:
+    """Check an upload and name it by its SHA-256."""
+    if len(data) > max_bytes():
+        raise EvidenceError(_l("The file is larger than %(size)s.", size=size_text(max_bytes())))
+    content_type = sniff(data)
+    return Evidence(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=content_type)
+
+
+# ---- storage ----
+
+def folder() -> Path:
+    path = Path(current_app.instance_path) / "uploads" / "evidence"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def path_for(sha256: str) -> Path:
+    if not SHA256_PATTERN.match(sha256 or ""):
+        raise ValueError("not a SHA-256 hex digest")
+    return folder() / sha256
+
+
+def exists(sha256: str) -> bool:
+    return path_for(sha256).is_file()
+
+
+def store(session: Session, evidence: Evidence) -> Path:
+    """Put the file in place inside the session's transaction: if that rolls back, it goes again."""
+    target = path_for(evidence.sha256)
+    if target.is_file():
+        return target  # content-addressed: the same bytes are already there
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(evidence.data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if not session.in_transaction():
+        session.begin()
+    session.info.setdefault(_CREATED, []).append(target)
+    return target
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_created(session: Session) -> None:
+    session.info.pop(_CREATED, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _remove_uncommitted(session: Session, transaction) -> None:
+    # The outermost transaction ended without a commit (rolled back, or closed with the session):
+    # no row refers to the files it brought, so they go too.
+    if transaction.parent is None:
+        for path in session.info.pop(_CREATED, []):
+            Path(path).unlink(missing_ok=True)

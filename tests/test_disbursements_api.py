@@ -1,0 +1,103 @@
+"""The disbursements JSON API (checked against its OpenAPI description) and the demo data."""
+from __future__ import annotations
+
+import hashlib
+
+import schemathesis
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from donations import disbursement_api, disbursements
+from donations import evidence as evidence_store
+from donations.disbursement_models import Disbursement
+from ledger.models import LedgerEntry
+from tests.test_disbursements import fund, make_campaign, pdf, picture
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def _two_disbursements(app) -> str:
+    with app.test_request_context():
+        campaign = make_campaign()
+        fund(campaign, 1_000_000 * 100)
+        for n, public in ((1, True), (2, False)):
+            disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
+                amount=n * 10_000 * 100, paid_on=now_utc().date(), payee_kind="organization",
+                payee_name=f"Toko {n}", purpose=f"Pembelian tahap {n}", category="goods",
+                evidence=pdf(n) if public else picture(n), evidence_public=public))
+            db.session.commit()
+        return campaign.public_id
+
+
+def test_the_api_lists_disbursements_and_links_only_public_evidence(app, client):
+    public_id = _two_disbursements(app)
+    body = client.get(f"/api/v1/campaigns/{public_id}/disbursements").get_json()
+    assert body["campaign"] == public_id and body["currency"] == "IDR"
+    assert body["disbursed"] == 30_000 * 100 and body["balance"] == 970_000 * 100
+    public, withheld = sorted(body["items"], key=lambda item: item["amount"])
+    assert public["evidence_url"].endswith(f"/evidence/{public['evidence_sha256']}")
+    assert public["evidence_type"] == "application/pdf" and withheld["evidence_type"] == "image/png"
+    assert withheld["evidence_public"] is False and withheld["evidence_url"] is None
+    with app.app_context():
+        entry = db.session.get(LedgerEntry, public["ledger_seq"])
+        assert entry.kind == "disbursement" and entry.amount == -public["amount"]
+    assert client.get("/api/v1/campaigns/aaaaaaaaaaaa/disbursements").status_code == 404
+    with app.app_context():
+        draft = make_campaign("draft")
+        draft_id = draft.public_id
+    missing = client.get(f"/api/v1/campaigns/{draft_id}/disbursements")
+    assert missing.status_code == 404 and "error" in missing.get_json()
+
+
+def test_the_operation_is_in_the_openapi_document(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert disbursement_api.PATH in document["paths"]
+    assert {"Disbursement", "DisbursementList"} <= set(document["components"]["schemas"])
+
+
+def test_the_operation_answers_as_documented(app):
+    # Positive mode only: a free-form string path parameter has no constraint to break.
+    public_id = _two_disbursements(app)
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operation = schema[disbursement_api.PATH]["GET"]
+    operation.Case(path_parameters={"public_id": public_id}).call_and_validate(checks=CHECKS)
+
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+    @settings(max_examples=20, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    def check(case):
+        case.call_and_validate(checks=CHECKS)
+
+    check()
+
+
+def test_demo_disbursements_are_real_files_and_loading_twice_adds_nothing(app, runner):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(Disbursement)))
+        assert len(rows) >= 3
+        assert {r.evidence_type for r in rows} == {"application/pdf", "image/png"}
+        assert any(not r.evidence_public for r in rows) and any(r.evidence_public for r in rows)
+        for row in rows:
+            data = (evidence_store.folder() / row.evidence_sha256).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == row.evidence_sha256
+            assert evidence_store.sniff(data) == row.evidence_type  # a real, readable document
+            assert row.campaign.treasurer_id == row.recorded_by_id
+            assert disbursements.available_balance(row.campaign) >= 0
+        count = len(rows)
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0, second.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Disbursement)) == count
+    verified = runner.invoke(args=["ledger", "verify"])
+    assert verified.exit_code == 0, verified.output
