@@ -43,9 +43,10 @@ class Checkout:
 class StripeGateway:
     name = "stripe"
 
-    def __init__(self, api_key: str, api_base: str | None = None):
+    def __init__(self, api_key: str, api_base: str | None = None, max_network_retries: int = 2):
         base = {"api": api_base.rstrip("/")} if api_base else None
-        self.client = stripe.StripeClient(api_key, base_addresses=base, max_network_retries=2)
+        self.client = stripe.StripeClient(api_key, base_addresses=base,
+                                          max_network_retries=max_network_retries)
         self.round_trips = 0
 
     def _call(self, fn, *args, **kwargs) -> dict:
@@ -109,7 +110,8 @@ def get_gateway():
         return cached
     config = current_app.config
     if config.get("STRIPE_SECRET_KEY"):
-        gateway = StripeGateway(config["STRIPE_SECRET_KEY"], config.get("STRIPE_API_BASE"))
+        gateway = StripeGateway(config["STRIPE_SECRET_KEY"], config.get("STRIPE_API_BASE"),
+                                config.get("STRIPE_MAX_NETWORK_RETRIES", 2))
     else:
         from donations.sandbox import SandboxGateway
         gateway = SandboxGateway()

@@ -26,7 +26,7 @@ import time
 from urllib.parse import urlsplit
 
 from werkzeug.datastructures import MultiDict
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 API_VERSION = "2025-01-27.acacia"
@@ -34,6 +34,11 @@ CHECKOUT_BASE = "https://checkout.stripe.com/c/pay"
 LOCALES = {"auto", "id", "en", "ms", "th", "vi", "ja", "zh", "fr", "de", "es", "nl", "it", "pt"}
 ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd",
                 "vuv", "xaf", "xof", "xpf"}
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:  # tests read fake.requests instead
+        pass
 
 
 class StripeApiError(Exception):
@@ -65,10 +70,9 @@ def decode_form(pairs: MultiDict) -> dict:
             raise StripeApiError(400, f"Invalid parameter name: {raw_key}", param=raw_key)
         parts = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
         node = root
-        for i, part in enumerate(parts):
+        for i, name in enumerate(parts):
             last = i == len(parts) - 1
-            if part == "":  # a[]=x: append
-                part = str(sum(1 for k in node if k.isdigit()))
+            part = name or str(sum(1 for k in node if k.isdigit()))  # a[]=x appends
             if last:
                 if part in node:
                     raise StripeApiError(400, f"Parameter given twice: {raw_key}", param=raw_key)
@@ -128,6 +132,37 @@ def _required(params: dict, name: str):
     if params.get(name) in (None, ""):
         raise StripeApiError(400, f"Missing required param: {name}.", param=name)
     return params[name]
+
+
+def _line_items(items) -> tuple[int, str]:
+    """(amount total, currency) of valid price_data line items."""
+    if not isinstance(items, list) or not items:
+        raise StripeApiError(400, "line_items must be a non-empty array", param="line_items")
+    total, currency = 0, None
+    for n, item in enumerate(items):
+        prefix = f"line_items[{n}]"
+        if not isinstance(item, dict):
+            raise StripeApiError(400, "Invalid line item", param=prefix)
+        _only(item, {"quantity", "price_data"}, prefix)
+        quantity = _int(item.get("quantity"), f"{prefix}[quantity]", 1)
+        price = item.get("price_data")
+        if not isinstance(price, dict):
+            raise StripeApiError(400, "Missing required param: price_data.", param=f"{prefix}[price_data]")
+        _only(price, {"currency", "unit_amount", "product_data"}, f"{prefix}[price_data]")
+        item_currency = price.get("currency")
+        if not isinstance(item_currency, str) or not re.fullmatch(r"[a-z]{3}", item_currency):
+            raise StripeApiError(400, f"Invalid currency: {item_currency}",
+                                 param=f"{prefix}[price_data][currency]")
+        if currency not in (None, item_currency):
+            raise StripeApiError(400, "All line items must share one currency", param=prefix)
+        currency = item_currency
+        total += quantity * _int(price.get("unit_amount"), f"{prefix}[price_data][unit_amount]", 1)
+        product = price.get("product_data")
+        if not isinstance(product, dict) or not product.get("name"):
+            raise StripeApiError(400, "Missing required param: product_data[name].",
+                                 param=f"{prefix}[price_data][product_data][name]")
+        _only(product, {"name", "description"}, f"{prefix}[price_data][product_data]")
+    return total, currency
 
 
 # ---- webhooks, signed as Stripe signs them ----
@@ -231,38 +266,14 @@ class FakeStripe:
         if submit_type is not None and submit_type not in ("auto", "pay", "book", "donate", "subscribe"):
             raise StripeApiError(400, f"Invalid submit_type: {submit_type}", param="submit_type")
         items = _required(params, "line_items")
-        if not isinstance(items, list) or not items:
-            raise StripeApiError(400, "line_items must be a non-empty array", param="line_items")
-        total, currency = 0, None
-        for n, item in enumerate(items):
-            prefix = f"line_items[{n}]"
-            if not isinstance(item, dict):
-                raise StripeApiError(400, "Invalid line item", param=prefix)
-            _only(item, {"quantity", "price_data"}, prefix)
-            quantity = _int(item.get("quantity"), f"{prefix}[quantity]", 1)
-            price = item.get("price_data")
-            if not isinstance(price, dict):
-                raise StripeApiError(400, "Missing required param: price_data.", param=f"{prefix}[price_data]")
-            _only(price, {"currency", "unit_amount", "product_data"}, f"{prefix}[price_data]")
-            item_currency = price.get("currency")
-            if not isinstance(item_currency, str) or not re.fullmatch(r"[a-z]{3}", item_currency):
-                raise StripeApiError(400, f"Invalid currency: {item_currency}",
-                                     param=f"{prefix}[price_data][currency]")
-            if currency not in (None, item_currency):
-                raise StripeApiError(400, "All line items must share one currency", param=prefix)
-            currency = item_currency
-            total += quantity * _int(price.get("unit_amount"), f"{prefix}[price_data][unit_amount]", 1)
-            product = price.get("product_data")
-            if not isinstance(product, dict) or not product.get("name"):
-                raise StripeApiError(400, "Missing required param: product_data[name].",
-                                     param=f"{prefix}[price_data][product_data][name]")
-            _only(product, {"name", "description"}, f"{prefix}[price_data][product_data]")
+        total, currency = _line_items(items)
         intent_data = params.get("payment_intent_data") or {}
         if not isinstance(intent_data, dict):
             raise StripeApiError(400, "Invalid hash", param="payment_intent_data")
         _only(intent_data, {"metadata", "description", "statement_descriptor_suffix"}, "payment_intent_data")
         if mode != "payment" and intent_data:
-            raise StripeApiError(400, "payment_intent_data is only for mode=payment", param="payment_intent_data")
+            raise StripeApiError(400, "payment_intent_data is only for mode=payment",
+                                 param="payment_intent_data")
         now = int(time.time())
         expires_at = now + 86400
         if "expires_at" in params:
@@ -529,7 +540,7 @@ class FakeStripe:
     # --- serving ---
 
     def start(self, port: int = 0) -> FakeStripe:
-        self.server = make_server("127.0.0.1", port, self.wsgi, threaded=True)
+        self.server = make_server("127.0.0.1", port, self.wsgi, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
@@ -556,7 +567,7 @@ def main() -> None:
     parser.add_argument("--api-key", default="sk_test_fake")
     args = parser.parse_args()
     fake = FakeStripe(args.api_key)
-    server = make_server("127.0.0.1", args.port, fake.wsgi, threaded=True)
+    server = make_server("127.0.0.1", args.port, fake.wsgi, threaded=True, request_handler=_QuietHandler)
     print(f"fake Stripe on http://127.0.0.1:{server.server_port}", flush=True)
     server.serve_forever()
 
