@@ -268,7 +268,8 @@ def _count_donations() -> int:
     ({"preset": "", "name": "A", "email": "a@example.org"}, b"preset"),
     ({"preset": "abc", "name": "A", "email": "a@example.org"}, b"preset"),
     ({"preset": "custom", "custom_amount": "1e6", "name": "A", "email": "a@example.org"}, b"custom_amount"),
-    ({"preset": "custom", "custom_amount": "9" * 40, "name": "A", "email": "a@example.org"}, b"custom_amount"),
+    ({"preset": "custom", "custom_amount": "9" * 40, "name": "A", "email": "a@example.org"},
+     b"custom_amount"),
     ({"preset": "custom", "custom_amount": "0", "name": "A", "email": "a@example.org"}, b"custom_amount"),
 ])
 def test_bad_donate_input_is_explained_and_leaves_no_row(app, client, data, field):
