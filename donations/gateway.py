@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 
 import stripe
 from flask import current_app, g
@@ -40,13 +41,19 @@ class Checkout:
     url: str
 
 
+@functools.lru_cache(maxsize=8)
+def _client(api_key: str, api_base: str | None, max_network_retries: int) -> stripe.StripeClient:
+    """One client per configuration and process: its HTTP client keeps connections to Stripe open
+    (a session per thread), so a webhook does not pay a new TCP and TLS handshake each time."""
+    base = {"api": api_base.rstrip("/")} if api_base else None
+    return stripe.StripeClient(api_key, base_addresses=base, max_network_retries=max_network_retries)
+
+
 class StripeGateway:
     name = "stripe"
 
     def __init__(self, api_key: str, api_base: str | None = None, max_network_retries: int = 2):
-        base = {"api": api_base.rstrip("/")} if api_base else None
-        self.client = stripe.StripeClient(api_key, base_addresses=base,
-                                          max_network_retries=max_network_retries)
+        self.client = _client(api_key, api_base, max_network_retries)
         self.round_trips = 0
 
     def _call(self, fn, *args, **kwargs) -> dict:
