@@ -438,3 +438,30 @@ def test_refund_by_treasurer_or_admin_only(app, client, who, allowed):
         client.post(f"/donations/{donation_id}/refund", data={"amount": "40.000", "reason": "x"})
         with app.app_context():
             assert len(entries("refund")) == 1
+
+
+def test_thank_you_mail_goes_out_after_the_commit_with_entry_and_link(app, client, smtp_server):
+    with app.app_context():
+        campaign = make_campaign()
+        donation_id, checkout_id = pending(app, campaign)
+    assert client.post(f"/give/sandbox/{checkout_id}", data={"choice": "pay"}).status_code == 303
+    (message,) = smtp_server.messages
+    with app.app_context():
+        donation = db.session.get(Donation, donation_id)
+        body = message.get_content()
+        assert message["To"] == "siti@example.test"
+        assert f"#{donation.ledger_seq}" in body and donation.donor_secret in body
+        assert "/donations/view/" in body
+
+
+def test_no_thank_you_mail_when_the_confirmation_rolls_back(app, smtp_server, monkeypatch):
+    with app.app_context():
+        campaign = make_campaign()
+        _, checkout_id = pending(app, campaign)
+    with app.test_request_context():
+        event = get_gateway().pay(checkout_id)
+        db.session.commit()
+        monkeypatch.setattr(db.session, "commit", lambda: (_ for _ in ()).throw(RuntimeError("db down")))
+        with pytest.raises(RuntimeError):
+            giving.handle_event(event)
+    assert smtp_server.messages == []
