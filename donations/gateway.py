@@ -118,7 +118,7 @@ def get_gateway():
     config = current_app.config
     if config.get("STRIPE_SECRET_KEY"):
         gateway = StripeGateway(config["STRIPE_SECRET_KEY"], config.get("STRIPE_API_BASE"),
-                                config.get("STRIPE_MAX_NETWORK_RETRIES", 2))
+                                config["STRIPE_MAX_NETWORK_RETRIES"])
     else:
         from donations.sandbox import SandboxGateway
         gateway = SandboxGateway()
