@@ -194,12 +194,23 @@ def webhook(event: dict, secrets_: list[str] | str, timestamp: int | None = None
 
 # Which fields of which objects may be expanded, and the object type they then hold.
 EXPANDABLE = {
-    "checkout.session": {"payment_intent"},
-    "payment_intent": {"latest_charge"},
-    "charge": {"balance_transaction", "payment_intent"},
-    "refund": {"charge", "payment_intent", "balance_transaction"},
-    "dispute": {"charge", "payment_intent"},
+    "checkout.session": {"payment_intent": "payment_intent"},
+    "payment_intent": {"latest_charge": "charge"},
+    "charge": {"balance_transaction": "balance_transaction", "payment_intent": "payment_intent"},
+    "refund": {"charge": "charge", "payment_intent": "payment_intent",
+               "balance_transaction": "balance_transaction"},
+    "dispute": {"charge": "charge", "payment_intent": "payment_intent"},
 }
+
+
+def check_expand(kind: str, paths: list[str]) -> None:
+    """Refuse a path Stripe could not expand, whether or not the objects hold anything there."""
+    for path in paths:
+        node = kind
+        for field in path.split("."):
+            node = EXPANDABLE.get(node, {}).get(field)
+            if node is None:
+                raise StripeApiError(400, f"This property cannot be expanded ({path}).", param="expand")
 
 
 class FakeStripe:
@@ -232,6 +243,7 @@ class FakeStripe:
         return obj
 
     def _expand(self, obj: dict, paths: list[str]) -> dict:
+        check_expand(obj["object"], paths)
         obj = copy.deepcopy(obj)
         for path in paths:
             node = obj
@@ -348,6 +360,10 @@ class FakeStripe:
     def list_refunds(self, params: dict) -> dict:
         _only(params, {"charge", "payment_intent", "limit", "expand"})
         paths = self._expand_param(params)
+        if any(not p.startswith("data.") for p in paths):
+            raise StripeApiError(400, "A list's objects are expanded with data.<field>", param="expand")
+        paths = [p.removeprefix("data.") for p in paths]
+        check_expand("refund", paths)
         limit = _int(params.get("limit", "10"), "limit", 1)
         if limit > 100:
             raise StripeApiError(400, "limit must be at most 100", param="limit")
@@ -356,7 +372,7 @@ class FakeStripe:
                 and params.get("payment_intent") in (None, r["payment_intent"])]
         data.sort(key=lambda r: r["created"], reverse=True)
         return {"object": "list", "url": "/v1/refunds", "has_more": len(data) > limit,
-                "data": [self._expand(r, [p.removeprefix("data.") for p in paths]) for r in data[:limit]]}
+                "data": [self._expand(self._public(r), paths) for r in data[:limit]]}
 
     # --- what happens on Stripe's side (the donor pays, a bank disputes) ---
 

@@ -374,3 +374,40 @@ def test_other_users_cannot_refund_through_stripe(stripe_app, client, fake_strip
     response = client.post(f"/donations/{donation_id}/refund", data={"amount": "20.000", "reason": "x"})
     assert response.status_code == 404
     assert fake_stripe.calls("POST", "/v1/refunds") == []
+
+
+def test_refund_event_before_the_payment_event_confirms_the_payment_first(stripe_app, client, fake_stripe):
+    donation_id, checkout_id, public_id = start(stripe_app, client)
+    session = fake_stripe.complete(checkout_id)
+    refund = fake_stripe.create_refund({"payment_intent": session["payment_intent"], "amount": "1000000"})
+    charge = fake_stripe.objects[refund["charge"]]
+    assert deliver(client, make_event("charge.refunded", charge)).json == {"status": "refunded 1"}
+    # the payment intent was looked up to find the donation, then its session re-fetched
+    assert fake_stripe.calls("GET", f"/v1/payment_intents/{session['payment_intent']}")
+    assert deliver(client, make_event("checkout.session.completed", session)).json == {"status": "unchanged"}
+    with stripe_app.app_context():
+        assert db.session.get(Donation, donation_id).status == "paid"
+        assert [e.kind for e in entries()] == ["donation", "fee", "refund"]
+        assert db.session.get(CampaignTotal, public_id).refunded == 1_000_000
+
+
+def test_the_fake_is_strict_like_stripe(fake_stripe):
+    """The fake refuses what Stripe refuses, so a mistake in the gateway cannot pass the tests."""
+    import requests
+    import stripe
+    client = stripe.StripeClient(API_KEY, base_addresses={"api": fake_stripe.url}, max_network_retries=0)
+    with pytest.raises(stripe.InvalidRequestError, match="unknown parameter: colour"):
+        client.v1.checkout.sessions.create(params={
+            "mode": "payment", "success_url": "https://example.org/ok", "colour": "red",
+            "line_items": [{"quantity": 1, "price_data": {"currency": "idr", "unit_amount": 100,
+                                                           "product_data": {"name": "x"}}}]})
+    with pytest.raises(stripe.InvalidRequestError, match="cannot be expanded"):
+        client.v1.refunds.list(params={"expand": ["data.nonsense"]})
+    with pytest.raises(stripe.AuthenticationError):
+        stripe.StripeClient("sk_test_other", base_addresses={"api": fake_stripe.url}).v1.refunds.list()
+    headers = {"Authorization": f"Bearer {API_KEY}", "Stripe-Version": "2025-01-27.acacia"}
+    as_json = requests.post(f"{fake_stripe.url}/v1/refunds", json={"charge": "ch_1"}, headers=headers,
+                            timeout=5)
+    assert as_json.status_code == 400 and "x-www-form-urlencoded" in as_json.json()["error"]["message"]
+    with pytest.raises(stripe.InvalidRequestError, match=r"No such checkout\.session"):
+        client.v1.checkout.sessions.retrieve("cs_test_missing")
