@@ -1,7 +1,7 @@
 """Confirmed donations per second through signed Stripe webhooks, beside a hello-world route.
 
-    python bench/webhooks.py                       # 600 donations, gunicorn -w 2 --threads 4, 8 clients
-    python bench/webhooks.py --donations 1000 --workers 3 --threads 4 --clients 8
+    python bench/webhooks.py                       # 600 donations, gunicorn -w 2 --threads 2, 8 clients
+    python bench/webhooks.py --donations 1000 --workers 2 --threads 4 --clients 8
 
 It makes a fresh PostgreSQL database (dropped at the end), runs the fake Stripe API
 (tests/fake_stripe.py) in its own process, and fills the database with one published campaign and
@@ -15,9 +15,12 @@ GET /healthz. It prints both rates and their ratio (target: webhooks >= 10% of h
 checks the chain (`flask ledger verify`, every donation paid and counted once), and prints where
 a confirmation's time goes: queries, append-lock hold and wait, Stripe round trips and latency.
 
-Why gunicorn -w 2 --threads 4 by default: the machine has 2 cores; a confirmation spends most of its
-wall time waiting (on Stripe, on PostgreSQL, on the append lock), so threads overlap that waiting,
-and more processes than cores only add context switches. --workers/--threads change it.
+Why gunicorn -w 2 --threads 2 by default: the machine has 2 cores; a confirmation spends much of its
+wall time waiting (on Stripe, on PostgreSQL), so a second thread per process overlaps that wait,
+but confirmations serialize on the ledger's append lock, and more threads only lengthen the queue
+for it and slow its holder down (measured, 300 donations: -w 2 --threads 1: 27/s; -w 2 --threads 2:
+46 to 60/s; -w 2 --threads 4: 42 to 50/s; -w 3 --threads 3: 48/s; -w 1 --threads 8: 37/s).
+--workers/--threads change it.
 """
 from __future__ import annotations
 
@@ -218,7 +221,7 @@ def main() -> None:
     parser.add_argument("--donations", type=int, default=600)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--hello", type=int, default=3000, help="GET /healthz requests")
     args = parser.parse_args()
     processes: list[subprocess.Popen] = []

@@ -18,15 +18,17 @@ import argparse
 import copy
 import hashlib
 import hmac
+import io
 import json
 import re
 import secrets
+import sys
 import threading
 import time
-from urllib.parse import urlsplit
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
 
 from werkzeug.datastructures import MultiDict
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 API_VERSION = "2025-01-27.acacia"
@@ -36,9 +38,54 @@ ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "
                 "vuv", "xaf", "xof", "xpf"}
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:  # tests read fake.requests instead
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, as Stripe's servers speak it (werkzeug's server closes every
+    connection, which would make each API call pay a new TCP handshake that Stripe does not cost)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # tests read fake.requests instead
         pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path, _, query = self.path.partition("?")
+        environ = {
+            "REQUEST_METHOD": self.command, "PATH_INFO": unquote(path, "latin-1"), "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(length),
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(self.server.server_port),
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": self.client_address[0],
+            "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                environ[key] = value
+        started = {}
+
+        def start_response(status, headers, exc_info=None):
+            started["status"], started["headers"] = status, headers
+        payload = b"".join(self.server.app(environ, start_response))
+        code, _, reason = started["status"].partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in started["headers"]:
+            if name.lower() not in ("content-length", "connection", "server", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_DELETE = _handle
+
+
+def serve(app, port: int = 0) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), _KeepAliveHandler)
+    server.daemon_threads = True
+    server.app = app
+    return server
 
 
 class StripeApiError(Exception):
@@ -556,7 +603,7 @@ class FakeStripe:
     # --- serving ---
 
     def start(self, port: int = 0) -> FakeStripe:
-        self.server = make_server("127.0.0.1", port, self.wsgi, threaded=True, request_handler=_QuietHandler)
+        self.server = serve(self.wsgi, port)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
@@ -583,7 +630,7 @@ def main() -> None:
     parser.add_argument("--api-key", default="sk_test_fake")
     args = parser.parse_args()
     fake = FakeStripe(args.api_key)
-    server = make_server("127.0.0.1", args.port, fake.wsgi, threaded=True, request_handler=_QuietHandler)
+    server = serve(fake.wsgi, args.port)
     print(f"fake Stripe on http://127.0.0.1:{server.server_port}", flush=True)
     server.serve_forever()
 
