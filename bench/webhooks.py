@@ -15,11 +15,13 @@ GET /healthz. It prints both rates and their ratio (target: webhooks >= 10% of h
 checks the chain (`flask ledger verify`, every donation paid and counted once), and prints where
 a confirmation's time goes: queries, append-lock hold and wait, Stripe round trips and latency.
 
-Why gunicorn -w 2 --threads 2 by default: the machine has 2 cores; a confirmation spends much of its
-wall time waiting (on Stripe, on PostgreSQL), so a second thread per process overlaps that wait,
-but confirmations serialize on the ledger's append lock, and more threads only lengthen the queue
-for it and slow its holder down (measured, 300 donations: -w 2 --threads 1: 27/s; -w 2 --threads 2:
-46 to 60/s; -w 2 --threads 4: 42 to 50/s; -w 3 --threads 3: 48/s; -w 1 --threads 8: 37/s).
+Why gunicorn -w 2 --threads 2 by default: the machine has 2 cores; a confirmation spends part of
+its wall time waiting (on Stripe, on PostgreSQL), so a second thread per process overlaps that
+wait, but confirmations serialize on the ledger's append lock and otherwise compete for the same
+2 cores, so more threads mostly lengthen the queue. Measured (600 donations, noisy shared box):
+-w 2 --threads 1: 36/s; -w 2 --threads 2: 59 to 65/s; -w 2 --threads 4: 67/s; and before the fake
+kept connections alive, -w 1 --threads 8: 37/s, -w 3 --threads 3: 48/s. The ratio to hello world
+was within 7 to 8.5% for every threaded configuration.
 --workers/--threads change it.
 """
 from __future__ import annotations
