@@ -14,6 +14,8 @@ def init_app(app) -> None:
     app.register_blueprint(giving_views.bp)
     app.register_blueprint(webhooks.bp)
     app.jinja_env.globals["recent_donations"] = giving_dashboard.recent_donations
+    from donations.gateway import is_sandbox
+    app.jinja_env.globals["payment_sandbox"] = is_sandbox
     assert payments.Donation  # the giving tables are part of the metadata that migrations compare
     from donations import disbursement_api, disbursement_views
     disbursement_views.init_app(app)

@@ -14,8 +14,8 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
 
 
-def guest_token(donation: Donation) -> str:
-    return _serializer().dumps(donation.id)
+def guest_token(donation: Donation | int) -> str:
+    return _serializer().dumps(donation if isinstance(donation, int) else donation.id)
 
 
 def donation_from_token(token: str) -> Donation | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 
 import stripe
 from flask import current_app, g
@@ -40,12 +41,19 @@ class Checkout:
     url: str
 
 
+@functools.lru_cache(maxsize=8)
+def _client(api_key: str, api_base: str | None, max_network_retries: int) -> stripe.StripeClient:
+    """One client per configuration and process: its HTTP client keeps connections to Stripe open
+    (a session per thread), so a webhook does not pay a new TCP and TLS handshake each time."""
+    base = {"api": api_base.rstrip("/")} if api_base else None
+    return stripe.StripeClient(api_key, base_addresses=base, max_network_retries=max_network_retries)
+
+
 class StripeGateway:
     name = "stripe"
 
-    def __init__(self, api_key: str, api_base: str | None = None):
-        base = {"api": api_base.rstrip("/")} if api_base else None
-        self.client = stripe.StripeClient(api_key, base_addresses=base, max_network_retries=2)
+    def __init__(self, api_key: str, api_base: str | None = None, max_network_retries: int = 2):
+        self.client = _client(api_key, api_base, max_network_retries)
         self.round_trips = 0
 
     def _call(self, fn, *args, **kwargs) -> dict:
@@ -109,7 +117,8 @@ def get_gateway():
         return cached
     config = current_app.config
     if config.get("STRIPE_SECRET_KEY"):
-        gateway = StripeGateway(config["STRIPE_SECRET_KEY"], config.get("STRIPE_API_BASE"))
+        gateway = StripeGateway(config["STRIPE_SECRET_KEY"], config.get("STRIPE_API_BASE"),
+                                config["STRIPE_MAX_NETWORK_RETRIES"])
     else:
         from donations.sandbox import SandboxGateway
         gateway = SandboxGateway()

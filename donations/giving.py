@@ -41,11 +41,6 @@ def processor_fee_estimate(amount: int, currency: str) -> int:
 
 # ---- events ----
 
-def _seen(event_id: str) -> bool:
-    return db.session.execute(
-        sa.select(PaymentEvent.id).where(PaymentEvent.event_id == event_id)).first() is not None
-
-
 def _lock_donation(donation_id: int) -> Donation | None:
     return db.session.execute(
         sa.select(Donation).where(Donation.id == donation_id).with_for_update(of=Donation.__table__)
@@ -63,10 +58,10 @@ def handle_event(event: dict) -> str:
     handler = HANDLERS.get(event_type)
     if handler is None or not isinstance(event_id, str):
         return "ignored"
-    seen = _seen(event_id)
-    db.session.rollback()  # never hold a transaction (or SQLite's write lock) across the network
-    if seen:
-        return "duplicate"
+    # Never hold a transaction (or SQLite's write lock) across the network. A redelivered event is
+    # not looked up first: that would cost every delivery a transaction to save a rare duplicate
+    # one Stripe request; the unique event id below turns the duplicate away all the same.
+    db.session.rollback()
     apply = handler(event_type, event["data"]["object"])
     try:
         db.session.add(PaymentEvent(event_id=event_id, type=event_type))
@@ -78,8 +73,10 @@ def handle_event(event: dict) -> str:
         result = apply()
         db.session.commit()
     except BaseException:
+        db.session.info.pop(_PAID_MAIL, None)
         db.session.rollback()
         raise
+    _send_paid_mails(db.session.info.pop(_PAID_MAIL, []))
     return result
 
 
@@ -142,17 +139,39 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     return "paid"
 
 
+_PAID_MAIL = "giving.paid_mail"
+
+
 def _queue_paid_mail(donation: Donation) -> None:
+    """Note the thank-you mail; handle_event renders and sends it after the commit.
+
+    Rendering waits until then because this runs while the ledger's append lock is held, and the
+    lock should cover only the append itself.
+    """
     from flask import g, has_request_context
     if not has_request_context() or g.get("_no_donation_mail"):
         return
+    db.session.info.setdefault(_PAID_MAIL, []).append({
+        "id": donation.id, "donor_name": donation.donor_name, "donor_email": donation.donor_email,
+        "locale": donation.locale, "total": donation.total, "currency": donation.currency,
+        "ledger_seq": donation.ledger_seq, "donor_secret": donation.donor_secret,
+        "campaign": {"title": donation.campaign.title}})
+
+
+def _send_paid_mails(notes: list[dict]) -> None:
+    from flask import url_for
     from flask_babel import lazy_gettext as _l
 
-    from amanah.mail import render_message, send_after_commit
-    from donations.dashboard import guest_url
-    send_after_commit(render_message(
-        donation.donor_email, _l("Thank you for your donation"), "donation_paid", locale=donation.locale,
-        donation=donation, link=guest_url(donation)))
+    from amanah.mail import deliver, render_message
+    from donations.dashboard import guest_token
+    for note in notes:
+        try:
+            link = url_for("giving.guest_view", token=guest_token(note["id"]), _external=True)
+            deliver(render_message(note["donor_email"], _l("Thank you for your donation"), "donation_paid",
+                                   locale=note["locale"], donation=note, link=link))
+        except Exception:
+            # The payment is recorded; failing the webhook now would only make Stripe repeat it.
+            log.exception("could not send the thank-you mail for donation %s", note["id"])
 
 
 def _donation_for_intent(payment_intent: str) -> tuple[int | None, dict | None]:

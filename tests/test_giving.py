@@ -261,6 +261,16 @@ def _count_donations() -> int:
     ({"preset": "5000000", "name": "", "email": "a@example.org"}, b"name"),
     ({"preset": "5000000", "name": "A", "email": "not-an-email"}, b"email"),
     ({"preset": "5000000", "name": "A", "email": "a@example.org", "message": "x" * 501}, b"message"),
+    ({"preset": "5000000", "name": "A", "email": ""}, b"email"),
+    ({"preset": "5000000", "name": "   ", "email": "  "}, b"name"),
+    ({"preset": "5000000", "name": "A" * 121, "email": "a@example.org"}, b"name"),
+    ({"preset": "5000000", "name": "A", "email": "a" * 250 + "@example.org"}, b"email"),
+    ({"preset": "", "name": "A", "email": "a@example.org"}, b"preset"),
+    ({"preset": "abc", "name": "A", "email": "a@example.org"}, b"preset"),
+    ({"preset": "custom", "custom_amount": "1e6", "name": "A", "email": "a@example.org"}, b"custom_amount"),
+    ({"preset": "custom", "custom_amount": "9" * 40, "name": "A", "email": "a@example.org"},
+     b"custom_amount"),
+    ({"preset": "custom", "custom_amount": "0", "name": "A", "email": "a@example.org"}, b"custom_amount"),
 ])
 def test_bad_donate_input_is_explained_and_leaves_no_row(app, client, data, field):
     with app.app_context():
@@ -297,6 +307,46 @@ def test_guest_donates_through_confirm_step_and_sandbox(app, client):
     assert client.get(paid.location).status_code == 200
     with app.app_context():
         assert db.session.execute(sa.select(Donation)).scalar_one().status == "paid"
+
+
+@pytest.mark.parametrize("status", ["draft", "closed", None])
+def test_posting_to_an_unknown_or_unpublished_campaign_is_404_and_leaves_no_row(app, client, status):
+    with app.app_context():
+        campaign = make_campaign()
+        if status:
+            # dates first: reading an expired attribute autoflushes what was already assigned
+            campaign.closed_at = now_utc() if status == "closed" else None
+            campaign.published_at = None if status == "draft" else campaign.published_at
+            campaign.status = status
+            db.session.commit()
+        public_id = campaign.public_id if status else "nosuchcampaign"
+    form = {"preset": "5000000", "name": "A", "email": "a@example.org", "confirmed": "1"}
+    assert client.post(f"/campaigns/{public_id}/give", data=form).status_code == 404
+    with app.app_context():
+        assert _count_donations() == 0
+
+
+@pytest.mark.parametrize("data", [{"amount": "abc", "reason": "x"}, {"amount": "0", "reason": "x"},
+                                  {"amount": "", "reason": "x"}, {"amount": "10.000", "reason": "  "},
+                                  {"amount": "10.000,5", "reason": "x"}])
+def test_bad_refund_input_is_explained_and_writes_nothing(app, client, data):
+    from tests.factories import login
+    with app.app_context():
+        campaign = make_campaign()
+        admin_id = make_user(None, "admin").id
+        donation_id, checkout_id = pending(app, campaign)
+    with app.test_request_context():
+        event = get_gateway().pay(checkout_id)
+        db.session.commit()
+        giving.handle_event(event)
+    with app.app_context():
+        login(client, db.session.get(User, admin_id))
+    response = client.post(f"/donations/{donation_id}/refund", data=data, follow_redirects=True,
+                           headers={"Accept-Language": "en"})
+    assert response.status_code == 200 and b"flash-error" in response.data
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Refund)) == 0
+        assert entries("refund") == []
 
 
 def test_unpublished_campaign_has_no_donate_form(app, client):
@@ -388,3 +438,30 @@ def test_refund_by_treasurer_or_admin_only(app, client, who, allowed):
         client.post(f"/donations/{donation_id}/refund", data={"amount": "40.000", "reason": "x"})
         with app.app_context():
             assert len(entries("refund")) == 1
+
+
+def test_thank_you_mail_goes_out_after_the_commit_with_entry_and_link(app, client, smtp_server):
+    with app.app_context():
+        campaign = make_campaign()
+        donation_id, checkout_id = pending(app, campaign)
+    assert client.post(f"/give/sandbox/{checkout_id}", data={"choice": "pay"}).status_code == 303
+    (message,) = smtp_server.messages
+    with app.app_context():
+        donation = db.session.get(Donation, donation_id)
+        body = message.get_content()
+        assert message["To"] == "siti@example.test"
+        assert f"#{donation.ledger_seq}" in body and donation.donor_secret in body
+        assert "/donations/view/" in body
+
+
+def test_no_thank_you_mail_when_the_confirmation_rolls_back(app, smtp_server, monkeypatch):
+    with app.app_context():
+        campaign = make_campaign()
+        _, checkout_id = pending(app, campaign)
+    with app.test_request_context():
+        event = get_gateway().pay(checkout_id)
+        db.session.commit()
+        monkeypatch.setattr(db.session, "commit", lambda: (_ for _ in ()).throw(RuntimeError("db down")))
+        with pytest.raises(RuntimeError):
+            giving.handle_event(event)
+    assert smtp_server.messages == []
