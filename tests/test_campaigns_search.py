@@ -122,6 +122,17 @@ def test_campaign_page_shows_story_progress_days_left_and_organizer(client, cata
     assert "style=" not in html
 
 
+def test_a_first_small_gift_shows_under_one_percent_not_zero(app, client, catalogue):
+    html = client.get(f"/campaigns/{catalogue['tamanbaca']}", follow_redirects=True).get_data(as_text=True)
+    assert "(0%)" in html
+    with app.app_context():
+        db.session.add(CampaignTotal(campaign=catalogue["tamanbaca"], currency="IDR", raised=5_000_000,
+                                     donation_count=1, entry_count=1, last_seq=0))
+        db.session.commit()
+    html = client.get(f"/campaigns/{catalogue['tamanbaca']}", follow_redirects=True).get_data(as_text=True)
+    assert "(&lt;1%)" in html and "(0%)" not in html
+
+
 @pytest.mark.parametrize(("query", "field"), [
     ("category=sports", "category"), ("region=99", "region"), ("status=draft", "status"),
     ("status=submitted", "status"), ("sort=random", "sort"), ("page=0", "page"), ("page=abc", "page"),
