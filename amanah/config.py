@@ -93,6 +93,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "ORG_NAME": env.get("ORG_NAME") or "Yayasan Amanah Demo",
         "ORG_ADDRESS": env.get("ORG_ADDRESS") or "",
         "ORG_REGISTRATION_NO": env.get("ORG_REGISTRATION_NO") or "",
+        # Receipts are numbered <prefix>-<year>-<number>, credit notes <prefix>-CN-<year>-<number>.
+        "RECEIPT_PREFIX": env.get("RECEIPT_PREFIX") or "AMN",
         "SERVER_NAME": env.get("SERVER_NAME") or None,
         "PREFERRED_URL_SCHEME": "http" if mode == "development" else "https",
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 12 * 1024 * 1024),

@@ -5,7 +5,18 @@ from flask_babel import lazy_gettext as _l
 def init_app(app) -> None:
     from amanah.demo import demo_loader
     from amanah.extensions import login_manager
-    from donations import admin_views, auth, cli, forms, giving_views, payments, views, webhooks
+    from donations import (
+        admin_views,
+        auth,
+        cli,
+        document_views,
+        documents,
+        forms,
+        giving_views,
+        payments,
+        views,
+        webhooks,
+    )
     from donations import dashboard as giving_dashboard
 
     auth.init_app(app)
@@ -13,8 +24,10 @@ def init_app(app) -> None:
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(giving_views.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(document_views.bp)
     app.jinja_env.globals["recent_donations"] = giving_dashboard.recent_donations
     assert payments.Donation  # the giving tables are part of the metadata that migrations compare
+    assert documents.Document
     app.cli.add_command(cli.users_cli)
     demo_loader(order=10, name="accounts")(cli.load_demo_accounts)
     from donations import sandbox

@@ -138,6 +138,8 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     donation.payment_intent, donation.processor_fee = intent["id"], fee
     donation.charge_id = charge.get("id") if isinstance(charge, dict) else charge
     donation.move_to(DonationStatus.PAID)
+    from donations import receipts
+    receipts.issue_receipt(donation, entry.leaf_hash)  # numbered in this same transaction
     _queue_paid_mail(donation)
     return "paid"
 
@@ -149,10 +151,10 @@ def _queue_paid_mail(donation: Donation) -> None:
     from flask_babel import lazy_gettext as _l
 
     from amanah.mail import render_message, send_after_commit
-    from donations.dashboard import guest_url
+    from donations.dashboard import guest_receipt_url, guest_url
     send_after_commit(render_message(
         donation.donor_email, _l("Thank you for your donation"), "donation_paid", locale=donation.locale,
-        donation=donation, link=guest_url(donation)))
+        donation=donation, link=guest_url(donation), receipt_link=guest_receipt_url(donation)))
 
 
 def _donation_for_intent(payment_intent: str) -> tuple[int | None, dict | None]:
@@ -212,6 +214,9 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
                                    amount=-data["amount"], currency=donation.currency,
                                    ref=donation.ledger_seq, payment=data["id"])
             row.amount, row.ledger_seq, row.status = data["amount"], entry.seq, RefundStatus.SUCCEEDED.value
+            db.session.flush()
+            from donations import receipts
+            receipts.issue_credit_note(row, entry.leaf_hash)
             done.append(data["id"])
         elif data.get("status") in ("failed", "canceled"):
             row.status = RefundStatus.FAILED.value
