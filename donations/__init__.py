@@ -35,3 +35,8 @@ def init_app(app) -> None:
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
     app.jinja_env.globals["role_label"] = forms.role_label
+    from donations import bulk, statements
+    app.jinja_env.globals.update(documents_by_donation=statements.documents_by_donation,
+                                 statement_default_range=statements.default_range,
+                                 can_see_campaign_report=statements.can_see_report,
+                                 can_bulk_download=bulk.can_bulk_download, job_status_label=bulk.status_label)
