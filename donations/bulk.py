@@ -110,7 +110,6 @@ def run_job(job_id: int) -> None:
 
 
 def _build(job: DocumentJob) -> None:
-    from donations import receipts
     from ledger.csv_export import neutralize
     ids = job_documents(job)
     job.status, job.total, job.done = JobStatus.RUNNING.value, len(ids), 0
@@ -123,23 +122,37 @@ def _build(job: DocumentJob) -> None:
     # Links printed in receipts rendered now point at the site the job was asked on.
     with current_app.test_request_context(base_url=job.base_url), \
             zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
-        for count, document_id in enumerate(ids, 1):
-            document = db.session.get(Document, document_id)
-            data, digest = receipts.document_pdf(document)  # stored bytes; renders (and commits) if new
-            name = f"{document.serial}.pdf"
-            archive.writestr(name, data)
-            content = document.content
-            writer.writerow([neutralize(v) for v in (
-                name, document.kind, document.serial, document.issued_at.isoformat(),
-                content["donor"]["name"],
-                content["amount"], content["currency"], content["ledger"]["seq"],
-                content.get("receipt", {}).get("serial", ""), digest)])
-            job.done = count
+        for start in range(0, len(ids), CHUNK):
+            for document, (data, digest) in _chunk(ids[start:start + CHUNK]):
+                name = f"{document.serial}.pdf"
+                archive.writestr(name, data)
+                content = document.content
+                writer.writerow([neutralize(v) for v in (
+                    name, document.kind, document.serial, document.issued_at.isoformat(),
+                    content["donor"]["name"], content["amount"], content["currency"],
+                    content["ledger"]["seq"], content.get("receipt", {}).get("serial", ""), digest)])
+            job.done = min(start + CHUNK, len(ids))
             db.session.commit()
         archive.writestr("index.csv", "\ufeff" + index.getvalue())
     os.replace(partial, target)
     job.status, job.filename, job.finished_at = JobStatus.DONE.value, target.name, now_utc()
     db.session.commit()
+
+
+# Documents per transaction: progress and newly rendered PDFs are committed together.
+CHUNK = 16
+
+
+def _chunk(ids: list[int]) -> list[tuple[Document, tuple[bytes, str]]]:
+    """The stored PDFs of these documents, rendering and storing (not committing) the missing ones."""
+    from donations import receipts
+    result = []
+    for document in (db.session.get(Document, i) for i in ids):
+        found = receipts.stored_pdf(document.id)
+        if found is None:
+            found = receipts.store_pdf(document.id, receipts.render_from_job(receipts.render_job(document)))
+        result.append((document, found))
+    return result
 
 
 def job_for(token: str, user) -> DocumentJob | None:

@@ -8,13 +8,15 @@
   from that copy on first download and stored with its SHA-256; every later download returns
   those bytes, whatever templates or profiles say by then.
 - The QR code holds a link to /ledger/receipt-proof whose fragment is a C2SP tlog-proof of the
-  ledger entry (with the entry itself in the `extra` line), verifiable offline.
+  ledger entry (its `extra` line carries the entry's leaf hash), verifiable offline. The entry
+  itself is attached to the PDF, so anyone can check that it hashes to that leaf hash.
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import hashlib
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -30,6 +32,7 @@ from donations.models import Role
 from donations.payments import Donation, DonationStatus, Refund
 from ledger import storage
 
+MASK = 4
 PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
                    "sandbox": _l("Sandbox (test payment, no real money)")}
 
@@ -162,22 +165,27 @@ def stored_pdf(document_id: int) -> tuple[bytes, str] | None:
 
 
 def document_pdf(document: Document) -> tuple[bytes, str]:
-    """(PDF bytes, SHA-256 hex): the stored rendering, or the first one, stored now and committed.
+    """(PDF bytes, SHA-256 hex): the stored rendering, or the first one, stored now and committed."""
+    found = stored_pdf(document.id)
+    if found is not None:
+        return found
+    stored = store_pdf(document.id, render_from_job(render_job(document)))
+    db.session.commit()
+    return stored
+
+
+def store_pdf(document_id: int, pdf: bytes) -> tuple[bytes, str]:
+    """Store a first rendering (the caller commits) and return what is stored.
 
     Two first downloads at once both render; the conditional UPDATE lets only one store, and the
     other answers with the stored bytes, so every download ever served is the same file.
     """
-    found = stored_pdf(document.id)
-    if found is not None:
-        return found
-    pdf = render_document(document)
     digest = hashlib.sha256(pdf).hexdigest()
-    stored = db.session.execute(sa.update(Document).where(Document.id == document.id, Document.pdf.is_(None))
+    stored = db.session.execute(sa.update(Document).where(Document.id == document_id, Document.pdf.is_(None))
                                 .values(pdf=pdf, sha256=digest, rendered_at=now_utc()))
-    db.session.commit()
     if stored.rowcount == 1:
         return pdf, digest
-    return stored_pdf(document.id)
+    return stored_pdf(document_id)
 
 
 def proof_for(seq: int) -> dict:
@@ -186,12 +194,20 @@ def proof_for(seq: int) -> dict:
     detail = transparency.get_entry(seq)
     checkpoint, _signed = transparency.proof_checkpoint(detail)
     bundle = transparency.inclusion_bundle(detail, checkpoint)
-    lines = ["c2sp.org/tlog-proof@v1", "extra " + base64.b64encode(bundle.leaf).decode(),
+    lines = ["c2sp.org/tlog-proof@v1", "extra " + base64.b64encode(bundle.leaf_hash).decode(),
              f"index {bundle.index}", *(base64.b64encode(h).decode() for h in bundle.proof)]
     text = "\n".join(lines) + "\n\n" + bundle.checkpoint
-    url = proof_page_url() + "#" + base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    url = proof_page_url() + "#" + proof_fragment(text)
     return {"text": text, "url": url, "leaf": bundle.leaf.decode(), "size": bundle.size,
-            "root": bundle.root.hex(), "checkpoint": bundle.checkpoint}
+            "root": bundle.root.hex(), "origin": bundle.checkpoint.split("\n", 1)[0],
+            "checkpoint": bundle.checkpoint}
+
+
+def proof_fragment(text: str) -> str:
+    """The tlog-proof as a URL fragment: the text itself, percent-encoding only what must be.
+
+    Readable, and a third shorter than base64 of it, so the QR code needs fewer modules."""
+    return quote(text, safe="/+=@.:-_,")
 
 
 def proof_page_url() -> str:
@@ -207,7 +223,9 @@ def proof_page_url() -> str:
 
 def qr_data_uri(url: str) -> str:
     import segno
-    return segno.make(url, error="m").png_data_uri(scale=1, border=4)
+    # Error correction L (7%) keeps the code small enough to scan from paper; a fixed mask skips
+    # segno's evaluation of all eight (4x the encoding time). Any mask decodes the same.
+    return segno.make(url, error="l", mask=MASK).png_data_uri(scale=1, border=4)
 
 
 def _when(iso: str, locale: str) -> str:
@@ -222,8 +240,7 @@ def view_of(document: Document) -> dict:
     from donations.words import amount_in_words
     content = document.content
     locale = content["locale"]
-    proof = proof_for(content["ledger"]["seq"])
-    view = {**content, "proof": proof, "qr": qr_data_uri(proof["url"]),
+    view = {**content, "proof": proof_for(content["ledger"]["seq"]),
             "amount_text": format_money(content["amount"], content["currency"], locale),
             "amount_words": amount_in_words(content["amount"], content["currency"], locale),
             "issued_text": _when(content["issued_at"], locale)}
@@ -238,19 +255,31 @@ def view_of(document: Document) -> dict:
     return view
 
 
-def render_document(document: Document) -> bytes:
-    from flask_babel import force_locale
+def render_job(document: Document) -> dict:
+    """Everything needed to render the document, as plain data: the part that reads the database.
 
-    from donations.pdf import FileAttachment, render_pdf
+    Rendering it (render_from_job) needs no database, so a bulk job can hand it to other processes.
+    """
+    from flask_babel import force_locale
     locale = document.content["locale"]
     with force_locale(locale):
         view = view_of(document)
     seq = view["ledger"]["seq"]
-    attachments = [
-        FileAttachment(f"ledger-entry-{seq}.json", view["proof"]["leaf"].encode(),
-                       "The ledger entry, byte for byte as signed into the public ledger"),
-        FileAttachment(f"ledger-entry-{seq}.tlog-proof", view["proof"]["text"].encode(),
-                       "Its inclusion proof (C2SP tlog-proof@v1): python -m ledger.verify --tlog-proof"),
-    ]
-    template = "receipt.html" if document.kind == DocumentKind.RECEIPT else "credit_note.html"
-    return render_pdf(template, view, locale=locale, attachments=attachments)
+    return {
+        "template": "receipt.html" if document.kind == DocumentKind.RECEIPT else "credit_note.html",
+        "locale": locale, "view": view,
+        "attachments": [
+            (f"ledger-entry-{seq}.json", view["proof"]["leaf"].encode(),
+             "The ledger entry, byte for byte as signed into the public ledger"),
+            (f"ledger-entry-{seq}.tlog-proof", view["proof"]["text"].encode(),
+             "Its inclusion proof (C2SP tlog-proof@v1): python -m ledger.verify --tlog-proof"),
+        ],
+    }
+
+
+def render_from_job(job: dict) -> bytes:
+    """The PDF for a render_job(): QR code, HTML, PDF/A-3b with the entry and proof attached."""
+    from donations.pdf import FileAttachment, render_pdf
+    view = {**job["view"], "qr": qr_data_uri(job["view"]["proof"]["url"])}
+    attachments = [FileAttachment(name, data, description) for name, data, description in job["attachments"]]
+    return render_pdf(job["template"], view, locale=job["locale"], attachments=attachments)

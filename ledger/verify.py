@@ -12,8 +12,9 @@ checkpoints against them. Exit status: 0 all good, 1 verification failed
 unreadable input. Needs only the standard library, cryptography and rfc8785.
 
 The second form checks one entry's inclusion proof (C2SP tlog-proof@v1, as
-printed in a receipt's QR code, whose `extra` line carries the entry's leaf
-bytes) against the signed checkpoint it ends with, offline.
+carried by a receipt's QR code, whose `extra` line holds the entry's leaf
+hash) against the signed checkpoint it ends with, offline; with --leaf it
+also checks that the entry (attached to the receipt PDF) has that hash.
 
 The library entry points are verify_export(lines, ...), which the app's own
 CLI reuses, and verify_tlog_proof(text, key).
@@ -335,26 +336,31 @@ def parse_tlog_proof(text):
 
 
 def verify_tlog_proof(text, key, *, leaf=None, origin=None):
-    """Check that `leaf` (default: the proof's extra data) is entry `index` of the log whose signed
-    checkpoint ends the proof. key: verifier key text(s) or Verifier. Returns (Checkpoint, leaf);
-    raises ProofError or NoteError naming what is wrong."""
+    """Check that entry `index` of the log whose signed checkpoint ends the proof has the leaf hash
+    the proof's extra line carries (Amanah's receipts put it there), or, given `leaf` (the entry's
+    exact bytes), that this entry is in the log. key: verifier key text(s) or Verifier.
+    Returns (Checkpoint, leaf hash); raises ProofError or NoteError naming what is wrong."""
     proof = parse_tlog_proof(text)
-    if leaf is None:
-        leaf = proof.extra
-    elif proof.extra is not None and proof.extra != leaf:
-        raise ProofError("the leaf given differs from the leaf in the proof's extra line")
-    if leaf is None:
-        raise ProofError("no leaf: the proof has no extra line, so pass the entry itself")
+    if proof.extra is not None and len(proof.extra) != 32:
+        raise ProofError("the extra line must carry the entry's 32-byte leaf hash")
+    if leaf is not None:
+        hashed = leaf_hash(leaf)
+        if proof.extra is not None and proof.extra != hashed:
+            raise ProofError("the entry given does not hash to the leaf hash in the proof's extra line")
+        seq = chain_fields(leaf)[0]
+        if seq != proof.index:
+            raise ProofError(f"the entry says seq {seq}, the proof index {proof.index}")
+    elif proof.extra is None:
+        raise ProofError("no leaf hash: the proof has no extra line, so pass the entry itself")
+    else:
+        hashed = proof.extra
     if isinstance(key, str | bytes):
         key = parse_verifier_key(key.decode() if isinstance(key, bytes) else key)
     cp = open_checkpoint(proof.checkpoint, key, origin)
-    if not verify_inclusion(proof.index, cp.size, leaf_hash(leaf), proof.hashes, cp.root):
+    if not verify_inclusion(proof.index, cp.size, hashed, proof.hashes, cp.root):
         raise ProofError(f"the inclusion proof does not lead from entry {proof.index} to the root "
                          f"of the signed checkpoint of size {cp.size}")
-    seq = chain_fields(leaf)[0]
-    if seq != proof.index:
-        raise ProofError(f"the entry says seq {seq}, the proof index {proof.index}")
-    return cp, leaf
+    return cp, hashed
 
 
 # --- command line -------------------------------------------------------------
@@ -393,7 +399,7 @@ def _parse_args(argv):
     p.add_argument("--tlog-proof",
                    help="instead: one entry's inclusion proof (e.g. from a receipt's QR code)")
     p.add_argument("--leaf",
-                   help="with --tlog-proof: the entry's exact bytes, when the proof has no extra line")
+                   help="with --tlog-proof: a file with the entry's exact bytes, to check it too")
     p.add_argument("--key", required=True, help="file with the verifier key line")
     p.add_argument("--old-checkpoint", help="an earlier checkpoint the export must extend")
     p.add_argument("--origin", help="require this checkpoint origin")
@@ -446,14 +452,16 @@ def _main_tlog_proof(args):
         print(f"ledger.verify: {e}", file=sys.stderr)
         return 2
     try:
-        cp, leaf = verify_tlog_proof(text, key, leaf=leaf, origin=args.origin)
+        cp, hashed = verify_tlog_proof(text, key, leaf=leaf, origin=args.origin)
     except (ProofError, NoteError, EntryError) as e:
         print(f"FAIL: {e}", file=sys.stderr)
         return 1
     if not args.quiet:
-        print(f"OK: entry {chain_fields(leaf)[0]} is in {cp.origin} at size {cp.size}: "
+        index = parse_tlog_proof(text).index
+        print(f"OK: entry {index} (leaf hash {hashed.hex()}) is in {cp.origin} at size {cp.size}: "
               "signature and inclusion proof verified")
-        print(leaf.decode("utf-8"))
+        if leaf is not None:
+            print(leaf.decode("utf-8"))
     return 0
 
 

@@ -122,7 +122,13 @@ def test_who_may_download_a_receipt(app, client, who):
 
 
 def test_qr_payload_is_the_proof_url_and_verifies_offline(app, client, tmp_path):
-    from ledger import checkpoints
+    import io
+    from urllib.parse import unquote
+
+    import segno
+    from pypdf import PdfReader
+
+    from ledger import checkpoints, tree
     from ledger.verify import main, verify_tlog_proof
     with app.app_context():
         donor = make_user()
@@ -138,34 +144,33 @@ def test_qr_payload_is_the_proof_url_and_verifies_offline(app, client, tmp_path)
     files = pdf_attachments(data)
     proof_text = files[f"ledger-entry-{seq}.tlog-proof"].decode()
     leaf = files[f"ledger-entry-{seq}.json"]
-    cp, verified_leaf = verify_tlog_proof(proof_text, key)
-    assert verified_leaf == leaf and cp.size > seq
+    cp, leaf_hash = verify_tlog_proof(proof_text, key, leaf=leaf)
+    assert leaf_hash == tree.leaf_hash(leaf) and cp.size > seq
+    assert verify_tlog_proof(proof_text, key)[1] == leaf_hash  # the QR alone: the hash in its extra line
     # The QR code in the PDF is exactly the code of the proof link, and the link carries that proof.
-    import io
-
-    import segno
-    from pypdf import PdfReader
-    image = next(img for page in PdfReader(io.BytesIO(data)).pages for img in page.images)
     with app.test_request_context():
         page_url = receipts.proof_page_url()
     assert page_url.endswith("://localhost/ledger/receipt-proof")
-    proof_url = page_url + "#" + base64.urlsafe_b64encode(
-        proof_text.encode()).decode().rstrip("=")
-    expected = segno.make(proof_url, error="m")
+    proof_url = page_url + "#" + receipts.proof_fragment(proof_text)
+    assert unquote(proof_url.split("#", 1)[1]) == proof_text
+    image = next(img for page in PdfReader(io.BytesIO(data)).pages for img in page.images)
+    expected = segno.make(proof_url, error="l", mask=receipts.MASK)
     pixels = image.image.convert("L")
     modules = [[pixels.getpixel((x, y)) < 128 for x in range(pixels.width)] for y in range(pixels.height)]
     inner = [row[4:-4] for row in modules[4:-4]]  # a quiet zone of 4 light modules surrounds the code
     assert inner == [[bool(v) for v in row] for row in expected.matrix]
     assert not any(modules[0]) and not any(modules[-1])
-    fragment = proof_url.split("#", 1)[1]
-    decoded = base64.urlsafe_b64decode(fragment + "=" * (-len(fragment) % 4)).decode()
-    assert decoded == proof_text
-    # The command-line verifier agrees, and refuses a tampered proof.
+    # The command-line verifier agrees, and refuses a changed entry or a forged leaf hash.
     (tmp_path / "key.txt").write_text(key)
     (tmp_path / "r.tlog-proof").write_text(proof_text)
-    assert main(["--tlog-proof", str(tmp_path / "r.tlog-proof"), "--key", str(tmp_path / "key.txt")]) == 0
+    (tmp_path / "entry.json").write_bytes(leaf)
+    (tmp_path / "forged.json").write_bytes(leaf.replace(b"150000000", b"950000000"))
+    common = ["--tlog-proof", str(tmp_path / "r.tlog-proof"), "--key", str(tmp_path / "key.txt")]
+    assert main(common) == 0
+    assert main([*common, "--leaf", str(tmp_path / "entry.json")]) == 0
+    assert main([*common, "--leaf", str(tmp_path / "forged.json")]) == 1
     lines = proof_text.split("\n")
-    lines[1] = "extra " + base64.b64encode(leaf.replace(b"150000000", b"950000000")).decode()
+    lines[1] = "extra " + base64.b64encode(tree.leaf_hash(leaf.replace(b"150000000", b"950000000"))).decode()
     (tmp_path / "bad.tlog-proof").write_text("\n".join(lines))
     assert main(["--tlog-proof", str(tmp_path / "bad.tlog-proof"), "--key", str(tmp_path / "key.txt")]) == 1
 

@@ -26,8 +26,8 @@
     if (split < 0) throw new Error("no checkpoint");
     const lines = text.slice(0, split).split("\n");
     if (lines.shift() !== "c2sp.org/tlog-proof@v1") throw new Error("not a tlog-proof");
-    let leaf = null;
-    if (lines[0] && lines[0].startsWith("extra ")) leaf = b64(lines.shift().slice(6));
+    let leafHash = null;  // Amanah's receipts carry the entry's leaf hash in the extra line
+    if (lines[0] && lines[0].startsWith("extra ")) leafHash = b64(lines.shift().slice(6));
     if (!lines[0] || !/^index (0|[1-9][0-9]*)$/.test(lines[0])) throw new Error("bad index line");
     const index = Number(lines.shift().slice(6));
     const hashes = lines.map(b64);
@@ -36,13 +36,13 @@
     const body = note.slice(0, cut + 1);
     const [origin, size, root] = body.split("\n");
     const sigs = note.slice(cut + 2).split("\n").filter((l) => l.startsWith("\u2014 "));
-    return { leaf, index, hashes, body, origin, size: Number(size), root: b64(root), sigs };
+    return { leafHash, index, hashes, body, origin, size: Number(size), root: b64(root), sigs };
   }
 
   async function included(p) {
     // RFC 9162 2.1.3.2
     let fn = p.index, sn = p.size - 1;
-    let r = await sha256(concat(Uint8Array.of(0), p.leaf));
+    let r = p.leafHash;
     for (const h of p.hashes) {
       if (sn === 0) return false;
       if (fn % 2 === 1 || fn === sn) {
@@ -75,6 +75,8 @@
     return false;
   }
 
+  function hex(bytes) { return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""); }
+
   function show(fields) {
     const list = document.getElementById("proof-entry");
     for (const [k, v] of Object.entries(fields)) {
@@ -88,14 +90,16 @@
     const fragment = location.hash.slice(1);
     if (!fragment) { result.textContent = box.dataset.empty; return; }
     try {
-      const text = new TextDecoder("utf-8", { fatal: true }).decode(b64(fragment));
+      const text = decodeURIComponent(fragment);
       document.getElementById("proof-text").value = text;
       const p = parse(text);
-      if (!p.leaf) throw new Error("the proof carries no entry");
-      const entry = JSON.parse(new TextDecoder().decode(p.leaf));
-      show(entry);
+      if (!p.leafHash || p.leafHash.length !== 32) throw new Error("the proof carries no leaf hash");
+      show({ [box.dataset.labelEntry]: p.index, [box.dataset.labelHash]: hex(p.leafHash),
+             [box.dataset.labelLog]: p.origin, [box.dataset.labelSize]: p.size });
+      const link = document.getElementById("proof-entry-link");
+      link.href = box.dataset.entryUrl.replace(/0$/, String(p.index));
+      link.hidden = false;
       if (p.origin !== box.dataset.origin) throw new Error("checkpoint of another log: " + p.origin);
-      if (entry.seq !== p.index) throw new Error("entry and index differ");
       if (!(await included(p))) throw new Error("the inclusion proof does not lead to the signed root");
       const sig = await signed(p);
       if (sig === false) throw new Error("the checkpoint signature is not valid for the ledger key");
