@@ -57,8 +57,11 @@
   }
 
   async function signed(p) {
-    const [name, keyId, keyData] = box.dataset.key.split("+");
+    // name+hexid+base64: the base64 part may itself contain "+"
+    const [name, keyId, ...rest] = box.dataset.key.split("+");
+    const keyData = rest.join("+");
     const raw = b64(keyData);
+    if (raw.length !== 33 || raw[0] !== 1) throw new Error("the page's verifier key is not an Ed25519 key");
     const id = Uint8Array.from(keyId.match(/../g), (h) => parseInt(h, 16));
     for (const line of p.sigs) {
       const [, sigName, sigText] = line.split(" ");
