@@ -82,7 +82,8 @@ def statement():
 def _campaign_for_documents(public_id: str, allowed):
     from campaigns import services
     campaign = services.get_by_public_id(public_id)
-    if campaign is None or not allowed(current_user, campaign):
+    if (campaign is None or not allowed(current_user, campaign)
+            or not services.can_view(current_user, campaign)):
         abort(404)
     return campaign
 

@@ -156,3 +156,67 @@ def test_a_waiting_job_page_refreshes_itself_without_javascript(app, client):
     assert '<progress id="job-progress"' in html and "0 dari 0 dokumen" in html
     assert client.get(f"/documents/jobs/{token}/download").status_code == 404  # not ready yet
     assert client.get(f"/documents/jobs/{token}.json").json["status"] == "queued"
+
+
+@pytest.mark.slow
+def test_job_runs_in_an_rq_worker_when_redis_is_configured(fresh_database_url, tmp_path, monkeypatch):
+    import shutil
+    import socket
+    import subprocess
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        from redis import Redis
+        connection = Redis.from_url(redis_url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                connection.ping()
+                break
+            except Exception:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.1)
+        # The worker builds its app from the environment, as `rq worker amanah` would.
+        instance = tmp_path / "instance"
+        environment = {"AMANAH_ENV": "testing", "DATABASE_URL": fresh_database_url, "REDIS_URL": redis_url,
+                       "AMANAH_INSTANCE_PATH": str(instance), "SECRET_KEY": "rq-test-secret"}
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        app = make_app(fresh_database_url, instance, REDIS_URL=redis_url, SECRET_KEY="rq-test-secret",
+                       RATELIMIT_STORAGE_URI=redis_url)
+        client = app.test_client()
+        with app.app_context():
+            treasurer = make_user(None, Role.TREASURER)
+            campaign = make_campaign(treasurer=treasurer)
+            paid_donation(app, campaign)
+            public_id = campaign.public_id
+            login(client, treasurer)
+            from donations.statements import default_range
+            start, end = default_range()
+        location = client.post(f"/campaigns/{public_id}/documents/receipts",
+                               data={"from": start, "to": end}).location
+        assert client.get(location + ".json").json["status"] == "queued"  # nothing ran in the request
+        from rq import Queue, SimpleWorker
+
+        from donations import bulk
+        queue = Queue(bulk.QUEUE, connection=connection)
+        assert queue.count == 1
+        SimpleWorker([queue], connection=connection).work(burst=True)
+        status = client.get(location + ".json").json
+        assert (status["status"], status["total"]) == ("done", 1)
+        zipped = client.get(status["download_url"])
+        assert len(zipfile.ZipFile(io.BytesIO(zipped.data)).namelist()) == 2
+        zipped.close()
+        connection.close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

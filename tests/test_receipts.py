@@ -200,3 +200,23 @@ def test_paid_mail_and_guest_page_link_the_receipt(app, client):
         assert f"/donations/view/{token}/receipt.pdf" in body
     page = client.get(f"/donations/view/{token}")
     assert f"/donations/view/{token}/documents/AMN-" in page.get_data(as_text=True)
+
+
+def test_the_paid_mail_carries_a_working_receipt_link(app, client):
+    import email
+    import email.policy
+    from pathlib import Path
+    with app.app_context():
+        campaign = make_campaign()
+        public_id = campaign.public_id
+    form = {"preset": "custom", "custom_amount": "50.000", "name": "Budi", "email": "budi@example.org",
+            "confirmed": "1"}
+    checkout = client.post(f"/campaigns/{public_id}/give", data=form).location
+    assert client.post(checkout, data={"choice": "pay"}).status_code == 303
+    (path,) = (Path(app.instance_path) / "outbox").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    body = message.get_body(("plain",)).get_content()
+    link = next(word for word in body.split() if word.endswith("/receipt.pdf"))
+    from urllib.parse import urlsplit
+    response = app.test_client().get(urlsplit(link).path)  # a guest: no session, only the signed link
+    assert response.status_code == 200 and "Budi" in pdf_text(response.data)

@@ -38,7 +38,8 @@ def test_proof_page_verifies_a_receipt_proof_and_refuses_a_forged_one(live_serve
         assert page.locator("#proof-text").input_value() == text
         assert page.locator("#proof-entry-link").get_attribute("href") == f"/ledger/entries/{seq}"
         lines = text.split("\n")
-        lines[3] = lines[3][:10] + ("A" if lines[3][10] != "A" else "B") + lines[3][11:]  # one proof hash changed
+        # one proof hash changed
+        lines[3] = lines[3][:10] + ("A" if lines[3][10] != "A" else "B") + lines[3][11:]
         page.goto(f"{live_server.url}/ledger/receipt-proof#{receipts.proof_fragment(chr(10).join(lines))}")
         page.wait_for_function("document.getElementById('proof-result').className.includes('error')")
         assert page.locator("#proof-result").inner_text().startswith("TIDAK terverifikasi")
