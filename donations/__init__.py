@@ -29,6 +29,7 @@ def init_app(app) -> None:
     assert payments.Donation  # the giving tables are part of the metadata that migrations compare
     assert documents.Document
     app.cli.add_command(cli.users_cli)
+    app.cli.add_command(cli.documents_cli)
     demo_loader(order=10, name="accounts")(cli.load_demo_accounts)
     from donations import sandbox
     demo_loader(order=30, name="donations")(sandbox.load_demo_donations)

@@ -114,6 +114,17 @@ def ensure_receipt(donation: Donation) -> Document | None:
     return found or issue_receipt(donation, storage.leaf_hash_at(db.session, donation.ledger_seq))
 
 
+def issue_missing_receipts() -> list[str]:
+    """Receipts for paid donations that have none (confirmed before receipts existed), in ledger
+    order; the caller commits. Returns the new serials."""
+    storage.lock(db.session)
+    missing = db.session.execute(
+        sa.select(Donation).where(Donation.status == DonationStatus.PAID, ~sa.exists().where(
+            Document.donation_id == Donation.id, Document.kind == DocumentKind.RECEIPT))
+        .order_by(Donation.ledger_seq)).scalars().all()
+    return [issue_receipt(d, storage.leaf_hash_at(db.session, d.ledger_seq)).serial for d in missing]
+
+
 def issue_credit_note(refund: Refund, leaf_hash: bytes) -> Document:
     """A refund's credit note: a new numbered document referring to the receipt, never an edit of it."""
     donation = refund.donation

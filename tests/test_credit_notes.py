@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from amanah.db import now_utc
 from amanah.extensions import db
 from donations import receipts
 from donations.documents import Document
 from donations.payments import Donation
+from ledger import storage
 from tests.documents_helpers import make_campaign, paid_donation, pdf_attachments, pdf_text, refund
 from tests.factories import login, make_user
 
@@ -53,3 +55,28 @@ def test_each_refund_issues_a_numbered_credit_note_and_the_receipt_is_unchanged(
         other_token = guest_token(db.session.get(Donation, other))
     assert client.get(f"/donations/view/{other_token}/documents/{serials[1]}.pdf").status_code == 404
 
+
+
+def test_donations_paid_before_receipts_existed_get_numbered_receipts_once(app, runner):
+    from donations.payments import DonationStatus
+    from ledger.entry import donor_commitment
+    with app.app_context():
+        campaign = make_campaign()
+        paid_donation(app, campaign)
+        # A donation confirmed by an older version: paid, in the ledger, but without a receipt.
+        old = Donation(campaign=campaign, donor_name="Lama", donor_email="lama@example.test",
+                       amount=1_000_000, total=1_000_000, currency="IDR", provider="sandbox",
+                       donor_secret="ab" * 32)
+        db.session.add(old)
+        db.session.flush()
+        entry = storage.append(db.session, kind="donation", campaign=campaign.public_id, amount=1_000_000,
+                               currency="IDR", donor=donor_commitment(old.donor_secret), payment="pi_old")
+        old.ledger_seq, old.paid_at, old.status = entry.seq, now_utc(), DonationStatus.PAID.value
+        db.session.commit()
+        old_id = old.id
+    result = runner.invoke(args=["documents", "issue-missing"])
+    assert result.exit_code == 0 and "1 receipts issued" in result.output
+    assert "0 receipts issued" in runner.invoke(args=["documents", "issue-missing"]).output
+    with app.app_context():
+        receipt = receipts.receipt_of(old_id)
+        assert receipt.number == 2 and receipt.content["donor"]["name"] == "Lama"
