@@ -10,6 +10,7 @@ per worker process.
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import mimetypes
 import os
@@ -102,6 +103,9 @@ _worker_lock = threading.Lock()
 
 
 _workers: dict[int, _Worker] = {}
+# Let the font configurations go while the interpreter is still whole: WeasyPrint's __del__ fails
+# (harmlessly, but loudly) when it runs during the interpreter's final teardown.
+atexit.register(_workers.clear)
 
 
 def worker() -> _Worker:
