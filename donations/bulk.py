@@ -73,7 +73,12 @@ def enqueue(job_id: int) -> None:
 def run_in_new_app(job_id: int) -> None:
     """The RQ entry point: a worker process builds the app from the same environment."""
     from amanah import create_app
-    run_in_app(create_app(), job_id)
+    app = create_app()
+    try:
+        run_in_app(app, job_id)
+    finally:
+        with app.app_context():
+            db.engine.dispose()  # the app is not kept: close its connections now
 
 
 def run_in_app(app, job_id: int) -> None:

@@ -134,6 +134,10 @@ def test_job_runs_in_a_background_thread_and_the_page_follows_it(fresh_database_
     zipped = client.get(status["download_url"])
     assert len(zipfile.ZipFile(io.BytesIO(zipped.data)).namelist()) == 5
     zipped.close()
+    import threading
+    for thread in threading.enumerate():  # let the job's thread hand back its connection
+        if thread.name.startswith("documents-job-"):
+            thread.join(timeout=30)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
