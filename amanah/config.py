@@ -94,6 +94,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "ORG_NAME": env.get("ORG_NAME") or "Yayasan Amanah Demo",
         "ORG_ADDRESS": env.get("ORG_ADDRESS") or "",
         "ORG_REGISTRATION_NO": env.get("ORG_REGISTRATION_NO") or "",
+        # Receipts are numbered <prefix>-<year>-<number>, credit notes <prefix>-CN-<year>-<number>.
+        "RECEIPT_PREFIX": env.get("RECEIPT_PREFIX") or "AMN",
+        # Where bulk document jobs run: "rq" (default with REDIS_URL), "thread" (default without),
+        # or "inline" (in the request itself; tests).
+        "DOCUMENT_JOBS": env.get("DOCUMENT_JOBS") or None,
         "SERVER_NAME": env.get("SERVER_NAME") or None,
         "PREFERRED_URL_SCHEME": "http" if mode == "development" else "https",
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 12 * 1024 * 1024),

@@ -5,7 +5,18 @@ from flask_babel import lazy_gettext as _l
 def init_app(app) -> None:
     from amanah.demo import demo_loader
     from amanah.extensions import login_manager
-    from donations import admin_views, auth, cli, forms, giving_views, payments, views, webhooks
+    from donations import (
+        admin_views,
+        auth,
+        cli,
+        document_views,
+        documents,
+        forms,
+        giving_views,
+        payments,
+        views,
+        webhooks,
+    )
     from donations import dashboard as giving_dashboard
 
     auth.init_app(app)
@@ -13,6 +24,7 @@ def init_app(app) -> None:
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(giving_views.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(document_views.bp)
     app.jinja_env.globals["recent_donations"] = giving_dashboard.recent_donations
     from donations.gateway import is_sandbox
     app.jinja_env.globals["payment_sandbox"] = is_sandbox
@@ -20,7 +32,9 @@ def init_app(app) -> None:
     from donations import disbursement_api, disbursement_views
     disbursement_views.init_app(app)
     disbursement_api.init_app(app)
+    assert documents.Document
     app.cli.add_command(cli.users_cli)
+    app.cli.add_command(cli.documents_cli)
     demo_loader(order=10, name="accounts")(cli.load_demo_accounts)
     from donations import sandbox
     demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
@@ -29,3 +43,8 @@ def init_app(app) -> None:
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
     app.jinja_env.globals["role_label"] = forms.role_label
+    from donations import bulk, statements
+    app.jinja_env.globals.update(documents_by_donation=statements.documents_by_donation,
+                                 statement_default_range=statements.default_range,
+                                 can_see_campaign_report=statements.can_see_report,
+                                 can_bulk_download=bulk.can_bulk_download, job_status_label=bulk.status_label)

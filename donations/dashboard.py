@@ -31,6 +31,11 @@ def guest_url(donation: Donation) -> str:
     return url_for("giving.guest_view", token=guest_token(donation), _external=True)
 
 
+def guest_receipt_url(donation: Donation) -> str:
+    """The receipt through the guest's signed link (no account needed)."""
+    return url_for("documents.guest_receipt", token=guest_token(donation), _external=True)
+
+
 def donations_of(user) -> list[Donation]:
     """Every donation the signed-in donor made, newest first."""
     import sqlalchemy as sa

@@ -135,6 +135,8 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     donation.payment_intent, donation.processor_fee = intent["id"], fee
     donation.charge_id = charge.get("id") if isinstance(charge, dict) else charge
     donation.move_to(DonationStatus.PAID)
+    from donations import receipts
+    receipts.issue_receipt(donation, entry.leaf_hash)  # numbered in this same transaction
     _queue_paid_mail(donation)
     return "paid"
 
@@ -166,9 +168,12 @@ def _send_paid_mails(notes: list[dict]) -> None:
     from donations.dashboard import guest_token
     for note in notes:
         try:
-            link = url_for("giving.guest_view", token=guest_token(note["id"]), _external=True)
+            token = guest_token(note["id"])
+            link = url_for("giving.guest_view", token=token, _external=True)
+            receipt_link = url_for("documents.guest_receipt", token=token, _external=True)
             deliver(render_message(note["donor_email"], _l("Thank you for your donation"), "donation_paid",
-                                   locale=note["locale"], donation=note, link=link))
+                                   locale=note["locale"], donation=note, link=link,
+                                   receipt_link=receipt_link))
         except Exception:
             # The payment is recorded; failing the webhook now would only make Stripe repeat it.
             log.exception("could not send the thank-you mail for donation %s", note["id"])
@@ -231,6 +236,9 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
                                    amount=-data["amount"], currency=donation.currency,
                                    ref=donation.ledger_seq, payment=data["id"])
             row.amount, row.ledger_seq, row.status = data["amount"], entry.seq, RefundStatus.SUCCEEDED.value
+            db.session.flush()
+            from donations import receipts
+            receipts.issue_credit_note(row, entry.leaf_hash)
             done.append(data["id"])
         elif data.get("status") in ("failed", "canceled"):
             row.status = RefundStatus.FAILED.value

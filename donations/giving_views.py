@@ -43,10 +43,13 @@ def sandbox_checkout(checkout_id: str):
 
 @bp.get("/donations/view/<token>")
 def guest_view(token: str):
+    from donations import receipts
     donation = dashboard.donation_from_token(token)
     if donation is None:
         abort(404)
-    return render_template("donations/dashboard_donation.html", donation=donation)
+    documents = [(d.serial, d.kind, url_for("documents.guest_document", token=token, serial=d.serial))
+                 for d in receipts.documents_of(donation.id)]
+    return render_template("donations/dashboard_donation.html", donation=donation, documents=documents)
 
 
 def _open_campaign(public_id: str):

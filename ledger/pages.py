@@ -335,3 +335,12 @@ def export_csv():
     response.vary.add("Accept-Language")
     response.vary.add("Cookie")
     return response
+
+
+@bp.get("/receipt-proof")
+def receipt_proof():
+    """Checks the proof in the link's fragment (from a receipt's QR code) with static JavaScript."""
+    response = make_response(render_template("ledger/receipt_proof.html", key=checkpoints.verifier_key_text(),
+                                             origin=current_app.config["LEDGER_ORIGIN"]))
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -2,6 +2,7 @@
 
     python -m ledger.verify --export ledger.jsonl --checkpoint cp.txt --key key.txt \\
         [--old-checkpoint old.txt] [--strict] [--quiet] [--progress]
+    python -m ledger.verify --tlog-proof receipt.tlog-proof --key key.txt [--leaf entry.json]
 
 Streams the export once, in O(log n) memory: checks the hash chain of every
 line (seq == line number, prev == leaf hash of the line before), computes
@@ -10,11 +11,18 @@ checkpoints against them. Exit status: 0 all good, 1 verification failed
 (the first bad seq and the reason are printed), 2 usage error or
 unreadable input. Needs only the standard library, cryptography and rfc8785.
 
-The library entry point is verify_export(lines, ...), which the app's own
-CLI reuses.
+The second form checks one entry's inclusion proof (C2SP tlog-proof@v1, as
+carried by a receipt's QR code, whose `extra` line holds the entry's leaf
+hash) against the signed checkpoint it ends with, offline; with --leaf it
+also checks that the entry (attached to the receipt PDF) has that hash.
+
+The library entry points are verify_export(lines, ...), which the app's own
+CLI reuses, and verify_tlog_proof(text, key).
 """
 
 import argparse
+import base64
+import binascii
 import hashlib
 import os
 import sys
@@ -23,10 +31,19 @@ from binascii import hexlify
 from dataclasses import dataclass, field
 from itertools import chain, compress, count, islice
 from operator import not_
+from typing import NamedTuple
 
 from ledger.entry import GENESIS_PREV, EntryError, chain_fields, parse_entry
 from ledger.note import Checkpoint, NoteError, open_checkpoint, parse_verifier_key
-from ledger.tree import EMPTY_ROOT, CompactRange, ProofError, root_from_leaf_hashes, verify_consistency
+from ledger.tree import (
+    EMPTY_ROOT,
+    CompactRange,
+    ProofError,
+    leaf_hash,
+    root_from_leaf_hashes,
+    verify_consistency,
+    verify_inclusion,
+)
 
 # Lines are checked in batches of 2**12: a full batch is a complete, aligned
 # subtree, so its root is computed level by level and added in one step.
@@ -274,6 +291,78 @@ def verify_checkpoint_extension(old, new, proof):
         return False
 
 
+# --- one entry's inclusion proof (C2SP tlog-proof@v1) ---------------------------
+
+TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+
+
+class TlogProof(NamedTuple):
+    extra: bytes | None
+    index: int
+    hashes: list
+    checkpoint: str
+
+
+def _strict_b64(text, what):
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProofError(f"{what} is not base64") from None
+    if base64.b64encode(data).decode() != text:
+        raise ProofError(f"{what} is not canonical base64")
+    return data
+
+
+def parse_tlog_proof(text):
+    """Split a tlog-proof into (extra, index, hashes, checkpoint note); ProofError when malformed."""
+    header, sep, checkpoint = text.partition("\n\n")
+    lines = header.split("\n")
+    if not sep or not checkpoint or lines[0] != TLOG_PROOF_HEADER:
+        raise ProofError(f"not a tlog-proof: it must start with {TLOG_PROOF_HEADER!r} "
+                         "and end with a checkpoint")
+    rest = lines[1:]
+    extra = None
+    if rest and rest[0].startswith("extra "):
+        extra = _strict_b64(rest.pop(0)[6:], "extra")
+    if not rest or not rest[0].startswith("index "):
+        raise ProofError("the line after the header must be 'index N'")
+    number = rest.pop(0)[6:]
+    if not number.isascii() or not number.isdigit() or (number != "0" and number.startswith("0")):
+        raise ProofError(f"bad index {number!r:.30}")
+    hashes = [_strict_b64(line, f"proof hash {i}") for i, line in enumerate(rest)]
+    if any(len(h) != 32 for h in hashes):
+        raise ProofError("every proof hash must be 32 bytes")
+    return TlogProof(extra, int(number), hashes, checkpoint)
+
+
+def verify_tlog_proof(text, key, *, leaf=None, origin=None):
+    """Check that entry `index` of the log whose signed checkpoint ends the proof has the leaf hash
+    the proof's extra line carries (Amanah's receipts put it there), or, given `leaf` (the entry's
+    exact bytes), that this entry is in the log. key: verifier key text(s) or Verifier.
+    Returns (Checkpoint, leaf hash); raises ProofError or NoteError naming what is wrong."""
+    proof = parse_tlog_proof(text)
+    if proof.extra is not None and len(proof.extra) != 32:
+        raise ProofError("the extra line must carry the entry's 32-byte leaf hash")
+    if leaf is not None:
+        hashed = leaf_hash(leaf)
+        if proof.extra is not None and proof.extra != hashed:
+            raise ProofError("the entry given does not hash to the leaf hash in the proof's extra line")
+        seq = chain_fields(leaf)[0]
+        if seq != proof.index:
+            raise ProofError(f"the entry says seq {seq}, the proof index {proof.index}")
+    elif proof.extra is None:
+        raise ProofError("no leaf hash: the proof has no extra line, so pass the entry itself")
+    else:
+        hashed = proof.extra
+    if isinstance(key, str | bytes):
+        key = parse_verifier_key(key.decode() if isinstance(key, bytes) else key)
+    cp = open_checkpoint(proof.checkpoint, key, origin)
+    if not verify_inclusion(proof.index, cp.size, hashed, proof.hashes, cp.root):
+        raise ProofError(f"the inclusion proof does not lead from entry {proof.index} to the root "
+                         f"of the signed checkpoint of size {cp.size}")
+    return cp, hashed
+
+
 # --- command line -------------------------------------------------------------
 
 
@@ -305,8 +394,12 @@ class _ProgressBar:
 def _parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m ledger.verify",
                                 description="Verify an Amanah ledger export against signed checkpoints.")
-    p.add_argument("--export", required=True, help="the export (JSON lines); - for stdin")
-    p.add_argument("--checkpoint", required=True, help="signed checkpoint note")
+    p.add_argument("--export", help="the export (JSON lines); - for stdin")
+    p.add_argument("--checkpoint", help="signed checkpoint note")
+    p.add_argument("--tlog-proof",
+                   help="instead: one entry's inclusion proof (e.g. from a receipt's QR code)")
+    p.add_argument("--leaf",
+                   help="with --tlog-proof: a file with the entry's exact bytes, to check it too")
     p.add_argument("--key", required=True, help="file with the verifier key line")
     p.add_argument("--old-checkpoint", help="an earlier checkpoint the export must extend")
     p.add_argument("--origin", help="require this checkpoint origin")
@@ -314,7 +407,10 @@ def _parse_args(argv):
                    help="also check that every line is a valid entry in canonical form (slower)")
     p.add_argument("--progress", action="store_true", help="show progress even if stderr is not a terminal")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.tlog_proof and not (args.export and args.checkpoint):
+        p.error("give --export and --checkpoint, or --tlog-proof")
+    return args
 
 
 def _read_inputs(args):
@@ -342,8 +438,37 @@ def _run(args, key, checkpoint, old, export):
             bar.close()
 
 
+def _main_tlog_proof(args):
+    try:
+        with open(args.key, encoding="utf-8") as f:
+            key = parse_verifier_key(f.read())
+        with open(args.tlog_proof, encoding="utf-8") as f:
+            text = f.read()
+        leaf = None
+        if args.leaf:
+            with open(args.leaf, "rb") as f:
+                leaf = f.read().rstrip(b"\n")
+    except (OSError, UnicodeDecodeError, NoteError) as e:
+        print(f"ledger.verify: {e}", file=sys.stderr)
+        return 2
+    try:
+        cp, hashed = verify_tlog_proof(text, key, leaf=leaf, origin=args.origin)
+    except (ProofError, NoteError, EntryError) as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        index = parse_tlog_proof(text).index
+        print(f"OK: entry {index} (leaf hash {hashed.hex()}) is in {cp.origin} at size {cp.size}: "
+              "signature and inclusion proof verified")
+        if leaf is not None:
+            print(leaf.decode("utf-8"))
+    return 0
+
+
 def main(argv=None):
     args = _parse_args(argv)
+    if args.tlog_proof:
+        return _main_tlog_proof(args)
     try:
         key, checkpoint, old = _read_inputs(args)
         if args.export == "-":

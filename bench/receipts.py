@@ -1,0 +1,151 @@
+"""Receipt rendering: first render, re-download, and bulk pages per second.
+
+    python bench/receipts.py [--samples 60] [--bulk 200] [--database-url URL]
+
+Builds a throwaway database (SQLite in a temporary folder unless --database-url names an empty
+PostgreSQL database), migrates it, and confirms `--samples` + `--bulk` donations through the
+real confirmation service (sandbox provider), so each has its receipt numbered but not yet rendered.
+Then it measures, in one process with the renderer warmed up by one receipt:
+
+- first render: receipts.document_pdf() on a receipt never rendered (template, amount in words,
+  inclusion proof, QR code, PDF/A-3b with the ledger entry attached, SHA-256, stored, committed);
+- re-download: GET /receipts/<serial>.pdf through the app (signed-in donor) for a stored receipt,
+  and document_pdf() alone for the same;
+- bulk: a bulk ZIP job (donations.bulk.run_job) over a campaign's `--bulk` receipts that were never
+  rendered, in pages per second (each receipt is one A4 page), rendered in the job's process.
+
+Targets (issue 5): first render <= 40 ms median, re-download <= 5 ms, bulk >= 45 pages/s.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def build(app, samples: int, bulk_count: int):
+    from flask_migrate import upgrade
+
+    from tests.documents_helpers import make_campaign, paid_donation
+    from tests.factories import make_user
+    with app.app_context():
+        upgrade()
+        donor = make_user(name="Siti Rahayu", npwp="0123456789012345")
+        campaigns = [make_campaign(), make_campaign()]
+        for n in range(bulk_count + samples):
+            paid_donation(app, campaigns[n < samples], user=donor, amount=1_000_000 * (n + 1))
+        return donor.id, [c.id for c in campaigns]
+
+
+def ms(values: list[float]) -> str:
+    return (f"median {statistics.median(values) * 1000:.1f} ms, p90 "
+            f"{sorted(values)[int(len(values) * 0.9)] * 1000:.1f} ms (n={len(values)})")
+
+
+def measure_renders(app) -> tuple[list[float], list[float], list[str], int]:
+    """First renders and stored re-reads through the service, on the sample campaign's receipts."""
+    import sqlalchemy as sa
+
+    from amanah.extensions import db
+    from donations import receipts
+    from donations.documents import Document
+    with app.test_request_context():
+        ids = db.session.execute(sa.select(Document.id).order_by(Document.id)).scalars().all()
+        samples = ids[: len(ids) - app.config["BENCH_BULK"]]
+        receipts.document_pdf(db.session.get(Document, samples[0]))  # warm-up: fonts, stylesheet
+        first, again = [], []
+        for doc_id in samples[1:]:
+            document = db.session.get(Document, doc_id)
+            t = time.perf_counter()
+            data, _ = receipts.document_pdf(document)
+            first.append(time.perf_counter() - t)
+        for doc_id in samples[1:]:
+            document = db.session.get(Document, doc_id)
+            t = time.perf_counter()
+            receipts.document_pdf(document)
+            again.append(time.perf_counter() - t)
+        serials = [db.session.get(Document, doc_id).serial for doc_id in samples[1:]]
+        db.session.remove()
+    return first, again, serials, len(data)
+
+
+def measure_downloads(app, donor_id: int, serials: list[str]) -> list[float]:
+    from amanah.extensions import db
+    from donations.models import User
+    from tests.factories import login
+    client = app.test_client()
+    with app.app_context():
+        login(client, db.session.get(User, donor_id))
+    times = []
+    for serial in serials:
+        t = time.perf_counter()
+        response = client.get(f"/receipts/{serial}.pdf")
+        times.append(time.perf_counter() - t)
+        assert response.status_code == 200
+    return times
+
+
+def measure_bulk(app, donor_id: int, campaign_id: int) -> tuple[int, float]:
+    from amanah.extensions import db
+    from campaigns.models import Campaign
+    from campaigns.services import today_wib
+    from donations import bulk
+    from donations.documents import DocumentJob
+    from donations.models import User
+    with app.test_request_context():
+        today = today_wib()
+        job = bulk.start_job(db.session.get(User, donor_id), db.session.get(Campaign, campaign_id),
+                             today - dt.timedelta(days=2), today + dt.timedelta(days=2),
+                             base_url="http://localhost/", locale="id")
+        db.session.commit()
+        t = time.perf_counter()
+        bulk.run_job(job.id)
+        elapsed = time.perf_counter() - t
+        job = db.session.get(DocumentJob, job.id)
+        assert job.status == "done" and job.total == app.config["BENCH_BULK"], (job.status, job.error)
+        total = job.total
+        db.session.remove()
+        db.engine.dispose()
+    return total, elapsed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--bulk", type=int, default=200)
+    parser.add_argument("--database-url")
+    args = parser.parse_args(argv)
+    from tests.conftest import make_app
+
+    workdir = Path(tempfile.mkdtemp(prefix="amanah-bench-receipts-"))
+    url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    app = make_app(url, workdir / "instance", DOCUMENT_JOBS="inline", BENCH_BULK=args.bulk)
+    started = time.perf_counter()
+    donor_id, campaign_ids = build(app, args.samples, args.bulk)
+    print(f"setup: {args.samples + args.bulk} donations confirmed in {time.perf_counter() - started:.1f} s "
+          f"({app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]})")
+    first, again, serials, size = measure_renders(app)
+    http = measure_downloads(app, donor_id, serials)
+    print(f"first render (document_pdf, stored and committed): {ms(first)}, "
+          f"{size / 1024:.0f} KiB per receipt")
+    print(f"re-download, GET /receipts/<serial>.pdf:          {ms(http)}")
+    print(f"re-download, document_pdf() of a stored receipt:  {ms(again)}")
+    total, elapsed = measure_bulk(app, donor_id, campaign_ids[0])
+    print(f"bulk ZIP job: {total} receipts never rendered before, {elapsed:.2f} s, "
+          f"{total / elapsed:.1f} pages/s")
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} CPUs "
+          "(other work on the machine slows every figure)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Bulk downloads: all receipts (and credit notes) of a campaign for a date range, as one ZIP.
+
+The request only records a job; the ZIP is built in the background — by an RQ worker when
+REDIS_URL is set (`rq worker amanah`), else by a thread of the web process — and the job's row
+holds its progress for the page's progress bar. The ZIP holds the stored PDFs byte for byte
+(rendering first those never downloaded) and index.csv. Only whoever asked may download it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import secrets
+import threading
+import zipfile
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from donations.documents import Document, DocumentJob, JobStatus
+from donations.models import Role
+from donations.payments import Donation, DonationStatus
+
+log = logging.getLogger(__name__)
+QUEUE = "amanah"
+CSV_COLUMNS = ("file", "kind", "serial", "issued_at", "donor", "amount_minor", "currency", "ledger_seq",
+               "refers_to", "sha256")
+
+
+def can_bulk_download(user, campaign) -> bool:
+    """The campaign's treasurer and admins."""
+    if user is None or not user.is_authenticated:
+        return False
+    return user.has_role(Role.ADMIN) or (user.has_role(Role.TREASURER) and campaign.treasurer_id == user.id)
+
+
+def exports_dir() -> Path:
+    path = Path(current_app.instance_path) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def start_job(user, campaign, start, end, *, base_url: str, locale: str) -> DocumentJob:
+    """Record a job (flushed); the caller commits, then calls enqueue()."""
+    job = DocumentJob(token=secrets.token_urlsafe(16), requested_by_id=user.id, campaign_id=campaign.id,
+                      date_from=start, date_to=end, base_url=base_url[:255], locale=locale)
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def enqueue(job_id: int) -> None:
+    """Hand a committed job to the background: RQ with Redis, else a thread ("inline" runs it now)."""
+    app = current_app._get_current_object()
+    mode = app.config.get("DOCUMENT_JOBS") or ("rq" if app.config["REDIS_URL"] else "thread")
+    if mode == "rq":
+        from redis import Redis
+        from rq import Queue
+        Queue(QUEUE, connection=Redis.from_url(app.config["REDIS_URL"])).enqueue(
+            run_in_new_app, job_id, job_timeout=3600)
+    elif mode == "inline":
+        run_job(job_id)
+    else:
+        threading.Thread(target=run_in_app, args=(app, job_id), name=f"documents-job-{job_id}",
+                         daemon=True).start()
+
+
+def run_in_new_app(job_id: int) -> None:
+    """The RQ entry point: a worker process builds the app from the same environment."""
+    from amanah import create_app
+    app = create_app()
+    try:
+        run_in_app(app, job_id)
+    finally:
+        with app.app_context():
+            db.engine.dispose()  # the app is not kept: close its connections now
+
+
+def run_in_app(app, job_id: int) -> None:
+    with app.app_context():
+        try:
+            run_job(job_id)
+        finally:
+            db.session.remove()
+
+
+def job_documents(job: DocumentJob) -> list[int]:
+    """Ids of the receipts and credit notes of donations received in the job's range, by serial."""
+    from donations.statements import bounds
+    low, high = bounds(job.date_from, job.date_to)
+    return list(db.session.execute(
+        sa.select(Document.id).join(Donation, Donation.id == Document.donation_id)
+        .where(Donation.campaign_id == job.campaign_id, Donation.status == DonationStatus.PAID,
+               Donation.paid_at >= low, Donation.paid_at < high)
+        .order_by(Document.kind.desc(), Document.series, Document.year, Document.number)).scalars())
+
+
+def run_job(job_id: int) -> None:
+    job = db.session.get(DocumentJob, job_id)
+    if job is None or job.status != JobStatus.QUEUED:
+        return
+    try:
+        _build(job)
+    except Exception as exc:
+        log.exception("document job %s failed", job_id)
+        db.session.rollback()
+        job = db.session.get(DocumentJob, job_id)
+        job.status, job.error, job.finished_at = JobStatus.FAILED.value, str(exc)[:500], now_utc()
+        db.session.commit()
+
+
+def _build(job: DocumentJob) -> None:
+    from ledger.csv_export import neutralize
+    ids = job_documents(job)
+    job.status, job.total, job.done = JobStatus.RUNNING.value, len(ids), 0
+    db.session.commit()
+    target = exports_dir() / f"{job.token}.zip"
+    partial = target.with_suffix(".part")
+    index = io.StringIO()
+    writer = csv.writer(index)
+    writer.writerow(CSV_COLUMNS)
+    # Links printed in receipts rendered now point at the site the job was asked on.
+    with current_app.test_request_context(base_url=job.base_url), \
+            zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+        for start in range(0, len(ids), CHUNK):
+            for document, (data, digest) in _chunk(ids[start:start + CHUNK]):
+                name = f"{document.serial}.pdf"
+                archive.writestr(name, data)
+                content = document.content
+                writer.writerow([neutralize(v) for v in (
+                    name, document.kind, document.serial, document.issued_at.isoformat(),
+                    content["donor"]["name"], content["amount"], content["currency"],
+                    content["ledger"]["seq"], content.get("receipt", {}).get("serial", ""), digest)])
+            job.done = min(start + CHUNK, len(ids))
+            db.session.commit()
+        archive.writestr("index.csv", "\ufeff" + index.getvalue())
+    os.replace(partial, target)
+    job.status, job.filename, job.finished_at = JobStatus.DONE.value, target.name, now_utc()
+    db.session.commit()
+
+
+# Documents per transaction: progress and newly rendered PDFs are committed together.
+CHUNK = 16
+
+
+def _chunk(ids: list[int]) -> list[tuple[Document, tuple[bytes, str]]]:
+    """The stored PDFs of these documents, rendering and storing (not committing) the missing ones."""
+    from donations import receipts
+    result = []
+    for document in (db.session.get(Document, i) for i in ids):
+        found = receipts.stored_pdf(document.id)
+        if found is None:
+            found = receipts.store_pdf(document.id, receipts.render_from_job(receipts.render_job(document)))
+        result.append((document, found))
+    return result
+
+
+def job_for(token: str, user) -> DocumentJob | None:
+    """The job behind `token`, only for the user who asked for it."""
+    if not user.is_authenticated or len(token) > 32:
+        return None
+    job = db.session.execute(sa.select(DocumentJob).where(DocumentJob.token == token)).scalar_one_or_none()
+    return job if job is not None and job.requested_by_id == user.id else None
+
+
+def jobs_of(user, campaign) -> list[DocumentJob]:
+    return list(db.session.execute(sa.select(DocumentJob).where(
+        DocumentJob.requested_by_id == user.id, DocumentJob.campaign_id == campaign.id)
+        .order_by(DocumentJob.id.desc()).limit(10)).scalars())
+
+
+JOB_STATUS_LABELS = {"queued": _l("waiting"), "running": _l("in progress"), "done": _l("ready"),
+                     "failed": _l("failed")}
+
+
+def status_label(status: str) -> str:
+    return str(JOB_STATUS_LABELS.get(status, status))
+
+
+def status_of(job: DocumentJob) -> dict:
+    percent = 100 if job.status == JobStatus.DONE else (100 * job.done // job.total if job.total else 0)
+    return {"status": job.status, "done": job.done, "total": job.total, "percent": percent,
+            "error": job.error if job.status == JobStatus.FAILED else None}

@@ -1,0 +1,158 @@
+"""PDF rendering for receipts, credit notes, statements and reports (WeasyPrint).
+
+Templates (templates/documents/*.html, Jinja with autoescaping) are rendered from plain dicts only,
+never ORM objects, so a document shows what its service chose to copy and nothing lazy-loads
+during rendering. The URL fetcher allows the app's own fonts, stylesheets and images and PNG data
+URIs we make ourselves (the QR code); anything else (http:, file: elsewhere, ...) stops rendering
+with an error instead of being fetched or silently left out. Fonts are bundled (static/fonts,
+DejaVu Sans, which covers Indonesian); one FontConfiguration and one parsed stylesheet are kept
+per worker process.
+"""
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import mimetypes
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import force_locale
+
+from amanah.config import ROOT
+
+STATIC = (ROOT / "static").resolve()
+ALLOWED_DIRS = tuple(STATIC / name for name in ("fonts", "css", "img"))
+STYLESHEET = STATIC / "css" / "documents.css"
+BASE_URL = STATIC.as_uri() + "/"
+OUTPUT_INTENT = "amanah-srgb"
+PDF_VARIANT = "pdf/a-3b"  # PDF/A-3 allows embedded files: receipts carry their ledger entry
+
+
+class RenderError(RuntimeError):
+    """A document could not be rendered (e.g. its template asked for a resource we refuse)."""
+
+
+@dataclass(frozen=True)
+class FileAttachment:
+    name: str
+    data: bytes
+    description: str
+
+
+def _refuse(url: str):
+    from weasyprint.urls import FatalURLFetchingError
+
+    class ResourceRefused(FatalURLFetchingError):
+        pass
+
+    return ResourceRefused(f"documents may only use the app's own static files, not {url[:100]!r}")
+
+
+def _fetcher_class():
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class StaticOnlyFetcher(URLFetcher):
+        """Serves static/fonts, static/css and static/img from disk, and our own PNG data URIs."""
+
+        def fetch(self, url, headers=None):
+            if url.startswith("data:image/png;base64,"):
+                return super().fetch(url, headers)
+            if not url.startswith("file:"):
+                raise _refuse(url)
+            from urllib.request import url2pathname
+            local = url.split("?")[0].split("#")[0].removeprefix("file://")
+            path = Path(url2pathname(local)).resolve()
+            if not any(path.is_relative_to(d) for d in ALLOWED_DIRS) or not path.is_file():
+                raise _refuse(url)
+            mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mimetype})
+
+    return StaticOnlyFetcher
+
+
+class _Worker:
+    """What one process keeps between renderings; rebuilt after a fork."""
+
+    def __init__(self):
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+        self.pid = os.getpid()
+        self.fetcher = _fetcher_class()()
+        self.font_config = FontConfiguration()
+        self.stylesheet = CSS(filename=str(STYLESHEET), url_fetcher=self.fetcher,
+                              font_config=self.font_config)
+        self.color_profiles = {OUTPUT_INTENT: _srgb_profile()}
+        # Pango and the font configuration are shared: one rendering at a time per process.
+        self.lock = threading.Lock()
+
+
+def _srgb_profile():
+    """PDF/A's output intent, read once (WeasyPrint's own 'srgb' intent leaves the file open)."""
+    import io
+    from importlib.resources import files
+
+    from weasyprint.css import ColorProfile
+    data = (files("weasyprint.pdf") / "sRGB2014.icc").read_bytes()
+    return ColorProfile(io.BytesIO(data), "sRGB2014.icc", "relative-colorimetric", (["r"], ["g"], ["b"]))
+
+
+_worker_lock = threading.Lock()
+
+
+_workers: dict[int, _Worker] = {}
+# Let the font configurations go while the interpreter is still whole: WeasyPrint's __del__ fails
+# (harmlessly, but loudly) when it runs during the interpreter's final teardown.
+atexit.register(_workers.clear)
+
+
+def worker() -> _Worker:
+    """This process's renderer state (a forked worker builds its own)."""
+    with _worker_lock:
+        found = _workers.get(os.getpid())
+        if found is None:
+            found = _workers[os.getpid()] = _Worker()
+        return found
+
+
+_PLAIN = (str, int, float, bool, type(None), dt.date, dt.datetime)
+
+
+def check_plain(value, where: str = "context") -> None:
+    """Refuse anything but dicts, lists and scalars: documents never see ORM objects."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_plain(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_plain(item, f"{where}[{index}]")
+    elif not isinstance(value, _PLAIN):
+        raise TypeError(f"{where} is a {type(value).__name__}; documents render plain data only")
+
+
+def render_html(template: str, context: dict, locale: str) -> str:
+    check_plain(context)
+    with force_locale(locale):
+        return current_app.jinja_env.get_template(f"documents/{template}").render(doc=context, locale=locale)
+
+
+def render_pdf(template: str, context: dict, *, locale: str,
+               attachments: list[FileAttachment] = (), variant: str | None = PDF_VARIANT) -> bytes:
+    """The PDF of templates/documents/<template> for `context` in `locale`."""
+    from weasyprint import HTML, Attachment
+    from weasyprint.urls import FatalURLFetchingError
+
+    html = render_html(template, context, locale)
+    work = worker()
+    files = [Attachment(string=a.data, name=a.name, description=a.description,
+                        url_fetcher=work.fetcher, relationship="Source") for a in attachments]
+    try:
+        with work.lock:
+            document = HTML(string=html, base_url=BASE_URL, url_fetcher=work.fetcher)
+            return document.write_pdf(stylesheets=[work.stylesheet], font_config=work.font_config,
+                                      attachments=files, pdf_variant=variant,
+                                      color_profiles=work.color_profiles, output_intent=OUTPUT_INTENT)
+    except FatalURLFetchingError as exc:
+        raise RenderError(str(exc)) from None

@@ -1,0 +1,296 @@
+"""Receipts and credit notes: numbering, content, one-time rendering, access, and the QR proof.
+
+- A receipt is issued in the transaction that confirms the donation (giving._mark_paid), a credit
+  note in the transaction that records a refund (giving._apply_refunds). Both take the next number
+  of their series for the year from a counter row incremented in that same transaction, so a
+  number is used exactly when its document commits: gapless, and never twice.
+- What a document shows is copied into `Document.content` when it is issued. The PDF is rendered
+  from that copy on first download and stored with its SHA-256; every later download returns
+  those bytes, whatever templates or profiles say by then.
+- The QR code holds a link to /ledger/receipt-proof whose fragment is a C2SP tlog-proof of the
+  ledger entry (its `extra` line carries the entry's leaf hash), verifiable offline. The entry
+  itself is attached to the PDF, so anyone can check that it hashes to that leaf hash.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from campaigns.services import WIB
+from donations.documents import Document, DocumentCounter, DocumentKind
+from donations.models import Role
+from donations.payments import Donation, DonationStatus, Refund
+from ledger import storage
+
+MASK = 4
+PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
+                   "sandbox": _l("Sandbox (test payment, no real money)")}
+
+
+# ---- numbering ----
+
+def series_for(kind: DocumentKind) -> str:
+    prefix = current_app.config["RECEIPT_PREFIX"]
+    return prefix if kind == DocumentKind.RECEIPT else f"{prefix}-CN"
+
+
+def format_serial(series: str, year: int, number: int) -> str:
+    return f"{series}-{year}-{number:06d}"
+
+
+def next_number(series: str, year: int) -> int:
+    """Take the next number of (series, year) in the caller's transaction.
+
+    One atomic upsert: the counter row stays locked until the transaction ends, so concurrent
+    issuers queue on it, and a rolled-back transaction gives its number back.
+    """
+    table = DocumentCounter.__table__
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values(series=series, year=year, last=1).on_conflict_do_update(
+        index_elements=["series", "year"], set_={"last": table.c.last + 1}).returning(table.c.last)
+    return db.session.execute(statement).scalar_one()
+
+
+def _issue(kind: DocumentKind, donation: Donation, content: dict, **links) -> Document:
+    issued_at = now_utc()
+    series, year = series_for(kind), issued_at.astimezone(WIB).year
+    number = next_number(series, year)
+    serial = format_serial(series, year, number)
+    document = Document(kind=kind.value, serial=serial, series=series, year=year, number=number,
+                        donation_id=donation.id, issued_at=issued_at,
+                        content={**content, "serial": serial, "issued_at": issued_at.isoformat()}, **links)
+    db.session.add(document)
+    db.session.flush()
+    return document
+
+
+def _organization() -> dict:
+    config = current_app.config
+    return {"name": config["ORG_NAME"], "address": config["ORG_ADDRESS"],
+            "registration_no": config["ORG_REGISTRATION_NO"]}
+
+
+def issue_receipt(donation: Donation, leaf_hash: bytes) -> Document:
+    """The receipt of a just-confirmed donation, numbered in the confirmation's transaction."""
+    user = donation.user
+    content = {
+        "kind": DocumentKind.RECEIPT.value,
+        "locale": donation.locale,
+        "organization": _organization(),
+        "donor": {"name": donation.donor_name, "npwp": user.npwp if user else None,
+                  "nik": user.nik if user else None},
+        "amount": donation.total,
+        "currency": donation.currency,
+        "received_at": donation.paid_at.isoformat(),
+        "campaign": {"public_id": donation.campaign.public_id, "title": donation.campaign.title},
+        "payment_method": donation.provider,
+        "ledger": {"seq": donation.ledger_seq, "leaf_hash": leaf_hash.hex()},
+    }
+    return _issue(DocumentKind.RECEIPT, donation, content)
+
+
+def receipt_of(donation_id: int) -> Document | None:
+    return db.session.execute(sa.select(Document).where(
+        Document.donation_id == donation_id, Document.kind == DocumentKind.RECEIPT)).scalar_one_or_none()
+
+
+def ensure_receipt(donation: Donation) -> Document | None:
+    """The donation's receipt; a paid donation confirmed before receipts existed gets one now."""
+    found = receipt_of(donation.id)
+    if found is not None or donation.status != DonationStatus.PAID:
+        return found
+    storage.lock(db.session)  # numbers are taken in ledger order, as in the confirmation
+    found = receipt_of(donation.id)
+    return found or issue_receipt(donation, storage.leaf_hash_at(db.session, donation.ledger_seq))
+
+
+def issue_missing_receipts() -> list[str]:
+    """Receipts for paid donations that have none (confirmed before receipts existed), in ledger
+    order; the caller commits. Returns the new serials."""
+    storage.lock(db.session)
+    missing = db.session.execute(
+        sa.select(Donation).where(Donation.status == DonationStatus.PAID, ~sa.exists().where(
+            Document.donation_id == Donation.id, Document.kind == DocumentKind.RECEIPT))
+        .order_by(Donation.ledger_seq)).scalars().all()
+    return [issue_receipt(d, storage.leaf_hash_at(db.session, d.ledger_seq)).serial for d in missing]
+
+
+def issue_credit_note(refund: Refund, leaf_hash: bytes) -> Document:
+    """A refund's credit note: a new numbered document referring to the receipt, never an edit of it."""
+    donation = refund.donation
+    receipt = ensure_receipt(donation)
+    content = {
+        "kind": DocumentKind.CREDIT_NOTE.value,
+        "locale": donation.locale,
+        "organization": _organization(),
+        "donor": receipt.content["donor"],
+        "amount": refund.amount,
+        "currency": donation.currency,
+        "refunded_at": now_utc().isoformat(),
+        "receipt": {"serial": receipt.serial, "amount": receipt.content["amount"],
+                    "issued_at": receipt.content["issued_at"]},
+        "remaining": donation.total - donation.refunded,
+        "campaign": receipt.content["campaign"],
+        "ledger": {"seq": refund.ledger_seq, "leaf_hash": leaf_hash.hex()},
+    }
+    return _issue(DocumentKind.CREDIT_NOTE, donation, content, refund_id=refund.id, receipt_id=receipt.id)
+
+
+# ---- access ----
+
+def can_download(user, donation: Donation) -> bool:
+    """The donor, the campaign's treasurer and admins; nobody else learns the document exists."""
+    if user is None or not user.is_authenticated:
+        return False
+    return (donation.user_id == user.id or user.has_role(Role.ADMIN)
+            or (user.has_role(Role.TREASURER) and donation.campaign.treasurer_id == user.id))
+
+
+def get_by_serial(serial: str) -> Document | None:
+    if len(serial) > 48:
+        return None
+    return db.session.execute(sa.select(Document).where(Document.serial == serial)).scalar_one_or_none()
+
+
+def documents_of(donation_id: int) -> list[Document]:
+    return list(db.session.execute(sa.select(Document).where(Document.donation_id == donation_id)
+                                   .order_by(Document.id)).scalars())
+
+
+# ---- rendering, once ----
+
+def stored_pdf(document_id: int) -> tuple[bytes, str] | None:
+    row = db.session.execute(
+        sa.select(Document.pdf, Document.sha256).where(Document.id == document_id)).first()
+    return None if row is None or row.pdf is None else (bytes(row.pdf), row.sha256)
+
+
+def document_pdf(document: Document) -> tuple[bytes, str]:
+    """(PDF bytes, SHA-256 hex): the stored rendering, or the first one, stored now and committed."""
+    found = stored_pdf(document.id)
+    if found is not None:
+        return found
+    stored = store_pdf(document.id, render_from_job(render_job(document)))
+    db.session.commit()
+    return stored
+
+
+def store_pdf(document_id: int, pdf: bytes) -> tuple[bytes, str]:
+    """Store a first rendering (the caller commits) and return what is stored.
+
+    Two first downloads at once both render; the conditional UPDATE lets only one store, and the
+    other answers with the stored bytes, so every download ever served is the same file.
+    """
+    digest = hashlib.sha256(pdf).hexdigest()
+    stored = db.session.execute(sa.update(Document).where(Document.id == document_id, Document.pdf.is_(None))
+                                .values(pdf=pdf, sha256=digest, rendered_at=now_utc()))
+    if stored.rowcount == 1:
+        return pdf, digest
+    return stored_pdf(document_id)
+
+
+def proof_for(seq: int) -> dict:
+    """The entry's tlog-proof against a signed checkpoint that includes it (signed now if needed)."""
+    from ledger import transparency
+    detail = transparency.get_entry(seq)
+    checkpoint, _signed = transparency.proof_checkpoint(detail)
+    bundle = transparency.inclusion_bundle(detail, checkpoint)
+    lines = ["c2sp.org/tlog-proof@v1", "extra " + base64.b64encode(bundle.leaf_hash).decode(),
+             f"index {bundle.index}", *(base64.b64encode(h).decode() for h in bundle.proof)]
+    text = "\n".join(lines) + "\n\n" + bundle.checkpoint
+    url = proof_page_url() + "#" + proof_fragment(text)
+    return {"text": text, "url": url, "leaf": bundle.leaf.decode(), "size": bundle.size,
+            "root": bundle.root.hex(), "origin": bundle.checkpoint.split("\n", 1)[0],
+            "checkpoint": bundle.checkpoint}
+
+
+def proof_fragment(text: str) -> str:
+    """The tlog-proof as a URL fragment: the text itself, percent-encoding only what must be.
+
+    Readable, and a third shorter than base64 of it, so the QR code needs fewer modules."""
+    return quote(text, safe="/+=@.:-_,")
+
+
+def proof_page_url() -> str:
+    """The public address of /ledger/receipt-proof, also from a background job (no request)."""
+    from flask import has_request_context
+    if has_request_context():
+        return url_for("ledger_pages.receipt_proof", _external=True)
+    config = current_app.config
+    base = f"{config['PREFERRED_URL_SCHEME']}://{config['SERVER_NAME'] or 'localhost'}"
+    with current_app.test_request_context(base_url=base):
+        return url_for("ledger_pages.receipt_proof", _external=True)
+
+
+def qr_data_uri(url: str) -> str:
+    import segno
+    # Error correction L (7%) keeps the code small enough to scan from paper; a fixed mask skips
+    # segno's evaluation of all eight (4x the encoding time). Any mask decodes the same.
+    return segno.make(url, error="l", mask=MASK).png_data_uri(scale=1, border=4)
+
+
+def _when(iso: str, locale: str) -> str:
+    from babel.dates import format_datetime
+    at = dt.datetime.fromisoformat(iso).astimezone(WIB)
+    return format_datetime(at, "d MMMM y, HH:mm", locale=locale) + " WIB"
+
+
+def view_of(document: Document) -> dict:
+    """What the template shows: the stored content plus formatted text and the proof. Plain data."""
+    from amanah.money import format_money
+    from donations.words import amount_in_words
+    content = document.content
+    locale = content["locale"]
+    view = {**content, "proof": proof_for(content["ledger"]["seq"]),
+            "amount_text": format_money(content["amount"], content["currency"], locale),
+            "amount_words": amount_in_words(content["amount"], content["currency"], locale),
+            "issued_text": _when(content["issued_at"], locale)}
+    if document.kind == DocumentKind.RECEIPT:
+        view["received_text"] = _when(content["received_at"], locale)
+        method = content["payment_method"]
+        view["payment_method_text"] = str(PAYMENT_METHODS.get(method, method))
+    else:
+        view["refunded_text"] = _when(content["refunded_at"], locale)
+        view["receipt_amount_text"] = format_money(content["receipt"]["amount"], content["currency"], locale)
+        view["remaining_text"] = format_money(content["remaining"], content["currency"], locale)
+    return view
+
+
+def render_job(document: Document) -> dict:
+    """Everything needed to render the document, as plain data: the part that reads the database.
+
+    Rendering it (render_from_job) needs no database, so a bulk job can hand it to other processes.
+    """
+    from flask_babel import force_locale
+    locale = document.content["locale"]
+    with force_locale(locale):
+        view = view_of(document)
+    seq = view["ledger"]["seq"]
+    return {
+        "template": "receipt.html" if document.kind == DocumentKind.RECEIPT else "credit_note.html",
+        "locale": locale, "view": view,
+        "attachments": [
+            (f"ledger-entry-{seq}.json", view["proof"]["leaf"].encode(),
+             "The ledger entry, byte for byte as signed into the public ledger"),
+            (f"ledger-entry-{seq}.tlog-proof", view["proof"]["text"].encode(),
+             "Its inclusion proof (C2SP tlog-proof@v1): python -m ledger.verify --tlog-proof"),
+        ],
+    }
+
+
+def render_from_job(job: dict) -> bytes:
+    """The PDF for a render_job(): QR code, HTML, PDF/A-3b with the entry and proof attached."""
+    from donations.pdf import FileAttachment, render_pdf
+    view = {**job["view"], "qr": qr_data_uri(job["view"]["proof"]["url"])}
+    attachments = [FileAttachment(name, data, description) for name, data, description in job["attachments"]]
+    return render_pdf(job["template"], view, locale=job["locale"], attachments=attachments)

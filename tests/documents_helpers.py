@@ -1,0 +1,69 @@
+"""Paying donations through the sandbox for document tests, and reading PDFs back."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+
+from amanah.db import now_utc
+from amanah.extensions import db
+from campaigns import categories, regions
+from campaigns.models import Campaign
+from donations import giving
+from donations.gateway import get_gateway
+from donations.payments import Donation
+from tests.factories import make_user
+
+_slugs = itertools.count(1)
+
+
+def make_campaign(treasurer=None, currency: str = "IDR", title: str = "Air bersih untuk desa") -> Campaign:
+    organizer = make_user()
+    treasurer = treasurer or organizer
+    campaign = Campaign(slug=f"air-bersih-{next(_slugs)}", title=title, story="x" * 60, goal=10**10,
+                        currency=currency, deadline=(now_utc() + dt.timedelta(days=30)).date(),
+                        category=categories.CODES[0], region=regions.CODES[0], city="Bandung",
+                        beneficiary="Warga desa", organizer_id=organizer.id, treasurer_id=treasurer.id,
+                        status="published", published_at=now_utc())
+    db.session.add(campaign)
+    db.session.commit()
+    return campaign
+
+
+def paid_donation(app, campaign, *, amount: int = 150_000_000, user=None, name: str = "Siti Rahayu",
+                  locale: str = "id") -> int:
+    """A donation confirmed through the sandbox provider and the real confirmation service."""
+    with app.test_request_context():
+        donation = giving.start_donation(campaign, amount=amount, donor_name=name, user=user,
+                                         donor_email="siti@example.test", locale=locale)
+        db.session.commit()
+        checkout = giving.begin_checkout(donation, "http://localhost/ok", "http://localhost/cancel")
+        db.session.commit()
+        gateway = get_gateway()
+        event = gateway.pay(checkout.id)
+        db.session.commit()
+        gateway.take_events()
+        assert giving.handle_event(event) == "paid"
+        return donation.id
+
+
+def refund(app, donation_id: int, amount: int) -> None:
+    with app.test_request_context():
+        donation = db.session.get(Donation, donation_id)
+        gateway = get_gateway()
+        gateway.create_refund(donation.payment_intent, amount, f"k-{donation_id}-{amount}", {})
+        db.session.commit()
+        (event,) = gateway.take_events()
+        assert giving.handle_event(event) == "refunded 1"
+
+
+def pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+    reader = PdfReader(io.BytesIO(data))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def pdf_attachments(data: bytes) -> dict[str, bytes]:
+    from pypdf import PdfReader
+    reader = PdfReader(io.BytesIO(data))
+    return {name: contents[0] for name, contents in reader.attachments.items()}
