@@ -1,6 +1,12 @@
 """Response headers that every page gets."""
 from __future__ import annotations
 
+from flask import request
+from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
+
+from amanah.errors import error_response
+
 # No inline script and nothing from other origins: every asset is served by the app itself.
 DIRECTIVES = [
     "default-src 'self'",
@@ -26,7 +32,32 @@ def content_security_policy(config) -> str:
     return "; ".join(f"{d} {STRIPE_CHECKOUT}" if d.startswith("form-action") else d for d in DIRECTIVES)
 
 
+class BoundedInt(IntegerConverter):
+    """`<int:...>` route parts, but never more than a 64-bit column holds: a longer number is a
+    404 like any unknown id, not a database error."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in value for value in values)
+
+
+def refuse_nul_bytes():
+    """PostgreSQL text cannot hold NUL, and no legitimate input has one: refuse it at the door,
+    for every route, instead of letting a query fail deep inside (and SQLite quietly accept it)."""
+    if "\x00" in request.path or _has_nul(request.args.values()):
+        return error_response(400, _("The request contains a NUL character."))
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data") and _has_nul(request.form.values()):
+        return error_response(400, _("The request contains a NUL character."))
+    return None
+
+
 def init_app(app) -> None:
+    app.url_map.converters["int"] = BoundedInt
+    app.before_request(refuse_nul_bytes)
     production = app.config["AMANAH_ENV"] == "production"
     csp = content_security_policy(app.config)
 

@@ -110,7 +110,8 @@ def _positive_int(args, name: str, default: int, high: int) -> int:
     raw = args.get(name)
     if raw in (None, ""):
         return default
-    if not str(raw).isdigit() or not 1 <= int(raw) <= high:
+    raw = str(raw)
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= high:
         raise FilterError(name, _l("Use a whole number from 1 to %(max)d.", max=high))
     return int(raw)
 

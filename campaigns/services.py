@@ -104,7 +104,7 @@ def can_view(user: User | None, campaign: Campaign) -> bool:
     if campaign.is_public:
         return True
     return is_owner(user, campaign) or is_admin(user) or (
-        user is not None and campaign.treasurer_id == user.id)
+        user is not None and campaign.treasurer_id == user.id and user.has_role(Role.TREASURER))
 
 
 def can_create(user: User | None) -> bool:
@@ -209,7 +209,8 @@ def _validate(data: CampaignInput, campaign: Campaign | None) -> tuple[dict, dic
         errors["region"] = str(_l("Choose one of Indonesia's provinces."))
     clean["region"] = data.region
 
-    treasurer = db.session.get(User, data.treasurer_id) if isinstance(data.treasurer_id, int) else None
+    known_id = isinstance(data.treasurer_id, int) and 0 < data.treasurer_id < 2**31
+    treasurer = db.session.get(User, data.treasurer_id) if known_id else None
     if treasurer is None or not treasurer.active or not treasurer.has_role(Role.TREASURER):
         errors["treasurer_id"] = str(_l("Choose a treasurer from the list."))
     clean["treasurer_id"] = data.treasurer_id

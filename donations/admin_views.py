@@ -21,7 +21,7 @@ def index():
     role = request.args.get("role", "")
     if role not in {r.value for r in GRANTABLE_ROLES}:
         role = ""
-    page = request.args.get("page", 1, type=int)
+    page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
     users = accounts.search_users(query, role=role or None, page=page)
     return render_template("donations/admin/users.html", users=users, query=query, role=role,
                            roles=GRANTABLE_ROLES)

@@ -106,11 +106,13 @@ def run_job(job_id: int) -> None:
         return
     try:
         _build(job)
-    except Exception as exc:
+    except Exception:
         log.exception("document job %s failed", job_id)
         db.session.rollback()
         job = db.session.get(DocumentJob, job_id)
-        job.status, job.error, job.finished_at = JobStatus.FAILED.value, str(exc)[:500], now_utc()
+        # The requester sees a plain reason; the details are in the log, not on their screen.
+        job.status, job.finished_at = JobStatus.FAILED.value, now_utc()
+        job.error = str(_l("Something went wrong on our side; please try again later."))[:500]
         db.session.commit()
 
 
@@ -161,11 +163,16 @@ def _chunk(ids: list[int]) -> list[tuple[Document, tuple[bytes, str]]]:
 
 
 def job_for(token: str, user) -> DocumentJob | None:
-    """The job behind `token`, only for the user who asked for it."""
-    if not user.is_authenticated or len(token) > 32:
+    """The job behind `token`, only for the user who asked for it and only while they may still
+    bulk-download that campaign (a treasurer replaced or stripped of the role loses the ZIP too)."""
+    from campaigns.models import Campaign
+    if not user.is_authenticated or len(token) > 32 or "\x00" in token:
         return None
     job = db.session.execute(sa.select(DocumentJob).where(DocumentJob.token == token)).scalar_one_or_none()
-    return job if job is not None and job.requested_by_id == user.id else None
+    if job is None or job.requested_by_id != user.id:
+        return None
+    campaign = db.session.get(Campaign, job.campaign_id)
+    return job if campaign is not None and can_bulk_download(user, campaign) else None
 
 
 def jobs_of(user, campaign) -> list[DocumentJob]:

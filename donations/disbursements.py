@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import unicodedata
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -40,7 +41,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # What must never be published: e-mail addresses, and long digit runs (phone, bank account and
 # identity numbers have 10 digits or more; amounts are written with separators, years are 4 digits).
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
-_DIGIT_RUN = re.compile(r"\+?[0-9][0-9 \-]{8,}[0-9]")
+# Digits however they are grouped (spaces, dots, dashes, an area code in brackets): NIK, phone and
+# account numbers are written every which way.
+_DIGIT_RUN = re.compile(r"\+?[0-9][0-9 .)\-]{8,}[0-9]")
 
 
 class ValidationError(Exception):
@@ -96,7 +99,17 @@ def available_balance(campaign: Campaign) -> int:
         .where(t.campaign == campaign.public_id)).first()
     if row is None or row.currency != campaign.currency:
         return 0
-    return row.raised - row.refunded - row.chargebacks - row.fees - row.disbursed
+    return row.raised - row.refunded - row.chargebacks - row.fees - row.disbursed - reserved_refunds(campaign)
+
+
+def reserved_refunds(campaign: Campaign) -> int:
+    """Refunds asked of the provider but not yet confirmed: not in the ledger yet, but no longer
+    the campaign's to spend (a disbursement made meanwhile could leave the refund uncovered)."""
+    from donations.payments import Donation, Refund, RefundStatus
+    return db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount), 0))
+        .join(Donation, Refund.donation_id == Donation.id)
+        .where(Donation.campaign_id == campaign.id, Refund.status == RefundStatus.REQUESTED.value)) or 0
 
 
 def for_campaign(campaign: Campaign) -> list[Disbursement]:
@@ -141,6 +154,7 @@ def _clean(text: str) -> str:
 
 
 def _personal_data(text: str) -> bool:
+    text = unicodedata.normalize("NFKC", text)  # full-width and other digits become 0-9
     if _EMAIL.search(text):
         return True
     return any(sum(c.isdigit() for c in m.group()) >= 10 for m in _DIGIT_RUN.finditer(text))

@@ -49,7 +49,8 @@ def _lock_donation(donation_id: int) -> Donation | None:
 
 def _donation_id(metadata: dict | None) -> int | None:
     raw = (metadata or {}).get("donation_id", "")
-    return int(raw) if isinstance(raw, str) and raw.isdigit() else None
+    ok = isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 19
+    return int(raw) if ok else None
 
 
 def handle_event(event: dict) -> str:
@@ -224,6 +225,8 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
         row = db.session.execute(
             sa.select(Refund).where(Refund.provider_id == data["id"])).scalar_one_or_none()
         if row is None:
+            row = _reservation(donation, data)
+        if row is None:  # a refund made elsewhere (e.g. Stripe's dashboard)
             row = Refund(donation=donation, provider_id=data["id"], amount=data["amount"],
                          status=RefundStatus.REQUESTED.value)
             db.session.add(row)
@@ -243,6 +246,19 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
         elif data.get("status") in ("failed", "canceled"):
             row.status = RefundStatus.FAILED.value
     return f"refunded {len(done)}" if done else "unchanged"
+
+
+def _reservation(donation: Donation, data: dict) -> Refund | None:
+    """Our reserved refund that this provider refund answers, when its event comes before we
+    stored the provider's id (request_refund names the reservation in the refund's metadata)."""
+    ref = str((data.get("metadata") or {}).get("amanah_refund") or "")
+    if not (ref.isascii() and ref.isdigit() and len(ref) < 19):
+        return None
+    row = db.session.get(Refund, int(ref))
+    if row is None or row.donation_id != donation.id or row.provider_id is not None:
+        return None
+    row.provider_id = data["id"]
+    return row
 
 
 def _dispute_handler(event_type: str, obj: dict):
@@ -338,20 +354,45 @@ def can_refund(user, donation: Donation) -> bool:
 
 
 def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refund:
-    """Ask the provider to refund; the ledger entry waits for the provider's event to confirm it."""
+    """Ask the provider to refund; the ledger entry waits for the provider's event to confirm it.
+
+    The refund is first reserved (a REQUESTED row, committed) under the ledger's append lock after
+    checking it against the campaign's available balance, the same check and lock a disbursement
+    takes, so the two can never together spend money twice. Only then is the provider called,
+    outside any transaction, with an idempotency key made from the reservation.
+    """
     from flask_babel import lazy_gettext as _l
+
+    from donations.disbursements import available_balance
+    if not (reason or "").strip():
+        raise RefundRefused(_l("Give a reason for the refund."))
+    storage.lock(db.session)
     donation = _lock_donation(donation.id)
     if donation.status != DonationStatus.PAID:
         raise RefundRefused(_l("Only a paid donation can be refunded."))
     outstanding = sum(r.amount for r in donation.refunds if r.status != RefundStatus.FAILED)
     if not 0 < amount <= donation.total - outstanding:
         raise RefundRefused(_l("The refund must be more than zero and at most what is left to refund."))
-    if not (reason or "").strip():
-        raise RefundRefused(_l("Give a reason for the refund."))
-    key = f"amanah-refund-{donation.id}-{len(donation.refunds) + 1}-{amount}"
-    data = get_gateway().create_refund(donation.payment_intent, amount, key,
-                                       {"donation_id": str(donation.id)})
-    refund = Refund(donation=donation, provider_id=data["id"], amount=amount, reason=reason.strip(),
-                    requested_by_id=actor.id, status=RefundStatus.REQUESTED.value)
+    balance = available_balance(donation.campaign)
+    if amount > balance:
+        from amanah.i18n import format_money
+        raise RefundRefused(_l("The campaign's available balance (%(balance)s) cannot cover this refund: "
+                               "its money has been disbursed or is already set aside.",
+                               balance=format_money(max(balance, 0), donation.currency)))
+    refund = Refund(donation=donation, amount=amount, reason=reason.strip(), requested_by_id=actor.id,
+                    status=RefundStatus.REQUESTED.value)
     db.session.add(refund)
+    db.session.commit()
+    refund_id, intent, donation_id = refund.id, donation.payment_intent, donation.id
+    try:
+        data = get_gateway().create_refund(intent, amount, f"amanah-refund-{refund_id}",
+                                           {"donation_id": str(donation_id), "amanah_refund": str(refund_id)})
+    except Exception:
+        db.session.rollback()
+        db.session.get(Refund, refund_id).status = RefundStatus.FAILED.value  # the reservation ends
+        db.session.commit()
+        raise
+    refund = db.session.get(Refund, refund_id)
+    if refund.provider_id is None:  # the provider's event may have matched it already
+        refund.provider_id = data["id"]
     return refund

@@ -41,7 +41,7 @@ def set_choices(form: DonateForm, currency: str) -> None:
 def clean_amount(form: DonateForm, currency: str) -> int | None:
     """The gift in minor units, or None with the error attached to the field that caused it."""
     choice = form.preset.data or ""
-    if choice != CUSTOM and choice.isdigit() and int(choice) in presets(currency):
+    if choice != CUSTOM and choice.isascii() and choice.isdigit() and int(choice) in presets(currency):
         amount = int(choice)
     elif choice == CUSTOM or form.custom_amount.data:
         try:

@@ -40,10 +40,14 @@ def _date(args, name: str) -> dt.date:
     try:
         if len(raw) != 10:
             raise ValueError(raw)
-        return dt.date.fromisoformat(raw)
+        value = dt.date.fromisoformat(raw)
     except ValueError:
         raise RangeError(name, _l("%(value)s is not a date; use YYYY-MM-DD, e.g. 2026-01-31.",
                                   value=raw[:20])) from None
+    # Year 1 or 9999 cannot be moved to UTC or past its last day; no donation is that old or new.
+    if not 2000 <= value.year <= 2999:
+        raise RangeError(name, _l("Choose a date between the years 2000 and 2999."))
+    return value
 
 
 def parse_range(args) -> tuple[dt.date, dt.date]:

@@ -229,12 +229,14 @@ def test_ui_refunds_call_stripe_and_wait_for_the_webhook(stripe_app, client, fak
     response = client.post(f"/donations/{donation_id}/refund", data={"amount": "20.000", "reason": "Salah"})
     assert response.status_code == 303
     (call,) = fake_stripe.calls("POST", "/v1/refunds")
-    assert call["idempotency_key"] == f"amanah-refund-{donation_id}-1-2000000"
     (refund_obj,) = [o for o in fake_stripe.objects.values() if o["object"] == "refund"]
     assert (refund_obj["amount"], refund_obj["payment_intent"]) == (2_000_000, intent_id)
     with stripe_app.app_context():
         (row,) = db.session.execute(sa.select(Refund)).scalars()
         assert (row.status, row.provider_id) == ("requested", refund_obj["id"])
+        # the key names the reservation made before Stripe was asked, so a retry reuses it
+        assert call["idempotency_key"] == f"amanah-refund-{row.id}"
+        assert refund_obj["metadata"] == {"donation_id": str(donation_id), "amanah_refund": str(row.id)}
         assert entries("refund") == []  # not before Stripe confirms it
     charge = fake_stripe.objects[refund_obj["charge"]]
     assert deliver(client, make_event("charge.refunded", charge)).json == {"status": "refunded 1"}
@@ -243,7 +245,7 @@ def test_ui_refunds_call_stripe_and_wait_for_the_webhook(stripe_app, client, fak
     # a second, partial refund confirmed by refund.created; its redelivery and an update change nothing
     client.post(f"/donations/{donation_id}/refund", data={"amount": "10.000", "reason": "Kelebihan"})
     second = fake_stripe.calls("POST", "/v1/refunds")[-1]
-    assert second["idempotency_key"] == f"amanah-refund-{donation_id}-2-1000000"
+    assert second["idempotency_key"] != call["idempotency_key"]
     refund2 = [o for o in fake_stripe.objects.values() if o["object"] == "refund"][-1]
     event = make_event("refund.created", refund2)
     assert deliver(client, event).json == {"status": "refunded 1"}
