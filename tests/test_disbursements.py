@@ -14,6 +14,7 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns import categories, regions
 from campaigns.models import Campaign
+from campaigns.services import today_wib
 from donations import disbursements
 from donations import evidence as evidence_store
 from donations.disbursement_models import Disbursement
@@ -160,7 +161,7 @@ def test_an_image_is_served_inline_with_its_sniffed_type(app, funded):
     with app.test_request_context():
         campaign = _campaign(public_id)
         row = disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
-            amount=10_000 * RP, paid_on=now_utc().date(), payee_kind="individual", payee_name="Ibu Sari",
+            amount=10_000 * RP, paid_on=today_wib(), payee_kind="individual", payee_name="Ibu Sari",
             purpose="Bantuan langsung untuk keluarga", category="direct_aid", evidence=document))
         db.session.commit()
         assert row.evidence_type == "image/jpeg"
@@ -177,7 +178,7 @@ def test_withheld_evidence_is_only_for_treasurer_admins_and_auditors(app, funded
     with app.test_request_context():
         campaign = _campaign(public_id)
         row = disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
-            amount=5_000 * RP, paid_on=now_utc().date(), payee_kind="individual", payee_name="Pak Darto",
+            amount=5_000 * RP, paid_on=today_wib(), payee_kind="individual", payee_name="Pak Darto",
             purpose="Ongkos angkut material", category="services", evidence=picture(4),
             evidence_public=False))
         db.session.commit()
@@ -287,7 +288,7 @@ def test_same_document_cannot_prove_two_payments(app, funded):
     with app.test_request_context(headers=EN):
         campaign = _campaign(public_id)
         data = disbursements.DisbursementInput(
-            amount=1_000 * RP, paid_on=now_utc().date(), payee_kind="organization", payee_name="Toko Maju",
+            amount=1_000 * RP, paid_on=today_wib(), payee_kind="organization", payee_name="Toko Maju",
             purpose="Pembelian alat tulis", category="goods", evidence=document)
         disbursements.record(campaign, campaign.treasurer, data)
         db.session.commit()
@@ -306,7 +307,7 @@ def test_a_failed_transaction_leaves_no_evidence_file(app, funded):
     with app.test_request_context():
         campaign = _campaign(public_id)
         disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
-            amount=1_000 * RP, paid_on=now_utc().date(), payee_kind="organization", payee_name="Toko Maju",
+            amount=1_000 * RP, paid_on=today_wib(), payee_kind="organization", payee_name="Toko Maju",
             purpose="Pembelian alat tulis", category="goods", evidence=document))
         path = evidence_store.folder() / hashlib.sha256(document).hexdigest()
         assert path.exists()
@@ -330,7 +331,7 @@ def test_balance_counts_refunds_chargebacks_fees_and_earlier_disbursements(app):
 
         def data(amount, n):
             return disbursements.DisbursementInput(
-                amount=amount, paid_on=now_utc().date(), payee_kind="organization", payee_name="Toko Maju",
+                amount=amount, paid_on=today_wib(), payee_kind="organization", payee_name="Toko Maju",
                 purpose="Pembelian alat tulis", category="goods", evidence=picture(20 + n))
 
         disbursements.record(campaign, campaign.treasurer, data(100_000 * RP, 1))

@@ -6,8 +6,8 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from amanah.db import now_utc
 from amanah.extensions import db
+from campaigns.services import today_wib
 from donations.disbursement_models import Disbursement
 from donations.models import Role, User
 from ledger.models import LedgerEntry
@@ -55,7 +55,7 @@ def test_only_the_campaigns_treasurer_and_admins_may_record(app, status):
                 login(client, db.session.get(User, people[role]))
         page = client.get(url)
         posted = client.post(url, content_type="multipart/form-data", data={
-            "amount": "1000", "paid_on": now_utc().date().isoformat(), "payee_kind": "organization",
+            "amount": "1000", "paid_on": today_wib().isoformat(), "payee_kind": "organization",
             "payee_name": "Toko", "purpose": "Alat tulis", "category": "goods",
             "evidence_visibility": "public", "evidence": (io.BytesIO(pdf(100 + n)), "nota.pdf")})
         want = expected[role]

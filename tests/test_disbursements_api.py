@@ -14,8 +14,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from amanah.db import now_utc
 from amanah.extensions import db
+from campaigns.services import today_wib
 from donations import disbursement_api, disbursements
 from donations import evidence as evidence_store
 from donations.disbursement_models import Disbursement
@@ -31,7 +31,7 @@ def _two_disbursements(app) -> str:
         fund(campaign, 1_000_000 * 100)
         for n, public in ((1, True), (2, False)):
             disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
-                amount=n * 10_000 * 100, paid_on=now_utc().date(), payee_kind="organization",
+                amount=n * 10_000 * 100, paid_on=today_wib(), payee_kind="organization",
                 payee_name=f"Toko {n}", purpose=f"Pembelian tahap {n}", category="goods",
                 evidence=pdf(n) if public else picture(n), evidence_public=public))
             db.session.commit()

@@ -8,8 +8,8 @@ import pytest
 from argon2 import PasswordHasher
 from browser import chromium_page
 
-from amanah.db import now_utc
 from amanah.extensions import db
+from campaigns.services import today_wib
 from tests.test_disbursements import fund, make_campaign, picture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -43,7 +43,7 @@ def test_treasurer_records_and_a_visitor_checks_the_evidence(live_server, tmp_pa
         page.wait_for_load_state()
         assert "Saldo tersedia: Rp 2.000.000" in page.content()
         page.get_by_label("Jumlah yang dibayarkan").fill("2.500.000")
-        page.get_by_label("Tanggal dibayar").fill(now_utc().date().isoformat())
+        page.get_by_label("Tanggal dibayar").fill(today_wib().isoformat())
         page.get_by_label("Penerima pembayaran").fill("Toko Bangunan Sinar Jaya")
         page.get_by_label("Tujuan").fill("Pipa PVC untuk jaringan air bersih")
         page.get_by_label("Kategori pengeluaran").select_option("goods")

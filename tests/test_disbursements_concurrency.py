@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import make_app
 
-from amanah.db import now_utc
 from amanah.extensions import db
+from campaigns.services import today_wib
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def _record(app, public_id: str, n: int) -> str:
         from campaigns.models import Campaign
         campaign = db.session.scalar(sa.select(Campaign).where(Campaign.public_id == public_id))
         data = disbursements.DisbursementInput(
-            amount=SHARE, paid_on=now_utc().date(), payee_kind="organization", payee_name=f"Toko {n}",
+            amount=SHARE, paid_on=today_wib(), payee_kind="organization", payee_name=f"Toko {n}",
             purpose=f"Pembelian bahan tahap {n}", category="goods", evidence=picture(n))
         try:
             disbursements.record(campaign, campaign.treasurer, data)

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from test_disbursements import picture
 from test_giving import entries, make_campaign, pending
 
-from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns.models import Campaign
+from campaigns.services import today_wib
 from donations import disbursements, giving
 from donations.gateway import GatewayError, get_gateway
 from donations.payments import Donation, Refund, RefundStatus
@@ -37,7 +37,7 @@ def paid_campaign(app, amount=5_000_000):
 
 def spend(campaign, actor, amount, n=1):
     return disbursements.record(campaign, actor, disbursements.DisbursementInput(
-        amount=amount, paid_on=now_utc().date(), payee_kind="organization", payee_name="Toko Maju",
+        amount=amount, paid_on=today_wib(), payee_kind="organization", payee_name="Toko Maju",
         purpose="Pembelian alat tulis", category="goods", evidence=picture(40 + n)))
 
 
