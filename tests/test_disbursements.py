@@ -378,3 +378,30 @@ def test_an_entry_whose_evidence_is_not_ours_gets_no_link_and_no_withheld_note(a
         db.session.commit()
     page = client.get(f"/ledger/entries/{entry.seq}", headers=EN).get_data(as_text=True)
     assert sha in page and "/evidence/" not in page and "withheld" not in page
+
+
+def test_database_refuses_to_change_or_delete_a_disbursement(app):
+    """What the campaign page shows beside the ledger entry cannot be rewritten either."""
+    from sqlalchemy.exc import DBAPIError
+
+    from donations.disbursement_models import Disbursement
+    with app.test_request_context():
+        campaign = make_campaign()
+        fund(campaign, 100_000 * RP)
+        row = disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
+            amount=10_000 * RP, paid_on=today_wib(), payee_kind="organization", payee_name="Toko Maju",
+            purpose="Pembelian alat tulis", category="goods", evidence=picture(77)))
+        db.session.commit()
+        where = Disbursement.id == row.id
+        for statement in (sa.update(Disbursement).where(where).values(payee_name="Toko Lain"),
+                          sa.update(Disbursement).where(where).values(amount=1),
+                          sa.update(Disbursement).where(where).values(evidence_public=False),
+                          sa.delete(Disbursement).where(where)):
+            with pytest.raises(DBAPIError, match="immutable"), db.session.begin_nested():
+                db.session.execute(statement)
+        # Deleting the user who recorded it may still clear the reference.
+        with db.session.begin_nested():
+            db.session.execute(sa.update(Disbursement).where(where).values(recorded_by_id=None))
+        if db.engine.dialect.name == "postgresql":
+            with pytest.raises(DBAPIError, match="immutable"), db.session.begin_nested():
+                db.session.execute(sa.text("TRUNCATE disbursements CASCADE"))
