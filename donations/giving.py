@@ -124,12 +124,15 @@ def _mark_paid(donation: Donation, session: dict) -> str:
             fee = int(txn.get("fee") or 0)
         else:  # settled in another currency: the fee is not in the campaign's currency
             log.warning("donation %s: fee in %s not recorded", donation.id, txn.get("currency"))
+    # Load what the entries and the receipt need before taking the append lock: a lazy load
+    # under it would be one more round trip that every other confirmation waits for.
+    campaign, _user = donation.campaign, donation.user
     appender = storage.Appender(db.session)
-    entry = appender.append(kind="donation", campaign=donation.campaign.public_id, amount=amount,
+    entry = appender.append(kind="donation", campaign=campaign.public_id, amount=amount,
                             currency=currency, donor=donor_commitment(donation.donor_secret),
                             payment=intent["id"])
     if fee > 0:
-        appender.append(kind="fee", campaign=donation.campaign.public_id, amount=-fee, currency=currency,
+        appender.append(kind="fee", campaign=campaign.public_id, amount=-fee, currency=currency,
                         ref=entry.seq, payment=intent["id"])
     appender.flush()
     donation.ledger_seq, donation.paid_at = entry.seq, now_utc()

@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from amanah.db import now_utc
@@ -67,14 +68,33 @@ def size(session: Session) -> int:
     return head(session)[0]
 
 
+# PostgreSQL: one statement whatever the number of indexes, `idx = ANY(:array)`. An expanding IN
+# list is re-rendered for each length and cost twice as much per proof (bench/ledger_pages.py).
+_HASHES_ANY = sa.select(LedgerHash.idx, LedgerHash.hash).where(
+    LedgerHash.idx == sa.any_(sa.bindparam("indexes", type_=ARRAY(sa.BigInteger))))
+
+
+def _dialect_name(source) -> str:
+    if isinstance(source, sa.Connection):
+        return source.dialect.name
+    return source.get_bind().dialect.name  # a Session, or Flask-SQLAlchemy's scoped session
+
+
 def hash_reader(session: Session, cache: dict[int, bytes] | None = None):
-    """A tlog read_hashes callable backed by one query per call (plus an optional cache)."""
+    """A tlog read_hashes callable backed by one query per call (plus an optional cache).
+
+    `session` may also be a Connection: the public pages read through an autocommit one."""
+    postgresql = _dialect_name(session) == "postgresql"
+
     def read_hashes(indexes: list[int]) -> list[bytes]:
         found = {i: cache[i] for i in indexes if cache is not None and i in cache}
         missing = [i for i in indexes if i not in found]
         if missing:
-            rows = session.execute(
-                sa.select(LedgerHash.idx, LedgerHash.hash).where(LedgerHash.idx.in_(missing)))
+            if postgresql:
+                rows = session.execute(_HASHES_ANY, {"indexes": missing})
+            else:
+                rows = session.execute(
+                    sa.select(LedgerHash.idx, LedgerHash.hash).where(LedgerHash.idx.in_(missing)))
             found.update((idx, bytes(h)) for idx, h in rows)
         if len(found) != len(set(indexes)):
             raise LedgerError(f"stored hashes missing: {sorted(set(indexes) - set(found))[:5]}")
