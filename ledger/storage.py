@@ -102,6 +102,32 @@ def hash_reader(session: Session, cache: dict[int, bytes] | None = None):
     return read_hashes
 
 
+def _edge_indexes(n: int) -> set[int]:
+    """Stored-hash indexes of the tree of n records' right edge (its compact range): the only
+    hashes that appending record n and later ones reads."""
+    return {tree.stored_hash_index(level, (n >> level) - 1)
+            for level in range(n.bit_length()) if n >> level & 1}
+
+
+# The right edge after this process's last append, keyed by (size, last leaf hash). Through the
+# hash chain that key fixes every entry, hence every tree hash, whatever the database, so a
+# match can be trusted; a mismatch (another process appended since) just means reading them.
+# It spares one query under the append lock whenever this process appended last.
+_edge: tuple[int, bytes, dict[int, bytes]] = (0, b"", {})
+
+
+def _known_edge(size: int, last: bytes) -> dict[int, bytes]:
+    known_size, known_last, hashes = _edge
+    return hashes if (known_size, known_last) == (size, last) else {}
+
+
+def _remember_edge(size: int, last: bytes, cache: dict[int, bytes]) -> None:
+    global _edge
+    keep = _edge_indexes(size)
+    if keep <= cache.keys():
+        _edge = (size, last, {i: cache[i] for i in keep})
+
+
 class Appender:
     """Appends entries in the caller's transaction. Use one per transaction; call flush().
 
@@ -114,7 +140,7 @@ class Appender:
         lock(session)
         self.size, last = head(session)
         self.prev = last or bytes(32)
-        self._cache: dict[int, bytes] = {}
+        self._cache: dict[int, bytes] = dict(_known_edge(self.size, self.prev))
         self._read = hash_reader(session, self._cache)
         self._entry_rows: list[dict] = []
         self._hash_rows: list[dict] = []
@@ -155,12 +181,7 @@ class Appender:
         return Appended(seq, leaf, leaf_hash, entry)
 
     def _trim_cache(self) -> None:
-        # Later appends only read hashes of the current compact range (the right edge of the tree).
-        keep = set()
-        n = self.size
-        for level in range(n.bit_length()):
-            if n >> level & 1:
-                keep.add(tree.stored_hash_index(level, (n >> level) - 1))
+        keep = _edge_indexes(self.size)
         self._cache = {i: h for i, h in self._cache.items() if i in keep}
         self._read = hash_reader(self.session, self._cache)
 
@@ -169,6 +190,7 @@ class Appender:
             self.session.execute(sa.insert(LedgerEntry), self._entry_rows)
             self.session.execute(sa.insert(LedgerHash), self._hash_rows)
             self._apply_totals()
+            _remember_edge(self.size, self.prev, self._cache)
         self._entry_rows, self._hash_rows = [], []
         self._totals.clear()
 
