@@ -48,3 +48,6 @@ def init_app(app) -> None:
                                  statement_default_range=statements.default_range,
                                  can_see_campaign_report=statements.can_see_report,
                                  can_bulk_download=bulk.can_bulk_download, job_status_label=bulk.status_label)
+    from donations import dashboard
+    app.jinja_env.globals.update(donation_status_label=dashboard.donation_status_label,
+                                 refund_status_label=dashboard.refund_status_label)

@@ -2,10 +2,24 @@
 from __future__ import annotations
 
 from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from amanah.extensions import db
 from donations.payments import Donation
+
+DONATION_STATUS_LABELS = {"pending": _l("awaiting payment"), "paid": _l("paid"), "failed": _l("failed"),
+                          "expired": _l("expired"), "flagged": _l("held for a treasurer's check")}
+REFUND_STATUS_LABELS = {"requested": _l("requested, awaiting the payment provider"), "succeeded": _l("refunded"),
+                        "failed": _l("failed"), "reversed": _l("failed after it succeeded: reversed")}
+
+
+def donation_status_label(status: str) -> str:
+    return str(DONATION_STATUS_LABELS.get(status, status))
+
+
+def refund_status_label(status: str) -> str:
+    return str(REFUND_STATUS_LABELS.get(status, status))
 
 _SALT = "amanah.donation-view"
 

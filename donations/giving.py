@@ -223,7 +223,7 @@ def _refund_handler(event_type: str, obj: dict):
 
 
 def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
-    done = []
+    done, reversed_ = [], []
     for data in refunds:
         row = db.session.execute(
             sa.select(Refund).where(Refund.provider_id == data["id"])).scalar_one_or_none()
@@ -233,6 +233,10 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
             row = Refund(donation=donation, provider_id=data["id"], amount=data["amount"],
                          status=RefundStatus.REQUESTED.value)
             db.session.add(row)
+        if row.status == RefundStatus.SUCCEEDED and data.get("status") in ("failed", "canceled"):
+            _reverse_refund(donation, row, data)
+            reversed_.append(data["id"])
+            continue
         if row.status != RefundStatus.REQUESTED:
             continue
         if data.get("status") == "succeeded":
@@ -248,7 +252,22 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
             done.append(data["id"])
         elif data.get("status") in ("failed", "canceled"):
             row.status = RefundStatus.FAILED.value
-    return f"refunded {len(done)}" if done else "unchanged"
+    outcome = ([f"refunded {len(done)}"] if done else []) + ([f"reversed {len(reversed_)}"] if reversed_ else [])
+    return ", ".join(outcome) or "unchanged"
+
+
+def _reverse_refund(donation: Donation, row: Refund, data: dict) -> None:
+    """A refund recorded as succeeded that the provider now reports failed: the money never left.
+
+    The refund entry stays (the ledger only grows); a `refund_reversal` pointing at it restores
+    the amount, and the row's one-way move to REVERSED makes a second report change nothing.
+    """
+    entry = storage.append(db.session, kind="refund_reversal", campaign=donation.campaign.public_id,
+                           amount=row.amount, currency=donation.currency, ref=row.ledger_seq,
+                           payment=data["id"])
+    row.status, row.reversed_seq = RefundStatus.REVERSED.value, entry.seq
+    log.warning("refund %s of donation %s failed after succeeding: reversed in entry %s",
+                data["id"], donation.id, entry.seq)
 
 
 def _reservation(donation: Donation, data: dict) -> Refund | None:
@@ -373,7 +392,8 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     donation = _lock_donation(donation.id)
     if donation.status != DonationStatus.PAID:
         raise RefundRefused(_l("Only a paid donation can be refunded."))
-    outstanding = sum(r.amount for r in donation.refunds if r.status != RefundStatus.FAILED)
+    outstanding = sum(r.amount for r in donation.refunds
+                      if r.status in (RefundStatus.REQUESTED, RefundStatus.SUCCEEDED))
     if not 0 < amount <= donation.total - outstanding:
         raise RefundRefused(_l("The refund must be more than zero and at most what is left to refund."))
     balance = available_balance(donation.campaign)

@@ -121,6 +121,9 @@ class RefundStatus(enum.StrEnum):
     REQUESTED = "requested"  # asked of the provider; the ledger waits for its confirmation
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    # Succeeded, then the provider reported it failed after all (the bank refused it): the money
+    # stayed with the campaign, and a `refund_reversal` entry restores it in the ledger.
+    REVERSED = "reversed"
 
 
 class Refund(db.Model):
@@ -134,6 +137,7 @@ class Refund(db.Model):
     status: Mapped[str] = mapped_column(sa.String(10), default=RefundStatus.REQUESTED.value)
     requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     ledger_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+    reversed_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
 
     donation: Mapped[Donation] = relationship(back_populates="refunds")
@@ -141,6 +145,8 @@ class Refund(db.Model):
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.CheckConstraint(_in("status", RefundStatus), name="status_known"),
+        sa.CheckConstraint("status <> 'reversed' OR (ledger_seq IS NOT NULL AND reversed_seq IS NOT NULL)",
+                           name="reversed_is_recorded"),
     )
 
 

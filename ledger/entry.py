@@ -23,6 +23,7 @@ GENESIS_PREV = "0" * 64
 KIND_SIGNS = {
     "donation": 1,
     "chargeback_reversal": 1,
+    "refund_reversal": 1,
     "refund": -1,
     "chargeback": -1,
     "fee": -1,

@@ -28,6 +28,7 @@ TOTAL_EFFECTS: dict[str, tuple[str, int]] = {
     "refund": ("refunded", -1),
     "chargeback": ("chargebacks", -1),
     "chargeback_reversal": ("chargebacks", -1),  # a positive amount that lowers net chargebacks
+    "refund_reversal": ("refunded", -1),  # a refund that failed after succeeding: money stayed
     "fee": ("fees", -1),
     "disbursement": ("disbursed", -1),
 }

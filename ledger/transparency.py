@@ -45,6 +45,7 @@ KIND_LABELS = {
     "refund": _l("Refund"),
     "chargeback": _l("Chargeback"),
     "chargeback_reversal": _l("Chargeback reversed"),
+    "refund_reversal": _l("Refund reversed"),
     "fee": _l("Processing fee"),
     "disbursement": _l("Disbursement"),
 }

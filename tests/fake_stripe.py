@@ -498,6 +498,11 @@ class FakeStripe:
     def set_status(self, object_id: str, status: str) -> dict:
         with self._lock:
             obj = self.get(object_id)
+            if obj["object"] == "refund" and obj["status"] == "succeeded" and status != "succeeded":
+                # As Stripe does when a succeeded refund fails: the charge has that money again.
+                charge = self.objects[obj["charge"]]
+                charge["amount_refunded"] -= obj["amount"]
+                charge["refunded"] = charge["amount_refunded"] == charge["amount"]
             obj["status"] = status
             return copy.deepcopy(self._public(obj))
 

@@ -275,6 +275,38 @@ def test_pending_refund_then_failed_writes_nothing(stripe_app, client, fake_stri
         assert db.session.execute(sa.select(Refund.status)).scalar_one() == "failed"
 
 
+def test_a_refund_that_fails_after_succeeding_is_reversed_once(stripe_app, client, fake_stripe):
+    donation_id, _, public_id = _paid(stripe_app, client, fake_stripe)
+    login_treasurer(stripe_app, client, public_id)
+    client.post(f"/donations/{donation_id}/refund", data={"amount": "20.000", "reason": "Salah"})
+    refund = [o for o in fake_stripe.objects.values() if o["object"] == "refund"][-1]
+    assert deliver(client, make_event("refund.created", refund)).json == {"status": "refunded 1"}
+    failed = fake_stripe.set_status(refund["id"], "failed")
+    event = make_event("refund.failed", failed)
+    assert deliver(client, event).json == {"status": "reversed 1"}
+    assert deliver(client, event).json == {"status": "duplicate"}
+    assert deliver(client, make_event("refund.updated", failed)).json == {"status": "unchanged"}
+    charge = fake_stripe.objects[refund["charge"]]
+    assert deliver(client, make_event("charge.refunded", charge)).json == {"status": "unchanged"}
+    with stripe_app.app_context():
+        (refund_entry,) = entries("refund")
+        (reversal,) = entries("refund_reversal")
+        assert (reversal.amount, reversal.ref, reversal.payment) == (2_000_000, refund_entry.seq, refund["id"])
+        row = db.session.execute(sa.select(Refund)).scalar_one()
+        assert (row.status, row.reversed_seq) == ("reversed", reversal.seq)
+        total = db.session.get(CampaignTotal, public_id)
+        assert (total.raised, total.refunded) == (5_000_000, 0)
+        assert db.session.get(Donation, donation_id).refunded == 0
+    # more than the 30.000 left before the reversal can be refunded now, since none of it left
+    response = client.post(f"/donations/{donation_id}/refund", data={"amount": "40.000", "reason": "Batal"})
+    assert response.status_code == 303
+    again = [o for o in fake_stripe.objects.values() if o["object"] == "refund"][-1]
+    assert again["amount"] == 4_000_000
+    assert deliver(client, make_event("refund.created", again)).json == {"status": "refunded 1"}
+    with stripe_app.app_context():
+        assert db.session.get(CampaignTotal, public_id).refunded == 4_000_000
+
+
 def test_dispute_withdrawn_then_reinstated(stripe_app, client, fake_stripe):
     _, intent_id, public_id = _paid(stripe_app, client, fake_stripe)
     dispute = fake_stripe.dispute(intent_id)

@@ -26,6 +26,7 @@ def random_history(rng: random.Random, transactions: int) -> None:
     """Append a random but coherent history: money out never refers to money that is not there."""
     donations = defaultdict(list)      # campaign -> [(seq, amount)] still refundable
     chargebacks = defaultdict(list)    # campaign -> [(seq, amount)] still reversible
+    refunds = defaultdict(list)        # campaign -> [(seq, amount)] that may still fail
     payment = 0
     for _ in range(transactions):
         appender = storage.Appender(db.session)
@@ -45,7 +46,8 @@ def random_history(rng: random.Random, transactions: int) -> None:
                 appender.append(kind="fee", amount=-fee, ref=ref, **fields)
             elif roll < 0.75:
                 ref, amount = donations[campaign].pop(rng.randrange(len(donations[campaign])))
-                appender.append(kind="refund", amount=-amount, ref=ref, **fields)
+                appended = appender.append(kind="refund", amount=-amount, ref=ref, **fields)
+                refunds[campaign].append((appended.seq, amount))
             elif roll < 0.82:
                 ref, amount = donations[campaign].pop(rng.randrange(len(donations[campaign])))
                 appended = appender.append(kind="chargeback", amount=-amount, ref=ref, **fields)
@@ -53,6 +55,9 @@ def random_history(rng: random.Random, transactions: int) -> None:
             elif roll < 0.86 and chargebacks[campaign]:
                 ref, amount = chargebacks[campaign].pop()
                 appender.append(kind="chargeback_reversal", amount=amount, ref=ref, **fields)
+            elif roll < 0.88 and refunds[campaign]:
+                ref, amount = refunds[campaign].pop()
+                appender.append(kind="refund_reversal", amount=amount, ref=ref, **fields)
             else:
                 appender.append(kind="disbursement", amount=-rng.randint(1, 10**8), memo="Penyaluran",
                                 **fields)
@@ -77,7 +82,7 @@ def expected_figures(s: dict[str, int]) -> dict[str, int]:
     """The page's figures as sums of entry amounts (positive magnitudes)."""
     return {
         "raised": s["donation"],
-        "refunded": -s["refund"],
+        "refunded": -(s["refund"] + s["refund_reversal"]),
         "chargebacks": -(s["chargeback"] + s["chargeback_reversal"]),
         "fees": -s["fee"],
         "disbursed": -s["disbursement"],
