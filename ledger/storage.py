@@ -34,6 +34,11 @@ TOTAL_EFFECTS: dict[str, tuple[str, int]] = {
 }
 
 
+# Up to this many entries per flush are written in one statement on PostgreSQL (see flush());
+# bulk loads keep executemany, whose statement does not grow with the batch.
+ONE_STATEMENT_ROWS = 16
+
+
 class LedgerError(RuntimeError):
     pass
 
@@ -142,6 +147,7 @@ class Appender:
         self.size, last = head(session)
         self.prev = last or bytes(32)
         self._cache: dict[int, bytes] = dict(_known_edge(self.size, self.prev))
+        self._postgresql = _dialect_name(session) == "postgresql"
         self._read = hash_reader(session, self._cache)
         self._entry_rows: list[dict] = []
         self._hash_rows: list[dict] = []
@@ -188,23 +194,32 @@ class Appender:
 
     def flush(self) -> None:
         if self._entry_rows:
-            self.session.execute(sa.insert(LedgerEntry), self._entry_rows)
-            self.session.execute(sa.insert(LedgerHash), self._hash_rows)
-            self._apply_totals()
+            if self._postgresql and len(self._entry_rows) <= ONE_STATEMENT_ROWS:
+                # This runs under the append lock, so every round trip saved shortens everyone's
+                # wait: a few entries, their hashes and the first campaign's totals go to
+                # PostgreSQL as one statement (the inserts as data-modifying CTEs).
+                inserts = (sa.insert(LedgerEntry).values(self._entry_rows).cte("new_entries"),
+                           sa.insert(LedgerHash).values(self._hash_rows).cte("new_hashes"))
+            else:
+                self.session.execute(sa.insert(LedgerEntry), self._entry_rows)
+                self.session.execute(sa.insert(LedgerHash), self._hash_rows)
+                inserts = ()
+            self._apply_totals(inserts)
             _remember_edge(self.size, self.prev, self._cache)
         self._entry_rows, self._hash_rows = [], []
         self._totals.clear()
 
-    def _apply_totals(self) -> None:
+    def _apply_totals(self, inserts: tuple = ()) -> None:
         table = CampaignTotal.__table__
         columns = ("raised", "refunded", "chargebacks", "fees", "disbursed", "donation_count", "entry_count")
         for campaign, delta in self._totals.items():
-            # The usual case, a campaign with totals in this currency, is one statement: this runs
-            # under the append lock, so every round trip saved shortens everyone's wait.
-            updated = self.session.execute(
-                sa.update(table).where(table.c.campaign == campaign, table.c.currency == delta["currency"])
-                .values(last_seq=delta["last_seq"], updated_at=now_utc(),
-                        **{c: table.c[c] + delta[c] for c in columns}))
+            # The usual case, a campaign with totals in this currency, is one statement.
+            statement = (sa.update(table).where(table.c.campaign == campaign, table.c.currency == delta["currency"])
+                         .values(last_seq=delta["last_seq"], updated_at=now_utc(),
+                                 **{c: table.c[c] + delta[c] for c in columns}))
+            if inserts:
+                statement, inserts = statement.add_cte(*inserts), ()
+            updated = self.session.execute(statement)
             if updated.rowcount:
                 continue
             existing = self.session.execute(

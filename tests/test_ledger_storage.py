@@ -364,3 +364,30 @@ def test_a_remembered_edge_of_another_ledger_state_is_not_used(app):
         leaf_hashes = [storage.leaf_hash_at(db.session, seq) for seq in range(8)]
         assert checkpoints.root(db.session, 8) == tree.root_from_leaf_hashes(leaf_hashes)
         assert storage._known_edge(8, leaf_hashes[7])  # and the new edge is remembered
+
+
+def test_a_small_append_is_one_statement_on_postgresql(app):
+    with app.app_context():
+        fill(3)  # the campaign has totals now
+
+        def donation_and_fee():
+            appender = storage.Appender(db.session)
+            gift = appender.append(kind="donation", campaign="camp00000001", amount=900, currency="IDR",
+                                   payment="pay_small")
+            appender.append(kind="fee", campaign="camp00000001", amount=-30, currency="IDR", ref=gift.seq,
+                            payment="pay_small")
+            appender.flush()
+            db.session.commit()
+
+        statements = _statements_during(donation_and_fee)
+        writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "WITH"))]
+        if db.engine.dialect.name == "postgresql":
+            (one,) = writes
+            assert "INSERT INTO ledger_entries" in one and "INSERT INTO ledger_hashes" in one
+            assert "UPDATE ledger_campaign_totals" in one
+        else:  # SQLite has no INSERT inside WITH: separate statements
+            assert len(writes) >= 3 and not any("WITH" in s for s in writes)
+        totals = db.session.get(CampaignTotal, "camp00000001")
+        assert (totals.entry_count, totals.last_seq) == (5, 4)
+        leaf_hashes = [storage.leaf_hash_at(db.session, seq) for seq in range(5)]
+        assert checkpoints.root(db.session, 5) == tree.root_from_leaf_hashes(leaf_hashes)
