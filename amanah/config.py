@@ -99,6 +99,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Where bulk document jobs run: "rq" (default with REDIS_URL), "thread" (default without),
         # or "inline" (in the request itself; tests).
         "DOCUMENT_JOBS": env.get("DOCUMENT_JOBS") or None,
+        # Processes a bulk job renders missing PDFs in (forked per job); unset: one per usable CPU.
+        "DOCUMENT_RENDER_PROCESSES": (int(env["DOCUMENT_RENDER_PROCESSES"])
+                                      if env.get("DOCUMENT_RENDER_PROCESSES") else None),
         "SERVER_NAME": env.get("SERVER_NAME") or None,
         "PREFERRED_URL_SCHEME": "http" if mode == "development" else "https",
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 12 * 1024 * 1024),

@@ -5,14 +5,20 @@
 Builds a throwaway database (SQLite in a temporary folder unless --database-url names an empty
 PostgreSQL database), migrates it, and confirms `--samples` + `--bulk` donations through the
 real confirmation service (sandbox provider), so each has its receipt numbered but not yet rendered.
-Then it measures, in one process with the renderer warmed up by one receipt:
+Then it measures, with the renderer warmed up by one receipt:
 
 - first render: receipts.document_pdf() on a receipt never rendered (template, amount in words,
   inclusion proof, QR code, PDF/A-3b with the ledger entry attached, SHA-256, stored, committed);
 - re-download: GET /receipts/<serial>.pdf through the app (signed-in donor) for a stored receipt,
   and document_pdf() alone for the same;
 - bulk: a bulk ZIP job (donations.bulk.run_job) over a campaign's `--bulk` receipts that were never
-  rendered, in pages per second (each receipt is one A4 page), rendered in the job's process.
+  rendered, in pages per second (each receipt is one A4 page), as the job runs it: in its pool of
+  forked render processes, one per usable CPU (DOCUMENT_RENDER_PROCESSES to change that), forked
+  and warmed up inside the measured time.
+
+Wall-clock figures depend on whatever else the machine runs; the CPU time beside them (this process,
+plus for bulk the render processes it reaped) does much less, so compare those between runs on a
+busy machine.
 
 Targets (issue 5): first render <= 40 ms median, re-download <= 5 ms, bulk >= 45 pages/s.
 """
@@ -50,7 +56,7 @@ def ms(values: list[float]) -> str:
             f"{sorted(values)[int(len(values) * 0.9)] * 1000:.1f} ms (n={len(values)})")
 
 
-def measure_renders(app) -> tuple[list[float], list[float], list[str], int]:
+def measure_renders(app) -> tuple[list[float], list[float], list[float], list[str], int]:
     """First renders and stored re-reads through the service, on the sample campaign's receipts."""
     import sqlalchemy as sa
 
@@ -61,12 +67,13 @@ def measure_renders(app) -> tuple[list[float], list[float], list[str], int]:
         ids = db.session.execute(sa.select(Document.id).order_by(Document.id)).scalars().all()
         samples = ids[: len(ids) - app.config["BENCH_BULK"]]
         receipts.document_pdf(db.session.get(Document, samples[0]))  # warm-up: fonts, stylesheet
-        first, again = [], []
+        first, again, cpu = [], [], []
         for doc_id in samples[1:]:
             document = db.session.get(Document, doc_id)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             data, _ = receipts.document_pdf(document)
             first.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
         for doc_id in samples[1:]:
             document = db.session.get(Document, doc_id)
             t = time.perf_counter()
@@ -74,7 +81,7 @@ def measure_renders(app) -> tuple[list[float], list[float], list[str], int]:
             again.append(time.perf_counter() - t)
         serials = [db.session.get(Document, doc_id).serial for doc_id in samples[1:]]
         db.session.remove()
-    return first, again, serials, len(data)
+    return first, again, cpu, serials, len(data)
 
 
 def measure_downloads(app, donor_id: int, serials: list[str]) -> list[float]:
@@ -93,7 +100,7 @@ def measure_downloads(app, donor_id: int, serials: list[str]) -> list[float]:
     return times
 
 
-def measure_bulk(app, donor_id: int, campaign_id: int) -> tuple[int, float]:
+def measure_bulk(app, donor_id: int, campaign_id: int) -> tuple[int, float, float]:
     from amanah.extensions import db
     from campaigns.models import Campaign
     from campaigns.services import today_wib
@@ -106,15 +113,16 @@ def measure_bulk(app, donor_id: int, campaign_id: int) -> tuple[int, float]:
                              today - dt.timedelta(days=2), today + dt.timedelta(days=2),
                              base_url="http://localhost/", locale="id")
         db.session.commit()
-        t = time.perf_counter()
+        t, before = time.perf_counter(), os.times()
         bulk.run_job(job.id)
-        elapsed = time.perf_counter() - t
+        elapsed, after = time.perf_counter() - t, os.times()
         job = db.session.get(DocumentJob, job.id)
         assert job.status == "done" and job.total == app.config["BENCH_BULK"], (job.status, job.error)
         total = job.total
         db.session.remove()
         db.engine.dispose()
-    return total, elapsed
+    cpu = sum(after[:4]) - sum(before[:4])  # user and system time, of this process and reaped children
+    return total, elapsed, cpu
 
 
 def main(argv=None) -> int:
@@ -132,15 +140,19 @@ def main(argv=None) -> int:
     donor_id, campaign_ids = build(app, args.samples, args.bulk)
     print(f"setup: {args.samples + args.bulk} donations confirmed in {time.perf_counter() - started:.1f} s "
           f"({app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]})")
-    first, again, serials, size = measure_renders(app)
+    first, again, cpu, serials, size = measure_renders(app)
     http = measure_downloads(app, donor_id, serials)
     print(f"first render (document_pdf, stored and committed): {ms(first)}, "
-          f"{size / 1024:.0f} KiB per receipt")
+          f"{size / 1024:.0f} KiB per receipt, CPU {ms(cpu)}")
     print(f"re-download, GET /receipts/<serial>.pdf:          {ms(http)}")
     print(f"re-download, document_pdf() of a stored receipt:  {ms(again)}")
-    total, elapsed = measure_bulk(app, donor_id, campaign_ids[0])
+    total, elapsed, cpu_total = measure_bulk(app, donor_id, campaign_ids[0])
+    from donations.bulk import render_processes
+    with app.app_context():
+        processes = render_processes()
     print(f"bulk ZIP job: {total} receipts never rendered before, {elapsed:.2f} s, "
-          f"{total / elapsed:.1f} pages/s")
+          f"{total / elapsed:.1f} pages/s ({processes} render processes; "
+          f"CPU {cpu_total / total * 1000:.1f} ms per page, all processes)")
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} CPUs "
           "(other work on the machine slows every figure)")

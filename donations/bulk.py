@@ -8,12 +8,14 @@ holds its progress for the page's progress bar. The ZIP holds the stored PDFs by
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import os
 import secrets
 import threading
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -128,9 +130,9 @@ def _build(job: DocumentJob) -> None:
     writer.writerow(CSV_COLUMNS)
     # Links printed in receipts rendered now point at the site the job was asked on.
     with current_app.test_request_context(base_url=job.base_url), \
-            zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
-        for start in range(0, len(ids), CHUNK):
-            for document, (data, digest) in _chunk(ids[start:start + CHUNK]):
+            zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive, _renderer(ids) as render:
+        for start, chunk in _stored_chunks(ids, render):
+            for document, (data, digest) in chunk:
                 name = f"{document.serial}.pdf"
                 archive.writestr(name, data)
                 content = document.content
@@ -150,16 +152,72 @@ def _build(job: DocumentJob) -> None:
 CHUNK = 16
 
 
-def _chunk(ids: list[int]) -> list[tuple[Document, tuple[bytes, str]]]:
-    """The stored PDFs of these documents, rendering and storing (not committing) the missing ones."""
+def _stored_chunks(ids: list[int], render):
+    """(start, [(document, (pdf, sha256))]) per CHUNK of ids, rendering and storing (not
+    committing) the missing PDFs. A chunk's renderings start before the previous chunk is handed
+    back, so the render processes keep working while the caller writes and commits."""
     from donations import receipts
-    result = []
-    for document in (db.session.get(Document, i) for i in ids):
-        found = receipts.stored_pdf(document.id)
-        if found is None:
-            found = receipts.store_pdf(document.id, receipts.render_from_job(receipts.render_job(document)))
-        result.append((document, found))
-    return result
+    pending = None
+    for start in range(0, len(ids), CHUNK):
+        documents = [db.session.get(Document, i) for i in ids[start:start + CHUNK]]
+        found = {d.id: receipts.stored_pdf(d.id) for d in documents}
+        missing = [d for d in documents if found[d.id] is None]
+        rendered = render([receipts.render_job(d) for d in missing])
+        if pending is not None:
+            yield _store(*pending)
+        pending = (start, documents, found, missing, rendered)
+    if pending is not None:
+        yield _store(*pending)
+
+
+def _store(start, documents, found, missing, rendered):
+    from donations import receipts
+    for document, pdf in zip(missing, rendered(), strict=True):
+        found[document.id] = receipts.store_pdf(document.id, pdf)
+    return start, [(d, found[d.id]) for d in documents]
+
+
+@contextmanager
+def _renderer(ids: list[int]):
+    """render(jobs) -> a function returning their PDFs: in a pool of forked processes, one per CPU,
+    when there is more than one document to render; else in this process, when asked for."""
+    from donations import receipts
+    from donations.pdf import fork_pool
+    processes = min(render_processes(), _unrendered(ids))
+    if processes < 2:
+        yield lambda jobs: lambda: [receipts.render_from_job(j) for j in jobs]
+        return
+    pool = fork_pool(processes, _init_render_process, (current_app._get_current_object(),))
+    try:
+        # A render process that never answers fails the job instead of holding it forever.
+        yield lambda jobs: functools.partial(pool.map_async(_render_in_process, jobs).get, RENDER_TIMEOUT)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+RENDER_TIMEOUT = 600  # seconds for one chunk
+
+
+def render_processes() -> int:
+    configured = current_app.config.get("DOCUMENT_RENDER_PROCESSES")
+    return configured if configured is not None else len(os.sched_getaffinity(0))
+
+
+def _unrendered(ids: list[int]) -> int:
+    return db.session.execute(sa.select(sa.func.count()).select_from(Document).where(
+        Document.id.in_(ids), Document.pdf.is_(None))).scalar_one()
+
+
+def _init_render_process(app) -> None:
+    # Templates and translations need the app; the database is never touched here.
+    app.app_context().push()
+
+
+def _render_in_process(job: dict) -> bytes:
+    from donations import receipts
+    return receipts.render_from_job(job)
 
 
 def job_for(token: str, user) -> DocumentJob | None:

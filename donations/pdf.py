@@ -85,8 +85,6 @@ class _Worker:
         self.stylesheet = CSS(filename=str(STYLESHEET), url_fetcher=self.fetcher,
                               font_config=self.font_config)
         self.color_profiles = {OUTPUT_INTENT: _srgb_profile()}
-        # Pango and the font configuration are shared: one rendering at a time per process.
-        self.lock = threading.Lock()
 
 
 def _srgb_profile():
@@ -100,7 +98,18 @@ def _srgb_profile():
 
 
 _worker_lock = threading.Lock()
+# Pango and the font configuration are shared: one rendering at a time per process. Also held
+# while forking render processes, so that no thread is inside Pango or fontconfig at that moment.
+_render_lock = threading.Lock()
 
+
+def _fresh_locks_in_child() -> None:
+    # A forked child has only the forking thread: a lock another thread held would stay held.
+    global _worker_lock, _render_lock
+    _worker_lock, _render_lock = threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_locks_in_child)
 
 _workers: dict[int, _Worker] = {}
 # Let the font configurations go while the interpreter is still whole: WeasyPrint's __del__ fails
@@ -149,10 +158,22 @@ def render_pdf(template: str, context: dict, *, locale: str,
     files = [Attachment(string=a.data, name=a.name, description=a.description,
                         url_fetcher=work.fetcher, relationship="Source") for a in attachments]
     try:
-        with work.lock:
+        with _render_lock:
             document = HTML(string=html, base_url=BASE_URL, url_fetcher=work.fetcher)
             return document.write_pdf(stylesheets=[work.stylesheet], font_config=work.font_config,
                                       attachments=files, pdf_variant=variant,
                                       color_profiles=work.color_profiles, output_intent=OUTPUT_INTENT)
     except FatalURLFetchingError as exc:
         raise RenderError(str(exc)) from None
+
+
+def fork_pool(processes: int, initializer=None, initargs=()):
+    """A pool of `processes` forked render processes (multiprocessing.Pool; the caller closes it).
+
+    Forked, not spawned: a spawned process would spend seconds importing WeasyPrint and the app
+    before its first page. The fork happens while this process renders nothing, and each child
+    builds its own fonts and Pango state (worker() is per process).
+    """
+    import multiprocessing
+    with _render_lock:
+        return multiprocessing.get_context("fork").Pool(processes, initializer, initargs)

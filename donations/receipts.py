@@ -233,10 +233,13 @@ def proof_page_url() -> str:
 
 
 def qr_data_uri(url: str) -> str:
-    import segno
-    # Error correction L (7%) keeps the code small enough to scan from paper; a fixed mask skips
-    # segno's evaluation of all eight (4x the encoding time). Any mask decodes the same.
-    return segno.make(url, error="l", mask=MASK).png_data_uri(scale=1, border=4)
+    """segno.make(url, error="l", mask=MASK) as a PNG, one pixel per module (donations.qr makes
+    the same symbol about ten times faster).
+
+    Error correction L (7%) keeps the code small enough to scan from paper; a fixed mask skips
+    segno's evaluation of all eight (4x the encoding time). Any mask decodes the same."""
+    from donations import qr
+    return "data:image/png;base64," + base64.b64encode(qr.png(qr.matrix(url, MASK))).decode()
 
 
 def _when(iso: str, locale: str) -> str:

@@ -224,3 +224,42 @@ def test_job_runs_in_an_rq_worker_when_redis_is_configured(fresh_database_url, t
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_render_processes_make_each_document_whole_and_store_what_they_made(databases, tmp_path, processes):
+    """Rendered in the job's own process or in forked render processes, every PDF in the ZIP is
+    the document stored for it, with its own serial and its own ledger entry attached."""
+    from conftest import one_rolled_back_transaction
+
+    from tests.documents_helpers import pdf_attachments, pdf_text
+    app = make_app(databases.url, tmp_path / "instance", DOCUMENT_JOBS="inline",
+                   DOCUMENT_RENDER_PROCESSES=processes)
+    with one_rolled_back_transaction(app):
+        client = app.test_client()
+        start, end = _range(app)
+        with app.app_context():
+            treasurer = make_user(None, Role.TREASURER)
+            campaign = make_campaign(treasurer=treasurer)
+            ids = [paid_donation(app, campaign, amount=1_000_000 * (n + 1)) for n in range(5)]
+            refund(app, ids[0], 100_000)
+            login(client, treasurer)
+            public_id = campaign.public_id
+        location = client.post(f"/campaigns/{public_id}/documents/receipts",
+                               data={"from": start, "to": end}).location
+        status = client.get(location + ".json").json
+        assert status["status"] == "done" and status["total"] == 6
+        download = client.get(status["download_url"])
+        archive = zipfile.ZipFile(io.BytesIO(download.data))
+        download.close()
+        with app.app_context():
+            from donations.documents import Document
+            documents = db.session.execute(db.select(Document)).scalars().all()
+            expected = {f"{d.serial}.pdf": (d.serial, d.content["ledger"]["seq"], bytes(d.pdf))
+                        for d in documents}
+        assert set(archive.namelist()) == {*expected, "index.csv"}
+        for name, (serial, seq, stored) in expected.items():
+            data = archive.read(name)
+            assert data == stored and serial in pdf_text(data)
+            entry = f"ledger-entry-{seq}"
+            assert set(pdf_attachments(data)) == {f"{entry}.json", f"{entry}.tlog-proof"}
