@@ -99,6 +99,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Where bulk document jobs run: "rq" (default with REDIS_URL), "thread" (default without),
         # or "inline" (in the request itself; tests).
         "DOCUMENT_JOBS": env.get("DOCUMENT_JOBS") or None,
+        # Days a finished bulk download (its ZIP and its job) is kept before it is purged.
+        "EXPORT_RETENTION_DAYS": int(env.get("EXPORT_RETENTION_DAYS") or 7),
         # Processes a bulk job renders missing PDFs in (forked per job); unset: one per usable CPU.
         "DOCUMENT_RENDER_PROCESSES": (int(env["DOCUMENT_RENDER_PROCESSES"])
                                       if env.get("DOCUMENT_RENDER_PROCESSES") else None),

@@ -8,6 +8,7 @@ holds its progress for the page's progress bar. The ZIP holds the stored PDFs by
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import io
 import logging
@@ -47,8 +48,28 @@ def exports_dir() -> Path:
     return path
 
 
+def purge_expired(now: dt.datetime | None = None) -> int:
+    """Delete bulk downloads older than EXPORT_RETENTION_DAYS: their ZIP (or what a job that died
+    left half-written) and their job row. Receipts themselves are stored elsewhere and stay;
+    a treasurer can always ask for a new ZIP. Returns how many jobs went; the caller commits."""
+    cutoff = (now or now_utc()) - dt.timedelta(days=current_app.config["EXPORT_RETENTION_DAYS"])
+    old = db.session.execute(sa.select(DocumentJob).where(sa.or_(
+        DocumentJob.finished_at < cutoff,
+        # Queued or running for that long: its worker died with it (a restart, a crash).
+        sa.and_(DocumentJob.finished_at.is_(None), DocumentJob.created_at < cutoff)))).scalars().all()
+    folder = exports_dir()
+    for job in old:
+        for leftover in (folder / f"{job.token}.zip", folder / f"{job.token}.part"):
+            leftover.unlink(missing_ok=True)
+        db.session.delete(job)
+    if old:
+        log.info("purged %d bulk downloads older than %s", len(old), cutoff.isoformat())
+    return len(old)
+
+
 def start_job(user, campaign, start, end, *, base_url: str, locale: str) -> DocumentJob:
-    """Record a job (flushed); the caller commits, then calls enqueue()."""
+    """Record a job (flushed), purging expired ones first; the caller commits, then calls enqueue()."""
+    purge_expired()
     job = DocumentJob(token=secrets.token_urlsafe(16), requested_by_id=user.id, campaign_id=campaign.id,
                       date_from=start, date_to=end, base_url=base_url[:255], locale=locale)
     db.session.add(job)

@@ -133,3 +133,12 @@ def issue_missing_command():
     serials = receipts.issue_missing_receipts()
     db.session.commit()
     click.echo(f"{len(serials)} receipts issued" + (f": {serials[0]} .. {serials[-1]}" if serials else ""))
+
+
+@documents_cli.command("purge-exports")
+def purge_exports_command():
+    """Delete bulk download ZIPs (and their jobs) older than EXPORT_RETENTION_DAYS; for cron."""
+    from donations import bulk
+    count = bulk.purge_expired()
+    db.session.commit()
+    click.echo(f"{count} bulk downloads purged")

@@ -67,6 +67,47 @@ def test_treasurer_gets_a_zip_of_the_stored_pdfs_and_an_index(inline_app):
     download.close()
 
 
+def test_bulk_downloads_are_purged_after_the_retention_period(inline_app):
+    import datetime as dt
+
+    from amanah.db import now_utc
+    from donations import bulk
+    app, client = inline_app, inline_app.test_client()
+    start, end = _range(app)
+    with app.app_context():
+        treasurer = make_user(None, Role.TREASURER)
+        campaign = make_campaign(treasurer=treasurer)
+        paid_donation(app, campaign)
+        login(client, treasurer)
+        public_id = campaign.public_id
+    old = client.post(f"/campaigns/{public_id}/documents/receipts", data={"from": start, "to": end}).location
+    page = client.get(old).get_data(as_text=True)
+    assert "kept for 7 days" in page or "disimpan selama 7 hari" in page
+    with app.app_context():
+        job = db.session.execute(db.select(DocumentJob)).scalar_one()
+        zip_path = bulk.exports_dir() / job.filename
+        assert zip_path.is_file()
+        job.finished_at = now_utc() - dt.timedelta(days=8)
+        stuck = DocumentJob(token="stuck-job-token", requested_by_id=treasurer.id, campaign_id=campaign.id,
+                            date_from=job.date_from, date_to=job.date_to, base_url="http://localhost/", status="running",
+                            created_at=now_utc() - dt.timedelta(days=9))
+        db.session.add(stuck)
+        db.session.commit()
+        (bulk.exports_dir() / "stuck-job-token.part").write_bytes(b"half")
+    # a new request purges what expired, and only that
+    fresh = client.post(f"/campaigns/{public_id}/documents/receipts", data={"from": start, "to": end}).location
+    assert client.get(old).status_code == 404 and client.get(fresh).status_code == 200
+    with app.app_context():
+        assert not zip_path.exists() and not (bulk.exports_dir() / "stuck-job-token.part").exists()
+        (kept,) = db.session.execute(db.select(DocumentJob)).scalars()
+        assert (bulk.exports_dir() / kept.filename).is_file()
+        kept.finished_at = now_utc() - dt.timedelta(days=8)
+        db.session.commit()
+        result = app.test_cli_runner().invoke(args=["documents", "purge-exports"])
+        assert result.exit_code == 0 and "1 bulk downloads purged" in result.output
+        assert db.session.execute(db.select(DocumentJob)).first() is None
+
+
 @pytest.mark.parametrize("who", ["other treasurer", "auditor", "donor", "organizer"])
 def test_others_cannot_start_or_follow_a_job(inline_app, who):
     app, client = inline_app, inline_app.test_client()
