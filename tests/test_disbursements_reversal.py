@@ -311,3 +311,20 @@ def test_the_reverse_form_requires_a_csrf_token(databases, tmp_path):
         with app.app_context():
             assert len(_reversal_entries(public_id)) == 1
 
+
+
+def test_the_campaign_report_lists_the_reversal_beside_the_disbursement(app, recorded):
+    from tests.documents_helpers import pdf_text
+
+    public_id, disbursement_id, treasurer_id = recorded
+    with app.test_request_context():
+        row = db.session.get(Disbursement, disbursement_id)
+        reversal = disbursements.reverse(row, db.session.get(User, treasurer_id), REASON)
+        db.session.commit()
+        disbursement_seq, reversal_seq = row.ledger_seq, reversal.ledger_seq
+    response = _client(app, treasurer_id).get(f"/campaigns/{public_id}/documents/report.pdf", headers=EN)
+    assert response.status_code == 200
+    text = pdf_text(response.data).replace("\n", " ")
+    assert "Pembelian bahan tahap 1" in text
+    assert f"Reversal of entry {disbursement_seq}, recorded in error: {REASON}" in text
+    assert str(reversal_seq) in text
