@@ -99,7 +99,8 @@ SCHEMAS = {
         "properties": {
             "reason": {"type": "string", "description": "Why it was corrected: the reversing entry's memo."},
             "ledger_seq": {"type": "integer", "minimum": 0,
-                           "description": "The disbursement_reversal entry; its `ref` is the disbursement's."},
+                           "description": "The disbursement_reversal entry; its `ref` is the "
+                                          "disbursement's."},
             "ledger_entry_url": {"type": "string"},
             "reversed_at": {"type": "string"},
         },

@@ -11,7 +11,13 @@ from amanah.money import MoneyError
 from campaigns.forms import LocalDateField
 from donations import disbursements
 from donations import evidence as evidence_store
-from donations.disbursement_models import CATEGORY_LABELS, PAYEE_KIND_LABELS, PAYEE_MAX, PURPOSE_MAX, REASON_MAX
+from donations.disbursement_models import (
+    CATEGORY_LABELS,
+    PAYEE_KIND_LABELS,
+    PAYEE_MAX,
+    PURPOSE_MAX,
+    REASON_MAX,
+)
 
 
 class DisbursementForm(FlaskForm):

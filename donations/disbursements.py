@@ -335,7 +335,8 @@ def reverse(disbursement: Disbursement, actor: User, reason: str) -> Disbursemen
         raise ValidationError(errors)
     already = _l("This disbursement has already been corrected.")
     session = db.session()
-    storage.lock(session)  # two people correcting the same disbursement: the second waits, then sees the first
+    # Two people correcting the same disbursement: the second waits here, then sees the first.
+    storage.lock(session)
     if reversal_of(disbursement) is not None:
         raise ReversalRefused(already)
     entry = storage.append(session, kind="disbursement_reversal", campaign=campaign.public_id,

@@ -182,7 +182,8 @@ def campaign_report(campaign, locale: str) -> dict:
         fields = json.loads(bytes(leaf))
         memo = fields.get("memo") or ""
         if fields["kind"] == "disbursement_reversal":  # shown as a negative disbursement, with its reason
-            memo = str(_l("Reversal of entry %(seq)d, recorded in error: %(reason)s", seq=fields["ref"], reason=memo))
+            memo = str(_l("Reversal of entry %(seq)d, recorded in error: %(reason)s",
+                          seq=fields["ref"], reason=memo))
         disbursements.append({"seq": seq, "date": _day(at), "amount": money(-amount),
                               "memo": memo, "evidence": fields.get("evidence") or ""})
     return {

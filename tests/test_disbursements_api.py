@@ -85,7 +85,8 @@ def test_the_api_marks_a_reversed_disbursement_and_leaves_it_out_of_disbursed(ap
 def test_the_operation_is_in_the_openapi_document(client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert disbursement_api.PATH in document["paths"]
-    assert {"Disbursement", "DisbursementList", "DisbursementReversal"} <= set(document["components"]["schemas"])
+    schemas = set(document["components"]["schemas"])
+    assert {"Disbursement", "DisbursementList", "DisbursementReversal"} <= schemas
 
 
 def test_the_operation_answers_as_documented(app):
