@@ -177,10 +177,6 @@ def can_record_disbursement(campaign) -> bool:
     return disbursements.can_record(_user(), campaign)
 
 
-def can_reverse_disbursement(disbursement) -> bool:
-    return disbursements.can_reverse(_user(), disbursement)
-
-
 def can_see_withheld_evidence(campaign) -> bool:
     return disbursements.can_see_withheld(_user(), campaign)
 
@@ -189,6 +185,5 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
         campaign_disbursements=campaign_disbursements, can_record_disbursement=can_record_disbursement,
-        can_reverse_disbursement=can_reverse_disbursement,
         can_see_withheld_evidence=can_see_withheld_evidence, evidence_state=evidence_state,
         available_balance=disbursements.available_balance)
