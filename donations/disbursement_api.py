@@ -2,6 +2,8 @@
 
 The same facts as the campaign page: payee display name, category, purpose, amount (minor units),
 the ledger entry and the evidence hash; the evidence address only when the document is public.
+A disbursement corrected as recorded in error stays listed, with `reversed` naming the correcting
+entry and its reason; `disbursed` counts only the ones that stand.
 """
 from __future__ import annotations
 
@@ -34,6 +36,16 @@ def disbursement_json(d) -> dict:
         "evidence_url": url_for("treasury.evidence", sha256=d.evidence_sha256, _external=True)
         if d.evidence_public else None,
         "recorded_at": d.created_at.isoformat(),
+        "reversed": reversal_json(d.reversal) if d.reversal is not None else None,
+    }
+
+
+def reversal_json(r) -> dict:
+    return {
+        "reason": r.reason,
+        "ledger_seq": r.ledger_seq,
+        "ledger_entry_url": url_for("ledger_pages.entry", seq=r.ledger_seq, _external=True),
+        "reversed_at": r.created_at.isoformat(),
     }
 
 
@@ -47,7 +59,7 @@ def list_disbursements(public_id: str):
         "campaign": campaign.public_id,
         "currency": campaign.currency,
         "balance": disbursements.available_balance(campaign),
-        "disbursed": sum(d.amount for d in rows),
+        "disbursed": disbursements.net_disbursed(rows),
         "items": [disbursement_json(d) for d in rows],
     }
     return response, 200, {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"}
@@ -73,10 +85,26 @@ SCHEMAS = {
             "evidence_url": {"type": ["string", "null"],
                              "description": "Null while the document is withheld."},
             "recorded_at": {"type": "string"},
+            "reversed": {"oneOf": [{"$ref": "#/components/schemas/DisbursementReversal"}, {"type": "null"}],
+                         "description": "Null unless the disbursement was recorded in error and reversed "
+                                        "by a disbursement_reversal entry; a reversed one is not counted "
+                                        "in `disbursed`."},
         },
         "required": ["paid_on", "amount", "currency", "payee", "payee_kind", "category", "purpose",
                      "ledger_seq", "ledger_entry_url", "evidence_sha256", "evidence_type", "evidence_public",
-                     "evidence_url", "recorded_at"],
+                     "evidence_url", "recorded_at", "reversed"],
+    },
+    "DisbursementReversal": {
+        "type": "object",
+        "properties": {
+            "reason": {"type": "string", "description": "Why it was corrected: the reversing entry's memo."},
+            "ledger_seq": {"type": "integer", "minimum": 0,
+                           "description": "The disbursement_reversal entry; its `ref` is the "
+                                          "disbursement's."},
+            "ledger_entry_url": {"type": "string"},
+            "reversed_at": {"type": "string"},
+        },
+        "required": ["reason", "ledger_seq", "ledger_entry_url", "reversed_at"],
     },
     "DisbursementList": {
         "type": "object",
@@ -84,7 +112,8 @@ SCHEMAS = {
             "campaign": {"type": "string"},
             "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
             "balance": {"type": "integer", "description": "Available to disburse, minor units."},
-            "disbursed": {"type": "integer", "minimum": 0},
+            "disbursed": {"type": "integer", "minimum": 0,
+                          "description": "Minor units; reversed disbursements are not counted."},
             "items": {"type": "array", "items": {"$ref": "#/components/schemas/Disbursement"}},
         },
         "required": ["campaign", "currency", "balance", "disbursed", "items"],

@@ -11,7 +11,13 @@ from amanah.money import MoneyError
 from campaigns.forms import LocalDateField
 from donations import disbursements
 from donations import evidence as evidence_store
-from donations.disbursement_models import CATEGORY_LABELS, PAYEE_KIND_LABELS, PAYEE_MAX, PURPOSE_MAX
+from donations.disbursement_models import (
+    CATEGORY_LABELS,
+    PAYEE_KIND_LABELS,
+    PAYEE_MAX,
+    PURPOSE_MAX,
+    REASON_MAX,
+)
 
 
 class DisbursementForm(FlaskForm):
@@ -65,3 +71,15 @@ class DisbursementForm(FlaskForm):
             payee_name=self.payee_name.data or "", purpose=self.purpose.data or "",
             category=self.category.data or "", evidence=evidence,
             evidence_public=self.evidence_visibility.data != "withheld")
+
+
+class ReversalForm(FlaskForm):
+    """Confirming the correction of a disbursement recorded in error: only the public reason."""
+
+    reason = TextAreaField(_l("Reason for the correction"), description=_l(
+        "Published in the public ledger with the correcting entry and never changed, e.g. "
+        "\"Recorded twice\", \"Wrong campaign\" or \"Wrong amount: it was 250.000, not 2.500.000\"."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reason_max = REASON_MAX

@@ -22,6 +22,7 @@ from donations.models import User
 
 PAYEE_MAX = 120
 PURPOSE_MAX = 500  # the ledger allows 1000 characters of memo; a purpose is a sentence or two
+REASON_MAX = 500   # a reversal's reason is its entry's memo, like a purpose
 
 
 class PayeeKind(enum.StrEnum):
@@ -80,6 +81,7 @@ class Disbursement(db.Model):
 
     campaign: Mapped[Campaign] = relationship()
     recorded_by: Mapped[User | None] = relationship()
+    reversal: Mapped[DisbursementReversal | None] = relationship(back_populates="disbursement")
 
     __table_args__ = (
         sa.CheckConstraint(f"amount > 0 AND amount <= {MAX_MINOR}", name="amount_positive"),
@@ -101,5 +103,34 @@ class Disbursement(db.Model):
     def evidence_extension(self) -> str:
         return EVIDENCE_TYPES[self.evidence_type]
 
+    @property
+    def is_reversed(self) -> bool:
+        return self.reversal is not None
+
     def __repr__(self) -> str:
         return f"<Disbursement {self.id} {self.amount} {self.currency} seq={self.ledger_seq}>"
+
+
+class DisbursementReversal(db.Model):
+    """A disbursement recorded in error, corrected in public: the money never left the campaign."""
+
+    __tablename__ = "disbursement_reversals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique: a disbursement is reversed at most once, also when two people submit at once.
+    disbursement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("disbursements.id", ondelete="RESTRICT"), unique=True)
+    reason: Mapped[str] = mapped_column(sa.String(REASON_MAX))  # the entry's memo, public
+    reversed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    ledger_seq: Mapped[int] = mapped_column(sa.BigInteger, unique=True)  # the disbursement_reversal entry
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    disbursement: Mapped[Disbursement] = relationship(back_populates="reversal")
+    reversed_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("length(reason) > 0", name="reason_present"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<DisbursementReversal of {self.disbursement_id} seq={self.ledger_seq}>"

@@ -9,7 +9,7 @@ from amanah.extensions import db, login_manager
 from campaigns import services as campaign_services
 from donations import disbursements
 from donations import evidence as evidence_store
-from donations.disbursement_forms import DisbursementForm
+from donations.disbursement_forms import DisbursementForm, ReversalForm
 from donations.models import Role
 
 bp = Blueprint("treasury", __name__)
@@ -45,8 +45,9 @@ def overview():
         return login_manager.unauthorized()
     if not (user.has_role(Role.TREASURER) or user.has_role(Role.ADMIN)):
         abort(403)
-    return render_template("donations/disbursements/overview.html",
-                           campaigns=disbursements.campaigns_to_manage(user))
+    campaigns = disbursements.campaigns_to_manage(user)
+    recent = disbursements.recent_for_campaigns([campaign.id for campaign, _balance in campaigns])
+    return render_template("donations/disbursements/overview.html", campaigns=campaigns, recent=recent)
 
 
 @bp.route("/treasury/<public_id>/disbursements/new", methods=["GET", "POST"])
@@ -82,6 +83,47 @@ def new_disbursement(public_id: str):
     return render_template("donations/disbursements/form.html", form=form, campaign=campaign,
                            balance=disbursements.available_balance(campaign),
                            latest=disbursements.latest_paid_on()), status
+
+
+@bp.route("/treasury/<public_id>/disbursements/<int:disbursement_id>/reverse", methods=["GET", "POST"])
+def reverse_disbursement(public_id: str, disbursement_id: int):
+    """Correct a disbursement recorded in error: confirm, give the public reason, and a
+    `disbursement_reversal` entry gives the money back to the campaign."""
+    user = _user()
+    campaign = campaign_services.get_by_public_id(public_id)
+    if campaign is None or not campaign_services.can_view(user, campaign):
+        abort(404)
+    disbursement = disbursements.get(campaign, disbursement_id)
+    if disbursement is None or not disbursements.can_reverse(user, disbursement):
+        abort(404)  # only those who may correct a disbursement learn that this page exists
+    back = url_for("campaigns.show", public_id=campaign.public_id, slug=campaign.slug,
+                   _anchor=f"disbursement-{disbursement.id}")
+    if disbursement.reversal is not None:
+        flash(_("This disbursement has already been corrected."), "warning")
+        return redirect(back, code=303)
+    form = ReversalForm()
+    errors: dict[str, str] = {}
+    if form.is_submitted():
+        errors = disbursements.check_reason(form.reason.data or "")
+        if form.validate() and not errors:
+            try:
+                reversal = disbursements.reverse(disbursement, user, form.reason.data or "")
+            except disbursements.ValidationError as exc:
+                db.session.rollback()
+                errors = exc.errors
+            except disbursements.ReversalRefused as exc:
+                db.session.rollback()  # e.g. someone else corrected it a moment ago
+                flash(str(exc.args[0]), "error")
+                return redirect(back, code=303)
+            else:
+                db.session.commit()
+                flash(_("The disbursement is corrected by ledger entry %(seq)d; its amount is back in the "
+                        "campaign's available balance.", seq=reversal.ledger_seq), "success")
+                return redirect(back, code=303)
+        _merge_errors(form, errors)
+    status = 422 if form.is_submitted() else 200
+    return render_template("donations/disbursements/reverse.html", form=form, campaign=campaign,
+                           disbursement=disbursement), status
 
 
 @bp.get("/evidence/<sha256>")

@@ -4,6 +4,9 @@ The balance rule is enforced under the ledger's append lock: the lock is taken f
 campaign's running totals are read and the entry appended in the same transaction, so two
 treasurers submitting at the same moment can never both spend the same money. Nothing here
 commits; the caller (a view, the demo loader, a test) commits once.
+
+A disbursement recorded in error is never edited: `reverse` appends a `disbursement_reversal`
+entry that points at it and gives the money back to the campaign's balance, once.
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import unicodedata
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from amanah.db import now_utc
 from amanah.extensions import db
@@ -24,7 +29,9 @@ from donations import evidence as evidence_store
 from donations.disbursement_models import (
     PAYEE_MAX,
     PURPOSE_MAX,
+    REASON_MAX,
     Disbursement,
+    DisbursementReversal,
     PayeeKind,
     SpendingCategory,
 )
@@ -52,6 +59,10 @@ class ValidationError(Exception):
     def __init__(self, errors: dict[str, str]):
         super().__init__(", ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+class ReversalRefused(Exception):
+    """A reversal that may not happen (not allowed, or already done); args[0] is for the user."""
 
 
 @dataclasses.dataclass
@@ -115,7 +126,35 @@ def reserved_refunds(campaign: Campaign) -> int:
 def for_campaign(campaign: Campaign) -> list[Disbursement]:
     return list(db.session.scalars(
         sa.select(Disbursement).where(Disbursement.campaign_id == campaign.id)
+        .options(selectinload(Disbursement.reversal))
         .order_by(Disbursement.paid_on.desc(), Disbursement.id.desc())))
+
+
+def recent_for_campaigns(campaign_ids: list[int], limit: int = 30) -> list[Disbursement]:
+    """The latest recorded disbursements of these campaigns (the treasury overview), newest first."""
+    if not campaign_ids:
+        return []
+    return list(db.session.scalars(
+        sa.select(Disbursement).where(Disbursement.campaign_id.in_(campaign_ids))
+        .options(selectinload(Disbursement.reversal), selectinload(Disbursement.campaign))
+        .order_by(Disbursement.id.desc()).limit(limit)))
+
+
+def get(campaign: Campaign, disbursement_id: int) -> Disbursement | None:
+    """A disbursement of this campaign (None for another campaign's, so ids cannot be mixed up)."""
+    return db.session.scalar(sa.select(Disbursement).where(
+        Disbursement.id == disbursement_id, Disbursement.campaign_id == campaign.id))
+
+
+def net_disbursed(rows: list[Disbursement]) -> int:
+    """What these disbursements took out of the campaign: reversed ones count for nothing."""
+    return sum(d.amount for d in rows if d.reversal is None)
+
+
+def reversal_by_disbursement_seq(seq: int) -> DisbursementReversal | None:
+    """For the ledger entry page: the reversal of the disbursement recorded as entry `seq`."""
+    return db.session.scalar(sa.select(DisbursementReversal).join(Disbursement).where(
+        Disbursement.ledger_seq == seq))
 
 
 def by_evidence(sha256: str) -> Disbursement | None:
@@ -193,6 +232,21 @@ def _check_texts(data: DisbursementInput, errors: dict) -> None:
                                    "addresses and phone, account or identity numbers."))
 
 
+def check_reason(reason: str) -> dict[str, str]:
+    """A reversal's reason becomes its ledger entry's memo: the same rules as a purpose."""
+    text = _clean(reason)
+    if not text:
+        return {"reason": str(_l("Say why this disbursement is corrected."))}
+    if len(text) < PURPOSE_MIN:
+        return {"reason": str(_l("Describe the reason in a few words."))}
+    if len(text) > REASON_MAX:
+        return {"reason": str(_l("At most %(max)d characters.", max=REASON_MAX))}
+    if _CONTROL.search(text) or _personal_data(text):
+        return {"reason": str(_l("The reason is published in the ledger forever: leave out e-mail "
+                                 "addresses and phone, account or identity numbers."))}
+    return {}
+
+
 def check(campaign: Campaign, data: DisbursementInput, now: dt.datetime | None = None) -> dict[str, str]:
     """Every field's problem, in the user's language; the balance is checked later, under the lock."""
     errors: dict[str, str] = {}
@@ -250,3 +304,49 @@ def record(campaign: Campaign, actor: User, data: DisbursementInput,
     session.add(disbursement)
     session.flush()
     return disbursement
+
+
+# ---- correcting ----
+
+def can_reverse(user: User | None, disbursement: Disbursement) -> bool:
+    """Whoever may record a disbursement on its campaign may correct one recorded in error."""
+    return can_record(user, disbursement.campaign)
+
+
+def reversal_of(disbursement: Disbursement) -> DisbursementReversal | None:
+    """Read fresh from the database, never from a relationship loaded earlier in the session."""
+    return db.session.scalar(sa.select(DisbursementReversal).where(
+        DisbursementReversal.disbursement_id == disbursement.id))
+
+
+def reverse(disbursement: Disbursement, actor: User, reason: str) -> DisbursementReversal:
+    """Correct a disbursement recorded in error: append a `disbursement_reversal` entry (+amount,
+    `ref` = the disbursement's entry, `memo` = the reason) and its row, in the caller's transaction.
+
+    The money goes back to the campaign's available balance. Raises ValidationError for a bad
+    reason and ReversalRefused when the actor may not, or the disbursement is already reversed;
+    the caller rolls back on either (the second check runs under the append lock).
+    """
+    campaign = disbursement.campaign
+    if not can_reverse(actor, disbursement):
+        raise ReversalRefused(_l("Only the campaign's treasurer or an admin may correct a disbursement."))
+    errors = check_reason(reason)
+    if errors:
+        raise ValidationError(errors)
+    already = _l("This disbursement has already been corrected.")
+    session = db.session()
+    # Two people correcting the same disbursement: the second waits here, then sees the first.
+    storage.lock(session)
+    if reversal_of(disbursement) is not None:
+        raise ReversalRefused(already)
+    entry = storage.append(session, kind="disbursement_reversal", campaign=campaign.public_id,
+                           amount=disbursement.amount, currency=disbursement.currency,
+                           ref=disbursement.ledger_seq, memo=_clean(reason))
+    reversal = DisbursementReversal(disbursement=disbursement, reason=_clean(reason), reversed_by_id=actor.id,
+                                    ledger_seq=entry.seq)
+    session.add(reversal)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the unique disbursement_id, should anything bypass the lock
+        raise ReversalRefused(already) from exc
+    return reversal

@@ -176,11 +176,16 @@ def campaign_report(campaign, locale: str) -> dict:
     disbursements = []
     for seq, at, amount, leaf in db.session.execute(
             sa.select(LedgerEntry.seq, LedgerEntry.at, LedgerEntry.amount, LedgerEntry.leaf)
-            .where(LedgerEntry.campaign == campaign.public_id, LedgerEntry.kind == "disbursement",
+            .where(LedgerEntry.campaign == campaign.public_id,
+                   LedgerEntry.kind.in_(("disbursement", "disbursement_reversal")),
                    LedgerEntry.seq < cp.size).order_by(LedgerEntry.seq)):
         fields = json.loads(bytes(leaf))
+        memo = fields.get("memo") or ""
+        if fields["kind"] == "disbursement_reversal":  # shown as a negative disbursement, with its reason
+            memo = str(_l("Reversal of entry %(seq)d, recorded in error: %(reason)s",
+                          seq=fields["ref"], reason=memo))
         disbursements.append({"seq": seq, "date": _day(at), "amount": money(-amount),
-                              "memo": fields.get("memo") or "", "evidence": fields.get("evidence") or ""})
+                              "memo": memo, "evidence": fields.get("evidence") or ""})
     return {
         "organization": _organization(),
         "campaign": {"title": campaign.title, "public_id": campaign.public_id, "currency": currency},

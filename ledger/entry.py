@@ -24,6 +24,7 @@ KIND_SIGNS = {
     "donation": 1,
     "chargeback_reversal": 1,
     "refund_reversal": 1,
+    "disbursement_reversal": 1,
     "refund": -1,
     "chargeback": -1,
     "fee": -1,

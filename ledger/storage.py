@@ -32,6 +32,7 @@ TOTAL_EFFECTS: dict[str, tuple[str, int]] = {
     "refund_reversal": ("refunded", -1),  # a refund that failed after succeeding: money stayed
     "fee": ("fees", -1),
     "disbursement": ("disbursed", -1),
+    "disbursement_reversal": ("disbursed", -1),  # a disbursement recorded in error: money stayed
 }
 
 

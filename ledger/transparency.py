@@ -48,6 +48,7 @@ KIND_LABELS = {
     "refund_reversal": _l("Refund reversed"),
     "fee": _l("Processing fee"),
     "disbursement": _l("Disbursement"),
+    "disbursement_reversal": _l("Disbursement reversed"),
 }
 # Indonesian rules for public fundraising (PP 29/1980, art. 6) cap its costs at 10% of the proceeds.
 FEE_CEILING = Fraction(1, 10)

@@ -58,15 +58,41 @@ def test_the_api_lists_disbursements_and_links_only_public_evidence(app, client)
     assert missing.status_code == 404 and "error" in missing.get_json()
 
 
+def _reverse_the_first(app, public_id: str) -> int:
+    """Reverse the campaign's first disbursement (as recorded in error); its reversal's entry seq."""
+    from campaigns.models import Campaign
+    with app.test_request_context():
+        campaign = db.session.scalar(sa.select(Campaign).where(Campaign.public_id == public_id))
+        first = min(disbursements.for_campaign(campaign), key=lambda d: d.id)
+        reversal = disbursements.reverse(first, campaign.treasurer, "Tercatat dua kali, pembayaran yang sama")
+        db.session.commit()
+        return reversal.ledger_seq
+
+
+def test_the_api_marks_a_reversed_disbursement_and_leaves_it_out_of_disbursed(app, client):
+    public_id = _two_disbursements(app)
+    seq = _reverse_the_first(app, public_id)
+    body = client.get(f"/api/v1/campaigns/{public_id}/disbursements").get_json()
+    assert body["disbursed"] == 20_000 * 100 and body["balance"] == 980_000 * 100
+    by_amount = {item["amount"]: item for item in body["items"]}
+    assert by_amount[20_000 * 100]["reversed"] is None
+    reversed_ = by_amount[10_000 * 100]["reversed"]
+    assert reversed_["reason"] == "Tercatat dua kali, pembayaran yang sama" and reversed_["ledger_seq"] == seq
+    assert reversed_["ledger_entry_url"].endswith(f"/ledger/entries/{seq}")
+    assert reversed_["reversed_at"]
+
+
 def test_the_operation_is_in_the_openapi_document(client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert disbursement_api.PATH in document["paths"]
-    assert {"Disbursement", "DisbursementList"} <= set(document["components"]["schemas"])
+    schemas = set(document["components"]["schemas"])
+    assert {"Disbursement", "DisbursementList", "DisbursementReversal"} <= schemas
 
 
 def test_the_operation_answers_as_documented(app):
     # Positive mode only: a free-form string path parameter has no constraint to break.
     public_id = _two_disbursements(app)
+    _reverse_the_first(app, public_id)  # the answer holds a reversed disbursement, too
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operation = schema[disbursement_api.PATH]["GET"]
     operation.Case(path_parameters={"public_id": public_id}).call_and_validate(checks=CHECKS)

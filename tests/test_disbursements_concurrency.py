@@ -188,3 +188,58 @@ def test_the_lock_is_what_makes_it_safe(fresh_database_url, tmp_path, monkeypatc
     with app.app_context():
         db.engine.dispose()
     assert results == ["ok"] * writers  # all four spent 40% each: overdrawn without the lock
+
+
+def _reverse(app, disbursement_id: int, n: int) -> str:
+    """One correction attempt in its own app context: 'ok' or 'refused'."""
+    from donations import disbursements
+    from donations.disbursement_models import Disbursement
+
+    with app.test_request_context():
+        row = db.session.get(Disbursement, disbursement_id)
+        try:
+            disbursements.reverse(row, row.campaign.treasurer, f"Tercatat dua kali, percobaan {n}")
+            db.session.commit()
+            return "ok"
+        except disbursements.ReversalRefused as exc:
+            db.session.rollback()
+            assert "already been corrected" in str(exc.args[0]) or "sudah" in str(exc.args[0])
+            return "refused"
+
+
+def test_simultaneous_corrections_reverse_a_disbursement_once(fresh_database_url, tmp_path):
+    writers = 4
+    public_id = _setup(fresh_database_url, tmp_path)
+    app = make_app(fresh_database_url, tmp_path)
+    assert _record(app, public_id, 1) == "ok"
+    with app.app_context():
+        from donations.disbursement_models import Disbursement
+        disbursement_id = db.session.scalar(sa.select(Disbursement.id))
+    barrier = threading.Barrier(writers)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            results.append(_reverse(app, disbursement_id, n))
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a writer hung"
+    assert errors == [] and sorted(results) == ["ok"] + ["refused"] * (writers - 1)
+    verified = app.test_cli_runner().invoke(args=["ledger", "verify"])
+    assert verified.exit_code == 0, verified.output
+    with app.app_context():
+        from ledger.models import CampaignTotal, LedgerEntry
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.kind == "disbursement_reversal")) == 1
+        totals = db.session.get(CampaignTotal, public_id)
+        assert totals.disbursed == 0 and totals.balance == BALANCE
+        db.session.remove()
+        db.engine.dispose()

@@ -27,6 +27,7 @@ def random_history(rng: random.Random, transactions: int) -> None:
     donations = defaultdict(list)      # campaign -> [(seq, amount)] still refundable
     chargebacks = defaultdict(list)    # campaign -> [(seq, amount)] still reversible
     refunds = defaultdict(list)        # campaign -> [(seq, amount)] that may still fail
+    disbursed = defaultdict(list)      # campaign -> [(seq, amount)] not yet reversed
     payment = 0
     for _ in range(transactions):
         appender = storage.Appender(db.session)
@@ -58,9 +59,14 @@ def random_history(rng: random.Random, transactions: int) -> None:
             elif roll < 0.88 and refunds[campaign]:
                 ref, amount = refunds[campaign].pop()
                 appender.append(kind="refund_reversal", amount=amount, ref=ref, **fields)
+            elif roll < 0.90 and disbursed[campaign]:
+                ref, amount = disbursed[campaign].pop(rng.randrange(len(disbursed[campaign])))
+                appender.append(kind="disbursement_reversal", amount=amount, ref=ref,
+                                memo="Dicatat dua kali", **fields)
             else:
-                appender.append(kind="disbursement", amount=-rng.randint(1, 10**8), memo="Penyaluran",
-                                **fields)
+                amount = rng.randint(1, 10**8)
+                appended = appender.append(kind="disbursement", amount=-amount, memo="Penyaluran", **fields)
+                disbursed[campaign].append((appended.seq, amount))
             if rng.random() < 0.1:  # several flushes inside one transaction, too
                 appender.flush()
         appender.flush()
@@ -85,7 +91,7 @@ def expected_figures(s: dict[str, int]) -> dict[str, int]:
         "refunded": -(s["refund"] + s["refund_reversal"]),
         "chargebacks": -(s["chargeback"] + s["chargeback_reversal"]),
         "fees": -s["fee"],
-        "disbursed": -s["disbursement"],
+        "disbursed": -(s["disbursement"] + s["disbursement_reversal"]),
         "balance": sum(v for k, v in s.items() if not k.startswith("count:")),
     }
 
