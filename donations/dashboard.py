@@ -10,7 +10,8 @@ from donations.payments import Donation
 
 DONATION_STATUS_LABELS = {"pending": _l("awaiting payment"), "paid": _l("paid"), "failed": _l("failed"),
                           "expired": _l("expired"), "flagged": _l("held for a treasurer's check")}
-REFUND_STATUS_LABELS = {"requested": _l("requested, awaiting the payment provider"), "succeeded": _l("refunded"),
+REFUND_STATUS_LABELS = {"requested": _l("requested, awaiting the payment provider"),
+                        "succeeded": _l("refunded"),
                         "failed": _l("failed"), "reversed": _l("failed after it succeeded: reversed")}
 
 

@@ -252,7 +252,7 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
             done.append(data["id"])
         elif data.get("status") in ("failed", "canceled"):
             row.status = RefundStatus.FAILED.value
-    outcome = ([f"refunded {len(done)}"] if done else []) + ([f"reversed {len(reversed_)}"] if reversed_ else [])
+    outcome = [f"{what} {len(ids)}" for what, ids in (("refunded", done), ("reversed", reversed_)) if ids]
     return ", ".join(outcome) or "unchanged"
 
 

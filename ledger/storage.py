@@ -130,23 +130,26 @@ def _known_edge(size: int, last: bytes) -> dict[int, bytes]:
 
 
 def _remember_edge(size: int, last: bytes, cache: dict[int, bytes]) -> None:
-    global _edge
+    global _edge  # noqa: PLW0603 - one process-wide value, replaced whole (no lock needed)
     keep = _edge_indexes(size)
     if keep <= cache.keys():
         _edge = (size, last, {i: cache[i] for i in keep})
 
 
 _TOTAL_COLUMNS = ("raised", "refunded", "chargebacks", "fees", "disbursed", "donation_count", "entry_count")
-_ENTRY_COLUMNS = ("seq", "leaf", "leaf_hash", "prev", "at", "kind", "campaign", "amount", "currency", "ref", "payment")
+_ENTRY_COLUMNS = ("seq", "leaf", "leaf_hash", "prev", "at", "kind", "campaign", "amount", "currency", "ref",
+                  "payment")
 
 
 def _totals_update():
     table = CampaignTotal.__table__
     return (sa.update(table)
-            .where(table.c.campaign == sa.bindparam("t_campaign"), table.c.currency == sa.bindparam("t_currency"))
+            .where(table.c.campaign == sa.bindparam("t_campaign"),
+                   table.c.currency == sa.bindparam("t_currency"))
             .values(last_seq=sa.bindparam("t_last_seq"),
                     updated_at=sa.bindparam("t_updated_at", type_=table.c.updated_at.type),
-                    **{c: table.c[c] + sa.bindparam(f"t_{c}", type_=table.c[c].type) for c in _TOTAL_COLUMNS}))
+                    **{c: table.c[c] + sa.bindparam(f"t_{c}", type_=table.c[c].type)
+                       for c in _TOTAL_COLUMNS}))
 
 
 # Statements are built once, with bound parameters: building one per append (values written into
@@ -237,8 +240,10 @@ class Appender:
                 # This runs under the append lock, so every round trip saved shortens everyone's
                 # wait: a few entries, their hashes and the first campaign's totals go to
                 # PostgreSQL as one statement (the inserts as data-modifying CTEs).
-                params = {f"e{i}_{c}": row[c] for i, row in enumerate(self._entry_rows) for c in _ENTRY_COLUMNS}
-                params.update({f"h{i}_{c}": row[c] for i, row in enumerate(self._hash_rows) for c in ("idx", "hash")})
+                params = {f"e{i}_{c}": row[c]
+                          for i, row in enumerate(self._entry_rows) for c in _ENTRY_COLUMNS}
+                params.update({f"h{i}_{c}": row[c]
+                               for i, row in enumerate(self._hash_rows) for c in ("idx", "hash")})
                 sql = _entries_hashes_and_totals(self.session.get_bind().dialect, len(self._entry_rows),
                                                  len(self._hash_rows))
                 first = (sql, params)
@@ -254,7 +259,8 @@ class Appender:
         table = CampaignTotal.__table__
         for campaign, delta in self._totals.items():
             # The usual case, a campaign with totals in this currency, is one statement.
-            params = {"t_campaign": campaign, "t_currency": delta["currency"], "t_last_seq": delta["last_seq"],
+            params = {"t_campaign": campaign, "t_currency": delta["currency"],
+                      "t_last_seq": delta["last_seq"],
                       "t_updated_at": now_utc(), **{f"t_{c}": delta[c] for c in _TOTAL_COLUMNS}}
             if first is None:
                 updated = self.session.execute(_TOTALS_UPDATE, params)

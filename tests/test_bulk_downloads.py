@@ -89,13 +89,15 @@ def test_bulk_downloads_are_purged_after_the_retention_period(inline_app):
         assert zip_path.is_file()
         job.finished_at = now_utc() - dt.timedelta(days=8)
         stuck = DocumentJob(token="stuck-job-token", requested_by_id=treasurer.id, campaign_id=campaign.id,
-                            date_from=job.date_from, date_to=job.date_to, base_url="http://localhost/", status="running",
+                            date_from=job.date_from, date_to=job.date_to, base_url="http://localhost/",
+                            status="running",
                             created_at=now_utc() - dt.timedelta(days=9))
         db.session.add(stuck)
         db.session.commit()
         (bulk.exports_dir() / "stuck-job-token.part").write_bytes(b"half")
     # a new request purges what expired, and only that
-    fresh = client.post(f"/campaigns/{public_id}/documents/receipts", data={"from": start, "to": end}).location
+    fresh = client.post(f"/campaigns/{public_id}/documents/receipts",
+                        data={"from": start, "to": end}).location
     assert client.get(old).status_code == 404 and client.get(fresh).status_code == 200
     with app.app_context():
         assert not zip_path.exists() and not (bulk.exports_dir() / "stuck-job-token.part").exists()

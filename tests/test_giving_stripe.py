@@ -291,7 +291,8 @@ def test_a_refund_that_fails_after_succeeding_is_reversed_once(stripe_app, clien
     with stripe_app.app_context():
         (refund_entry,) = entries("refund")
         (reversal,) = entries("refund_reversal")
-        assert (reversal.amount, reversal.ref, reversal.payment) == (2_000_000, refund_entry.seq, refund["id"])
+        assert (reversal.amount, reversal.ref) == (2_000_000, refund_entry.seq)
+        assert reversal.payment == refund["id"]
         row = db.session.execute(sa.select(Refund)).scalar_one()
         assert (row.status, row.reversed_seq) == ("reversed", reversal.seq)
         total = db.session.get(CampaignTotal, public_id)

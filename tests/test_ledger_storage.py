@@ -349,7 +349,7 @@ def test_an_append_after_this_process_appended_reads_no_stored_hash(app):
     with app.app_context():
         fill(21)
         for n in range(5):  # sizes 21..25: edges of 1 to 3 hashes
-            statements = _statements_during(lambda: fill(1, campaign=f"camp0000010{n}"))
+            statements = _statements_during(lambda n=n: fill(1, campaign=f"camp0000010{n}"))
             assert not [s for s in statements if "FROM ledger_hashes" in s]
         appended = [storage.leaf_hash_at(db.session, seq) for seq in range(26)]
         assert checkpoints.root(db.session, 26) == tree.root_from_leaf_hashes(appended)
@@ -358,7 +358,7 @@ def test_an_append_after_this_process_appended_reads_no_stored_hash(app):
 def test_a_remembered_edge_of_another_ledger_state_is_not_used(app):
     with app.app_context():
         fill(7)  # appending record 7 (0b111) reads three stored hashes
-        storage._remember_edge(7, b"\x01" * 32, {i: b"\x02" * 32 for i in storage._edge_indexes(7)})
+        storage._remember_edge(7, b"\x01" * 32, dict.fromkeys(storage._edge_indexes(7), b"\x02" * 32))
         statements = _statements_during(lambda: fill(1, campaign="camp00000102"))
         assert [s for s in statements if "FROM ledger_hashes" in s]  # read, not taken from memory
         leaf_hashes = [storage.leaf_hash_at(db.session, seq) for seq in range(8)]
