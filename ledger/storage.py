@@ -307,8 +307,30 @@ def consistency_proof(session: Session, old: int, tree_size: int) -> list[bytes]
 
 def iter_leaves(session: Session, start: int, end: int, batch: int = 2000):
     """Leaves [start, end) in order, fetched in keyset batches so memory stays flat."""
+    for leaves in iter_leaf_batches(session, start, end, batch):
+        yield from leaves
+
+
+def iter_leaf_batches(session: Session, start: int, end: int, batch: int = 2000):
+    """Lists of up to `batch` leaves, [start, end) in order, one query per list."""
+    if _dialect_name(session) == "postgresql":
+        yield from _binary_leaf_batches(session, start, end, batch)
+        return
     for low in range(start, end, batch):
         high = min(low + batch, end)
         rows = session.execute(sa.select(LedgerEntry.leaf).where(
             LedgerEntry.seq >= low, LedgerEntry.seq < high).order_by(LedgerEntry.seq))
-        yield from (bytes(leaf) for (leaf,) in rows)
+        yield [bytes(leaf) for (leaf,) in rows]
+
+
+_LEAVES_SQL = "SELECT leaf FROM ledger_entries WHERE seq >= %s AND seq < %s ORDER BY seq"
+
+
+def _binary_leaf_batches(session, start: int, end: int, batch: int):
+    # PostgreSQL sends bytea as hex text unless the results are asked for in binary: decoding the
+    # hex took most of an export's time (reads went from 49 to 125 MB/s, bench/ledger_pages.py).
+    connection = session if isinstance(session, sa.Connection) else session.connection()
+    with connection.connection.driver_connection.cursor(binary=True) as cursor:
+        for low in range(start, end, batch):
+            cursor.execute(_LEAVES_SQL, (low, min(low + batch, end)))
+            yield [row[0] for row in cursor]
