@@ -18,6 +18,9 @@ from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories import login, make_user
 from tests.test_disbursements import EN, RP, fund, make_campaign, picture
 
+# The refusals, in English or in the default Indonesian.
+ALREADY_CORRECTED = r"already been corrected|sudah dikoreksi"
+NOT_ALLOWED = r"treasurer or an admin|bendahara kampanye atau admin"
 REASON = "Tercatat dua kali, pembayaran yang sama"
 
 
@@ -85,7 +88,7 @@ def test_a_disbursement_is_reversed_at_most_once(app, recorded):
         admin = make_user(None, Role.ADMIN)
         disbursements.reverse(row, db.session.get(User, treasurer_id), REASON)
         db.session.commit()
-        with pytest.raises(disbursements.ReversalRefused, match="already been corrected"):
+        with pytest.raises(disbursements.ReversalRefused, match=ALREADY_CORRECTED):
             disbursements.reverse(row, admin, "Salah kampanye, bukan di sini")
         db.session.rollback()
         assert len(_reversal_entries(public_id)) == 1
@@ -101,7 +104,7 @@ def test_the_unique_constraint_refuses_a_second_reversal_that_missed_the_check(a
         disbursements.reverse(row, db.session.get(User, treasurer_id), REASON)
         db.session.commit()
         monkeypatch.setattr(disbursements, "reversal_of", lambda d: None)
-        with pytest.raises(disbursements.ReversalRefused, match="already been corrected"):
+        with pytest.raises(disbursements.ReversalRefused, match=ALREADY_CORRECTED):
             disbursements.reverse(row, db.session.get(User, treasurer_id), REASON)
         db.session.rollback()
         assert len(_reversal_entries(public_id)) == 1
@@ -115,7 +118,7 @@ def test_only_the_treasurer_or_an_admin_may_reverse(app, recorded, who):
         actor = {"donor": make_user, "other treasurer": lambda: make_user(None, Role.TREASURER),
                  "organizer": lambda: campaign.organizer,
                  "auditor": lambda: make_user(None, Role.AUDITOR)}[who]()
-        with pytest.raises(disbursements.ReversalRefused, match="treasurer or an admin"):
+        with pytest.raises(disbursements.ReversalRefused, match=NOT_ALLOWED):
             disbursements.reverse(db.session.get(Disbursement, disbursement_id), actor, REASON)
         assert _reversal_entries(public_id) == []
 
