@@ -32,7 +32,9 @@ def test_proof_page_verifies_a_receipt_proof_and_refuses_a_forged_one(live_serve
         page.goto(f"{live_server.url}/ledger/receipt-proof#{receipts.proof_fragment(text)}")
         result = page.locator("#proof-result")
         result.wait_for()
-        page.wait_for_function("document.getElementById('proof-result').className.includes('notice')")
+        # Selectors, not wait_for_function: a string predicate is eval'd in the page, which our CSP
+        # forbids (it only passed when the first check already found the result).
+        page.locator("#proof-result.notice").wait_for()
         assert "ok" in result.get_attribute("class"), result.inner_text()
         assert result.inner_text().startswith("Terverifikasi")
         assert page.locator("#proof-text").input_value() == text
@@ -41,7 +43,7 @@ def test_proof_page_verifies_a_receipt_proof_and_refuses_a_forged_one(live_serve
         # one proof hash changed
         lines[3] = lines[3][:10] + ("A" if lines[3][10] != "A" else "B") + lines[3][11:]
         page.goto(f"{live_server.url}/ledger/receipt-proof#{receipts.proof_fragment(chr(10).join(lines))}")
-        page.wait_for_function("document.getElementById('proof-result').className.includes('error')")
+        page.locator("#proof-result.error").wait_for()
         assert page.locator("#proof-result").inner_text().startswith("TIDAK terverifikasi")
         assert errors == [], errors
 
