@@ -33,6 +33,7 @@ from markupsafe import Markup
 
 from amanah import money
 from amanah.errors import error_response
+from amanah.frame import render_framed
 from amanah.extensions import db
 from amanah.i18n import current_locale
 from ledger import checkpoints, csv_export, transparency
@@ -57,6 +58,7 @@ def _templates_version() -> str:
         root = Path(current_app.root_path)
         digest = hashlib.sha256()
         for path in sorted([*root.glob("templates/ledger/*.html"), root / "templates/base.html",
+                            root / "templates/_account_menu.html",
                             *root.glob("translations/*/LC_MESSAGES/messages.mo")]):
             if path.exists():
                 digest.update(path.name.encode() + path.read_bytes())
@@ -175,7 +177,7 @@ def content(key: tuple, template: str, /, **context) -> Markup:
 
 
 def page(title: str, body: Markup, status: int = 200):
-    return render_template("ledger/page.html", title=title, content=body), status
+    return render_framed("ledger/page.html", title=title, content=body, version=_templates_version()), status
 
 
 # ---- pages ----
