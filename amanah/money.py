@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel import Locale
 from babel.numbers import NumberFormatError, format_currency, get_currency_symbol, parse_decimal
@@ -87,6 +88,11 @@ def to_minor(value: Decimal, currency: str) -> int:
 
 def format_money(minor: int, currency: str, locale: str | Locale = "id") -> str:
     """'Rp 1.500.000' in id, 'IDR 1,500,000' in en, '$12.50' style for others."""
+    return _format_money(minor, currency, locale)
+
+
+@lru_cache(maxsize=65536)  # Babel's formatting is slow, and pages show the same amounts again and again
+def _format_money(minor: int, currency: str, locale: str | Locale) -> str:
     digits = display_digits(currency)
     value = to_decimal(minor, currency)
     pattern = "¤ #,##0" + ("." + "0" * digits if digits else "")
