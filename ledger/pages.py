@@ -33,8 +33,8 @@ from markupsafe import Markup
 
 from amanah import money
 from amanah.errors import error_response
-from amanah.frame import render_framed
 from amanah.extensions import db
+from amanah.frame import render_framed
 from amanah.i18n import current_locale
 from ledger import checkpoints, csv_export, transparency
 from ledger.views import IMMUTABLE, ParamError, int_param, param_error

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 
 import pytest
@@ -34,6 +35,10 @@ def test_receipt_numbered_in_confirmation_and_pdf_holds_every_field(app, client)
                      "Rp 1.500.000", "satu juta lima ratus ribu rupiah", "IDR", "Air bersih untuk desa",
                      "Sandbox", "Tidak ada barang atau jasa yang diberikan", f"entri {seq}"):
         assert expected in text, expected
+    # One page: no page footer, and the way to check it offline is named (the page the QR opens).
+    assert "/ledger/receipt-proof" in text.replace("\n", "") and "1 / 1" not in text
+    from pypdf import PdfReader
+    assert len(PdfReader(io.BytesIO(response.data)).pages) == 1
     files = pdf_attachments(response.data)
     assert set(files) == {f"ledger-entry-{seq}.json", f"ledger-entry-{seq}.tlog-proof"}
 

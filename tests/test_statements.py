@@ -107,3 +107,23 @@ def test_campaign_report_for_treasurer_auditors_and_admins(app, client, who, all
             assert expected in text, expected
         page = client.get(f"/campaigns/{public_id}", follow_redirects=True).get_data(as_text=True)
         assert f"/campaigns/{public_id}/documents/report.pdf" in page
+
+
+def test_long_statement_numbers_its_pages_and_names_itself_on_each(app, client):
+    """Statements run over pages: each carries the title and "page / pages" at its foot."""
+    import io
+
+    from pypdf import PdfReader
+    start, end = _this_year(app)
+    with app.app_context():
+        donor = make_user(name="Siti Rahayu")
+        campaign = make_campaign()
+        for n in range(45):
+            paid_donation(app, campaign, user=donor, amount=1_000_000 + n * 100)
+        login(client, donor)
+    data = client.get(f"/donations/mine/statement.pdf?from={start}&to={end}").data
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
+    assert len(pages) >= 2
+    for number, text in enumerate(pages, start=1):
+        assert f"{number} / {len(pages)}" in text
+        assert f"Laporan donasi {start} sampai {end}" in text.replace("\n", " ")
