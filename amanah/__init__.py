@@ -10,6 +10,7 @@ from flask import Flask
 
 from amanah import errors, i18n, mail, nav, security
 from amanah.config import ROOT, load_config
+from amanah.db import ping_when_idle
 from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 # Domain packages that contribute blueprints, CLI commands, demo data or template helpers.
@@ -29,6 +30,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     _enable_sqlite_pragmas(app)
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_when_idle(engine, app.config["DATABASE_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     login_manager.init_app(app)

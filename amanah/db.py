@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -73,3 +74,30 @@ def _sqlite_begin_immediate(connection):
         dbapi = connection.connection.dbapi_connection
         if getattr(dbapi, "isolation_level", "") is None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling for connections that sat idle in the pool.
+
+    A connection returned to the pool less than `idle_seconds` ago was working then; pinging it
+    again (pool_pre_ping) costs a round trip on every checkout, a tenth of a cached ledger page.
+    One that sat longer, through a database restart, a network cut or a server's idle timeout, is
+    pinged, and a failed ping makes the pool replace it (DisconnectionError) before anyone uses it.
+    A connection that fails in the short window anyway is invalidated by SQLAlchemy's own
+    disconnect detection, and that one request fails.
+    """
+    @sa.event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record):
+        record.info["amanah_idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        since = record.info.get("amanah_idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # just connected, or just used
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("ping failed")

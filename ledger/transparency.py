@@ -241,9 +241,9 @@ def reader():
     """Something to run SELECTs on. When the session has no transaction open (the usual case in
     a page) and the database is PostgreSQL, a connection in autocommit mode: each read is one round
     trip instead of BEGIN, SELECT and ROLLBACK, which is much of what a cached page costs. Within a
-    request that connection is checked out once and kept until the request ends, since every
-    checkout costs a ping (pool_pre_ping). Inside a transaction, the session itself, so a request
-    always sees its own appends."""
+    request that connection is checked out once and kept until the request ends, since a checkout
+    may cost a ping (amanah.db.ping_when_idle). Inside a transaction, the session itself, so a
+    request always sees its own appends."""
     session = db.session()
     bind = session.get_bind()
     postgresql = isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql"

@@ -52,3 +52,37 @@ def test_demo_command_is_idempotent(runner):
     first = runner.invoke(args=["demo"])
     second = runner.invoke(args=["demo"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+
+
+def test_pooled_connections_are_pinged_only_after_sitting_idle(databases, tmp_path, monkeypatch):
+    """A connection just returned to the pool is reused without a ping; one that sat idle longer
+    than DATABASE_PING_IDLE_SECONDS is pinged, and replaced when the server has dropped it."""
+    import time
+
+    app = make_app(databases.url, tmp_path / "i", DATABASE_PING_IDLE_SECONDS=0.2)
+    with app.app_context():
+        engine = db.engine
+        pings = []
+        real_ping = engine.dialect.do_ping
+        monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+        with engine.connect() as connection:
+            first_pid = connection.exec_driver_sql(_BACKEND_ID[engine.dialect.name]).scalar()
+        for _ in range(5):
+            with engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        assert pings == []  # just used: no round trip spent on pinging
+        if engine.dialect.name == "postgresql":
+            # The server drops the idle connection (a restart, an idle timeout...).
+            with sa.create_engine(databases.url, poolclass=sa.pool.NullPool).connect() as admin:
+                admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first_pid})
+        time.sleep(0.3)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+            second_pid = connection.exec_driver_sql(_BACKEND_ID[engine.dialect.name]).scalar()
+        assert pings == [1]
+        if engine.dialect.name == "postgresql":
+            assert second_pid != first_pid  # the dropped connection was replaced, not handed out
+        engine.dispose()
+
+
+_BACKEND_ID = {"postgresql": "SELECT pg_backend_pid()", "sqlite": "SELECT 1"}
