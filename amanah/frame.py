@@ -1,10 +1,12 @@
 """The site frame (header, menus, language form, footer) around a page's own content, rendered once
 per template, endpoint and locale for anonymous visitors and then filled in per request.
 
-An anonymous visitor's frame differs from another's only in the page title, the language form's
-CSRF token and the path that form returns to, and the content. Rendering the frame with markers in
-those places and filling them in later gives the same bytes as rendering it in full, without
-running the frame's ~2,000 template calls per request (a fifth of an uncached ledger page).
+An anonymous visitor's frame differs from another's only in the page title, the path the language
+form returns to, and the content. Rendering the frame with markers in those places and filling them
+in later gives the same bytes as rendering it in full, without running the frame's ~2,000 template
+calls per request (a fifth of an uncached ledger page). The frame holds nothing of the visitor's
+own: the language form is checked by its Origin, not a token (amanah.views.set_language), so these
+pages create no session and are safe for shared caches.
 
 Signed-in visitors (their name, roles, sign-out token) and requests with flashed messages waiting
 get the frame rendered in full, as do apps that reload templates (development).
@@ -16,13 +18,12 @@ import threading
 
 from flask import current_app, render_template, request, session
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from amanah.i18n import current_locale
 
 _MARK = "\x00frame:{}\x00"
-_SPLIT = re.compile("\x00frame:(title|csrf|next|content)\x00")
+_SPLIT = re.compile("\x00frame:(title|next|content)\x00")
 _KEY = "amanah.frames"
 _lock = threading.Lock()
 
@@ -37,11 +38,16 @@ class _MarkedRequest:
         self.path = self.full_path = Markup(_MARK.format("next"))  # noqa: S704 - a constant
 
 
+def _no_token_in_a_shared_frame():
+    raise RuntimeError("a frame shared by anonymous visitors cannot hold a CSRF token; "
+                       "render this template in full (amanah.frame._can_share)")
+
+
 def _render_marked(template: str, endpoint: str | None) -> list[str]:
     """The template rendered with markers, split so that odd items name the slots to fill."""
     marked = render_template(template, title=Markup(_MARK.format("title")),  # noqa: S704
                              content=Markup(_MARK.format("content")),  # noqa: S704
-                             csrf_token=lambda: _MARK.format("csrf"), request=_MarkedRequest(endpoint))
+                             csrf_token=_no_token_in_a_shared_frame, request=_MarkedRequest(endpoint))
     return _SPLIT.split(marked)
 
 
@@ -65,6 +71,6 @@ def render_framed(template: str, *, title: str, content: Markup, version: str = 
         parts = _render_marked(template, request.endpoint)
         with _lock:
             frames[key] = parts
-    values = {"title": escape(title), "content": content, "csrf": escape(generate_csrf()),
+    values = {"title": escape(title), "content": content,
               "next": escape(request.full_path if request.query_string else request.path)}
     return "".join(values[part] if index % 2 else part for index, part in enumerate(parts))

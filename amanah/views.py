@@ -4,7 +4,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
+from amanah.errors import error_response
+from amanah.extensions import csrf
 from amanah.i18n import LOCALE_COOKIE
 
 bp = Blueprint("main", __name__)
@@ -19,9 +22,27 @@ def about():
     return render_template("main/about.html")
 
 
+def sent_from_this_site() -> bool:
+    """False when the browser says the form was sent from another site (or an opaque origin).
+
+    Browsers name the origin of every cross-site POST (Origin; Referer too, under our
+    Referrer-Policy), so a forged cross-site request always carries a foreign one. A request with
+    neither header did not come from another site's page, so it is let through."""
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source is None:
+        return True
+    return source != "null" and urlsplit(source).netloc == request.host
+
+
 @bp.post("/language")
+@csrf.exempt
 def set_language():
-    # CSRFProtect guards this POST like every other: changing a preference is a state change.
+    # Changing a preference is a state change, so this POST is protected against cross-site
+    # requests too, but by the Origin check rather than a token: the language form sits in the frame
+    # of public pages that are shared by every anonymous visitor (amanah.frame) and may be kept by
+    # shared caches, so it cannot carry one visitor's token, and those pages set no cookie.
+    if not sent_from_this_site():
+        return error_response(400, _("The language can only be changed from this site's own pages."))
     lang = request.form.get("lang", "")
     target = request.form.get("next") or url_for("main.home")
     if urlsplit(target).netloc or not target.startswith("/"):

@@ -53,7 +53,7 @@ def _malformed(event) -> str | None:
 
 
 @bp.post("/stripe")
-@csrf.exempt  # authenticated by Stripe's signature instead; the only CSRF-exempt route
+@csrf.exempt  # authenticated by Stripe's signature instead (the language switch checks its Origin)
 def stripe_webhook():
     payload = request.get_data(cache=False)
     try:

@@ -1,4 +1,5 @@
 import os
+import re
 import stat
 
 import pytest
@@ -89,14 +90,42 @@ def test_csrf_is_enforced_on_forms(databases, tmp_path):
 
     app = make_app(databases.url, tmp_path / "i", WTF_CSRF_ENABLED=True)
     client = app.test_client()
-    response = client.post("/language", data={"lang": "en"})
+    form = {"email": "nobody@example.test", "password": "not the password"}
+    response = client.post("/account/login", data=form)
     assert response.status_code == 400
     assert "Formulir sudah kedaluwarsa" in response.get_data(as_text=True)
-    html = client.get("/").get_data(as_text=True)
-    token = html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    response = client.post("/language", data={"lang": "en", "csrf_token": token},
+    html = client.get("/account/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    response = client.post("/account/login", data={**form, "csrf_token": token},
                            headers={"Referer": "https://localhost/"})
-    assert response.status_code == 303
+    assert response.status_code == 422  # past the token check: the form answers (wrong password)
+    assert "Formulir sudah kedaluwarsa" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("headers, allowed", [
+    ({"Origin": "http://localhost"}, True),
+    ({"Referer": "http://localhost/ledger?kind=donation"}, True),
+    ({}, True),  # no browser sends a cross-site form without naming its origin
+    ({"Origin": "https://evil.example"}, False),
+    ({"Origin": "null"}, False),  # sandboxed or opaque origins
+    ({"Referer": "https://evil.example/page"}, False),
+    ({"Origin": "https://evil.example", "Referer": "http://localhost/"}, False),
+    ({"Origin": "http://localhost.evil.example"}, False),
+])
+def test_language_switch_is_refused_from_other_sites(databases, tmp_path, headers, allowed):
+    from conftest import make_app
+
+    app = make_app(databases.url, tmp_path / "i", WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    response = client.post("/language", data={"lang": "en", "next": "/about"}, headers=headers)
+    if allowed:
+        assert response.status_code == 303
+        assert 'lang="en"' in client.get("/about").get_data(as_text=True)
+    else:
+        assert response.status_code == 400
+        assert "hanya dapat diubah dari halaman situs ini" in response.get_data(as_text=True)
+        assert not any(c.startswith("lang=") for c in response.headers.getlist("Set-Cookie"))
+        assert 'lang="id"' in client.get("/about").get_data(as_text=True)
 
 
 def test_session_cookie_flags(app):
