@@ -163,10 +163,10 @@ def evidence(sha256: str):
 def evidence_state(sha256: str | None) -> str | None:
     """For templates (the ledger entry page): 'public', 'withheld', or None when no disbursement
     of ours holds a document with this hash."""
-    disbursement = disbursements.by_evidence(sha256) if sha256 else None
-    if disbursement is None:
+    public = disbursements.evidence_visibility(sha256) if sha256 else None
+    if public is None:
         return None
-    return "public" if disbursement.evidence_public else "withheld"
+    return "public" if public else "withheld"
 
 
 def campaign_disbursements(campaign) -> list:

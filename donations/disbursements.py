@@ -163,6 +163,22 @@ def by_evidence(sha256: str) -> Disbursement | None:
     return db.session.scalar(sa.select(Disbursement).where(Disbursement.evidence_sha256 == sha256))
 
 
+def evidence_visibility(sha256: str) -> bool | None:
+    """Whether the document with this hash is public (None: no disbursement holds it).
+
+    Read as the public ledger pages read (one autocommit round trip on PostgreSQL), since the
+    entry page asks this of every disbursement it shows."""
+    from ledger.transparency import read_row
+    if not evidence_store.SHA256_PATTERN.match(sha256 or ""):
+        return None
+    row = read_row(_EVIDENCE_PUBLIC, {"sha256": sha256})
+    return None if row is None else bool(row.evidence_public)
+
+
+_EVIDENCE_PUBLIC = sa.select(Disbursement.evidence_public).where(
+    Disbursement.evidence_sha256 == sa.bindparam("sha256"))
+
+
 def campaigns_to_manage(user: User, limit: int = 200) -> list[tuple[Campaign, int]]:
     """(campaign, available balance) for the treasury overview: a treasurer's own public campaigns;
     for an admin every public campaign that holds money, largest balance first."""

@@ -215,7 +215,7 @@ def index():
 
 @bp.get("/entries/<int:seq>")
 def entry(seq: int):
-    detail = transparency.get_entry(seq)
+    detail = transparency.get_entry(seq, with_proof_hashes=True)
     if detail is None:
         abort(404)
 

@@ -82,7 +82,7 @@ _HASHES_ANY = sa.select(LedgerHash.idx, LedgerHash.hash).where(
     LedgerHash.idx == sa.any_(sa.bindparam("indexes", type_=ARRAY(sa.BigInteger))))
 
 
-def _dialect_name(source) -> str:
+def dialect_name(source) -> str:
     if isinstance(source, sa.Connection):
         return source.dialect.name
     return source.get_bind().dialect.name  # a Session, or Flask-SQLAlchemy's scoped session
@@ -92,7 +92,7 @@ def hash_reader(session: Session, cache: dict[int, bytes] | None = None):
     """A tlog read_hashes callable backed by one query per call (plus an optional cache).
 
     `session` may also be a Connection: the public pages read through an autocommit one."""
-    postgresql = _dialect_name(session) == "postgresql"
+    postgresql = dialect_name(session) == "postgresql"
 
     def read_hashes(indexes: list[int]) -> list[bytes]:
         found = {i: cache[i] for i in indexes if cache is not None and i in cache}
@@ -188,7 +188,7 @@ class Appender:
         self.size, last = head(session)
         self.prev = last or bytes(32)
         self._cache: dict[int, bytes] = dict(_known_edge(self.size, self.prev))
-        self._postgresql = _dialect_name(session) == "postgresql"
+        self._postgresql = dialect_name(session) == "postgresql"
         self._read = hash_reader(session, self._cache)
         self._entry_rows: list[dict] = []
         self._hash_rows: list[dict] = []
@@ -296,9 +296,11 @@ def leaf_hash_at(session: Session, seq: int) -> bytes:
     return bytes(value)
 
 
-def inclusion_proof(session: Session, index: int, tree_size: int) -> list[bytes]:
-    """RFC 6962 audit path of entry `index` in the tree of `tree_size` entries: O(log n) reads."""
-    return tree.prove_record(tree_size, index, hash_reader(session))
+def inclusion_proof(session: Session, index: int, tree_size: int,
+                    known: dict[int, bytes] | None = None) -> list[bytes]:
+    """RFC 6962 audit path of entry `index` in the tree of `tree_size` entries: O(log n) reads,
+    none for the stored hashes already `known` (index: hash)."""
+    return tree.prove_record(tree_size, index, hash_reader(session, known))
 
 
 def consistency_proof(session: Session, old: int, tree_size: int) -> list[bytes]:
@@ -313,7 +315,7 @@ def iter_leaves(session: Session, start: int, end: int, batch: int = 2000):
 
 def iter_leaf_batches(session: Session, start: int, end: int, batch: int = 2000):
     """Lists of up to `batch` leaves, [start, end) in order, one query per list."""
-    if _dialect_name(session) == "postgresql":
+    if dialect_name(session) == "postgresql":
         yield from _binary_leaf_batches(session, start, end, batch)
         return
     for low in range(start, end, batch):

@@ -38,7 +38,7 @@ from markupsafe import Markup
 from amanah import money
 from amanah.extensions import db
 from ledger import charts, checkpoints, storage, tree
-from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry
+from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry, LedgerHash
 
 KIND_LABELS = {
     "donation": _l("Donation"),
@@ -292,6 +292,8 @@ class EntryDetail:
     fields: dict  # the leaf's members, in the leaf's (canonical) order
     has_next: bool
     latest_checkpoint: tuple[int, bytes] | None = None  # (size, root) of the newest stored checkpoint
+    # Stored hashes read along with the entry for its proof in a tree of this size: (size, {index: hash})
+    proof_hashes: tuple[int, dict[int, bytes]] | None = None
 
     @property
     def leaf_text(self) -> str:
@@ -310,21 +312,52 @@ def _entry_query():
             .outerjoin(newest, sa.true()).where(LedgerEntry.seq == sa.bindparam("seq")))
 
 
+def _entry_with_proof_hashes_query():
+    from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+    wanted = LedgerHash.idx == sa.any_(sa.bindparam("indexes", type_=ARRAY(sa.BigInteger)))
+    hashes = sa.select(sa.func.array_agg(aggregate_order_by(LedgerHash.hash, LedgerHash.idx))).where(wanted)
+    return _entry_query().add_columns(hashes.scalar_subquery().label("proof_hashes"))
+
+
 # Built once: constructing a statement costs more than running it through the compiled cache.
 _ENTRY = _entry_query()
+_ENTRY_WITH_PROOF_HASHES = _entry_with_proof_hashes_query()
+
+# The newest checkpoint's size as this process last read it. The entry page proves its entry
+# against the newest checkpoint, which changes rarely, so it reads the proof's stored hashes for
+# this size in the same round trip as the entry; when the checkpoint has moved on since, the
+# proof reads its hashes itself, as it would anyway.
+_proof_size_guess = {"size": 0}
 
 
-def get_entry(seq: int) -> EntryDetail | None:
-    """The entry, whether it has a successor, and the newest checkpoint: one query."""
+def get_entry(seq: int, with_proof_hashes: bool = False) -> EntryDetail | None:
+    """The entry, whether it has a successor, and the newest checkpoint: one query.
+
+    `with_proof_hashes` (PostgreSQL): also read the stored hashes of its inclusion proof against
+    the newest checkpoint, as far as that is known, in the same query."""
     if not 0 <= seq < MAX_SEQ:
         return None
-    row = read_row(_ENTRY, {"seq": seq, "next_seq": seq + 1})
+    guess = _proof_size_guess["size"]
+    with reader() as source:
+        prefetch = with_proof_hashes and guess > seq and storage.dialect_name(source) == "postgresql"
+        if prefetch:
+            indexes = sorted(set(tree.record_proof_indexes(guess, seq)))
+            row = source.execute(_ENTRY_WITH_PROOF_HASHES,
+                                 {"seq": seq, "next_seq": seq + 1, "indexes": indexes}).first()
+        else:
+            row = source.execute(_ENTRY, {"seq": seq, "next_seq": seq + 1}).first()
     if row is None:
         return None
     leaf = bytes(row.leaf)
     latest = None if row.cp_size is None else (row.cp_size, bytes(row.cp_root))
+    proof_hashes = None
+    if prefetch and row.proof_hashes is not None and len(row.proof_hashes) == len(indexes):
+        proof_hashes = (guess, dict(zip(indexes, map(bytes, row.proof_hashes), strict=True)))
+    if with_proof_hashes and latest is not None:
+        _proof_size_guess["size"] = latest[0]
     return EntryDetail(seq=seq, leaf=leaf, leaf_hash=bytes(row.leaf_hash), prev=bytes(row.prev),
-                       fields=json.loads(leaf), has_next=bool(row.has_next), latest_checkpoint=latest)
+                       fields=json.loads(leaf), has_next=bool(row.has_next), latest_checkpoint=latest,
+                       proof_hashes=proof_hashes)
 
 
 @dataclass(frozen=True)
@@ -401,8 +434,9 @@ def proof_checkpoint(entry: EntryDetail, size: int | None = None) -> tuple[Signe
 
 
 def inclusion_bundle(entry: EntryDetail, cp: SignedCheckpoint) -> InclusionBundle:
+    known = entry.proof_hashes[1] if entry.proof_hashes and entry.proof_hashes[0] == cp.size else None
     with reader() as source:  # storage only calls .execute() on it
-        proof = storage.inclusion_proof(source, entry.seq, cp.size)
+        proof = storage.inclusion_proof(source, entry.seq, cp.size, known)
     return InclusionBundle(index=entry.seq, size=cp.size, leaf=entry.leaf, leaf_hash=entry.leaf_hash,
                            proof=proof, root=cp.root, checkpoint=cp.note)
 

@@ -244,6 +244,13 @@ def _leaf_proof(lo, hi, n, hashes, pos):
     return proof, pos
 
 
+def record_proof_indexes(t, n):
+    """Stored-hash indexes prove_record(t, n, ...) reads, in the order it reads them."""
+    if t < 1 or n < 0 or n >= t:
+        raise ProofError(f"no record {n} in a tree of size {t}")
+    return _leaf_proof_index(0, t, n, [])
+
+
 def prove_record(t, n, read_hashes):
     """Inclusion proof that the tree of size t contains record n."""
     if t < 1 or n < 0 or n >= t:

@@ -202,6 +202,45 @@ def test_entry_proof_uses_the_latest_checkpoint_and_signs_one_when_none_covers(a
     assert response.status_code == 400 and response.get_json()["field"] == "size"
 
 
+def _page_proof(page: str) -> tuple[int, list[bytes]]:
+    size = int(re.search(r"proof\.json\?size=(\d+)\"", page).group(1))
+    hashes = re.search(r'<ol class="proof-hashes[^>]*>(.*?)</ol>', page, re.S)
+    return size, [bytes.fromhex(h) for h in re.findall(r"<li class=\"hash\">([0-9a-f]{64})</li>",
+                                                        hashes.group(1) if hashes else "")]
+
+
+def test_entry_page_proofs_read_with_the_entry_are_right_also_when_the_checkpoint_moves(app, client, backend):
+    """On PostgreSQL the page reads its proof's stored hashes in the entry's own query, for the
+    checkpoint size it last saw: the proofs must be those of the checkpoint each page names, also
+    just after a new checkpoint (a stale guess), and one query must do for the page."""
+    with app.app_context():
+        fill(37)
+        checkpoints.checkpoint_for_current_size(db.session)
+        db.session.commit()
+
+    def check(seqs):
+        for seq in seqs:
+            page = html(client.get(f"/ledger/entries/{seq}"))
+            size, proof = _page_proof(page)
+            with app.app_context():
+                assert proof == storage.inclusion_proof(db.session, seq, size)
+                root = bytes(checkpoints.get(db.session, size).root)
+                leaf = db.session.get(LedgerEntry, seq).leaf
+            assert tree.verify_inclusion(seq, size, tree.leaf_hash(bytes(leaf)), proof, root)
+
+    check([0, 5, 17, 36])
+    with app.app_context():
+        fill(29)
+        checkpoints.checkpoint_for_current_size(db.session)  # the size the pages last saw is stale
+        db.session.commit()
+    check([3, 36, 40, 65, 1, 64])
+    if backend == "postgresql":
+        with recorded_sql() as statements:
+            assert client.get("/ledger/entries/22").status_code == 200
+        selects = [s for s in statements if "SAVEPOINT" not in s]
+        assert len(selects) == 1, selects  # the entry, its successor, checkpoint and proof hashes
+
+
 @pytest.mark.parametrize("url", ["/ledger/entries/3", "/ledger/entries/99999999999999999999999",
                                  "/ledger/entries/-1", "/ledger/entries/x"])
 def test_unknown_entries_are_404(app, client, url):
