@@ -36,6 +36,7 @@ from amanah.errors import error_response
 from amanah.extensions import db
 from amanah.frame import render_framed
 from amanah.i18n import current_locale
+from amanah.translated_templates import render_translated
 from ledger import checkpoints, csv_export, transparency
 from ledger.views import IMMUTABLE, ParamError, int_param, param_error
 
@@ -177,8 +178,8 @@ def content(key: tuple, template: str, /, **context) -> Markup:
     full_key = (*key, current_locale(), _templates_version())
 
     def render() -> str:
-        return render_template(template, **{name: value() if callable(value) else value
-                                            for name, value in context.items()})
+        return render_translated(template, **{name: value() if callable(value) else value
+                                              for name, value in context.items()})
 
     return cache.get_or_render(full_key, render)
 

@@ -6,6 +6,7 @@ import pytest
 
 from amanah import create_app
 from amanah.config import ConfigError, load_config, normalize_database_url
+from amanah.extensions import db
 
 
 def test_home_page_says_what_amanah_is_in_indonesian_by_default(client):
@@ -100,6 +101,8 @@ def test_csrf_is_enforced_on_forms(databases, tmp_path):
                            headers={"Referer": "https://localhost/"})
     assert response.status_code == 422  # past the token check: the form answers (wrong password)
     assert "Formulir sudah kedaluwarsa" not in response.get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.mark.parametrize("headers, allowed", [
@@ -126,6 +129,8 @@ def test_language_switch_is_refused_from_other_sites(databases, tmp_path, header
         assert "hanya dapat diubah dari halaman situs ini" in response.get_data(as_text=True)
         assert not any(c.startswith("lang=") for c in response.headers.getlist("Set-Cookie"))
         assert 'lang="id"' in client.get("/about").get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_session_cookie_flags(app):

@@ -61,6 +61,8 @@ def test_public_pages_hold_nothing_of_the_visitor_and_the_language_form_works(da
     assert 'lang="id"' in html(other.get("/ledger/verify"))
     refused = other.post("/language", data={"lang": "en"}, headers={"Origin": "https://evil.example"})
     assert refused.status_code == 400
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_signed_in_visitor_gets_their_own_frame(client, app):
