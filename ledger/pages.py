@@ -25,6 +25,7 @@ from flask import (
     render_template,
     request,
     stream_with_context,
+    url_for,
 )
 from flask_babel import format_percent
 from flask_babel import gettext as _
@@ -138,8 +139,27 @@ def proof_view(bundle: transparency.InclusionBundle) -> dict:
             "checkpoint": bundle.checkpoint}
 
 
+_URL_MARK = 7_300_000_000_000_000_000  # larger than any seq or size, and still a valid route int
+_url_patterns: dict[tuple, str] = {}
+
+
+def int_url(endpoint: str, **values: int) -> str:
+    """url_for(endpoint, **values) for integer values, built through the URL map only once per
+    endpoint, names and script root (with marker numbers in place of the values) and then filled
+    in. An entry page links to a dozen URLs; url_for's map lookups were a twentieth of its time."""
+    key = (endpoint, tuple(values), request.script_root)
+    pattern = _url_patterns.get(key)
+    if pattern is None:
+        built = url_for(endpoint, **{name: _URL_MARK + i for i, name in enumerate(values)})
+        pattern = built.replace("{", "{{").replace("}", "}}")
+        for i, name in enumerate(values):
+            pattern = pattern.replace(str(_URL_MARK + i), "{" + name + "}")
+        _url_patterns[key] = pattern
+    return pattern.format(**{name: int(value) for name, value in values.items()})
+
+
 def init_jinja(app) -> None:
-    app.jinja_env.globals.update(kind_names=kind_names, money_formatter=money_formatter)
+    app.jinja_env.globals.update(kind_names=kind_names, money_formatter=money_formatter, int_url=int_url)
     app.jinja_env.filters.update(ledger_time=iso_minute, ledger_iso=iso_instant, ledger_percent=percent)
 
 

@@ -569,3 +569,19 @@ def test_pages_on_a_real_engine_read_through_one_connection_and_give_it_back(fre
         assert len(checkouts) == 5  # one per request, though each page reads more than once
     assert engine.pool.checkedout() == 0
     engine.dispose()
+
+
+@pytest.mark.parametrize("script_root", ["", "/amanah"])
+def test_int_url_builds_what_url_for_builds(app, script_root):
+    from flask import url_for
+
+    from ledger.pages import int_url
+    cases = [("ledger_pages.entry", {"seq": 0}), ("ledger_pages.entry", {"seq": 123456789}),
+             ("ledger_pages.index", {}), ("ledger.export_jsonl", {"start": 5, "end": 6}),
+             ("ledger_api.entry", {"seq": 42}),
+             ("ledger_pages.entry_proof_json", {"seq": 7, "size": 1000000}),
+             ("ledger_pages.entry_proof_text", {"seq": 7, "size": 8}), ("ledger_pages.verify_guide", {})]
+    with app.test_request_context("/", base_url=f"http://localhost{script_root}/"):
+        for endpoint, values in cases * 2:  # the second time from the stored pattern
+            assert int_url(endpoint, **values) == url_for(endpoint, **values)
+            assert int_url(endpoint, **values).startswith(script_root + "/")
