@@ -22,6 +22,7 @@ One deliberate difference from Go: the root of the empty tree is
 SHA-256 of the empty string (RFC 6962 / RFC 9162 / C2SP), not Go's zero hash.
 """
 
+import functools
 import hashlib
 import re
 
@@ -244,18 +245,17 @@ def _leaf_proof(lo, hi, n, hashes, pos):
     return proof, pos
 
 
+@functools.lru_cache(maxsize=256)  # a server reads an entry's proof hashes, then proves it
 def record_proof_indexes(t, n):
-    """Stored-hash indexes prove_record(t, n, ...) reads, in the order it reads them."""
+    """Stored-hash indexes prove_record(t, n, ...) reads, in the order it reads them (a tuple)."""
     if t < 1 or n < 0 or n >= t:
         raise ProofError(f"no record {n} in a tree of size {t}")
-    return _leaf_proof_index(0, t, n, [])
+    return tuple(_leaf_proof_index(0, t, n, []))
 
 
 def prove_record(t, n, read_hashes):
     """Inclusion proof that the tree of size t contains record n."""
-    if t < 1 or n < 0 or n >= t:
-        raise ProofError(f"no record {n} in a tree of size {t}")
-    indexes = _leaf_proof_index(0, t, n, [])
+    indexes = list(record_proof_indexes(t, n))
     hashes = _read(read_hashes, indexes)
     proof, _ = _leaf_proof(0, t, n, hashes, 0)
     return proof
