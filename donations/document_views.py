@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from amanah.extensions import db
 from amanah.i18n import current_locale
 from donations import bulk, dashboard, receipts, statements
 from donations.documents import Document
@@ -35,10 +36,12 @@ def _send_document(document: Document) -> Response:
 @bp.get("/receipts/<serial>.pdf")
 def document(serial: str):
     """A receipt or credit note by its number, for the donor, the campaign's treasurer and admins."""
-    found = receipts.get_by_serial(serial)
-    if found is None or not receipts.can_download(current_user, found.donation):
+    found = receipts.stored_for_download(serial)
+    if found is None or not receipts.may_download(current_user, found.donor_id, found.treasurer_id):
         abort(404)
-    return _send_document(found)
+    if found.pdf is None:  # the first download renders it
+        return _send_document(db.session.get(Document, found.id))
+    return send_pdf(bytes(found.pdf), f"{serial}.pdf", found.sha256)
 
 
 @bp.get("/donations/view/<token>/receipt.pdf")

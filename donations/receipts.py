@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from amanah.db import now_utc
 from amanah.extensions import db
+from campaigns.models import Campaign
 from campaigns.services import WIB
 from donations.documents import Document, DocumentCounter, DocumentKind
 from donations.models import Role
@@ -150,10 +151,33 @@ def issue_credit_note(refund: Refund, leaf_hash: bytes) -> Document:
 
 def can_download(user, donation: Donation) -> bool:
     """The donor, the campaign's treasurer and admins; nobody else learns the document exists."""
+    return may_download(user, donation.user_id, lambda: donation.campaign.treasurer_id)
+
+
+def may_download(user, donor_id: int | None, treasurer_id) -> bool:
+    """can_download() from the ids alone; `treasurer_id` may be a callable, asked only if needed."""
     if user is None or not user.is_authenticated:
         return False
-    return (donation.user_id == user.id or user.has_role(Role.ADMIN)
-            or (user.has_role(Role.TREASURER) and donation.campaign.treasurer_id == user.id))
+    if (donor_id is not None and donor_id == user.id) or user.has_role(Role.ADMIN):
+        return True
+    if not user.has_role(Role.TREASURER):
+        return False
+    return (treasurer_id() if callable(treasurer_id) else treasurer_id) == user.id
+
+
+_DOWNLOAD = (sa.select(Document.id, Document.pdf, Document.sha256, Donation.user_id.label("donor_id"),
+                       Campaign.treasurer_id)
+             .join(Donation, Donation.id == Document.donation_id)
+             .join(Campaign, Campaign.id == Donation.campaign_id)
+             .where(Document.serial == sa.bindparam("serial")))
+
+
+def stored_for_download(serial: str):
+    """(id, stored PDF or None, its SHA-256, donor's user id, campaign treasurer's id) of the
+    document with this number, in one query: a re-download is mostly this read."""
+    if len(serial) > 48:
+        return None
+    return db.session.execute(_DOWNLOAD, {"serial": serial}).first()
 
 
 def get_by_serial(serial: str) -> Document | None:
