@@ -4,7 +4,8 @@
         python bench/ledger_pages.py [--requests 3000] [--concurrency 8]
 
 Fill the database first (bench/ledger_fill.py N). The script starts
-`gunicorn -w 2 --threads 4 -b 127.0.0.1:<free port> wsgi:app`, warms every route up, then drives
+`gunicorn -w 4 -b 127.0.0.1:<free port> wsgi:app` (the README's production command: four
+synchronous workers; `--workers` and `--threads` to change it), warms every route up, then drives
 each route with a small load generator (threads, one keep-alive http.client connection each,
 127.0.0.1 only, bounded by a request count and a time limit) and prints requests/s, p50 and p99
 for /healthz (the hello-world baseline), /ledger, a random entry page, a campaign's finances
@@ -182,8 +183,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per route")
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
     parser.add_argument("--max-seconds", type=float, default=30, help="time limit per route")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="above 1, gunicorn's threaded worker")
     parser.add_argument("--skip-export", action="store_true")
     args = parser.parse_args()
 
