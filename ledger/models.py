@@ -35,6 +35,7 @@ class LedgerEntry(db.Model):
         sa.Index("ix_ledger_entries_campaign_seq", "campaign", "seq"),
         sa.Index("ix_ledger_entries_kind_seq", "kind", "seq"),
         sa.Index("ix_ledger_entries_at", "at"),
+        sa.Index("ix_ledger_entries_ref_seq", "ref", "seq"),  # the entries that refer to one entry
         sa.CheckConstraint("seq >= 0", name="seq_nonnegative"),
         sa.CheckConstraint("amount <> 0", name="amount_nonzero"),
     )

@@ -40,6 +40,8 @@ FILTERS = [
     query("from", {"type": "string", "format": "date"}, "First day (UTC) included, YYYY-MM-DD."),
     query("to", {"type": "string", "format": "date"},
           "Last day (UTC) included, YYYY-MM-DD; not before `from`."),
+    seq_query("ref", "Only the entries that refer to this entry (a donation's refunds, fee and "
+                     "chargebacks, a disbursement's correction, a refund's reversal)."),
 ]
 RANGE = [
     seq_query("start", "First seq included (default 0); at most the ledger's size."),

@@ -75,15 +75,19 @@ class EntryFilters:
     campaign: str | None = None
     since: dt.date | None = None  # first day included (UTC)
     until: dt.date | None = None  # last day included (UTC)
+    ref: int | None = None  # only the entries that refer to this one (refunds, fees, a correction)
 
     def as_args(self) -> dict[str, str]:
         """The filters as query parameters, for links that keep them."""
         args = {"kind": self.kind, "campaign": self.campaign,
-                "from": self.since and self.since.isoformat(), "to": self.until and self.until.isoformat()}
+                "from": self.since and self.since.isoformat(), "to": self.until and self.until.isoformat(),
+                "ref": None if self.ref is None else str(self.ref)}
         return {k: v for k, v in args.items() if v}
 
     def conditions(self) -> list:
         where = []
+        if self.ref is not None:
+            where.append(LedgerEntry.ref == self.ref)
         if self.kind:
             where.append(LedgerEntry.kind == self.kind)
         if self.campaign:
@@ -112,7 +116,7 @@ def _date_arg(args: Mapping, name: str) -> dt.date | None:
 
 
 def parse_filters(args: Mapping) -> EntryFilters:
-    """Filters from query parameters kind, campaign, from, to; raises FilterError naming the bad one."""
+    """Filters from query parameters kind, campaign, from, to, ref; raises FilterError naming the bad one."""
     kind = (args.get("kind") or "").strip() or None
     if kind is not None and kind not in KIND_LABELS:
         raise FilterError("kind", _l("Choose one of the kinds in the list."))
@@ -122,7 +126,8 @@ def parse_filters(args: Mapping) -> EntryFilters:
     since, until = _date_arg(args, "from"), _date_arg(args, "to")
     if since and until and until < since:
         raise FilterError("to", _l("The end date must not be before the start date."))
-    return EntryFilters(kind=kind, campaign=campaign, since=since, until=until)
+    return EntryFilters(kind=kind, campaign=campaign, since=since, until=until,
+                        ref=parse_seq_arg(args, "ref"))
 
 
 def parse_seq_arg(args: Mapping, name: str) -> int | None:

@@ -127,6 +127,35 @@ def test_filters_by_kind_campaign_and_date_range(app, client):
     assert 'href="/ledger/export.csv?kind=donation&amp;campaign=alpha"' in page
 
 
+def test_entries_that_refer_to_an_entry_are_one_link_away(app, client):
+    """From a donation to its fee and refund, from a disbursement to its correction: the entry page
+    (which never changes) links to the list filtered by ref, which lists what refers to it now."""
+    with app.app_context():
+        add(payment="pi_a")                                       # 0: a donation
+        add(payment="pi_b")                                       # 1: another
+        add(kind="fee", amount=-30_000, ref=0, payment="fee_a")   # 2
+        add(kind="refund", amount=-500_000, ref=0, payment="re_a")  # 3
+        add(kind="fee", amount=-30_000, ref=1, payment="fee_b")   # 4
+        add(kind="disbursement", amount=-100_000, ref=None, memo="Buku", evidence="ab" * 32)  # 5
+        add(kind="disbursement_reversal", amount=100_000, ref=5, memo="Salah catat")  # 6
+    page = html(client.get("/ledger/entries/0"))
+    assert 'href="/ledger?ref=0"' in page
+    listing = html(client.get("/ledger?ref=0"))
+    assert linked_seqs(listing) == [3, 2]
+    assert 'href="/ledger/entries/0"' in listing and 'id="ref"' in listing and 'value="0"' in listing
+    assert linked_seqs(html(client.get("/ledger?ref=5"))) == [6]
+    assert linked_seqs(html(client.get("/ledger?ref=0&kind=fee"))) == [2]
+    assert linked_seqs(html(client.get("/ledger?ref=6"))) == []
+    assert 'href="/ledger/export.csv?ref=0"' in listing
+    rows = list(csv.reader(io.StringIO(client.get("/ledger/export.csv?ref=0").get_data(as_text=True))))
+    assert len(rows) == 3  # the header and entries 2 and 3
+    api = client.get("/api/v1/ledger/entries?ref=0").get_json()
+    assert [e["seq"] for e in api["entries"]] == [3, 2]
+    bad = client.get("/ledger?ref=-1")
+    assert bad.status_code == 400 and re.search(r'id="ref"[^>]*aria-invalid="true"', html(bad))
+    assert client.get("/api/v1/ledger/entries?ref=x").get_json()["field"] == "ref"
+
+
 @pytest.mark.parametrize(("query", "field"), [
     ("kind=gift", "kind"),
     ("campaign=a+b", "campaign"),
