@@ -169,8 +169,14 @@ def evidence_state(sha256: str | None) -> str | None:
     return "public" if public else "withheld"
 
 
-def campaign_disbursements(campaign) -> list:
-    return disbursements.for_campaign(campaign)
+CAMPAIGN_PAGE_DISBURSEMENTS = 25
+
+
+def campaign_disbursements(campaign) -> tuple[list, bool]:
+    """The latest disbursements the campaign page lists, and whether there are more (the page
+    then links to all of them in the public ledger, which pages through any number)."""
+    rows = disbursements.for_campaign(campaign, limit=CAMPAIGN_PAGE_DISBURSEMENTS + 1)
+    return rows[:CAMPAIGN_PAGE_DISBURSEMENTS], len(rows) > CAMPAIGN_PAGE_DISBURSEMENTS
 
 
 def can_record_disbursement(campaign) -> bool:

@@ -123,11 +123,12 @@ def reserved_refunds(campaign: Campaign) -> int:
         .where(Donation.campaign_id == campaign.id, Refund.status == RefundStatus.REQUESTED.value)) or 0
 
 
-def for_campaign(campaign: Campaign) -> list[Disbursement]:
+def for_campaign(campaign: Campaign, limit: int | None = None) -> list[Disbursement]:
+    """The campaign's disbursements, latest paid first (at most `limit`)."""
     return list(db.session.scalars(
         sa.select(Disbursement).where(Disbursement.campaign_id == campaign.id)
         .options(selectinload(Disbursement.reversal))
-        .order_by(Disbursement.paid_on.desc(), Disbursement.id.desc())))
+        .order_by(Disbursement.paid_on.desc(), Disbursement.id.desc()).limit(limit)))
 
 
 def recent_for_campaigns(campaign_ids: list[int], limit: int = 30) -> list[Disbursement]:

@@ -405,3 +405,31 @@ def test_database_refuses_to_change_or_delete_a_disbursement(app):
         if db.engine.dialect.name == "postgresql":
             with pytest.raises(DBAPIError, match="immutable"), db.session.begin_nested():
                 db.session.execute(sa.text("TRUNCATE disbursements CASCADE"))
+
+
+def test_campaign_page_lists_the_latest_disbursements_and_links_to_all(app, funded):
+    """A campaign page lists the 25 latest disbursements; with more, it links to all of them in the
+    public ledger (paged there), instead of growing without end."""
+    from donations.disbursement_views import CAMPAIGN_PAGE_DISBURSEMENTS as LISTED
+    public_id, _ = funded
+    with app.test_request_context():
+        campaign = _campaign(public_id)
+        for n in range(LISTED + 2):
+            disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
+                amount=1_000 * RP, paid_on=today_wib() - dt.timedelta(days=n // 2), payee_kind="organization",
+                payee_name=f"Toko nomor {n:02d}", purpose="Alat tulis", category="goods",
+                evidence=picture(100 + n)))
+            db.session.commit()
+    page = app.test_client().get(f"/campaigns/{public_id}/air-bersih", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert text.count('id="disbursement-') == LISTED
+    # The latest paid first (and of one day, the latest recorded first): all but the two oldest.
+    by_recency = sorted(range(LISTED + 2), key=lambda n: (n // 2, -n))
+    for n in by_recency[:LISTED]:
+        assert f"Toko nomor {n:02d}" in text
+    for n in by_recency[LISTED:]:
+        assert f"Toko nomor {n:02d}" not in text
+    link = f'href="/ledger?kind=disbursement&amp;campaign={public_id}"'
+    assert link in text and "See every disbursement in the public ledger" in text
+    listing = app.test_client().get(f"/ledger?kind=disbursement&campaign={public_id}").get_data(as_text=True)
+    assert listing.count('class="entry-link"') == LISTED + 2
