@@ -25,6 +25,7 @@ from amanah.i18n import current_locale
 _MARK = "\x00frame:{}\x00"
 _SPLIT = re.compile("\x00frame:(title|next|content)\x00")
 _KEY = "amanah.frames"
+_MAX_FRAMES = 256
 _lock = threading.Lock()
 
 
@@ -64,12 +65,16 @@ def render_framed(template: str, *, title: str, content: Markup, version: str = 
     """
     if not _can_share():
         return render_template(template, title=title, content=content)
-    key = (template, request.endpoint, current_locale(), version)
+    # The frame's links carry the script root (the app's mount point, which a trusted proxy may
+    # set per request through SCRIPT_NAME): a frame built under one is never served under another.
+    key = (template, request.endpoint, current_locale(), version, request.script_root)
     frames = current_app.extensions.setdefault(_KEY, {})
     parts = frames.get(key)
     if parts is None:
         parts = _render_marked(template, request.endpoint)
         with _lock:
+            if len(frames) >= _MAX_FRAMES:  # a few dozen in use; more means odd script roots
+                frames.clear()
             frames[key] = parts
     values = {"title": escape(title), "content": content,
               "next": escape(request.full_path if request.query_string else request.path)}

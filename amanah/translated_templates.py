@@ -8,7 +8,9 @@ the translation, marked safe when autoescaping, %-formatted with the (escaped) v
 optimizer then folds the constant ones into the template's static text.
 
 Only `_`/`gettext` with a literal string are translated early; anything else (a variable message,
-ngettext, pgettext) is left to the runtime callables as before. The output is byte for byte what
+ngettext, pgettext) is left to the runtime callables as before. The rewrite does not look at
+scopes: a template that rebinds `_` or `gettext` (`{% set _ = ... %}`, a loop or macro argument of
+that name) must not be rendered through here. The output is byte for byte what
 `render_template` gives (tests/test_translated_templates.py checks every ledger template).
 """
 from __future__ import annotations
@@ -60,7 +62,10 @@ def _environment(locale: str):
             with force_locale(locale):
                 translations = get_translations()
             base = current_app.jinja_env
-            found = base.overlay(cache_size=base.cache.capacity if base.cache is not None else 0)
+            capacity = getattr(base.cache, "capacity", 400) if base.cache is not None else 0
+            found = base.overlay(cache_size=capacity)
+            # A bytecode cache's keys ignore the environment: it would mix languages.
+            found.bytecode_cache = None
 
             def parse(source, name, filename):
                 tree = Parser(found, source, name, filename).parse()

@@ -31,7 +31,12 @@ def sent_from_this_site() -> bool:
     source = request.headers.get("Origin") or request.headers.get("Referer")
     if source is None:
         return True
-    return source != "null" and urlsplit(source).netloc == request.host
+    if source == "null":
+        return False
+    # This host as the browser sees it: the Host header, or SERVER_NAME (required in production)
+    # when a proxy in front rewrites Host.
+    ours = {request.host.lower(), (current_app.config.get("SERVER_NAME") or "").lower()}
+    return urlsplit(source).netloc.lower() in ours - {""}
 
 
 @bp.post("/language")

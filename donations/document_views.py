@@ -36,12 +36,13 @@ def _send_document(document: Document) -> Response:
 @bp.get("/receipts/<serial>.pdf")
 def document(serial: str):
     """A receipt or credit note by its number, for the donor, the campaign's treasurer and admins."""
-    found = receipts.stored_for_download(serial)
+    found = receipts.download_access(serial)
     if found is None or not receipts.may_download(current_user, found.donor_id, found.treasurer_id):
         abort(404)
-    if found.pdf is None:  # the first download renders it
+    stored = receipts.stored_pdf(found.id)
+    if stored is None:  # the first download renders it
         return _send_document(db.session.get(Document, found.id))
-    return send_pdf(bytes(found.pdf), f"{serial}.pdf", found.sha256)
+    return send_pdf(stored[0], f"{serial}.pdf", stored[1])
 
 
 @bp.get("/donations/view/<token>/receipt.pdf")

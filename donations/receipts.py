@@ -165,16 +165,15 @@ def may_download(user, donor_id: int | None, treasurer_id) -> bool:
     return (treasurer_id() if callable(treasurer_id) else treasurer_id) == user.id
 
 
-_DOWNLOAD = (sa.select(Document.id, Document.pdf, Document.sha256, Donation.user_id.label("donor_id"),
-                       Campaign.treasurer_id)
+_DOWNLOAD = (sa.select(Document.id, Donation.user_id.label("donor_id"), Campaign.treasurer_id)
              .join(Donation, Donation.id == Document.donation_id)
              .join(Campaign, Campaign.id == Donation.campaign_id)
              .where(Document.serial == sa.bindparam("serial")))
 
 
-def stored_for_download(serial: str):
-    """(id, stored PDF or None, its SHA-256, donor's user id, campaign treasurer's id) of the
-    document with this number, in one query: a re-download is mostly this read."""
+def download_access(serial: str):
+    """(id, donor's user id, campaign treasurer's id) of the document with this number: all that
+    deciding who may download it needs, in one query and without the PDF's bytes."""
     if len(serial) > 48:
         return None
     return db.session.execute(_DOWNLOAD, {"serial": serial}).first()

@@ -154,6 +154,8 @@ def int_url(endpoint: str, **values: int) -> str:
         pattern = built.replace("{", "{{").replace("}", "}}")
         for i, name in enumerate(values):
             pattern = pattern.replace(str(_URL_MARK + i), "{" + name + "}")
+        if len(_url_patterns) >= 1024:  # a dozen in use; more means odd script roots
+            _url_patterns.clear()
         _url_patterns[key] = pattern
     return pattern.format(**{name: int(value) for name, value in values.items()})
 
@@ -195,7 +197,8 @@ class FragmentCache:
 def content(key: tuple, template: str, /, **context) -> Markup:
     """The template's output for `key` (plus locale and template version), rendered once."""
     cache = current_app.extensions.setdefault("ledger.fragments", FragmentCache())
-    full_key = (*key, current_locale(), _templates_version())
+    # host_url: content links are built for this host and script root (the guide's are absolute).
+    full_key = (*key, current_locale(), _templates_version(), request.host_url)
 
     def render() -> str:
         return render_translated(template, **{name: value() if callable(value) else value

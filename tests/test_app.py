@@ -114,6 +114,7 @@ def test_csrf_is_enforced_on_forms(databases, tmp_path):
     ({"Referer": "https://evil.example/page"}, False),
     ({"Origin": "https://evil.example", "Referer": "http://localhost/"}, False),
     ({"Origin": "http://localhost.evil.example"}, False),
+    ({"Origin": "http://LOCALHOST"}, True),  # host names are case-insensitive
 ])
 def test_language_switch_is_refused_from_other_sites(databases, tmp_path, headers, allowed):
     from conftest import make_app
@@ -211,3 +212,19 @@ def _read_instance_secret(folder):
     from amanah.config import instance_secret
 
     return instance_secret(Path(folder), "race_secret", lambda: secrets_module.token_hex(32))
+
+
+@pytest.mark.parametrize("origin, allowed", [("https://amanah.example", True),
+                                             ("https://evil.example", False)])
+def test_language_switch_behind_a_proxy_that_rewrites_host(databases, tmp_path, origin, allowed):
+    """nginx's plain proxy_pass sends Host: 127.0.0.1:8000; the browser's Origin names the public
+    host, which SERVER_NAME (required in production) gives."""
+    from conftest import make_app
+
+    app = make_app(databases.url, tmp_path / "i", SERVER_NAME="amanah.example")
+    client = app.test_client()
+    response = client.post("/language", data={"lang": "en", "next": "/about"},
+                           headers={"Origin": origin, "Host": "127.0.0.1:8000"})
+    assert response.status_code == (303 if allowed else 400)
+    with app.app_context():
+        db.engine.dispose()

@@ -89,3 +89,17 @@ def test_flashed_messages_are_shown_and_not_stored(client, app):
     assert "Flash for this visitor only" not in html(app.test_client().get("/ledger"))
     with app.app_context():
         db.session.remove()
+
+
+def test_frames_and_cached_content_never_cross_script_roots_or_hosts(client, app):
+    """A proxy may set the mount point per request (SCRIPT_NAME) and clients choose the Host: a
+    frame or page content built for one is never served for another."""
+    with app.app_context():
+        add()
+    mounted = html(client.get("/ledger", base_url="http://localhost/mounted/"))
+    assert 'href="/mounted/static/css/app.css' in mounted
+    plain = html(app.test_client().get("/ledger"))
+    assert "/mounted/" not in plain and 'href="/static/css/app.css' in plain
+    html(client.get("/ledger/verify", base_url="http://evil.example/"))
+    guide = html(app.test_client().get("/ledger/verify"))
+    assert "evil.example" not in guide
