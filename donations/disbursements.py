@@ -123,12 +123,26 @@ def reserved_refunds(campaign: Campaign) -> int:
         .where(Donation.campaign_id == campaign.id, Refund.status == RefundStatus.REQUESTED.value)) or 0
 
 
-def for_campaign(campaign: Campaign, limit: int | None = None) -> list[Disbursement]:
-    """The campaign's disbursements, latest paid first (at most `limit`)."""
+def for_campaign(campaign: Campaign, limit: int | None = None,
+                 before: tuple[dt.date, int] | None = None) -> list[Disbursement]:
+    """The campaign's disbursements, latest paid first (at most `limit`; only those after the one
+    paid on `before[0]` with id `before[1]` in that order: a keyset page)."""
+    query = sa.select(Disbursement).where(Disbursement.campaign_id == campaign.id)
+    if before is not None:
+        day, row_id = before
+        query = query.where(sa.or_(Disbursement.paid_on < day,
+                                   sa.and_(Disbursement.paid_on == day, Disbursement.id < row_id)))
     return list(db.session.scalars(
-        sa.select(Disbursement).where(Disbursement.campaign_id == campaign.id)
-        .options(selectinload(Disbursement.reversal))
+        query.options(selectinload(Disbursement.reversal))
         .order_by(Disbursement.paid_on.desc(), Disbursement.id.desc()).limit(limit)))
+
+
+def total_disbursed(campaign: Campaign) -> int:
+    """What the campaign's disbursements took out, reversed ones not counted: its running total."""
+    t = CampaignTotal.__table__.c
+    row = db.session.execute(
+        sa.select(t.disbursed, t.currency).where(t.campaign == campaign.public_id)).first()
+    return 0 if row is None or row.currency != campaign.currency else row.disbursed
 
 
 def recent_for_campaigns(campaign_ids: list[int], limit: int = 30) -> list[Disbursement]:

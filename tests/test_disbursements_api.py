@@ -1,6 +1,7 @@
 """The disbursements JSON API (checked against its OpenAPI description) and the demo data."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import schemathesis
@@ -127,3 +128,29 @@ def test_demo_disbursements_are_real_files_and_loading_twice_adds_nothing(app, r
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Disbursement)) == count
     verified = runner.invoke(args=["ledger", "verify"])
     assert verified.exit_code == 0, verified.output
+
+
+def test_the_list_is_paged_by_next_links_and_totals_cover_every_page(app, client):
+    with app.test_request_context():
+        campaign = make_campaign()
+        fund(campaign, 1_000_000 * 100)
+        for n in range(7):
+            disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
+                amount=(n + 1) * 1_000 * 100, paid_on=today_wib() - dt.timedelta(days=n // 3),
+                payee_kind="organization", payee_name=f"Toko {n}", purpose="Alat tulis", category="goods",
+                evidence=picture(40 + n)))
+            db.session.commit()
+        public_id = campaign.public_id
+        expected = [d.ledger_seq for d in disbursements.for_campaign(campaign)]
+    url, seen, pages = f"/api/v1/campaigns/{public_id}/disbursements?limit=3", [], 0
+    while url:
+        body = client.get(url).get_json()
+        assert len(body["items"]) <= 3 and body["disbursed"] == 28_000 * 100  # all 7, on every page
+        seen += [item["ledger_seq"] for item in body["items"]]
+        url, pages = body["next"], pages + 1
+    assert seen == expected and pages == 3  # newest payment first, each once
+    assert client.get(f"/api/v1/campaigns/{public_id}/disbursements").get_json()["next"] is None
+    for query, field in (("limit=0", "limit"), ("limit=501", "limit"), ("limit=x", "limit"),
+                         ("before=yesterday", "before"), ("before=2026-02-30_1", "before")):
+        response = client.get(f"/api/v1/campaigns/{public_id}/disbursements?{query}")
+        assert response.status_code == 400 and response.get_json()["field"] == field, query
