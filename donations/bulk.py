@@ -212,9 +212,10 @@ def _renderer(ids: list[int]):
     try:
         # A render process that never answers fails the job instead of holding it forever.
         yield lambda jobs: functools.partial(pool.map_async(_render_in_process, jobs).get, RENDER_TIMEOUT)
-        pool.close()
+        pool.close()  # done: the render processes finish and leave on their own
+        pool.join()
     finally:
-        pool.terminate()
+        pool.terminate()  # on failure, stop them (nothing left to do after a join)
         pool.join()
 
 

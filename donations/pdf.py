@@ -176,4 +176,18 @@ def fork_pool(processes: int, initializer=None, initargs=()):
     """
     import multiprocessing
     with _render_lock:
-        return multiprocessing.get_context("fork").Pool(processes, initializer, initargs)
+        return multiprocessing.get_context("fork").Pool(processes, _start_render_process,
+                                                        (initializer, initargs))
+
+
+def _start_render_process(initializer, initargs) -> None:
+    """First thing in a forked render process: die on SIGTERM and SIGINT again.
+
+    A fork inherits the parent's signal handlers. An RQ worker (bulk jobs with REDIS_URL) handles
+    SIGTERM as "stop after this job" and returns, so Pool.terminate() would wait forever for a
+    render process blocked on its task queue."""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if initializer is not None:
+        initializer(*initargs)
