@@ -16,6 +16,10 @@ Then it measures, with the renderer warmed up by one receipt:
   forked render processes, one per usable CPU (DOCUMENT_RENDER_PROCESSES to change that), forked
   and warmed up inside the measured time.
 
+It also times WeasyPrint alone on a minimal one-page A4 document (no stylesheet, no fonts of ours,
+no PDF/A), the yardstick the issue's targets were set against (~27 ms on the machine where the issue
+was written), so that figures from machines of different speeds can be compared by that ratio.
+
 Wall-clock figures depend on whatever else the machine runs; the CPU time beside them (this process,
 plus for bulk the render processes it reaped) does much less, so compare those between runs on a
 busy machine.
@@ -125,6 +129,19 @@ def measure_bulk(app, donor_id: int, campaign_id: int) -> tuple[int, float, floa
     return total, elapsed, cpu
 
 
+def minimal_page_ms(runs: int = 30) -> float:
+    """Median time WeasyPrint takes for a minimal one-page A4 document: the machine's yardstick."""
+    from weasyprint import HTML
+    html = "<!doctype html><html lang=en><title>A4</title><p>Hello"
+    HTML(string=html).write_pdf()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        HTML(string=html).write_pdf()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=60)
@@ -153,6 +170,11 @@ def main(argv=None) -> int:
     print(f"bulk ZIP job: {total} receipts never rendered before, {elapsed:.2f} s, "
           f"{total / elapsed:.1f} pages/s ({processes} render processes; "
           f"CPU {cpu_total / total * 1000:.1f} ms per page, all processes)")
+    yardstick = minimal_page_ms()
+    print(f"yardstick: WeasyPrint alone, minimal one-page A4: median {yardstick:.1f} ms "
+          f"(~27 ms where the issue was written); first render = "
+          f"{statistics.median(first) * 1000 / yardstick:.1f} x yardstick, one bulk page = "
+          f"{elapsed / total * 1000 / yardstick:.1f} x yardstick")
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} CPUs "
           "(other work on the machine slows every figure)")
