@@ -50,4 +50,5 @@ def init_app(app) -> None:
                                  can_bulk_download=bulk.can_bulk_download, job_status_label=bulk.status_label)
     from donations import dashboard
     app.jinja_env.globals.update(donation_status_label=dashboard.donation_status_label,
-                                 refund_status_label=dashboard.refund_status_label)
+                                 refund_status_label=dashboard.refund_status_label,
+                                 document_kind_label=dashboard.document_kind_label)

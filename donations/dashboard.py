@@ -15,6 +15,14 @@ REFUND_STATUS_LABELS = {"requested": _l("requested, awaiting the payment provide
                         "failed": _l("failed"), "reversed": _l("failed after it succeeded: reversed")}
 
 
+DOCUMENT_KIND_LABELS = {"receipt": _l("Receipt"), "credit_note": _l("Credit note"),
+                        "cancellation": _l("Cancellation of a credit note")}
+
+
+def document_kind_label(kind: str) -> str:
+    return str(DOCUMENT_KIND_LABELS.get(kind, kind))
+
+
 def donation_status_label(status: str) -> str:
     return str(DONATION_STATUS_LABELS.get(status, status))
 

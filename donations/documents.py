@@ -1,9 +1,10 @@
-"""Numbered documents (receipts and credit notes), their counters, and background document jobs.
+"""Numbered documents (receipts, credit notes, cancellations), their counters, and bulk document jobs.
 
 A document copies, when it is issued, everything it will show (`content`, a plain dict) and is
 never edited afterwards; its PDF is rendered once, on first need, and stored with its SHA-256.
 Triggers created by the migration make the database refuse to change a stored PDF or to delete a
-document. A correction is a new document: a refund issues a credit note that names the receipt.
+document. A correction is a new document: a refund issues a credit note that names the receipt,
+and a refund that fails after succeeding issues a cancellation that names that credit note.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from donations.payments import Donation
 class DocumentKind(enum.StrEnum):
     RECEIPT = "receipt"
     CREDIT_NOTE = "credit_note"
+    CANCELLATION = "cancellation"  # of a credit note whose refund the provider reversed
 
 
 class DocumentCounter(db.Model):
@@ -48,6 +50,8 @@ class Document(db.Model):
     refund_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("donation_refunds.id", ondelete="RESTRICT"), unique=True)
     receipt_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id", ondelete="RESTRICT"))
+    cancels_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("documents.id", ondelete="RESTRICT"), unique=True)
     issued_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     content: Mapped[dict] = mapped_column(sa.JSON)
     pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
@@ -58,11 +62,14 @@ class Document(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("series", "year", "number"),
-        sa.CheckConstraint("kind IN ('receipt', 'credit_note')", name="kind_known"),
+        sa.CheckConstraint("kind IN ('receipt', 'credit_note', 'cancellation')", name="kind_known"),
         sa.CheckConstraint("number > 0", name="number_positive"),
         sa.CheckConstraint("(pdf IS NULL) = (sha256 IS NULL)", name="pdf_has_hash"),
-        sa.CheckConstraint("kind = 'receipt' OR (refund_id IS NOT NULL AND receipt_id IS NOT NULL)",
+        sa.CheckConstraint("kind <> 'credit_note' OR (refund_id IS NOT NULL AND receipt_id IS NOT NULL)",
                            name="credit_note_refers"),
+        sa.CheckConstraint("kind <> 'cancellation' OR (cancels_id IS NOT NULL AND receipt_id IS NOT NULL "
+                           "AND refund_id IS NULL)", name="cancellation_refers"),
+        sa.CheckConstraint("kind = 'cancellation' OR cancels_id IS NULL", name="only_cancellations_cancel"),
         sa.Index("ix_documents_kind_issued_at", "kind", "issued_at"),
     )
 

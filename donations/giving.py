@@ -260,12 +260,15 @@ def _reverse_refund(donation: Donation, row: Refund, data: dict) -> None:
     """A refund recorded as succeeded that the provider now reports failed: the money never left.
 
     The refund entry stays (the ledger only grows); a `refund_reversal` pointing at it restores
-    the amount, and the row's one-way move to REVERSED makes a second report change nothing.
+    the amount, and the row's one-way move to REVERSED makes a second report change nothing. In
+    the same way the credit note stays, and a numbered cancellation says it no longer applies.
     """
     entry = storage.append(db.session, kind="refund_reversal", campaign=donation.campaign.public_id,
                            amount=row.amount, currency=donation.currency, ref=row.ledger_seq,
                            payment=data["id"])
     row.status, row.reversed_seq = RefundStatus.REVERSED.value, entry.seq
+    from donations import receipts
+    receipts.issue_cancellation(row, entry.leaf_hash)  # its credit note no longer applies
     log.warning("refund %s of donation %s failed after succeeding: reversed in entry %s",
                 data["id"], donation.id, entry.seq)
 

@@ -1,9 +1,10 @@
-"""Receipts and credit notes: numbering, content, one-time rendering, access, and the QR proof.
+"""Receipts, credit notes, cancellations: numbering, content, one-time rendering, access, QR proof.
 
 - A receipt is issued in the transaction that confirms the donation (giving._mark_paid), a credit
-  note in the transaction that records a refund (giving._apply_refunds). Both take the next number
-  of their series for the year from a counter row incremented in that same transaction, so a
-  number is used exactly when its document commits: gapless, and never twice.
+  note in the transaction that records a refund (giving._apply_refunds), and a cancellation of
+  that credit note in the one that records the refund's reversal (giving._reverse_refund). Each
+  takes the next number of its series for the year from a counter row incremented in that same
+  transaction, so a number is used exactly when its document commits: gapless, and never twice.
 - What a document shows is copied into `Document.content` when it is issued. The PDF is rendered
   from that copy on first download and stored with its SHA-256; every later download returns
   those bytes, whatever templates or profiles say by then.
@@ -40,9 +41,13 @@ PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
 
 # ---- numbering ----
 
+SERIES_SUFFIX = {DocumentKind.RECEIPT: "", DocumentKind.CREDIT_NOTE: "-CN", DocumentKind.CANCELLATION: "-CX"}
+TEMPLATES = {DocumentKind.RECEIPT: "receipt.html", DocumentKind.CREDIT_NOTE: "credit_note.html",
+             DocumentKind.CANCELLATION: "cancellation.html"}
+
+
 def series_for(kind: DocumentKind) -> str:
-    prefix = current_app.config["RECEIPT_PREFIX"]
-    return prefix if kind == DocumentKind.RECEIPT else f"{prefix}-CN"
+    return current_app.config["RECEIPT_PREFIX"] + SERIES_SUFFIX[DocumentKind(kind)]
 
 
 def format_serial(series: str, year: int, number: int) -> str:
@@ -145,6 +150,38 @@ def issue_credit_note(refund: Refund, leaf_hash: bytes) -> Document:
         "ledger": {"seq": refund.ledger_seq, "leaf_hash": leaf_hash.hex()},
     }
     return _issue(DocumentKind.CREDIT_NOTE, donation, content, refund_id=refund.id, receipt_id=receipt.id)
+
+
+def credit_note_of(refund_id: int) -> Document | None:
+    return db.session.execute(sa.select(Document).where(
+        Document.refund_id == refund_id, Document.kind == DocumentKind.CREDIT_NOTE)).scalar_one_or_none()
+
+
+def issue_cancellation(refund: Refund, leaf_hash: bytes) -> Document | None:
+    """The cancellation of a reversed refund's credit note (None if it never had one): the credit
+    note stays as issued, and this new numbered document says it no longer applies."""
+    credit_note = credit_note_of(refund.id)
+    if credit_note is None:
+        return None
+    donation = refund.donation
+    note = credit_note.content
+    content = {
+        "kind": DocumentKind.CANCELLATION.value,
+        "locale": note["locale"],
+        "organization": _organization(),
+        "donor": note["donor"],
+        "amount": refund.amount,
+        "currency": donation.currency,
+        "reversed_at": now_utc().isoformat(),
+        "credit_note": {"serial": credit_note.serial, "amount": note["amount"],
+                        "issued_at": note["issued_at"]},
+        "receipt": note["receipt"],
+        "remaining": donation.total - donation.refunded,
+        "campaign": note["campaign"],
+        "ledger": {"seq": refund.reversed_seq, "leaf_hash": leaf_hash.hex()},
+    }
+    return _issue(DocumentKind.CANCELLATION, donation, content, receipt_id=credit_note.receipt_id,
+                  cancels_id=credit_note.id)
 
 
 # ---- access ----
@@ -285,10 +322,14 @@ def view_of(document: Document) -> dict:
         view["received_text"] = _when(content["received_at"], locale)
         method = content["payment_method"]
         view["payment_method_text"] = str(PAYMENT_METHODS.get(method, method))
-    else:
+        return view
+    view["receipt_amount_text"] = format_money(content["receipt"]["amount"], content["currency"], locale)
+    view["remaining_text"] = format_money(content["remaining"], content["currency"], locale)
+    if document.kind == DocumentKind.CREDIT_NOTE:
         view["refunded_text"] = _when(content["refunded_at"], locale)
-        view["receipt_amount_text"] = format_money(content["receipt"]["amount"], content["currency"], locale)
-        view["remaining_text"] = format_money(content["remaining"], content["currency"], locale)
+    else:
+        view["reversed_text"] = _when(content["reversed_at"], locale)
+        view["credit_note_issued_text"] = _when(content["credit_note"]["issued_at"], locale)
     return view
 
 
@@ -303,7 +344,7 @@ def render_job(document: Document) -> dict:
         view = view_of(document)
     seq = view["ledger"]["seq"]
     return {
-        "template": "receipt.html" if document.kind == DocumentKind.RECEIPT else "credit_note.html",
+        "template": TEMPLATES[DocumentKind(document.kind)],
         "locale": locale, "view": view,
         "attachments": [
             (f"ledger-entry-{seq}.json", view["proof"]["leaf"].encode(),

@@ -12,6 +12,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import aliased
 
 from amanah.db import now_utc
 from amanah.extensions import db
@@ -99,19 +100,23 @@ def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
         for doc in db.session.execute(sa.select(Document.donation_id, Document.kind, Document.serial)
                                       .where(Document.donation_id.in_(ids)).order_by(Document.id)):
             documents[doc.donation_id].append((doc.kind, doc.serial))
-        # Refunds count when the ledger recorded them on or before the statement's last day.
+        # Refunds count when the ledger recorded them on or before the statement's last day, and
+        # were not reversed by then (a reversal later than the period leaves the period as it was).
+        refund_entry, reversal_entry = aliased(LedgerEntry), aliased(LedgerEntry)
         rows = db.session.execute(
             sa.select(Refund.donation_id, sa.func.sum(Refund.amount))
-            .join(LedgerEntry, LedgerEntry.seq == Refund.ledger_seq)
-            .where(Refund.donation_id.in_(ids), Refund.status == RefundStatus.SUCCEEDED,
-                   LedgerEntry.at < high)
+            .join(refund_entry, refund_entry.seq == Refund.ledger_seq)
+            .outerjoin(reversal_entry, reversal_entry.seq == Refund.reversed_seq)
+            .where(Refund.donation_id.in_(ids),
+                   Refund.status.in_((RefundStatus.SUCCEEDED, RefundStatus.REVERSED)),
+                   refund_entry.at < high, sa.or_(reversal_entry.seq.is_(None), reversal_entry.at >= high))
             .group_by(Refund.donation_id))
         refunded.update({donation_id: int(total) for donation_id, total in rows})
     lines, totals = [], defaultdict(lambda: {"gross": 0, "refunded": 0, "count": 0})
     for d in donations:
         back = refunded[d.id]
         receipt = next((s for k, s in documents[d.id] if k == DocumentKind.RECEIPT), "")
-        notes = [s for k, s in documents[d.id] if k == DocumentKind.CREDIT_NOTE]
+        notes = [s for k, s in documents[d.id] if k in (DocumentKind.CREDIT_NOTE, DocumentKind.CANCELLATION)]
         lines.append({"date": _day(d.paid_at), "receipt": receipt, "credit_notes": ", ".join(notes),
                       "campaign": d.campaign.title, "ledger_seq": d.ledger_seq,
                       "amount": format_money(d.total, d.currency, locale),
