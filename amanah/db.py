@@ -16,6 +16,14 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# Indexes a migration creates on PostgreSQL only, over expressions SQLite lacks; not in the metadata.
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_campaigns_search_document"})
+
+
+def include_name(name, type_, parent_names) -> bool:
+    """Alembic's name filter: autogenerate and `flask db check` leave POSTGRESQL_ONLY_INDEXES alone."""
+    return not (type_ == "index" and name in POSTGRESQL_ONLY_INDEXES)
+
 
 def now_utc() -> dt.datetime:
     """The one clock of the application: always timezone-aware UTC."""

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from amanah.extensions import db
 from campaigns import categories, regions
 from campaigns.lifecycle import PUBLIC_STATUSES, Status
-from campaigns.models import Campaign
+from campaigns.models import SEARCH_CONFIG, Campaign, search_document
 from ledger.models import CampaignTotal
 
 SORTS = ("newest", "ending", "funded", "closest")
@@ -148,10 +148,8 @@ def totals_columns():
 def _text_condition(q: str):
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
-        config = sa.literal_column("'indonesian'::regconfig")
-        document = sa.func.to_tsvector(config, sa.func.concat_ws(
-            " ", Campaign.title, Campaign.title, Campaign.city, Campaign.beneficiary, Campaign.story))
-        return document.op("@@")(sa.func.websearch_to_tsquery(config, q))
+        config = sa.literal_column(f"'{SEARCH_CONFIG}'::regconfig")
+        return search_document().op("@@")(sa.func.websearch_to_tsquery(config, q))
     # Portable fallback: every word must appear somewhere (case-insensitive for ASCII letters).
     conditions = []
     for word in q.split()[:8]:

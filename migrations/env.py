@@ -5,7 +5,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from amanah.db import UTCDateTime
+from amanah.db import UTCDateTime, include_name
 
 config = context.config
 if config.config_file_name:
@@ -27,7 +27,7 @@ def render_item(type_, obj, autogen_context):
 
 def run_migrations_offline():
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=db.metadata,
-                      literal_binds=True, render_item=render_item)
+                      literal_binds=True, render_item=render_item, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -41,6 +41,7 @@ def run_migrations_online():
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_name", include_name)
     with db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=db.metadata, **conf_args)
         with context.begin_transaction():

@@ -7,6 +7,7 @@ from test_campaigns_support import future, make_campaign, make_people
 
 from amanah.extensions import db
 from campaigns import search, services
+from campaigns.models import Campaign
 from ledger.models import CampaignTotal
 
 CAMPAIGNS = [
@@ -176,6 +177,29 @@ def test_text_search_uses_full_text_search_on_postgresql(app, catalogue, backend
     """PostgreSQL stems Indonesian words; the portable fallback matches substrings."""
     found = _found(app, q="koperasinya") if backend == "postgresql" else _found(app, q="operasi")
     assert found == [catalogue["koperasi"]]
+
+
+def test_postgresql_answers_text_search_from_its_index(app, catalogue, backend):
+    """The query's document is the indexed expression, so the planner can use the GIN index, also
+    in a generic plan where the search words are a parameter."""
+    from amanah.db import POSTGRESQL_ONLY_INDEXES
+    from campaigns.models import SEARCH_INDEX, search_document
+    assert SEARCH_INDEX in POSTGRESQL_ONLY_INDEXES
+    if backend != "postgresql":
+        pytest.skip("SQLite searches with LIKE; there is no full-text index to use")
+    with app.test_request_context():
+        db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        statement = sa.select(Campaign.id).where(search._text_condition("koperasi nelayan"))
+        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(db.session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
+        assert SEARCH_INDEX in plan, plan
+        document = search_document().compile(db.engine)
+        db.session.execute(sa.text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        db.session.execute(sa.text(f"PREPARE words(text) AS SELECT id FROM campaigns WHERE {document} "
+                                   "@@ websearch_to_tsquery('indonesian'::regconfig, $1)"))
+        plan = "\n".join(db.session.execute(sa.text("EXPLAIN EXECUTE words('nelayan')")).scalars())
+        db.session.execute(sa.text("DEALLOCATE words"))
+        assert SEARCH_INDEX in plan, plan
 
 
 def test_updates_appear_on_the_page_and_in_the_atom_feed(app, catalogue):

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import make_app
 
-from amanah.db import UTCDateTime, now_utc
+from amanah.db import UTCDateTime, include_name, now_utc
 from amanah.extensions import db
 
 
@@ -18,7 +18,8 @@ def test_migrations_from_empty_give_exactly_the_models_schema(fresh_database_url
     """The database was built by `flask db upgrade` alone; autogenerate must find nothing to do."""
     app = make_app(fresh_database_url, tmp_path / "i")
     with app.app_context(), db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                               "include_name": include_name})
         assert compare_metadata(context, db.metadata) == []
         assert context.get_current_revision() is not None or not db.metadata.tables
     with app.app_context():
