@@ -160,13 +160,18 @@ def _build(job: DocumentJob) -> None:
                 writer.writerow([neutralize(v) for v in (
                     name, document.kind, document.serial, document.issued_at.isoformat(),
                     content["donor"]["name"], content["amount"], content["currency"],
-                    content["ledger"]["seq"], content.get("receipt", {}).get("serial", ""), digest)])
+                    content["ledger"]["seq"], _refers_to(content), digest)])
             job.done = min(start + CHUNK, len(ids))
             db.session.commit()
         archive.writestr("index.csv", "\ufeff" + index.getvalue())
     os.replace(partial, target)
     job.status, job.filename, job.finished_at = JobStatus.DONE.value, target.name, now_utc()
     db.session.commit()
+
+
+def _refers_to(content: dict) -> str:
+    """The document this one corrects: a credit note's receipt, a cancellation's credit note."""
+    return (content.get("credit_note") or content.get("receipt") or {}).get("serial", "")
 
 
 # Documents per transaction: progress and newly rendered PDFs are committed together.

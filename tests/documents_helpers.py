@@ -57,6 +57,21 @@ def refund(app, donation_id: int, amount: int) -> None:
         assert giving.handle_event(event) == "refunded 1"
 
 
+def fail_refund(app, refund_id: int) -> str:
+    """The provider reports the refund failed after it had succeeded (the donor's bank sent it back)."""
+    from donations import sandbox
+    from donations.payments import Refund
+    with app.test_request_context():
+        row = db.session.get(Refund, refund_id)
+        data = {**sandbox._get(row.provider_id), "status": "failed"}
+        sandbox._put(data)
+        db.session.commit()
+        outcome = giving.handle_event({"id": f"evt_failed_{refund_id}", "object": "event",
+                                       "type": "refund.failed", "data": {"object": data}})
+        db.session.commit()
+        return outcome
+
+
 def pdf_text(data: bytes) -> str:
     from pypdf import PdfReader
     reader = PdfReader(io.BytesIO(data))

@@ -67,6 +67,37 @@ def test_treasurer_gets_a_zip_of_the_stored_pdfs_and_an_index(inline_app):
     download.close()
 
 
+def test_a_cancelled_credit_note_and_its_cancellation_are_both_in_the_zip(inline_app):
+    import sqlalchemy as sa
+
+    from donations.payments import Refund
+    from tests.documents_helpers import fail_refund
+    app, client = inline_app, inline_app.test_client()
+    start, end = _range(app)
+    with app.app_context():
+        treasurer = make_user(None, Role.TREASURER)
+        campaign = make_campaign(treasurer=treasurer)
+        donation_id = paid_donation(app, campaign)
+        login(client, treasurer)
+        public_id = campaign.public_id
+    refund(app, donation_id, 10_000_000)
+    with app.app_context():
+        refund_id = db.session.scalar(sa.select(Refund.id).where(Refund.donation_id == donation_id))
+    assert fail_refund(app, refund_id) == "reversed 1"
+    response = client.post(f"/campaigns/{public_id}/documents/receipts", data={"from": start, "to": end})
+    status = client.get(response.location + ".json").json
+    download = client.get(status["download_url"])
+    archive = zipfile.ZipFile(io.BytesIO(download.data))
+    rows = {r["kind"]: r for r in csv.DictReader(io.StringIO(archive.read("index.csv").decode("utf-8-sig")))}
+    assert set(rows) == {"receipt", "credit_note", "cancellation"}
+    assert rows["credit_note"]["refers_to"] == rows["receipt"]["serial"]
+    assert rows["cancellation"]["refers_to"] == rows["credit_note"]["serial"]
+    assert rows["cancellation"]["serial"].startswith("AMN-CX-")
+    assert rows["cancellation"]["amount_minor"] == "10000000"
+    assert f"{rows['cancellation']['serial']}.pdf" in archive.namelist()
+    download.close()
+
+
 def test_bulk_downloads_are_purged_after_the_retention_period(inline_app):
     import datetime as dt
 

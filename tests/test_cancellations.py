@@ -10,21 +10,15 @@ from amanah.extensions import db
 from donations import giving, receipts, sandbox, statements
 from donations.documents import Document
 from donations.payments import Donation, Refund
-from tests.documents_helpers import make_campaign, paid_donation, pdf_attachments, pdf_text, refund
+from tests.documents_helpers import (
+    fail_refund,
+    make_campaign,
+    paid_donation,
+    pdf_attachments,
+    pdf_text,
+    refund,
+)
 from tests.factories import login, make_user
-
-
-def fail_refund(app, refund_id: int) -> str:
-    """The provider reports the refund failed after it had succeeded (the donor's bank sent it back)."""
-    with app.test_request_context():
-        row = db.session.get(Refund, refund_id)
-        data = {**sandbox._get(row.provider_id), "status": "failed"}
-        sandbox._put(data)
-        db.session.commit()
-        outcome = giving.handle_event({"id": f"evt_failed_{refund_id}", "object": "event",
-                                       "type": "refund.failed", "data": {"object": data}})
-        db.session.commit()
-        return outcome
 
 
 def refund_ids(donation_id: int) -> list[int]:
