@@ -6,6 +6,7 @@ Refused input raises AccountError, whose `errors` map form field names to transl
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -23,7 +24,7 @@ from amanah import mail
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.i18n import current_locale
-from donations.models import GRANTABLE_ROLES, Role, User, UserRole
+from donations.models import GRANTABLE_ROLES, Role, RoleAction, RoleChange, User, UserRole
 from donations.passwords import (
     hash_password,
     needs_rehash,
@@ -345,12 +346,22 @@ def count_admins(lock: bool = False) -> int:
     return len(db.session.scalars(query).all())
 
 
+def _record_change(user: User, role: Role, action: RoleAction, changed_by: User | None,
+                   at: dt.datetime) -> None:
+    """Append the change to the role history, in the transaction that makes the change."""
+    db.session.add(RoleChange(user=user, role=role.value, action=action.value, changed_by=changed_by,
+                              changed_at=at))
+
+
 def grant_role(user: User, role: Role | str, granted_by: User | None = None) -> bool:
     """Give `user` the role (recording who granted it); False when they already hold it."""
     role = _grantable(role)
     if role in user.role_names:
         return False
-    user.roles.append(UserRole(role=role.value, granted_by_id=granted_by.id if granted_by else None))
+    at = now_utc()
+    user.roles.append(UserRole(role=role.value, granted_at=at,
+                               granted_by_id=granted_by.id if granted_by else None))
+    _record_change(user, role, RoleAction.GRANTED, granted_by, at)
     current_app.logger.info("role %s granted to %s by %s", role, user.email,
                             granted_by.email if granted_by else "the command line")
     return True
@@ -373,6 +384,7 @@ def revoke_role(user: User, role: Role | str, revoked_by: User | None = None) ->
         return False
     _check_revocable(user, role, revoked_by)
     user.roles.remove(held)
+    _record_change(user, role, RoleAction.REVOKED, revoked_by, now_utc())
     current_app.logger.info("role %s revoked from %s by %s", role, user.email,
                             revoked_by.email if revoked_by else "the command line")
     return True
@@ -416,3 +428,16 @@ def granters(user: User) -> dict[int, User]:
     if not ids:
         return {}
     return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+
+
+def role_history(user: User) -> list[RoleChange]:
+    """Every grant and revocation of the user's roles, newest first."""
+    return list(db.session.scalars(
+        sa.select(RoleChange).where(RoleChange.user_id == user.id)
+        .order_by(RoleChange.changed_at.desc(), RoleChange.id.desc())))
+
+
+def role_changes(page: int = 1, per_page: int = 25):
+    """Every role change of every user, newest first, one page at a time."""
+    statement = sa.select(RoleChange).order_by(RoleChange.changed_at.desc(), RoleChange.id.desc())
+    return db.paginate(statement, page=max(page, 1), per_page=per_page, error_out=False)

@@ -1,4 +1,4 @@
-"""Admin pages: find users and grant or revoke their roles."""
+"""Admin pages: find users, grant or revoke their roles, and the history of every such change."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -50,4 +50,12 @@ def detail(user_id: int):
     status = INVALID if request.method == "POST" else 200
     return render_template("donations/admin/user.html", user=user, form=form,
                            granters=accounts.granters(user), descriptions=forms.ROLE_DESCRIPTIONS,
-                           granted={r.role: r for r in user.roles}), status
+                           granted={r.role: r for r in user.roles},
+                           history=accounts.role_history(user)), status
+
+
+@bp.get("/role-changes")
+@roles_required(Role.ADMIN, Role.AUDITOR)  # auditors read every record; only admins change roles
+def role_changes():
+    page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
+    return render_template("donations/admin/role_changes.html", changes=accounts.role_changes(page=page))

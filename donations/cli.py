@@ -98,6 +98,20 @@ def revoke_command(email: str, role: str):
     click.echo(f"{user.email} is no longer {role}." if changed else f"{user.email} was not {role}.")
 
 
+@users_cli.command("history")
+@click.argument("email")
+def history_command(email: str):
+    """Print every grant and revocation of the roles of the account with EMAIL, newest first."""
+    user = _user_or_fail(email)
+    changes = accounts.role_history(user)
+    if not changes:
+        click.echo(f"No role of {user.email} has been granted or revoked.")
+    for change in changes:
+        by = change.changed_by.email if change.changed_by else "the command line"
+        at = f"{change.changed_at:%Y-%m-%d %H:%M:%S} UTC"
+        click.echo(f"{at}  {change.action:<7}  {change.role:<9}  by {by}")
+
+
 # Fixed, published passwords so that whoever runs `make run` can sign in as each role.
 # They exist only outside production: the loader refuses to run there.
 DEMO_ACCOUNTS: tuple[tuple[str, str, tuple[Role, ...], str], ...] = (

@@ -23,6 +23,12 @@ class Role(enum.StrEnum):
 
 
 GRANTABLE_ROLES = (Role.ORGANIZER, Role.TREASURER, Role.AUDITOR, Role.ADMIN)
+ROLE_KNOWN = "role IN ('organizer', 'treasurer', 'auditor', 'admin')"
+
+
+class RoleAction(enum.StrEnum):
+    GRANTED = "granted"
+    REVOKED = "revoked"
 
 
 class User(UserMixin, db.Model):
@@ -83,5 +89,32 @@ class UserRole(db.Model):
     user: Mapped[User] = relationship(back_populates="roles", foreign_keys=[user_id])
 
     __table_args__ = (
-        sa.CheckConstraint("role IN ('organizer', 'treasurer', 'auditor', 'admin')", name="role_known"),
+        sa.CheckConstraint(ROLE_KNOWN, name="role_known"),
+    )
+
+
+class RoleChange(db.Model):
+    """One grant or revocation of a role, written with the change itself.
+
+    Append-only: database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL). Users are
+    deactivated, never deleted, so both foreign keys RESTRICT: someone named in the history stays.
+    """
+
+    __tablename__ = "role_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    action: Mapped[str] = mapped_column(sa.String(10))
+    # NULL: the change was made from the command line (`flask users grant|revoke|create-admin`).
+    changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    changed_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+    changed_by: Mapped[User | None] = relationship(foreign_keys=[changed_by_id], lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint(ROLE_KNOWN, name="role_known"),
+        sa.CheckConstraint("action IN ('granted', 'revoked')", name="action_known"),
+        sa.Index("ix_role_changes_user_id_changed_at", "user_id", "changed_at"),
     )

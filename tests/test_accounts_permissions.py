@@ -26,6 +26,7 @@ TABLE = {
     ("GET", "/admin/users/{target}"):          (302, 403, 403, 403, 403, 403, 200),
     ("POST", "/admin/users/{target}"):         (302, 403, 403, 403, 403, 403, 303),
     ("GET", "/admin/users/999999"):            (302, 403, 403, 403, 403, 403, 404),
+    ("GET", "/admin/users/role-changes"):      (302, 403, 403, 403, 403, 200, 200),
 }
 FORMS = {
     "/account/profile": {"display_name": "Nama Baru", "preferred_language": "", "npwp": "", "nik": ""},
