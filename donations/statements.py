@@ -97,8 +97,10 @@ def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
     documents = defaultdict(list)
     refunded = defaultdict(int)
     if ids:
+        # Documents as they stood at the end of the period, like the refunds below.
         for doc in db.session.execute(sa.select(Document.donation_id, Document.kind, Document.serial)
-                                      .where(Document.donation_id.in_(ids)).order_by(Document.id)):
+                                      .where(Document.donation_id.in_(ids), Document.issued_at < high)
+                                      .order_by(Document.id)):
             documents[doc.donation_id].append((doc.kind, doc.serial))
         # Refunds count when the ledger recorded them on or before the statement's last day, and
         # were not reversed by then (a reversal later than the period leaves the period as it was).

@@ -43,9 +43,25 @@ def run_migrations_online():
     conf_args.setdefault("render_item", render_item)
     conf_args.setdefault("include_name", include_name)
     with db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=db.metadata, **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a SQLite table (copy, DROP, rename). With foreign keys on,
+            # the DROP first deletes the rows, which fails as soon as another row refers to one.
+            # SQLite's documented way to alter a table is to switch them off meanwhile and check
+            # afterwards; the PRAGMA does nothing inside a transaction, hence the raw connection
+            # before the first statement begins one.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            context.configure(connection=connection, target_metadata=db.metadata, **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows with broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():

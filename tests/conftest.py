@@ -158,6 +158,18 @@ def fresh_database_url(databases) -> str:
 
 
 @pytest.fixture
+def empty_database_url(databases, tmp_path):
+    """An empty database (no migrations run) of the test's backend, for tests of the migrations."""
+    if databases.backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    name = f"amanah_{uuid.uuid4().hex[:12]}"
+    databases._admin(f'CREATE DATABASE "{name}"')
+    yield sa.engine.make_url(databases.url).set(database=name).render_as_string(False)
+    databases._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def live_server(databases, tmp_path):
     """The app on a fresh database, served by a real HTTP server in a thread."""
     app = make_app(databases.fresh(), tmp_path / "live-instance")

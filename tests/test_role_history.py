@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -18,7 +17,7 @@ from donations.models import Role, RoleChange, User, UserRole
 
 EN = {"Accept-Language": "en"}
 ID = {"Accept-Language": "id"}
-BEFORE = "c81f5a2e9d47"  # the head before role_changes existed
+BEFORE = "2b9e6f0c4d71"  # the head before role_changes existed
 
 
 @pytest.fixture
@@ -138,17 +137,6 @@ def test_someone_named_in_the_history_cannot_be_deleted(ctx):
 
 
 # ---- migration ----
-
-@pytest.fixture
-def empty_database_url(databases, tmp_path):
-    if databases.backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    name = f"amanah_{uuid.uuid4().hex[:12]}"
-    databases._admin(f'CREATE DATABASE "{name}"')
-    yield sa.engine.make_url(databases.url).set(database=name).render_as_string(False)
-    databases._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
 
 def test_migration_backfills_a_grant_for_every_role_held(empty_database_url, tmp_path):
     from flask_migrate import downgrade, upgrade

@@ -11,7 +11,7 @@ granter whose account was deleted). Roles revoked before this revision were neve
 anywhere but the application log, so those revocations (and the grants they undid) are missing.
 
 Revision ID: 597b7074a786
-Revises: c81f5a2e9d47
+Revises: 2b9e6f0c4d71
 Create Date: 2026-11-30 23:25:33.228015
 
 """
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '597b7074a786'
-down_revision = 'c81f5a2e9d47'
+down_revision = '2b9e6f0c4d71'
 branch_labels = None
 depends_on = None
 
