@@ -3,15 +3,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import struct
 import zlib
 
 import pytest
+import sqlalchemy as sa
 from PIL import Image, ImageCms, ImageDraw, ImageOps, PngImagePlugin
 
+from amanah.extensions import db
 from donations import evidence as evidence_store
 from donations import image_metadata
-from tests.test_disbursements import EN
+from donations.disbursement_models import Disbursement
+from donations.models import User
+from ledger.models import LedgerEntry
+from tests.factories import login
+from tests.test_disbursements import EN, form_data, funded, stored_nothing  # noqa: F401 (fixture)
 
 SECRET_PLACE = b"GPS-SECRET-PLACE"
 TRAILER = b"\x00\x00\x00\x18ftypmp42MOTION-PHOTO-VIDEO" * 20
@@ -292,3 +299,76 @@ def test_inspect_keeps_a_pdf_byte_for_byte(app):
         document = evidence_store.inspect(pdf)
     assert document.data == pdf and not document.metadata_removed
     assert document.sha256 == hashlib.sha256(pdf).hexdigest()
+
+
+# ---- through the treasurer's form ----
+
+def test_uploaded_photo_is_published_without_metadata_and_matches_the_ledger(app, funded):  # noqa: F811
+    public_id, treasurer_id = funded
+    client = app.test_client()
+    with app.app_context():
+        login(client, db.session.get(User, treasurer_id))
+    form_page = client.get(f"/treasury/{public_id}/disbursements/new", headers=EN).get_data(as_text=True)
+    assert "without their location, camera and time metadata" in form_page
+    assert "SHA-256 of the published file" in form_page
+    original, _image = gps_jpeg()
+    response = client.post(f"/treasury/{public_id}/disbursements/new",
+                           data=form_data(evidence=(original, "slip.jpg")), headers=EN,
+                           content_type="multipart/form-data")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with app.app_context():
+        row = db.session.scalar(sa.select(Disbursement))
+        leaf = json.loads(db.session.get(LedgerEntry, row.ledger_seq).leaf)
+        sha = row.evidence_sha256
+        assert leaf["evidence"] == sha != hashlib.sha256(original).hexdigest()
+        assert row.evidence_type == "image/jpeg" and row.evidence_size < len(original)
+    page = client.get(response.location, headers=EN).get_data(as_text=True)
+    assert "Location, camera and time metadata were removed from the image" in page
+    assert sha in page
+
+    with app.test_client().get(f"/evidence/{sha}") as served:  # anyone, signed in or not
+        assert served.status_code == 200 and served.mimetype == "image/jpeg"
+        assert hashlib.sha256(served.data).hexdigest() == leaf["evidence"]
+        assert_no_secrets(served.data)
+        assert pixels(served.data) == pixels(original)
+        with Image.open(io.BytesIO(served.data)) as image:
+            assert dict(image.getexif()) == {0x0112: 6}
+
+    # The same photo with other metadata is the same published file: it cannot prove a second payment.
+    resend = original.replace(b"SecretPhoneMaker", b"OtherPhoneMaker!")
+    response = client.post(f"/treasury/{public_id}/disbursements/new",
+                           data=form_data(evidence=(resend, "slip-again.jpg")), headers=EN,
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "already the evidence of another disbursement" in response.get_data(as_text=True)
+
+
+def test_a_clean_upload_gets_no_metadata_notice(app, funded):  # noqa: F811
+    public_id, treasurer_id = funded
+    client = app.test_client()
+    with app.app_context():
+        login(client, db.session.get(User, treasurer_id))
+    out = io.BytesIO()
+    drawing().save(out, "PNG")
+    response = client.post(f"/treasury/{public_id}/disbursements/new",
+                           data=form_data(evidence=(out.getvalue(), "slip.png")), headers=EN,
+                           content_type="multipart/form-data")
+    assert response.status_code == 303
+    page = client.get(response.location, headers=EN).get_data(as_text=True)
+    assert "recorded as ledger entry" in page and "metadata were removed" not in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(Disbursement.evidence_sha256)) == hashlib.sha256(
+            out.getvalue()).hexdigest()
+
+
+def test_a_malformed_jpeg_upload_is_refused_in_indonesian_too(app, funded):  # noqa: F811
+    public_id, treasurer_id = funded
+    client = app.test_client()
+    with app.app_context():
+        login(client, db.session.get(User, treasurer_id))
+    response = client.post(f"/treasury/{public_id}/disbursements/new",
+                           data=form_data(evidence=(jpeg_bytes()[:-300], "slip.jpg")),
+                           headers={"Accept-Language": "id"}, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "tidak dapat dibaca" in response.get_data(as_text=True)
+    assert stored_nothing(app)
