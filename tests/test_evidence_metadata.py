@@ -311,6 +311,9 @@ def test_uploaded_photo_is_published_without_metadata_and_matches_the_ledger(app
     form_page = client.get(f"/treasury/{public_id}/disbursements/new", headers=EN).get_data(as_text=True)
     assert "without their location, camera and time metadata" in form_page
     assert "SHA-256 of the published file" in form_page
+    form_page = client.get(f"/treasury/{public_id}/disbursements/new",
+                           headers={"Accept-Language": "id"}).get_data(as_text=True)
+    assert "Foto diterbitkan tanpa metadata lokasi, kamera, dan waktu" in form_page
     original, _image = gps_jpeg()
     response = client.post(f"/treasury/{public_id}/disbursements/new",
                            data=form_data(evidence=(original, "slip.jpg")), headers=EN,
