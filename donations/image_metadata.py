@@ -24,6 +24,7 @@ that into a message for the user.
 """
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -135,22 +136,17 @@ def _jpeg_segment_kept(marker: int, segment: bytes) -> bytes | None:
     return segment
 
 
-def _entropy_coded_end(data: bytes, pos: int) -> int:
-    """Where the entropy-coded data starting at pos ends: the FF of the next real marker.
+# In entropy-coded data FF 00 is a stuffed FF byte, FF D0-D7 a restart marker and FF FF fill; any
+# other FF xx is a marker.
+_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
-    FF 00 is a stuffed FF byte, FF D0-D7 a restart marker, FF FF fill; any other FF xx is a marker.
-    """
-    while True:
-        ff = data.find(b"\xff", pos)
-        if ff < 0 or ff + 1 >= len(data):
-            raise MalformedImage("no EOI")
-        code = data[ff + 1]
-        if code == 0x00 or code in _RST:
-            pos = ff + 2
-        elif code == 0xFF:
-            pos = ff + 1
-        else:
-            return ff
+
+def _entropy_coded_end(data: bytes, pos: int) -> int:
+    """Where the entropy-coded data starting at pos ends: the FF of the next marker."""
+    found = _MARKER_IN_SCAN.search(data, pos)
+    if found is None:
+        raise MalformedImage("no EOI")
+    return found.start()
 
 
 def _marker_at(data: bytes, pos: int) -> tuple[int, int]:

@@ -1,10 +1,13 @@
 """Evidence images are published without metadata: lossless, and hashed as published."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import random
 import struct
+import warnings
 import zlib
 
 import pytest
@@ -200,6 +203,31 @@ def test_malformed_jpeg_structure_is_a_clear_evidence_error(app, name):
     with app.test_request_context(headers=EN), pytest.raises(evidence_store.EvidenceError) as refused:
         evidence_store.inspect(data)
     assert str(refused.value.args[0]) == "This image cannot be read. Upload a PDF, JPEG or PNG file."
+
+
+def test_damaged_files_give_malformed_image_or_evidence_error_and_nothing_else(app):
+    """Random damage (bytes changed, cut out, inserted, the end cut off) never ends in a 500."""
+    rng = random.Random(20241130)
+    seeds = [gps_jpeg()[0], gps_jpeg(progressive=True)[0], gps_png()[0]]
+    with app.app_context(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's warnings about damaged files
+        for _ in range(300):
+            data = bytearray(rng.choice(seeds))
+            for _ in range(rng.randint(1, 8)):
+                at = rng.randrange(len(data))
+                action = rng.random()
+                if action < 0.6:
+                    data[at] = rng.randrange(256)
+                elif action < 0.8:
+                    del data[at:at + rng.randint(1, 50)]
+                else:
+                    data[at:at] = rng.randbytes(rng.randint(1, 10))
+            if rng.random() < 0.2:
+                data = data[:rng.randrange(len(data))]
+            with contextlib.suppress(image_metadata.MalformedImage):
+                image_metadata.clean(bytes(data))
+            with contextlib.suppress(evidence_store.EvidenceError):
+                evidence_store.inspect(bytes(data))
 
 
 # ---- PNG ----
