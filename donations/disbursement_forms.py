@@ -46,8 +46,10 @@ class DisbursementForm(FlaskForm):
             ("withheld", _l("Withhold it: only the treasurer, admins and auditors can open it")),
         ]
         self.evidence.description = _l(
-            "The invoice or transfer slip: a PDF, JPEG or PNG file of at most %(size)s. It is kept exactly "
-            "as uploaded, so that anyone can check its SHA-256 against the ledger.",
+            "The invoice or transfer slip: a PDF, JPEG or PNG file of at most %(size)s. Photos are published "
+            "without their location, camera and time metadata (the picture itself is not changed); a PDF is "
+            "kept exactly as uploaded. The ledger records the SHA-256 of the published file, so that anyone "
+            "can check it.",
             size=evidence_store.size_text(evidence_store.max_bytes()))
         self.amount_minor: int | None = None
         self.payee_max, self.purpose_max = PAYEE_MAX, PURPOSE_MAX

@@ -83,6 +83,10 @@ class Disbursement(db.Model):
     recorded_by: Mapped[User | None] = relationship()
     reversal: Mapped[DisbursementReversal | None] = relationship(back_populates="disbursement")
 
+    # Not stored: set by disbursements.record() when the upload's metadata was taken out, so that
+    # the treasurer can be told (the stored file, and so its SHA-256, differ from the upload).
+    evidence_metadata_removed = False
+
     __table_args__ = (
         sa.CheckConstraint(f"amount > 0 AND amount <= {MAX_MINOR}", name="amount_positive"),
         sa.CheckConstraint(_in("currency", ISO_EXPONENT), name="currency_known"),

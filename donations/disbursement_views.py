@@ -76,6 +76,10 @@ def new_disbursement(public_id: str):
                 db.session.commit()
                 flash(_("The disbursement is recorded as ledger entry %(seq)d.", seq=disbursement.ledger_seq),
                       "success")
+                if disbursement.evidence_metadata_removed:
+                    flash(_("Location, camera and time metadata were removed from the image before it was "
+                            "stored; the picture itself is unchanged. The ledger records the SHA-256 of the "
+                            "cleaned file: %(sha256)s.", sha256=disbursement.evidence_sha256), "info")
                 return redirect(url_for("campaigns.show", public_id=campaign.public_id, slug=campaign.slug,
                                         _anchor="disbursements"), code=303)
         _merge_errors(form, {k: v for k, v in errors.items() if not form[k].errors})

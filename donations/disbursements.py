@@ -334,6 +334,7 @@ def record(campaign: Campaign, actor: User, data: DisbursementInput,
         ledger_seq=entry.seq)
     session.add(disbursement)
     session.flush()
+    disbursement.evidence_metadata_removed = document.metadata_removed
     return disbursement
 
 

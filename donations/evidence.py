@@ -1,9 +1,21 @@
 """Evidence documents (invoices, transfer slips): checked by content, stored by their SHA-256.
 
-The file is kept byte for byte as uploaded, because its SHA-256 goes into the ledger entry and
-anyone must be able to hash the published file and find the same value. So nothing is
-re-encoded; instead only three formats are accepted, recognized by reading the bytes (never by
-the file name or the browser's content type), and each must actually open as what it claims.
+The SHA-256 of the stored file goes into the ledger entry, and the stored file is exactly what is
+published: anyone can hash the file they download and find the ledger's value. Only three formats
+are accepted, recognized by reading the bytes (never by the file name or the browser's content
+type), and each must actually open as what it claims.
+
+Photos are published without their metadata. A phone picture of a transfer slip would otherwise
+tell anyone the GPS position where it was taken, the camera's make, model and serial number, the
+time, the editing history (XMP, Photoshop/IPTC), and may even carry a "motion photo" video or a
+second image after the end of the JPEG. So JPEG and PNG uploads go through
+donations.image_metadata first: the metadata blocks and anything after the image's end are
+dropped, losslessly (the compressed pixels are copied, never re-encoded), keeping only what is
+needed to show the image as intended (colour profile, transparency, and an EXIF orientation so
+that sideways photos still display upright). The checks and the hash are of these cleaned bytes;
+an image with nothing to remove is kept byte for byte. PDFs are kept byte for byte as uploaded:
+rewriting a PDF is not lossless, so a treasurer who wants a PDF's properties gone must export it
+without them.
 
 Storage is content-addressed: `instance/uploads/evidence/<sha256>`. A file is written under a
 temporary name and renamed into place, so a reader never sees half a file. Files that appear
@@ -26,6 +38,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from donations import image_metadata
+
 PDF_MAGIC = b"%PDF-"
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,9 +54,10 @@ class EvidenceError(ValueError):
 
 @dataclass(frozen=True)
 class Evidence:
-    data: bytes
-    sha256: str
+    data: bytes  # what is stored and published (an image without its metadata)
+    sha256: str  # of `data`
     content_type: str
+    metadata_removed: bool = False  # the upload carried metadata (or a trailer) that `data` lacks
 
     @property
     def size(self) -> int:
@@ -67,20 +82,28 @@ def read_limited(stream, limit: int | None = None) -> bytes:
     return data
 
 
-def sniff(data: bytes) -> str:
-    """The content type the bytes really are (PDF, JPEG or PNG), or EvidenceError."""
+def _claimed(data: bytes) -> str:
+    """The content type the magic bytes claim (PDF, JPEG or PNG), or EvidenceError."""
     if not data:
         raise EvidenceError(_l("The file is empty."))
-    if data.startswith(PDF_MAGIC):
-        _check_pdf(data)
-        return "application/pdf"
-    if data.startswith(JPEG_MAGIC):
-        _check_image(data, "JPEG")
-        return "image/jpeg"
-    if data.startswith(PNG_MAGIC):
-        _check_image(data, "PNG")
-        return "image/png"
+    for magic, content_type in ((PDF_MAGIC, "application/pdf"), (JPEG_MAGIC, "image/jpeg"),
+                                (PNG_MAGIC, "image/png")):
+        if data.startswith(magic):
+            return content_type
     raise EvidenceError(_l("Upload the invoice or transfer slip as a PDF, JPEG or PNG file."))
+
+
+_PILLOW_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG"}
+
+
+def sniff(data: bytes) -> str:
+    """The content type the bytes really are (PDF, JPEG or PNG), or EvidenceError."""
+    content_type = _claimed(data)
+    if content_type == "application/pdf":
+        _check_pdf(data)
+    else:
+        _check_image(data, _PILLOW_FORMAT[content_type])
+    return content_type
 
 
 def _check_pdf(data: bytes) -> None:
@@ -103,10 +126,22 @@ def _check_pdf(data: bytes) -> None:
             raise unreadable from None
 
 
+def _unreadable_image() -> EvidenceError:
+    return EvidenceError(_l("This image cannot be read. Upload a PDF, JPEG or PNG file."))
+
+
+def _without_metadata(data: bytes) -> image_metadata.Cleaned:
+    """The image as it will be published: without metadata and without anything after its end."""
+    try:
+        return image_metadata.clean(data)
+    except image_metadata.MalformedImage:
+        raise _unreadable_image() from None
+
+
 def _check_image(data: bytes, expected: str) -> None:
     from PIL import Image, UnidentifiedImageError
 
-    broken = EvidenceError(_l("This image cannot be read. Upload a PDF, JPEG or PNG file."))
+    broken = _unreadable_image()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -122,11 +157,18 @@ def _check_image(data: bytes, expected: str) -> None:
 
 
 def inspect(data: bytes) -> Evidence:
-    """Check an upload and name it by its SHA-256."""
+    """Check an upload, take the metadata out of an image, and name the result by its SHA-256."""
     if len(data) > max_bytes():
         raise EvidenceError(_l("The file is larger than %(size)s.", size=size_text(max_bytes())))
-    content_type = sniff(data)
-    return Evidence(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=content_type)
+    content_type = _claimed(data)
+    if content_type == "application/pdf":
+        _check_pdf(data)  # kept byte for byte: rewriting a PDF is not lossless
+        cleaned = image_metadata.Cleaned(data, removed=False)
+    else:
+        cleaned = _without_metadata(data)
+        _check_image(cleaned.data, _PILLOW_FORMAT[content_type])
+    return Evidence(data=cleaned.data, sha256=hashlib.sha256(cleaned.data).hexdigest(),
+                    content_type=content_type, metadata_removed=cleaned.removed)
 
 
 # ---- storage ----
