@@ -70,8 +70,10 @@ class Disbursement(db.Model):
     payee_name: Mapped[str] = mapped_column(sa.String(PAYEE_MAX))
     purpose: Mapped[str] = mapped_column(sa.String(PURPOSE_MAX))
     category: Mapped[str] = mapped_column(sa.String(16))
-    # One document proves one payment: the same invoice twice would count the same money twice.
-    evidence_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # One document proves one payment that stands: the same invoice twice would count the same money
+    # twice. Checked under the ledger's append lock (disbursements.record), not by a constraint,
+    # because a disbursement reversed as recorded in error frees its evidence for the right one.
+    evidence_sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     evidence_type: Mapped[str] = mapped_column(sa.String(32))
     evidence_size: Mapped[int] = mapped_column()
     evidence_public: Mapped[bool] = mapped_column()

@@ -172,10 +172,24 @@ def reversal_by_disbursement_seq(seq: int) -> DisbursementReversal | None:
         Disbursement.ledger_seq == seq))
 
 
+# A document can be the evidence of several disbursements when all but one were reversed: the one
+# that stands speaks for it (its campaign, who may see it), else the latest reversed one.
+_REVERSED = sa.exists().where(DisbursementReversal.disbursement_id == Disbursement.id)
+_HOLDER_ORDER = (sa.case((_REVERSED, 1), else_=0), Disbursement.id.desc())
+
+
 def by_evidence(sha256: str) -> Disbursement | None:
+    """The disbursement that speaks for the document with this hash (see _HOLDER_ORDER)."""
     if not evidence_store.SHA256_PATTERN.match(sha256 or ""):
         return None
-    return db.session.scalar(sa.select(Disbursement).where(Disbursement.evidence_sha256 == sha256))
+    return db.session.scalar(sa.select(Disbursement).where(Disbursement.evidence_sha256 == sha256)
+                             .order_by(*_HOLDER_ORDER).limit(1))
+
+
+def standing_with_evidence(sha256: str) -> Disbursement | None:
+    """The disbursement, not reversed, that this document proves (at most one: see record())."""
+    return db.session.scalar(sa.select(Disbursement).where(
+        Disbursement.evidence_sha256 == sha256, ~_REVERSED).limit(1))
 
 
 def evidence_visibility(sha256: str) -> bool | None:
@@ -190,8 +204,9 @@ def evidence_visibility(sha256: str) -> bool | None:
     return None if row is None else bool(row.evidence_public)
 
 
-_EVIDENCE_PUBLIC = sa.select(Disbursement.evidence_public).where(
-    Disbursement.evidence_sha256 == sa.bindparam("sha256"))
+_EVIDENCE_PUBLIC = (sa.select(Disbursement.evidence_public)
+                    .where(Disbursement.evidence_sha256 == sa.bindparam("sha256"))
+                    .order_by(*_HOLDER_ORDER).limit(1))
 
 
 def campaigns_to_manage(user: User, limit: int = 200) -> list[tuple[Campaign, int]]:
@@ -299,7 +314,9 @@ def record(campaign: Campaign, actor: User, data: DisbursementInput,
     """Record a disbursement and append its ledger entry, or raise ValidationError (nothing written).
 
     Order matters: every check that needs no lock first; then the append lock, then the balance
-    read and the duplicate-evidence check, then the file, the entry and the row.
+    read and the duplicate-evidence check (only disbursements that stand count: the evidence of one
+    reversed as recorded in error may prove the right one, with the visibility it had, so that what
+    the public ledger pages say about a document never changes), then the file, the entry and the row.
     """
     errors = check(campaign, data, now)
     document = None
@@ -319,9 +336,16 @@ def record(campaign: Campaign, actor: User, data: DisbursementInput,
         raise ValidationError({"amount": str(_l(
             "This is more than the campaign's available balance of %(balance)s.",
             balance=format_money(balance, campaign.currency)))})
-    if by_evidence(document.sha256) is not None:
+    if standing_with_evidence(document.sha256) is not None:
         raise ValidationError({"evidence": str(_l(
             "This document is already the evidence of another disbursement."))})
+    earlier = by_evidence(document.sha256)  # reversed, if any: its visibility stays the document's
+    if earlier is not None and earlier.evidence_public != data.evidence_public:
+        message = (_l("This document was already published with ledger entry %(seq)s, corrected since; "
+                      "it stays published.", seq=earlier.ledger_seq) if earlier.evidence_public else
+                   _l("This document was already withheld with ledger entry %(seq)s, corrected since; "
+                      "it stays withheld.", seq=earlier.ledger_seq))
+        raise ValidationError({"evidence_visibility": str(message)})
     evidence_store.store(session, document)
     purpose = _clean(data.purpose)
     entry = storage.append(session, kind="disbursement", campaign=campaign.public_id, amount=-data.amount,

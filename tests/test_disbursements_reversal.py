@@ -1,6 +1,7 @@
 """Correcting a disbursement recorded in error: a `disbursement_reversal` entry, never an edit."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -336,3 +337,84 @@ def test_the_campaign_report_lists_the_reversal_beside_the_disbursement(app, rec
     assert "Pembelian bahan tahap 1" in text
     assert f"Reversal of entry {disbursement_seq}, recorded in error: {REASON}" in text
     assert str(reversal_seq) in text
+
+
+# ---- the evidence of a reversed disbursement proves the right one ----
+
+def test_the_evidence_of_a_reversed_disbursement_can_prove_the_corrected_one(app, recorded):
+    public_id, disbursement_id, _ = recorded
+    with app.test_request_context():
+        campaign = _campaign(public_id)
+        wrong = db.session.get(Disbursement, disbursement_id)
+        same = dict(paid_on=today_wib(), payee_kind="organization", payee_name="Toko 1",
+                    purpose="Pembelian bahan tahap 1", category="goods", evidence=picture(201))
+        # While the first stands, its invoice cannot prove a second payment.
+        with pytest.raises(disbursements.ValidationError, match=r"already the evidence|sudah menjadi bukti"):
+            disbursements.record(campaign, campaign.treasurer,
+                                 disbursements.DisbursementInput(amount=30_000 * RP, **same))
+        db.session.rollback()
+        disbursements.reverse(wrong, campaign.treasurer, "Jumlah salah ketik: seharusnya Rp 30.000")
+        db.session.commit()
+        # Reversed, it frees the invoice for the right amount, but not the invoice's visibility.
+        with pytest.raises(disbursements.ValidationError) as refused:
+            disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
+                amount=30_000 * RP, evidence_public=False, **same))
+        assert set(refused.value.errors) == {"evidence_visibility"}
+        db.session.rollback()
+        right = disbursements.record(campaign, campaign.treasurer,
+                                     disbursements.DisbursementInput(amount=30_000 * RP, **same))
+        db.session.commit()
+        wrong = db.session.get(Disbursement, disbursement_id)
+        assert right.evidence_sha256 == wrong.evidence_sha256 and right.id != wrong.id
+        assert disbursements.by_evidence(right.evidence_sha256).id == right.id  # the one that stands
+        assert disbursements.available_balance(campaign) == (1_000_000 - 30_000) * RP
+        # ...and now the right one stands, a third use is refused again.
+        with pytest.raises(disbursements.ValidationError, match=r"already the evidence|sudah menjadi bukti"):
+            disbursements.record(campaign, campaign.treasurer,
+                                 disbursements.DisbursementInput(amount=10_000 * RP, **same))
+        db.session.rollback()
+        sha, seqs = right.evidence_sha256, (wrong.ledger_seq, right.ledger_seq)
+    client = app.test_client()
+    with client.get(f"/evidence/{sha}") as served:
+        assert served.status_code == 200 and hashlib.sha256(served.data).hexdigest() == sha
+    for seq in seqs:  # both entries link the same public document
+        assert f"/evidence/{sha}" in client.get(f"/ledger/entries/{seq}").get_data(as_text=True)
+
+
+def test_a_withheld_document_stays_withheld_when_it_proves_the_corrected_disbursement(app):
+    with app.test_request_context():
+        campaign = make_campaign()
+        fund(campaign, 1_000_000 * RP)
+        same = dict(paid_on=today_wib(), payee_kind="individual", payee_name="Pak Darto",
+                    purpose="Ongkos angkut material", category="services", evidence=picture(250))
+        wrong = disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
+            amount=50_000 * RP, evidence_public=False, **same))
+        db.session.commit()
+        disbursements.reverse(wrong, campaign.treasurer, "Penerima salah")
+        db.session.commit()
+        with pytest.raises(disbursements.ValidationError) as refused:
+            disbursements.record(campaign, campaign.treasurer,
+                                 disbursements.DisbursementInput(amount=5_000 * RP, **same))
+        assert re.search(r"stays withheld|tetap ditahan", refused.value.errors["evidence_visibility"])
+        db.session.rollback()
+        right = disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
+            amount=5_000 * RP, evidence_public=False, **same))
+        db.session.commit()
+        sha = right.evidence_sha256
+    assert app.test_client().get(f"/evidence/{sha}").status_code == 404
+
+
+def test_the_form_says_why_a_reused_document_keeps_its_visibility(app, client, recorded):
+    from tests.test_disbursements import form_data
+    public_id, disbursement_id, treasurer_id = recorded
+    with app.test_request_context():
+        disbursements.reverse(db.session.get(Disbursement, disbursement_id),
+                              db.session.get(User, treasurer_id), "Jumlah salah")
+        db.session.commit()
+        login(client, db.session.get(User, treasurer_id))
+    data = form_data(evidence=(picture(201), "nota.png"), evidence_visibility="withheld", amount="30000")
+    response = client.post(f"/treasury/{public_id}/disbursements/new", data=data, headers=EN)
+    assert response.status_code == 422
+    assert "already published with ledger entry" in response.get_data(as_text=True)
+    data = form_data(evidence=(picture(201), "nota.png"), evidence_visibility="public", amount="30000")
+    assert client.post(f"/treasury/{public_id}/disbursements/new", data=data).status_code == 303
