@@ -98,6 +98,12 @@ def is_owner(user: User | None, campaign: Campaign) -> bool:
     return bool(user is not None and campaign.organizer_id == user.id)
 
 
+def is_acting_organizer(user: User | None, campaign: Campaign) -> bool:
+    """The campaign's organizer, while they still hold the organizer role: revoking the role ends
+    editing, submitting, closing and posting updates at once (as for a campaign's treasurer)."""
+    return is_owner(user, campaign) and user.has_role(Role.ORGANIZER)
+
+
 def can_view(user: User | None, campaign: Campaign) -> bool:
     """Published and closed campaigns are public; the rest only for their organizer, treasurer
     and the admins (everyone else must not even learn that they exist)."""
@@ -112,11 +118,12 @@ def can_create(user: User | None) -> bool:
 
 
 def can_edit(user: User | None, campaign: Campaign) -> bool:
-    return is_owner(user, campaign) and campaign.status in EDITABLE_STATUSES
+    return is_acting_organizer(user, campaign) and campaign.status in EDITABLE_STATUSES
 
 
 def can_submit(user: User | None, campaign: Campaign) -> bool:
-    return is_owner(user, campaign) and Transition.SUBMIT in lifecycle.allowed_from(campaign.status)
+    return (is_acting_organizer(user, campaign)
+            and Transition.SUBMIT in lifecycle.allowed_from(campaign.status))
 
 
 def can_review(user: User | None, campaign: Campaign | None = None) -> bool:
@@ -127,11 +134,11 @@ def can_review(user: User | None, campaign: Campaign | None = None) -> bool:
 
 
 def can_close(user: User | None, campaign: Campaign) -> bool:
-    return (is_owner(user, campaign) or is_admin(user)) and campaign.status == Status.PUBLISHED
+    return (is_acting_organizer(user, campaign) or is_admin(user)) and campaign.status == Status.PUBLISHED
 
 
 def can_post_update(user: User | None, campaign: Campaign) -> bool:
-    return is_owner(user, campaign) and campaign.is_public
+    return is_acting_organizer(user, campaign) and campaign.is_public
 
 
 def can_see_history(user: User | None, campaign: Campaign) -> bool:
@@ -327,7 +334,7 @@ def _transition(campaign: Campaign, transition: Transition, actor: User | None,
 
 
 def submit(campaign: Campaign, actor: User) -> Campaign:
-    if not is_owner(actor, campaign):
+    if not is_acting_organizer(actor, campaign):
         raise PermissionDenied("only the organizer submits a campaign")
     if campaign.deadline <= today_wib():
         raise ValidationError({"deadline": str(_l("The deadline must be a date in the future."))})
@@ -350,7 +357,7 @@ def reject(campaign: Campaign, actor: User, reason: str) -> Campaign:
 
 
 def close(campaign: Campaign, actor: User, reason: str | None = None) -> Campaign:
-    if not (is_owner(actor, campaign) or is_admin(actor)):
+    if not (is_acting_organizer(actor, campaign) or is_admin(actor)):
         raise PermissionDenied("only the organizer or an admin closes a campaign")
     return _transition(campaign, Transition.CLOSE, actor, reason)
 

@@ -168,7 +168,7 @@ def show(public_id: str, slug: str | None):
 @bp.post("/<public_id>/submit")
 def submit(public_id: str):
     campaign = _campaign_or_404(public_id)
-    if not services.is_owner(_user(), campaign):
+    if not services.is_acting_organizer(_user(), campaign):
         return _deny(campaign)
     form = ActionForm()
     if form.validate_on_submit():

@@ -131,7 +131,9 @@ def bulk_start(public_id: str):
     except statements.RangeError as exc:
         return render_template("documents/bulk_form.html", campaign=campaign, error=exc, args=request.form,
                                jobs=bulk.jobs_of(current_user, campaign), form=form), 400
-    job = bulk.start_job(current_user, campaign, start, end, base_url=request.host_url,
+    # The site's own address (SERVER_NAME when configured), never the request's Host header: the
+    # receipts the job renders are stored for good, links and QR codes included.
+    job = bulk.start_job(current_user, campaign, start, end, base_url=url_for("main.home", _external=True),
                          locale=current_locale())
     db.session.commit()
     bulk.enqueue(job.id)

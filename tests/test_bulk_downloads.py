@@ -360,3 +360,29 @@ def test_render_processes_stop_on_terminate_even_under_a_parent_that_handles_sig
     finally:
         pool.terminate()
         pool.join()
+
+
+def test_links_in_a_bulk_job_use_the_configured_host_not_the_request_host(databases, tmp_path):
+    """The receipts a job renders are stored for good and handed to donors later: their proof
+    links must name SERVER_NAME, never whatever Host header the request that started it carried."""
+    from conftest import one_rolled_back_transaction
+    app = make_app(databases.url, tmp_path / "instance", DOCUMENT_JOBS="inline", SERVER_NAME="amanah.example")
+    with one_rolled_back_transaction(app):
+        client = app.test_client()
+        client.environ_base["HTTP_HOST"] = "evil.example"
+        start, end = _range(app)
+        with app.app_context():
+            treasurer = make_user(None, Role.TREASURER)
+            campaign = make_campaign(treasurer=treasurer)
+            paid_donation(app, campaign)
+            public_id = campaign.public_id
+            with client.session_transaction(base_url="http://evil.example/") as session:
+                session["_user_id"] = treasurer.get_id()
+                session["_fresh"] = True
+        response = client.post(f"http://evil.example/campaigns/{public_id}/documents/receipts",
+                               data={"from": start, "to": end})
+        assert response.status_code == 303
+        with app.app_context():
+            job = db.session.execute(db.select(DocumentJob)).scalar_one()
+            assert job.status == "done" and "evil.example" not in job.base_url
+            assert job.base_url.startswith("http://amanah.example/")

@@ -82,3 +82,33 @@ def test_route_answers_each_kind_of_visitor(app, visitor, method, path, expected
     if response.status_code == 404:
         body = response.get_data(as_text=True)
         assert "Posyandu Melati" not in body  # nothing of a private campaign leaks
+
+
+def test_an_organizer_whose_role_was_revoked_can_no_longer_act_on_their_campaigns(app):
+    """Revoking the organizer role takes effect at once, as revoking the treasurer role does: the
+    former organizer may not edit, submit, close or post updates any more."""
+    from test_campaigns_support import user
+
+    from amanah.extensions import db
+    from donations import accounts
+    people = make_people(app)
+    draft = make_campaign(app, people["owner"], people["treasurer"], status="draft")
+    published = make_campaign(app, people["owner"], people["treasurer"], admin_id=people["admin"])
+    with app.app_context():
+        accounts.revoke_role(user(people["owner"]), "organizer", revoked_by=user(people["admin"]))
+        db.session.commit()
+    client = client_for(app, people["owner"])
+    assert client.get(f"/campaigns/{draft}/edit").status_code == 403
+    assert client.post(f"/campaigns/{draft}/edit", data={"title": "Diubah"}).status_code == 403
+    assert client.post(f"/campaigns/{draft}/submit").status_code == 403
+    assert client.get(f"/campaigns/{published}/updates/new").status_code == 403
+    assert client.post(f"/campaigns/{published}/updates/new",
+                       data={"title": "Kabar", "body": "Isi kabar terbaru."}).status_code == 403
+    assert client.post(f"/campaigns/{published}/close", data={"reason": "x"}).status_code == 403
+    page = client.get(f"/campaigns/{published}/posyandu-melati-untuk-balita-dusun-krapyak")
+    assert page.status_code == 200
+    assert f"/campaigns/{published}/updates/new" not in page.get_data(as_text=True)
+    with app.app_context():
+        from campaigns import services
+        campaign = services.get_by_public_id(published)
+        assert campaign.status == "published" and not campaign.updates
