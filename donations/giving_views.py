@@ -70,12 +70,16 @@ def give(public_id: str):
     user = current_user if current_user.is_authenticated else None
     if request.method == "GET" and user is not None:
         form.name.data, form.email.data = user.display_name, user.email
-    if not form.validate_on_submit():
+    if not form.is_submitted():
         return render_template("donations/give.html", campaign=campaign, form=form, user=user)
+    # Every rule runs, so a donor sees all that needs correcting at once, each next to its field.
+    valid = form.validate()
     amount = giving_forms.clean_amount(form, campaign.currency)
     guest_ok = user is not None or giving_forms.clean_guest(form)
-    if amount is None or not guest_ok:
+    if not valid or amount is None or not guest_ok:
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
+    if request.form.get("change"):  # back from the confirm step, with what was entered kept
+        return render_template("donations/give.html", campaign=campaign, form=form, user=user)
     fee = giving.processor_fee_estimate(amount, campaign.currency) if form.cover_fee.data else 0
     if form.confirmed.data != "1":
         form.confirmed.data = "1"

@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import time
 
 import pytest
@@ -307,6 +308,60 @@ def test_guest_donates_through_confirm_step_and_sandbox(app, client):
     assert client.get(paid.location).status_code == 200
     with app.app_context():
         assert db.session.execute(sa.select(Donation)).scalar_one().status == "paid"
+
+
+def _translated(app, language, text, **kwargs):
+    from flask_babel import force_locale, gettext
+    with app.test_request_context(), force_locale(language):
+        return gettext(text, **kwargs)
+
+
+def test_give_form_shows_every_error_in_the_page_language_next_to_its_field(app, client):
+    with app.app_context():
+        public_id = make_campaign().public_id
+    response = client.post(f"/campaigns/{public_id}/give",
+                           data={"preset": "custom", "custom_amount": "abc", "name": "A" * 121,
+                                 "email": "not-an-email", "message": "x" * 501},
+                           headers={"Accept-Language": "id"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'lang="id"' in page
+    assert "Invalid email address" not in page and "Field cannot be longer" not in page
+    expected = {
+        "email": _translated(app, "id", "Enter a valid e-mail address, like nama@contoh.id."),
+        "custom_amount": _translated(app, "id", "Enter the amount in digits, e.g. 1.500.000."),
+        "name": _translated(app, "id", "Use at most %(n)d characters.", n=120),
+        "message": _translated(app, "id", "Use at most %(n)d characters.", n=500),
+    }
+    for field, message in expected.items():
+        # the error is there, tied to its field, and the field is marked invalid
+        assert f'<p class="field-error" id="{field}-error">{message}</p>' in page, field
+        tag = re.search(rf'<(?:input|textarea)[^>]*\bid="{field}"[^>]*>', page).group(0)
+        assert 'aria-invalid="true"' in tag and f'aria-describedby="{field}-error"' in tag, field
+    with app.app_context():
+        assert _count_donations() == 0
+
+
+def test_change_on_the_confirm_step_keeps_what_was_entered_and_buttons_are_styled(app, client):
+    with app.app_context():
+        public_id = make_campaign().public_id
+    form = {"preset": "custom", "custom_amount": "75.000", "name": "Budi", "email": "budi@example.org",
+            "anonymous": "y", "message": "Semoga bermanfaat"}
+    confirm = client.post(f"/campaigns/{public_id}/give", data=form)
+    assert confirm.status_code == 200
+    page = confirm.get_data(as_text=True)
+    assert '<button type="submit" class="primary">' in page and 'name="change" value="1"' in page
+    back = client.post(f"/campaigns/{public_id}/give", data={**form, "confirmed": "1", "change": "1"})
+    assert back.status_code == 200
+    page = back.get_data(as_text=True)
+    assert 'name="confirmed" value="1"' not in page  # the donor is back on the form, nothing started
+    assert re.search(r'<input[^>]*id="custom_amount"[^>]*value="75.000"', page)
+    assert re.search(r'<input[^>]*checked[^>]*value="custom"|<input[^>]*value="custom"[^>]*checked', page)
+    assert re.search(r'<input[^>]*checked[^>]*id="anonymous"|<input[^>]*id="anonymous"[^>]*checked', page)
+    assert "Semoga bermanfaat</textarea>" in page and 'value="budi@example.org"' in page
+    assert '<button type="submit" class="primary">' in page
+    with app.app_context():
+        assert _count_donations() == 0
 
 
 @pytest.mark.parametrize("status", ["draft", "closed", None])
