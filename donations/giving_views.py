@@ -121,14 +121,31 @@ def refund(donation_id: int):
     form = FlaskForm()
     if not form.validate_on_submit():
         abort(400)
+    reason = request.form.get("reason", "")
+    errors: dict[str, str] = {}
     try:
         amount = i18n.parse_money(request.form.get("amount", ""), donation.currency)
-        giving.request_refund(donation, current_user, amount, request.form.get("reason", ""))
-    except (MoneyError, giving.RefundRefused, GatewayError) as exc:
-        db.session.rollback()
-        flash(str(exc) if not isinstance(exc, GatewayError) else
-              _("The payment provider could not be reached; nothing was refunded."), "error")
-        return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
+    except MoneyError as exc:
+        errors["amount"] = str(exc)
+        if giving.refund_reason_problem(reason):
+            errors["reason"] = str(giving.refund_reason_problem(reason))
+    if not errors:
+        try:
+            giving.request_refund(donation, current_user, amount, reason)
+        except giving.RefundRefused as exc:
+            db.session.rollback()
+            if exc.field:
+                errors[exc.field] = str(exc)
+            else:
+                flash(str(exc), "error")
+                return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
+        except GatewayError:
+            db.session.rollback()
+            flash(_("The payment provider could not be reached; nothing was refunded."), "error")
+            return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
+    if errors:  # shown next to the field at fault, with what was entered kept
+        return render_template("donations/dashboard_refund.html", donation=donation, form=form,
+                               errors=errors, entered=request.form), 422
     db.session.commit()
     for event in get_gateway().take_events():  # the sandbox confirms at once; Stripe by webhook
         giving.handle_event(event)
