@@ -71,7 +71,9 @@ def give(public_id: str):
     if request.method == "GET" and user is not None:
         form.name.data, form.email.data = user.display_name, user.email
     if not form.is_submitted():
-        return render_template("donations/give.html", campaign=campaign, form=form, user=user)
+        # The payment provider sends a donor who cancelled (or whose payment failed) back here.
+        return render_template("donations/give.html", campaign=campaign, form=form, user=user,
+                               cancelled=request.args.get("cancelled") == "1")
     # Every rule runs, so a donor sees all that needs correcting at once, each next to its field.
     valid = form.validate()
     amount = giving_forms.clean_amount(form, campaign.currency)
@@ -95,7 +97,7 @@ def give(public_id: str):
     try:
         checkout = giving.begin_checkout(
             donation, success_url=dashboard.guest_url(donation),
-            cancel_url=url_for("giving.give", public_id=campaign.public_id, _external=True))
+            cancel_url=url_for("giving.give", public_id=campaign.public_id, cancelled=1, _external=True))
     except GatewayError:
         db.session.rollback()
         donation.move_to(DonationStatus.FAILED)

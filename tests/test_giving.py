@@ -364,6 +364,25 @@ def test_change_on_the_confirm_step_keeps_what_was_entered_and_buttons_are_style
         assert _count_donations() == 0
 
 
+@pytest.mark.parametrize("choice", ["pay", "fail"])
+def test_the_donor_is_told_how_the_payment_ended(app, client, choice):
+    with app.app_context():
+        campaign = make_campaign()
+        public_id, slug = campaign.public_id, campaign.slug
+    form = {"preset": "5000000", "name": "Budi", "email": "budi@example.org", "confirmed": "1"}
+    checkout = client.post(f"/campaigns/{public_id}/give", data=form)
+    back = client.post(checkout.location, data={"choice": choice})
+    page = client.get(back.location, headers={"Accept-Language": "id"}).get_data(as_text=True)
+    if choice == "pay":
+        thanks = "Thank you! Your donation is confirmed and recorded in the public ledger."
+        assert _translated(app, "id", thanks) in page
+        assert f'href="/campaigns/{public_id}/{slug}">' in page  # and can go back to the campaign
+    else:  # back on the donate form, which says why
+        assert f"/campaigns/{public_id}/give" in back.location
+        assert _translated(app, "id", "The payment was not completed; nothing was charged. "
+                                      "You can try again below.") in page
+
+
 @pytest.mark.parametrize("status", ["draft", "closed", None])
 def test_posting_to_an_unknown_or_unpublished_campaign_is_404_and_leaves_no_row(app, client, status):
     with app.app_context():
