@@ -360,6 +360,8 @@ def test_change_on_the_confirm_step_keeps_what_was_entered_and_buttons_are_style
     assert re.search(r'<input[^>]*checked[^>]*id="anonymous"|<input[^>]*id="anonymous"[^>]*checked', page)
     assert "Semoga bermanfaat</textarea>" in page and 'value="budi@example.org"' in page
     assert '<button type="submit" class="primary">' in page
+    # the amount box's label sits above it, not run on after the last preset's "Other amount"
+    assert re.search(r'<div class="field">\s*<label for="custom_amount">', page)
     with app.app_context():
         assert _count_donations() == 0
 
