@@ -368,7 +368,16 @@ def begin_checkout(donation: Donation, success_url: str, cancel_url: str):
 # ---- refunds started by a treasurer or admin ----
 
 class RefundRefused(Exception):
-    """The refund may not be made; the message is meant for the user."""
+    """The refund may not be made; the message is meant for the user, `field` names the input at fault."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def refund_reason_problem(reason: str | None):
+    from flask_babel import lazy_gettext as _l
+    return None if (reason or "").strip() else _l("Give a reason for the refund.")
 
 
 def can_refund(user, donation: Donation) -> bool:
@@ -389,8 +398,9 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     from flask_babel import lazy_gettext as _l
 
     from donations.disbursements import available_balance
-    if not (reason or "").strip():
-        raise RefundRefused(_l("Give a reason for the refund."))
+    problem = refund_reason_problem(reason)
+    if problem:
+        raise RefundRefused(problem, field="reason")
     storage.lock(db.session)
     donation = _lock_donation(donation.id)
     if donation.status != DonationStatus.PAID:
@@ -398,7 +408,8 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     outstanding = sum(r.amount for r in donation.refunds
                       if r.status in (RefundStatus.REQUESTED, RefundStatus.SUCCEEDED))
     if not 0 < amount <= donation.total - outstanding:
-        raise RefundRefused(_l("The refund must be more than zero and at most what is left to refund."))
+        raise RefundRefused(_l("The refund must be more than zero and at most what is left to refund."),
+                            field="amount")
     balance = available_balance(donation.campaign)
     if amount > balance:
         from amanah.i18n import format_money

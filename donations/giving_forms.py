@@ -16,11 +16,15 @@ CUSTOM = "custom"
 class DonateForm(FlaskForm):
     preset = RadioField(_l("Amount"), choices=[], validate_choice=False)
     custom_amount = StringField(_l("Other amount"))
-    message = TextAreaField(_l("Public message (optional)"), validators=[Optional(), Length(max=500)])
+    message = TextAreaField(_l("Public message (optional)"), validators=[
+        Optional(), Length(max=500, message=_l("Use at most %(n)d characters.", n=500))])
     anonymous = BooleanField(_l("Give anonymously"))
     cover_fee = BooleanField(_l("Cover the processing fee"))
-    name = StringField(_l("Your name"), validators=[Optional(), Length(max=120)])
-    email = EmailField(_l("Your e-mail"), validators=[Optional(), Email(), Length(max=254)])
+    name = StringField(_l("Your name"), validators=[
+        Optional(), Length(max=120, message=_l("Use at most %(n)d characters.", n=120))])
+    email = EmailField(_l("Your e-mail"), validators=[
+        Optional(), Email(message=_l("Enter a valid e-mail address, like nama@contoh.id.")),
+        Length(max=254, message=_l("An e-mail address has at most %(n)d characters.", n=254))])
     confirmed = HiddenField()
 
 

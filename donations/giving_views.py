@@ -70,12 +70,18 @@ def give(public_id: str):
     user = current_user if current_user.is_authenticated else None
     if request.method == "GET" and user is not None:
         form.name.data, form.email.data = user.display_name, user.email
-    if not form.validate_on_submit():
-        return render_template("donations/give.html", campaign=campaign, form=form, user=user)
+    if not form.is_submitted():
+        # The payment provider sends a donor who cancelled (or whose payment failed) back here.
+        return render_template("donations/give.html", campaign=campaign, form=form, user=user,
+                               cancelled=request.args.get("cancelled") == "1")
+    # Every rule runs, so a donor sees all that needs correcting at once, each next to its field.
+    valid = form.validate()
     amount = giving_forms.clean_amount(form, campaign.currency)
     guest_ok = user is not None or giving_forms.clean_guest(form)
-    if amount is None or not guest_ok:
+    if not valid or amount is None or not guest_ok:
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
+    if request.form.get("change"):  # back from the confirm step, with what was entered kept
+        return render_template("donations/give.html", campaign=campaign, form=form, user=user)
     fee = giving.processor_fee_estimate(amount, campaign.currency) if form.cover_fee.data else 0
     if form.confirmed.data != "1":
         form.confirmed.data = "1"
@@ -91,7 +97,7 @@ def give(public_id: str):
     try:
         checkout = giving.begin_checkout(
             donation, success_url=dashboard.guest_url(donation),
-            cancel_url=url_for("giving.give", public_id=campaign.public_id, _external=True))
+            cancel_url=url_for("giving.give", public_id=campaign.public_id, cancelled=1, _external=True))
     except GatewayError:
         db.session.rollback()
         donation.move_to(DonationStatus.FAILED)
@@ -117,14 +123,31 @@ def refund(donation_id: int):
     form = FlaskForm()
     if not form.validate_on_submit():
         abort(400)
+    reason = request.form.get("reason", "")
+    errors: dict[str, str] = {}
     try:
         amount = i18n.parse_money(request.form.get("amount", ""), donation.currency)
-        giving.request_refund(donation, current_user, amount, request.form.get("reason", ""))
-    except (MoneyError, giving.RefundRefused, GatewayError) as exc:
-        db.session.rollback()
-        flash(str(exc) if not isinstance(exc, GatewayError) else
-              _("The payment provider could not be reached; nothing was refunded."), "error")
-        return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
+    except MoneyError as exc:
+        errors["amount"] = str(exc)
+        if giving.refund_reason_problem(reason):
+            errors["reason"] = str(giving.refund_reason_problem(reason))
+    if not errors:
+        try:
+            giving.request_refund(donation, current_user, amount, reason)
+        except giving.RefundRefused as exc:
+            db.session.rollback()
+            if exc.field:
+                errors[exc.field] = str(exc)
+            else:
+                flash(str(exc), "error")
+                return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
+        except GatewayError:
+            db.session.rollback()
+            flash(_("The payment provider could not be reached; nothing was refunded."), "error")
+            return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
+    if errors:  # shown next to the field at fault, with what was entered kept
+        return render_template("donations/dashboard_refund.html", donation=donation, form=form,
+                               errors=errors, entered=request.form), 422
     db.session.commit()
     for event in get_gateway().take_events():  # the sandbox confirms at once; Stripe by webhook
         giving.handle_event(event)

@@ -114,6 +114,15 @@ def test_cards_show_progress_without_inline_styles(client, catalogue):
     assert "style=" not in html and "<script" not in html
 
 
+def test_campaign_list_headings_do_not_skip_a_level(client, catalogue):
+    import itertools
+    import re
+    for url in ("/campaigns/", "/campaigns/?q=zzzznothing"):
+        levels = [int(n) for n in re.findall(r"<h([1-6])\b", client.get(url).get_data(as_text=True))]
+        assert levels[0] == 1 and levels.count(1) == 1, (url, levels)
+        assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), (url, levels)
+
+
 def test_campaign_page_shows_story_progress_days_left_and_organizer(client, catalogue):
     html = client.get(f"/campaigns/{catalogue['posyandu']}", follow_redirects=True).get_data(as_text=True)
     assert "Posyandu Melati di Kabupaten Sleman" in html and "Siti Rahayu" in html

@@ -84,7 +84,7 @@ def test_donate_form_creates_a_checkout_session_and_redirects(stripe_app, client
     assert session["client_reference_id"] == str(donation_id)
     assert session["customer_email"] == "budi@example.org"
     assert "/donations/view/" in session["success_url"]
-    assert session["cancel_url"].endswith(f"/campaigns/{public_id}/give")
+    assert session["cancel_url"].endswith(f"/campaigns/{public_id}/give?cancelled=1")
     assert 59 * 60 <= session["expires_at"] - time.time() <= 61 * 60
     (create,) = fake_stripe.calls("POST", "/v1/checkout/sessions")
     assert create["idempotency_key"] == f"amanah-checkout-{donation_id}-{secret_prefix}"

@@ -82,3 +82,11 @@ def test_templates_follow_force_locale_within_one_request(app):
     assert before == after != forced
     assert forced.startswith("Home|")
     assert before.startswith("Beranda|")
+
+
+def test_indonesian_uses_one_word_for_refund():
+    """Everywhere else a refund is "pengembalian dana"; the English word left in one place read as a slip."""
+    catalog = read_catalog(ROOT / "translations" / "id" / "LC_MESSAGES" / "messages.po")
+    english = [m.string for m in catalog
+               if m.id and isinstance(m.string, str) and re.search(r"(?i)\brefund", m.string)]
+    assert not english, english
