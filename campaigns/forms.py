@@ -31,6 +31,11 @@ def _int_or_none(value):
         return None
 
 
+def treasurer_choices() -> list[tuple]:
+    """Active users holding the treasurer role, after a blank prompt."""
+    return [("", _l("Choose a treasurer")), *((u.id, u.display_name) for u in services.treasurers())]
+
+
 class LocalDateField(DateField):
     """An <input type=date>; a value that is not a date gets a translated message."""
 
@@ -67,8 +72,7 @@ class CampaignForm(FlaskForm):
         self.currency.choices = [(c, c) for c in services.CAMPAIGN_CURRENCIES]
         self.category.choices = [("", _l("Choose a category")), *categories.choices()]
         self.region.choices = [("", _l("Choose a province")), *regions.choices()]
-        self.treasurer_id.choices = [("", _l("Choose a treasurer")),
-                                     *((u.id, u.display_name) for u in services.treasurers())]
+        self.treasurer_id.choices = treasurer_choices()
         self.goal_minor: int | None = None
 
     def validate_goal(self, field):
@@ -99,6 +103,20 @@ class RejectForm(FlaskForm):
 
 class CloseForm(FlaskForm):
     reason = TextAreaField(_l("Reason for closing (optional)"))
+
+
+class TreasurerForm(FlaskForm):
+    """An admin hands a public campaign to another treasurer; the reason goes on the record."""
+
+    treasurer_id = SelectField(_l("New treasurer"), coerce=_int_or_none, validate_choice=False,
+                               description=_l("They will record how the campaign's money is spent, "
+                                              "instead of the current treasurer."))
+    reason = TextAreaField(_l("Reason for the change"), description=_l(
+        "Kept permanently in the campaign's history, which admins can read."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.treasurer_id.choices = treasurer_choices()
 
 
 class UpdateForm(FlaskForm):

@@ -29,6 +29,7 @@ from campaigns.models import (
     UPDATE_TITLE_MAX,
     Campaign,
     CampaignTransition,
+    CampaignTreasurerChange,
     CampaignUpdate,
     new_public_id,
     slugify,
@@ -145,6 +146,13 @@ def can_see_history(user: User | None, campaign: Campaign) -> bool:
     return is_admin(user)
 
 
+def can_change_treasurer(user: User | None, campaign: Campaign) -> bool:
+    """Once a campaign is public its treasurer holds its money: only an admin hands it to another
+    treasurer, and never on a campaign they organize themselves (a second pair of eyes, as for
+    reviews). Drafts and rejected campaigns are still the organizer's to change in the edit form."""
+    return can_review(user, campaign) and campaign.is_public
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 def get_by_public_id(public_id: str) -> Campaign | None:
@@ -216,11 +224,15 @@ def _validate(data: CampaignInput, campaign: Campaign | None) -> tuple[dict, dic
         errors["region"] = str(_l("Choose one of Indonesia's provinces."))
     clean["region"] = data.region
 
-    known_id = isinstance(data.treasurer_id, int) and 0 < data.treasurer_id < 2**31
-    treasurer = db.session.get(User, data.treasurer_id) if known_id else None
-    if treasurer is None or not treasurer.active or not treasurer.has_role(Role.TREASURER):
-        errors["treasurer_id"] = str(_l("Choose a treasurer from the list."))
-    clean["treasurer_id"] = data.treasurer_id
+    if campaign is not None and campaign.is_public:
+        # The treasurer holds a public campaign's money: only an admin changes it (change_treasurer),
+        # with a reason on the record. The edit form keeps the current one (None: not sent).
+        if data.treasurer_id is not None and data.treasurer_id != campaign.treasurer_id:
+            errors["treasurer_id"] = str(TREASURER_LOCKED)
+    elif (message := _treasurer_error(data.treasurer_id)) is not None:
+        errors["treasurer_id"] = message
+    else:
+        clean["treasurer_id"] = data.treasurer_id
 
     if data.cover is not None:
         try:
@@ -228,6 +240,19 @@ def _validate(data: CampaignInput, campaign: Campaign | None) -> tuple[dict, dic
         except images.ImageError as exc:
             errors["cover"] = str(exc.args[0])
     return clean, errors
+
+
+TREASURER_LOCKED = _l("Once a campaign is published, only an admin can change its treasurer.")
+
+
+def _treasurer_error(treasurer_id) -> str | None:
+    """None if `treasurer_id` names an active user holding the treasurer role."""
+    known_id = (isinstance(treasurer_id, int) and not isinstance(treasurer_id, bool)
+                and 0 < treasurer_id < 2**31)
+    treasurer = db.session.get(User, treasurer_id) if known_id else None
+    if treasurer is None or not treasurer.active or not treasurer.has_role(Role.TREASURER):
+        return str(_l("Choose a treasurer from the list."))
+    return None
 
 
 def _goal_error(goal, currency: str) -> str | None:
@@ -300,6 +325,46 @@ def update_campaign(campaign: Campaign, actor: User, data: CampaignInput) -> Cam
     _apply(campaign, clean)
     db.session.flush()
     return campaign
+
+
+def change_treasurer(campaign: Campaign, actor: User, treasurer_id, reason: str) -> CampaignTreasurerChange:
+    """Hand a public campaign's money to another treasurer, recording who, when, from, to and why.
+
+    PermissionDenied unless `actor` may (can_change_treasurer); ValidationError (nothing changed,
+    nothing recorded) for a choice that is not an active treasurer, the current treasurer, or a
+    reason that is empty, too long or holds control characters.
+    """
+    if not can_change_treasurer(actor, campaign):
+        raise PermissionDenied("only another admin changes a public campaign's treasurer")
+    errors: dict[str, str] = {}
+    if (message := _treasurer_error(treasurer_id)) is not None:
+        errors["treasurer_id"] = message
+    elif treasurer_id == campaign.treasurer_id:
+        errors["treasurer_id"] = str(_l("This person is already the campaign's treasurer."))
+    reason = _text(errors, "reason", reason, 1, REASON_MAX, _l("Give a reason."))
+    if errors:
+        raise ValidationError(errors)
+    previous, now = campaign.treasurer_id, now_utc()
+    # Compare-and-set: of two simultaneous changes, only the first finds the treasurer it replaces.
+    result = db.session.execute(sa.update(Campaign).where(Campaign.id == campaign.id,
+                                                          Campaign.treasurer_id == previous)
+                                .values(treasurer_id=treasurer_id, updated_at=now))
+    if result.rowcount != 1:
+        db.session.refresh(campaign)
+        raise ValidationError({"treasurer_id": str(_l("Someone changed the treasurer meanwhile: "
+                                                      "check the current one and try again."))})
+    change = CampaignTreasurerChange(campaign_id=campaign.id, from_user_id=previous, to_user_id=treasurer_id,
+                                     changed_by_id=actor.id, reason=reason, at=now)
+    db.session.add(change)
+    db.session.flush()
+    db.session.refresh(campaign)
+    return change
+
+
+def last_treasurer_change(campaign: Campaign) -> CampaignTreasurerChange | None:
+    return db.session.scalar(sa.select(CampaignTreasurerChange)
+                             .where(CampaignTreasurerChange.campaign_id == campaign.id)
+                             .order_by(CampaignTreasurerChange.id.desc()).limit(1))
 
 
 def _transition(campaign: Campaign, transition: Transition, actor: User | None,
