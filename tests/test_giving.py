@@ -466,6 +466,9 @@ def test_dashboard_lists_only_own_donations_and_partial_shows_names(app, client)
     page = client.get("/donations/mine")
     assert page.status_code == 200 and b"70.000" in page.data and b"90.000" not in page.data
     assert b"/ledger/entries/0" in page.data
+    with app.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        assert f'href="/campaigns/{campaign.public_id}/{campaign.slug}"' in page.text  # back to the campaign
     assert "<td>dibayar</td>" in page.text and "<td>paid</td>" not in page.text  # statuses are translated
     with app.test_request_context(headers={"Accept-Language": "en"}):
         campaign = db.session.get(Campaign, campaign_id)
