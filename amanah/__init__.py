@@ -28,6 +28,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(load_config(instance_path, test_config))
     logging.basicConfig(level=logging.INFO if app.config["AMANAH_ENV"] != "testing" else logging.WARNING)
 
+    if app.config["PROXY_HOPS"]:
+        # Behind N reverse proxies the client's address, scheme and host arrive in X-Forwarded-*;
+        # without this every visitor would share the proxy's address (and its rate limits).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     _enable_sqlite_pragmas(app)
     db.init_app(app)
     with app.app_context():

@@ -48,9 +48,18 @@ def instance_secret(instance_path: Path, filename: str, make) -> str:
     return path.read_text().strip()
 
 
+MIN_SECRET_KEY_LENGTH = 32
+
 # Settings that production must receive explicitly; development generates or defaults them.
 PRODUCTION_REQUIRED = ("SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
                        "LEDGER_SIGNING_KEY", "LEDGER_ORIGIN", "MAIL_SERVER", "SERVER_NAME")
+
+
+def _non_negative_int(env: dict, name: str) -> int:
+    raw = env.get(name) or "0"
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number of 0 or more, not {raw!r}")
+    return int(raw)
 
 
 def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
@@ -64,6 +73,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         missing = [name for name in PRODUCTION_REQUIRED if not env.get(name)]
         if missing:
             raise ConfigError("production mode refuses to start; missing: " + ", ".join(missing))
+        if len(env["SECRET_KEY"]) < MIN_SECRET_KEY_LENGTH:
+            # It signs sessions, guest links and reset tokens: a short one can be guessed offline.
+            raise ConfigError(f"production mode refuses to start: SECRET_KEY must have at least "
+                              f"{MIN_SECRET_KEY_LENGTH} characters (e.g. python -c 'import secrets; "
+                              "print(secrets.token_urlsafe(48))')")
 
     secret = env.get("SECRET_KEY") or instance_secret(
         instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
@@ -107,6 +121,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "DOCUMENT_RENDER_PROCESSES": (int(env["DOCUMENT_RENDER_PROCESSES"])
                                       if env.get("DOCUMENT_RENDER_PROCESSES") else None),
         "SERVER_NAME": env.get("SERVER_NAME") or None,
+        # Reverse proxies in front of the app (nginx, a load balancer) whose X-Forwarded-For, -Proto,
+        # -Host and -Port headers are believed; 0 believes none (a client could forge them).
+        "PROXY_HOPS": _non_negative_int(env, "PROXY_HOPS"),
         "PREFERRED_URL_SCHEME": "http" if mode == "development" else "https",
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 12 * 1024 * 1024),
         # Largest evidence document (invoice, transfer slip) a treasurer may upload.

@@ -169,6 +169,68 @@ def test_production_config_is_secure(tmp_path, monkeypatch):
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
 
 
+def test_production_refuses_a_short_secret_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("AMANAH_ENV", "production")
+    env = {"SECRET_KEY": "s" * 31, "DATABASE_URL": "postgres://u@h/db", "STRIPE_SECRET_KEY": "sk",
+           "STRIPE_WEBHOOK_SECRET": "wh", "LEDGER_SIGNING_KEY": "k", "LEDGER_ORIGIN": "o",
+           "MAIL_SERVER": "m", "SERVER_NAME": "amanah.example"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match="SECRET_KEY must have at least 32 characters"):
+        load_config(tmp_path)
+    monkeypatch.setenv("SECRET_KEY", "s" * 32)
+    assert load_config(tmp_path)["SECRET_KEY"] == "s" * 32
+
+
+def test_proxy_hops_must_be_a_count(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROXY_HOPS", "one")
+    with pytest.raises(ConfigError, match="PROXY_HOPS"):
+        load_config(tmp_path)
+    monkeypatch.setenv("PROXY_HOPS", "2")
+    assert load_config(tmp_path)["PROXY_HOPS"] == 2
+    monkeypatch.delenv("PROXY_HOPS")
+    assert load_config(tmp_path)["PROXY_HOPS"] == 0
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_forwarded_headers_are_believed_only_from_configured_proxies(tmp_path, hops):
+    """Behind a proxy every request comes from the proxy's address: with PROXY_HOPS the client's
+    own address (X-Forwarded-For) keys the rate limits; without it a client cannot forge one."""
+    from flask import request, url_for
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "AMANAH_ENV": "testing", "PROXY_HOPS": hops,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}",
+                      "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"})
+
+    from amanah.extensions import limiter
+
+    @limiter.limit("2/minute")
+    def whoami():
+        return {"addr": request.remote_addr, "url": url_for("main.healthz", _external=True)}
+
+    app.add_url_rule("/_whoami", view_func=whoami)
+    client = app.test_client()
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+
+    def ask(client_addr: str):
+        return client.get("/_whoami", environ_base=proxy, headers={
+            "X-Forwarded-For": client_addr, "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "amanah.example"})
+
+    first = ask("203.0.113.5")
+    if hops:
+        assert first.json == {"addr": "203.0.113.5", "url": "https://amanah.example/healthz"}
+    else:
+        assert first.json["addr"] == "127.0.0.1" and "//localhost/" in first.json["url"]
+    ask("203.0.113.5")
+    # A third request from the same client is over the limit; another client is not, but only
+    # when the proxy's headers are believed (otherwise both are the proxy, 127.0.0.1).
+    assert ask("203.0.113.5").status_code == 429
+    assert ask("198.51.100.7").status_code == (200 if hops else 429)
+    with app.app_context():
+        from amanah.extensions import db
+        db.engine.dispose()
+
+
 def test_secret_key_generated_once_with_private_mode(tmp_path, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.setenv("AMANAH_ENV", "development")
