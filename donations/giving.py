@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from amanah.db import now_utc
@@ -74,10 +75,10 @@ def handle_event(event: dict) -> str:
         result = apply()
         db.session.commit()
     except BaseException:
-        db.session.info.pop(_PAID_MAIL, None)
+        db.session.info.pop(_DONOR_MAILS, None)
         db.session.rollback()
         raise
-    _send_paid_mails(db.session.info.pop(_PAID_MAIL, []))
+    _send_donor_mails(db.session.info.pop(_DONOR_MAILS, []))
     return result
 
 
@@ -145,42 +146,55 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     return "paid"
 
 
-_PAID_MAIL = "giving.paid_mail"
+_DONOR_MAILS = "giving.donor_mails"
+# What the donor is told, by event: (subject, template under templates/mail/).
+DONOR_MAILS = {
+    "paid": (_l("Thank you for your donation"), "donation_paid"),
+    "refunded": (_l("A refund of your donation"), "donation_refunded"),
+    "refund_reversed": (_l("Your refund did not go through"), "donation_refund_reversed"),
+}
 
 
-def _queue_paid_mail(donation: Donation) -> None:
-    """Note the thank-you mail; handle_event renders and sends it after the commit.
+def _queue_donor_mail(kind: str, donation: Donation, **details) -> None:
+    """Note a mail to the donor; handle_event renders and sends it after the commit.
 
     Rendering waits until then because this runs while the ledger's append lock is held, and the
-    lock should cover only the append itself.
+    lock should cover only the append itself. A rolled-back event sends nothing.
     """
     from flask import g, has_request_context
     if not has_request_context() or g.get("_no_donation_mail"):
         return
-    db.session.info.setdefault(_PAID_MAIL, []).append({
-        "id": donation.id, "donor_name": donation.donor_name, "donor_email": donation.donor_email,
-        "locale": donation.locale, "total": donation.total, "currency": donation.currency,
-        "ledger_seq": donation.ledger_seq, "donor_secret": donation.donor_secret,
-        "campaign": {"title": donation.campaign.title}})
+    db.session.info.setdefault(_DONOR_MAILS, []).append({
+        "kind": kind, "id": donation.id, "donor_name": donation.donor_name,
+        "donor_email": donation.donor_email, "locale": donation.locale, "total": donation.total,
+        "currency": donation.currency, "ledger_seq": donation.ledger_seq,
+        "donor_secret": donation.donor_secret, "campaign": {"title": donation.campaign.title},
+        "sandbox": donation.provider == "sandbox", **details})
 
 
-def _send_paid_mails(notes: list[dict]) -> None:
+def _queue_paid_mail(donation: Donation) -> None:
+    _queue_donor_mail("paid", donation)
+
+
+def _send_donor_mails(notes: list[dict]) -> None:
     from flask import url_for
-    from flask_babel import lazy_gettext as _l
 
     from amanah.mail import deliver, render_message
     from donations.dashboard import guest_token
     for note in notes:
         try:
             token = guest_token(note["id"])
-            link = url_for("giving.guest_view", token=token, _external=True)
-            receipt_link = url_for("documents.guest_receipt", token=token, _external=True)
-            deliver(render_message(note["donor_email"], _l("Thank you for your donation"), "donation_paid",
-                                   locale=note["locale"], donation=note, link=link,
-                                   receipt_link=receipt_link))
+            links = {"link": url_for("giving.guest_view", token=token, _external=True),
+                     "receipt_link": url_for("documents.guest_receipt", token=token, _external=True)}
+            if note.get("document"):
+                links["document_link"] = url_for("documents.guest_document", token=token,
+                                                 serial=note["document"], _external=True)
+            subject, template = DONOR_MAILS[note["kind"]]
+            deliver(render_message(note["donor_email"], subject, template, locale=note["locale"],
+                                   donation=note, **links))
         except Exception:
             # The payment is recorded; failing the webhook now would only make Stripe repeat it.
-            log.exception("could not send the thank-you mail for donation %s", note["id"])
+            log.exception("could not send the %s mail for donation %s", note["kind"], note["id"])
 
 
 def _donation_for_intent(payment_intent: str) -> tuple[int | None, dict | None]:
@@ -248,7 +262,9 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
             row.amount, row.ledger_seq, row.status = data["amount"], entry.seq, RefundStatus.SUCCEEDED.value
             db.session.flush()
             from donations import receipts
-            receipts.issue_credit_note(row, entry.leaf_hash)
+            note = receipts.issue_credit_note(row, entry.leaf_hash)
+            _queue_donor_mail("refunded", donation, amount=row.amount,
+                              remaining=donation.total - donation.refunded, document=note.serial)
             done.append(data["id"])
         elif data.get("status") in ("failed", "canceled"):
             row.status = RefundStatus.FAILED.value
@@ -268,7 +284,10 @@ def _reverse_refund(donation: Donation, row: Refund, data: dict) -> None:
                            payment=data["id"])
     row.status, row.reversed_seq = RefundStatus.REVERSED.value, entry.seq
     from donations import receipts
-    receipts.issue_cancellation(row, entry.leaf_hash)  # its credit note no longer applies
+    cancellation = receipts.issue_cancellation(row, entry.leaf_hash)  # its credit note no longer applies
+    _queue_donor_mail("refund_reversed", donation, amount=row.amount,
+                      remaining=donation.total - donation.refunded,
+                      document=cancellation.serial if cancellation else None)
     log.warning("refund %s of donation %s failed after succeeding: reversed in entry %s",
                 data["id"], donation.id, entry.seq)
 

@@ -186,3 +186,49 @@ def test_the_database_keeps_what_a_cancellation_cancels(app):
             with pytest.raises(IntegrityError), db.session.begin_nested():
                 db.session.execute(sa.insert(Document).values(
                     **base, **values, number=number, serial=f"AMN-CX-2026-{number:06d}"))
+
+
+def _mails(app) -> list:
+    import email
+    import email.policy
+    from pathlib import Path
+    paths = sorted((Path(app.instance_path) / "outbox").glob("*.eml"))
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in paths]
+
+
+def test_the_donor_is_told_of_the_refund_and_of_its_reversal(app):
+    import shutil
+    from pathlib import Path
+    from urllib.parse import urlsplit
+    with app.app_context():
+        donation_id = paid_donation(app, make_campaign(), name="Budi")
+    shutil.rmtree(Path(app.instance_path) / "outbox", ignore_errors=True)  # the thank-you mail
+    refund(app, donation_id, 50_000_000)
+    (refunded,) = _mails(app)
+    body = refunded.get_body(("plain",)).get_content()
+    assert refunded["To"] == "siti@example.test" and "Pengembalian dana" in refunded["Subject"]
+    assert "Rp 500.000" in body and "Rp 1.000.000" in body and "AMN-CN-" in body
+    assert body.startswith("Sandbox: bukan uang sungguhan")  # the sandbox provider says so everywhere
+    link = next(w for w in body.split() if "/documents/AMN-CN-" in w)
+    guest = app.test_client()  # no session: the signed link alone opens the credit note
+    response = guest.get(urlsplit(link).path)
+    assert response.status_code == 200 and "Rp 500.000" in pdf_text(response.data)
+    with app.app_context():
+        (refund_id,) = refund_ids(donation_id)
+    assert fail_refund(app, refund_id) == "reversed 1"
+    assert fail_refund(app, refund_id) == "duplicate"  # told once, however often Stripe says it
+    mails = _mails(app)
+    assert len(mails) == 2
+    reversed_mail = next(m for m in mails if m["Subject"] != refunded["Subject"])
+    body = reversed_mail.get_body(("plain",)).get_content()
+    assert "Rp 500.000" in body and "Rp 1.500.000" in body and "AMN-CX-" in body
+    link = next(w for w in body.split() if "/documents/AMN-CX-" in w)
+    assert guest.get(urlsplit(link).path).status_code == 200
+
+
+def test_a_refund_mail_is_in_the_donors_language(app):
+    with app.app_context():
+        donation_id = paid_donation(app, make_campaign(), locale="en")
+    refund(app, donation_id, 20_000_000)
+    subjects = [m["Subject"] for m in _mails(app)]
+    assert "A refund of your donation" in subjects

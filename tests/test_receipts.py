@@ -221,6 +221,7 @@ def test_the_paid_mail_carries_a_working_receipt_link(app, client):
     (path,) = (Path(app.instance_path) / "outbox").glob("*.eml")
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     body = message.get_body(("plain",)).get_content()
+    assert body.startswith("Sandbox: bukan uang sungguhan")  # a sandbox payment says so in its mail too
     link = next(word for word in body.split() if word.endswith("/receipt.pdf"))
     from urllib.parse import urlsplit
     response = app.test_client().get(urlsplit(link).path)  # a guest: no session, only the signed link
