@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import smtplib
 import ssl
+import threading
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
@@ -51,17 +52,22 @@ def render_message(to: str, subject, template: str, locale: str | None = None, *
         return build_message(to, str(subject), text)
 
 
-def send_after_commit(message: EmailMessage) -> None:
-    """Queue `message` on the current database session; it goes out when that session commits."""
+def send_after_commit(message: EmailMessage, *, background: bool = False) -> None:
+    """Queue `message` on the current database session; it goes out when that session commits.
+
+    With `background`, an SMTP delivery runs in a thread of its own, so that the response does not
+    wait for the mail server: a request whose answer must not reveal whether a mail was sent (a
+    password reset for an address that may have no account) takes as long either way.
+    """
     session = db.session()
     if not session.in_transaction():
         # Tie the message to a transaction, so that a rollback (even of nothing yet) drops it.
         session.begin()
-    session.info.setdefault(_PENDING, []).append(message)
+    session.info.setdefault(_PENDING, []).append((message, background))
 
 
 def pending_messages() -> list[EmailMessage]:
-    return list(db.session.info.get(_PENDING, []))
+    return [message for message, _background in db.session.info.get(_PENDING, [])]
 
 
 def deliver(message: EmailMessage) -> Path | None:
@@ -106,13 +112,38 @@ def _safe(text: str) -> str:
 
 
 def _deliver_pending(session) -> None:
-    for message in session.info.pop(_PENDING, []):
+    for message, background in session.info.pop(_PENDING, []):
+        if background and current_app.config.get("MAIL_SERVER"):
+            app = current_app._get_current_object()
+            thread = threading.Thread(target=_deliver_logged, args=(message, app), daemon=True,
+                                      name="amanah-mail")
+            _background.add(thread)
+            thread.start()
+        else:
+            _deliver_logged(message)
+
+
+_background: set[threading.Thread] = set()
+
+
+def wait_for_background(timeout: float = 30) -> None:
+    """Wait until the mails being delivered in the background are out (or have failed)."""
+    for thread in list(_background):
+        thread.join(timeout)
+
+
+def _deliver_logged(message: EmailMessage, app=None) -> None:
+    if app is not None:
         try:
-            deliver(message)
-        except Exception:
-            # The transaction has committed; failing the request now would only hide that it did.
-            current_app.logger.exception("could not deliver mail to %s (%s)", message["To"],
-                                         message["Subject"])
+            with app.app_context():
+                return _deliver_logged(message)
+        finally:
+            _background.discard(threading.current_thread())
+    try:
+        deliver(message)
+    except Exception:
+        # The transaction has committed; failing the request now would only hide that it did.
+        current_app.logger.exception("could not deliver mail to %s (%s)", message["To"], message["Subject"])
 
 
 def _drop_pending(session) -> None:

@@ -312,9 +312,10 @@ def request_password_reset(email: str) -> None:
     if user is None or not user.active:
         return
     link = url_for("donations.reset_password", token=make_reset_token(user), _external=True)
+    # In the background: the answer must take as long whether or not the address has an account.
     mail.send_after_commit(mail.render_message(
         user.email, _l("Choose a new Amanah password"), "password_reset",
-        locale=_user_locale(user), user=user, link=link))
+        locale=_user_locale(user), user=user, link=link), background=True)
 
 
 def reset_password(token: str, new_password: str) -> User:

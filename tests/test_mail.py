@@ -168,3 +168,26 @@ def test_a_server_without_a_trusted_certificate_is_refused(app, certificate, mon
         with app.app_context(), pytest.raises(ssl.SSLError):
             mail.deliver(mail.build_message("h@example.test", "refused", "body"))
     assert server.messages == []
+
+
+def test_a_password_reset_answers_before_its_mail_is_sent(app, monkeypatch):
+    """The answer to "forgot password" must not wait for the mail server: otherwise how long it
+    takes tells whether the address has an account."""
+    import threading
+    release, sent = threading.Event(), []
+
+    def slow_smtp(message, config):
+        release.wait(10)  # the mail server takes its time
+        sent.append((message["To"], threading.current_thread() is not threading.main_thread()))
+
+    monkeypatch.setattr(mail, "_send_smtp", slow_smtp)
+    app.config["MAIL_SERVER"] = "smtp.example.test"
+    with app.app_context():
+        make_user("lupa@example.test")
+        db.session.commit()
+    client = app.test_client()
+    response = client.post("/account/password/forgot", data={"email": "lupa@example.test"})
+    assert response.status_code == 303 and sent == []  # answered while the mail was still going
+    release.set()
+    mail.wait_for_background()
+    assert sent == [("lupa@example.test", True)]
