@@ -186,10 +186,11 @@ def by_evidence(sha256: str) -> Disbursement | None:
                              .order_by(*_HOLDER_ORDER).limit(1))
 
 
-def standing_with_evidence(sha256: str) -> Disbursement | None:
-    """The disbursement, not reversed, that this document proves (at most one: see record())."""
+def standing_with_evidence(*hashes: str) -> Disbursement | None:
+    """The disbursement, not reversed, that this document proves (at most one: see record()),
+    under any of its hashes."""
     return db.session.scalar(sa.select(Disbursement).where(
-        Disbursement.evidence_sha256 == sha256, ~_REVERSED).limit(1))
+        Disbursement.evidence_sha256.in_(hashes), ~_REVERSED).limit(1))
 
 
 def evidence_visibility(sha256: str) -> bool | None:
@@ -336,10 +337,13 @@ def record(campaign: Campaign, actor: User, data: DisbursementInput,
         raise ValidationError({"amount": str(_l(
             "This is more than the campaign's available balance of %(balance)s.",
             balance=format_money(balance, campaign.currency)))})
-    if standing_with_evidence(document.sha256) is not None:
-        raise ValidationError({"evidence": str(_l(
-            "This document is already the evidence of another disbursement."))})
+    used = ValidationError({"evidence": str(_l(
+        "This document is already the evidence of another disbursement."))})
+    if standing_with_evidence(*document.hashes) is not None:
+        raise used
     earlier = by_evidence(document.sha256)  # reversed, if any: its visibility stays the document's
+    if earlier is not None and earlier.campaign_id != campaign.id:
+        raise used  # the corrected disbursement is on the same campaign; who may see it stays the same
     if earlier is not None and earlier.evidence_public != data.evidence_public:
         message = (_l("This document was already published with ledger entry %(seq)s, corrected since; "
                       "it stays published.", seq=earlier.ledger_seq) if earlier.evidence_public else

@@ -58,10 +58,17 @@ class Evidence:
     sha256: str  # of `data`
     content_type: str
     metadata_removed: bool = False  # the upload carried metadata (or a trailer) that `data` lacks
+    upload_sha256: str = ""  # of the bytes as uploaded (equal to `sha256` unless metadata was removed)
 
     @property
     def size(self) -> int:
         return len(self.data)
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        """Every name this document may already be known by: evidence recorded before metadata was
+        removed on upload carries the hash of the file as uploaded."""
+        return tuple(dict.fromkeys(h for h in (self.sha256, self.upload_sha256) if h))
 
 
 def max_bytes() -> int:
@@ -167,8 +174,10 @@ def inspect(data: bytes) -> Evidence:
     else:
         cleaned = _without_metadata(data)
         _check_image(cleaned.data, _PILLOW_FORMAT[content_type])
-    return Evidence(data=cleaned.data, sha256=hashlib.sha256(cleaned.data).hexdigest(),
-                    content_type=content_type, metadata_removed=cleaned.removed)
+    digest = hashlib.sha256(cleaned.data).hexdigest()
+    return Evidence(data=cleaned.data, sha256=digest, content_type=content_type,
+                    metadata_removed=cleaned.removed,
+                    upload_sha256=hashlib.sha256(data).hexdigest() if cleaned.removed else digest)
 
 
 # ---- storage ----

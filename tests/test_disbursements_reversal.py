@@ -418,3 +418,54 @@ def test_the_form_says_why_a_reused_document_keeps_its_visibility(app, client, r
     assert "already published with ledger entry" in response.get_data(as_text=True)
     data = form_data(evidence=(picture(201), "nota.png"), evidence_visibility="public", amount="30000")
     assert client.post(f"/treasury/{public_id}/disbursements/new", data=data).status_code == 303
+
+
+def test_a_photo_recorded_before_metadata_was_removed_cannot_prove_a_second_payment(app, monkeypatch):
+    """Evidence recorded before uploads were cleaned carries the hash of the file as uploaded; the
+    same photo uploaded again (now cleaned, so with another hash) is still the same document."""
+    import io
+
+    from donations import image_metadata
+    from tests.test_evidence_metadata import drawing, rich_exif
+    out = io.BytesIO()
+    drawing().save(out, "JPEG", quality=90, exif=rich_exif())  # GPS, camera, time: a phone photo
+    photo = out.getvalue()
+    with app.test_request_context():
+        campaign = make_campaign()
+        fund(campaign, 1_000_000 * RP)
+        same = dict(paid_on=today_wib(), payee_kind="organization", payee_name="Toko Sinar",
+                    purpose="Semen dan pasir", category="goods", evidence=photo)
+        with monkeypatch.context() as before_cleaning:  # as the app stored it until now
+            before_cleaning.setattr(image_metadata, "clean",
+                                    lambda data: image_metadata.Cleaned(data, removed=False))
+            old = disbursements.record(campaign, campaign.treasurer,
+                                       disbursements.DisbursementInput(amount=10_000 * RP, **same))
+            db.session.commit()
+        assert old.evidence_sha256 == hashlib.sha256(photo).hexdigest()
+        assert image_metadata.clean(photo).removed  # so the upload is now stored under another hash
+        with pytest.raises(disbursements.ValidationError, match=r"already the evidence|sudah menjadi bukti"):
+            disbursements.record(campaign, campaign.treasurer,
+                                 disbursements.DisbursementInput(amount=10_000 * RP, **same))
+        db.session.rollback()
+
+
+def test_a_reversed_disbursements_evidence_cannot_move_to_another_campaign(app):
+    with app.test_request_context():
+        first, second = make_campaign(), make_campaign()
+        for campaign in (first, second):
+            fund(campaign, 1_000_000 * RP)
+        same = dict(paid_on=today_wib(), payee_kind="organization", payee_name="Toko Sinar",
+                    purpose="Semen dan pasir", category="goods", evidence=picture(260))
+        wrong = disbursements.record(first, first.treasurer,
+                                     disbursements.DisbursementInput(amount=10_000 * RP, **same))
+        db.session.commit()
+        disbursements.reverse(wrong, first.treasurer, "Kampanye yang salah")
+        db.session.commit()
+        with pytest.raises(disbursements.ValidationError, match=r"already the evidence|sudah menjadi bukti"):
+            disbursements.record(second, second.treasurer,
+                                 disbursements.DisbursementInput(amount=10_000 * RP, **same))
+        db.session.rollback()
+        # ...while on its own campaign it proves the corrected one.
+        disbursements.record(first, first.treasurer,
+                             disbursements.DisbursementInput(amount=9_000 * RP, **same))
+        db.session.commit()
