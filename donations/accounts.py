@@ -354,9 +354,19 @@ def _record_change(user: User, role: Role, action: RoleAction, changed_by: User 
                               changed_at=at))
 
 
+def _lock_roles(user: User) -> None:
+    """Lock the user's row until the commit and read their roles afresh: two admins changing the
+    same person's roles at once then take turns, and the second sees what the first did (instead of
+    recording a second revocation, or failing on a role granted twice). SQLite's transactions hold
+    its write lock already; there this only re-reads."""
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+    db.session.expire(user, ["roles"])
+
+
 def grant_role(user: User, role: Role | str, granted_by: User | None = None) -> bool:
     """Give `user` the role (recording who granted it); False when they already hold it."""
     role = _grantable(role)
+    _lock_roles(user)
     if role in user.role_names:
         return False
     at = now_utc()
@@ -380,6 +390,7 @@ def _check_revocable(user: User, role: Role, revoked_by: User | None) -> None:
 def revoke_role(user: User, role: Role | str, revoked_by: User | None = None) -> bool:
     """Take the role away; False when the user does not hold it. Never removes the last admin."""
     role = _grantable(role)
+    _lock_roles(user)
     held = next((r for r in user.roles if r.role == role.value), None)
     if held is None:
         return False
@@ -394,6 +405,7 @@ def revoke_role(user: User, role: Role | str, revoked_by: User | None = None) ->
 def set_roles(user: User, roles: Iterable[Role | str], changed_by: User) -> tuple[set[Role], set[Role]]:
     """Make the user's granted roles exactly `roles`; returns (granted, revoked). All or nothing."""
     wanted = {_grantable(role) for role in roles}
+    _lock_roles(user)
     held = user.role_names - {Role.DONOR}
     for role in held - wanted:
         _check_revocable(user, role, changed_by)

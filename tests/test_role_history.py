@@ -337,3 +337,50 @@ def test_cli_history_of_nobody_and_of_no_changes(app, runner):
     result = runner.invoke(args=["users", "history", "admin@example.test"])
     assert result.exit_code == 0
     assert "No role of admin@example.test has been granted or revoked." in result.output
+
+
+# ---- two admins at once ----
+
+@pytest.mark.parametrize("change", ["revoke", "grant"])
+def test_two_admins_changing_the_same_roles_at_once_record_one_change(fresh_database_url, tmp_path, change):
+    """Both admins loaded the user's roles before either saved: the second must see the first's
+    change (one history row, no duplicate-key error), not act on its stale copy."""
+    import threading
+
+    from conftest import make_app
+    if not fresh_database_url.startswith("postgresql"):
+        pytest.skip("SQLite transactions hold the write lock from their first read: no stale copy")
+    app = make_app(fresh_database_url, tmp_path)
+    with app.app_context():
+        admins = [make_user(f"admin{n}@example.test", Role.ADMIN) for n in range(2)]
+        user = make_user("budi@example.test", *([Role.TREASURER] if change == "revoke" else []))
+        db.session.commit()
+        admin_ids, user_id = [a.id for a in admins], user.id
+    wanted = [] if change == "revoke" else [Role.TREASURER]
+    barrier, errors = threading.Barrier(2), []
+
+    def admin_saves(n: int) -> None:
+        with app.app_context():
+            try:
+                target, admin = db.session.get(User, user_id), db.session.get(User, admin_ids[n])
+                assert target.role_names  # loaded, as the admin page had it
+                barrier.wait(timeout=30)
+                accounts.set_roles(target, wanted, changed_by=admin)
+                db.session.commit()
+            except Exception as exc:  # reported below
+                errors.append(exc)
+                db.session.rollback()
+
+    threads = [threading.Thread(target=admin_saves, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with app.app_context():
+        rows = db.session.scalars(sa.select(RoleChange).where(RoleChange.user_id == user_id)).all()
+        held = db.session.get(User, user_id).role_names
+        db.session.remove()
+        db.engine.dispose()
+    assert errors == []
+    assert [r.action for r in rows] == ["revoked" if change == "revoke" else "granted"]
+    assert (Role.TREASURER in held) == (change == "grant")
