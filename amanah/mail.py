@@ -52,22 +52,17 @@ def render_message(to: str, subject, template: str, locale: str | None = None, *
         return build_message(to, str(subject), text)
 
 
-def send_after_commit(message: EmailMessage, *, background: bool = False) -> None:
-    """Queue `message` on the current database session; it goes out when that session commits.
-
-    With `background`, an SMTP delivery runs in a thread of its own, so that the response does not
-    wait for the mail server: a request whose answer must not reveal whether a mail was sent (a
-    password reset for an address that may have no account) takes as long either way.
-    """
+def send_after_commit(message: EmailMessage) -> None:
+    """Queue `message` on the current database session; it goes out when that session commits."""
     session = db.session()
     if not session.in_transaction():
         # Tie the message to a transaction, so that a rollback (even of nothing yet) drops it.
         session.begin()
-    session.info.setdefault(_PENDING, []).append((message, background))
+    session.info.setdefault(_PENDING, []).append(message)
 
 
 def pending_messages() -> list[EmailMessage]:
-    return [message for message, _background in db.session.info.get(_PENDING, [])]
+    return list(db.session.info.get(_PENDING, []))
 
 
 def deliver(message: EmailMessage) -> Path | None:
@@ -112,38 +107,45 @@ def _safe(text: str) -> str:
 
 
 def _deliver_pending(session) -> None:
-    for message, background in session.info.pop(_PENDING, []):
-        if background and current_app.config.get("MAIL_SERVER"):
-            app = current_app._get_current_object()
-            thread = threading.Thread(target=_deliver_logged, args=(message, app), daemon=True,
-                                      name="amanah-mail")
-            _background.add(thread)
-            thread.start()
-        else:
-            _deliver_logged(message)
+    for message in session.info.pop(_PENDING, []):
+        try:
+            deliver(message)
+        except Exception:
+            # The transaction has committed; failing the request now would only hide that it did.
+            current_app.logger.exception("could not deliver mail to %s (%s)", message["To"],
+                                         message["Subject"])
 
 
 _background: set[threading.Thread] = set()
 
 
-def wait_for_background(timeout: float = 30) -> None:
-    """Wait until the mails being delivered in the background are out (or have failed)."""
-    for thread in list(_background):
-        thread.join(timeout)
+def run_in_background(task, *args, base_url: str) -> None:
+    """Run `task(*args)` in a thread of its own, in a request context for `base_url` (so that
+    url_for builds the site's links), logging what fails. For work whose duration must not show in
+    the response: a password reset must answer as fast for an unknown address as for a known one.
 
+    Not a daemon thread: a worker that stops waits for the mail it is sending (at most the SMTP
+    timeout) instead of dropping it."""
+    app = current_app._get_current_object()
 
-def _deliver_logged(message: EmailMessage, app=None) -> None:
-    if app is not None:
+    def run() -> None:
         try:
-            with app.app_context():
-                return _deliver_logged(message)
+            with app.test_request_context(base_url=base_url):
+                task(*args)
+        except Exception:
+            app.logger.exception("background mail task %s failed", getattr(task, "__name__", task))
         finally:
             _background.discard(threading.current_thread())
-    try:
-        deliver(message)
-    except Exception:
-        # The transaction has committed; failing the request now would only hide that it did.
-        current_app.logger.exception("could not deliver mail to %s (%s)", message["To"], message["Subject"])
+
+    thread = threading.Thread(target=run, name="amanah-mail")
+    _background.add(thread)
+    thread.start()
+
+
+def wait_for_background(timeout: float = 30) -> None:
+    """Wait until the background mail tasks are done (tests; a graceful stop)."""
+    for thread in list(_background):
+        thread.join(timeout)
 
 
 def _drop_pending(session) -> None:
