@@ -38,7 +38,7 @@ def new_public_id() -> str:
 
 
 # Words that are routes under /campaigns/<public_id>/ and so cannot be slugs.
-RESERVED_SLUGS = frozenset({"edit", "submit", "close", "review", "updates", "treasurer"})
+RESERVED_SLUGS = frozenset({"edit", "submit", "close", "review", "updates", "treasurer", "changes"})
 
 
 def slugify(text: str) -> str:
@@ -82,6 +82,8 @@ class Campaign(db.Model):
         back_populates="campaign", order_by="CampaignUpdate.id.desc()")
     treasurer_changes: Mapped[list[CampaignTreasurerChange]] = relationship(
         back_populates="campaign", order_by="CampaignTreasurerChange.id")
+    revisions: Mapped[list[CampaignRevision]] = relationship(
+        back_populates="campaign", order_by="CampaignRevision.id.desc()", lazy="select")
 
     __table_args__ = (
         sa.CheckConstraint(f"length(public_id) = {PUBLIC_ID_LENGTH}", name="public_id_length"),
@@ -176,6 +178,26 @@ class CampaignTreasurerChange(db.Model):
         sa.CheckConstraint("from_user_id <> to_user_id", name="changes_treasurer"),
         sa.CheckConstraint("length(reason) > 0", name="has_reason"),
     )
+
+
+class CampaignRevision(db.Model):
+    """One edit of a public campaign by its organizer: who, when, and what each changed field said
+    before and after ({field: {"before": ..., "after": ...}}; dates as ISO strings, the goal in
+    minor units, the cover as its file name). Donors gave on what the campaign said; this keeps it.
+
+    Append-only: database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
+    """
+
+    __tablename__ = "campaign_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True)
+    editor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    changes: Mapped[dict] = mapped_column(sa.JSON)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="revisions")
+    editor: Mapped[User] = relationship(lazy="joined")
 
 
 class CampaignUpdate(db.Model):

@@ -28,6 +28,7 @@ from campaigns.models import (
     UPDATE_BODY_MAX,
     UPDATE_TITLE_MAX,
     Campaign,
+    CampaignRevision,
     CampaignTransition,
     CampaignTreasurerChange,
     CampaignUpdate,
@@ -316,15 +317,53 @@ def create_campaign(organizer: User, data: CampaignInput) -> Campaign:
     return campaign
 
 
+# What a public campaign's revisions record: what donors read before giving.
+REVISED_FIELDS = ("title", "goal", "deadline", "city", "region", "category", "beneficiary", "story", "cover")
+
+
+def _snapshot(campaign: Campaign) -> dict:
+    """The revised fields as JSON values: dates as ISO strings, the goal in minor units."""
+    values = {name: getattr(campaign, name) for name in REVISED_FIELDS}
+    values["deadline"] = values["deadline"].isoformat() if values["deadline"] is not None else None
+    return values
+
+
 def update_campaign(campaign: Campaign, actor: User, data: CampaignInput) -> Campaign:
+    """Change a campaign's fields; ValidationError (nothing changed) on bad input.
+
+    An edit of a public campaign that changes anything also appends a CampaignRevision with each
+    changed field's value before and after, in the same transaction.
+    """
+    # Lock the row and read it afresh: the status checked and the "before" recorded are the
+    # campaign as it is now, not as this request first read it (PostgreSQL; SQLite writers queue).
+    db.session.execute(sa.select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
+    db.session.refresh(campaign)
     if not can_edit(actor, campaign):
         raise PermissionDenied("only the organizer edits, and only a draft, rejected or published campaign")
     clean, errors = _validate(data, campaign)
     if errors:
         raise ValidationError(errors)
+    before = _snapshot(campaign)
     _apply(campaign, clean)
+    after = _snapshot(campaign)
+    changes = {name: {"before": before[name], "after": after[name]}
+               for name in REVISED_FIELDS if before[name] != after[name]}
+    if campaign.is_public and changes:
+        db.session.add(CampaignRevision(campaign_id=campaign.id, editor_id=actor.id, changes=changes))
     db.session.flush()
     return campaign
+
+
+def revisions_of(campaign: Campaign) -> list[CampaignRevision]:
+    """A campaign's recorded edits, the newest first."""
+    return list(db.session.scalars(sa.select(CampaignRevision)
+                                   .where(CampaignRevision.campaign_id == campaign.id)
+                                   .order_by(CampaignRevision.id.desc())))
+
+
+def revision_count(campaign: Campaign) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(CampaignRevision)
+                             .where(CampaignRevision.campaign_id == campaign.id)) or 0
 
 
 def change_treasurer(campaign: Campaign, actor: User, treasurer_id, reason: str) -> CampaignTreasurerChange:

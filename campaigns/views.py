@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from amanah.errors import error_response
 from amanah.extensions import db, login_manager
-from campaigns import categories, images, lifecycle, regions, search, services
+from campaigns import categories, images, lifecycle, regions, revisions, search, services
 from campaigns.forms import (
     ActionForm,
     CampaignForm,
@@ -172,7 +172,16 @@ def show(public_id: str, slug: str | None):
         can_change_treasurer=services.can_change_treasurer(user, campaign),
         treasurer_changed=services.last_treasurer_change(campaign) if campaign.is_public else None,
         history=campaign.transitions if services.can_see_history(user, campaign) else None,
+        revision_count=services.revision_count(campaign) if campaign.is_public else 0,
         action_form=ActionForm(), close_form=CloseForm())
+
+
+@bp.get("/<public_id>/changes")
+def changes(public_id: str):
+    """Every recorded edit of the campaign since publication, the newest first; public like the campaign."""
+    campaign = _campaign_or_404(public_id)
+    described = [revisions.describe(r, campaign) for r in services.revisions_of(campaign)]
+    return render_template("campaigns/changes.html", campaign=campaign, revisions=described)
 
 
 @bp.post("/<public_id>/submit")

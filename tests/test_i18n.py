@@ -49,9 +49,17 @@ def test_every_indonesian_string_is_translated(extracted):
 def test_compiled_catalog_matches_its_source(lang):
     """The .mo files are build products of the install step; a stale one would show old text."""
     folder = ROOT / "translations" / lang / "LC_MESSAGES"
-    source = {m.id: m.string for m in read_catalog(folder / "messages.po") if m.id and m.string}
+    source = {}
+    for m in read_catalog(folder / "messages.po"):
+        if not m.id:
+            continue
+        if isinstance(m.id, tuple):  # a plural entry: Babel compiles an untranslated one as its msgids
+            source[m.id] = tuple(m.string) if all(m.string) else m.id
+        elif m.string:
+            source[m.id] = m.string
     with (folder / "messages.mo").open("rb") as f:
-        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+        compiled = {tuple(m.id) if isinstance(m.id, list) else m.id:
+                    tuple(m.string) if isinstance(m.string, list) else m.string for m in read_mo(f) if m.id}
     assert compiled == source, "run `make translations`"
 
 
