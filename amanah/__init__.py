@@ -15,7 +15,7 @@ from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 # Domain packages that contribute blueprints, CLI commands, demo data or template helpers.
 # Each may expose init_app(app); listed here so the wiring never imports a package's views itself.
-DOMAIN_PACKAGES: tuple[str, ...] = ("donations", "ledger.views", "campaigns")
+DOMAIN_PACKAGES: tuple[str, ...] = ("accounts", "donations", "ledger.views", "campaigns")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -42,7 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     login_manager.init_app(app)
-    login_manager.login_view = "donations.login"
+    login_manager.login_view = "accounts.login"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     limiter.init_app(app)

@@ -89,8 +89,8 @@ def measure_renders(app) -> tuple[list[float], list[float], list[float], list[st
 
 
 def measure_downloads(app, donor_id: int, serials: list[str]) -> list[float]:
+    from accounts.models import User
     from amanah.extensions import db
-    from donations.models import User
     from tests.factories import login
     client = app.test_client()
     with app.app_context():
@@ -105,12 +105,12 @@ def measure_downloads(app, donor_id: int, serials: list[str]) -> list[float]:
 
 
 def measure_bulk(app, donor_id: int, campaign_id: int) -> tuple[int, float, float]:
+    from accounts.models import User
     from amanah.extensions import db
     from campaigns.models import Campaign
     from campaigns.services import today_wib
     from donations import bulk
     from donations.documents import DocumentJob
-    from donations.models import User
     with app.test_request_context():
         today = today_wib()
         job = bulk.start_job(db.session.get(User, donor_id), db.session.get(Campaign, campaign_id),

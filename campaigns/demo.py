@@ -11,13 +11,13 @@ import io
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
+from accounts.models import Role, User, UserRole
 from amanah.demo import demo_loader
 from amanah.extensions import db
 from campaigns import services
 from campaigns.demo_data import CAMPAIGNS
 from campaigns.lifecycle import Status
 from campaigns.models import Campaign, CampaignUpdate
-from donations.models import Role, User, UserRole
 
 # The accounts loader (order 10) creates these; when it has not run, we create them unusable.
 DEMO_USERS = {

@@ -10,12 +10,12 @@ import unicodedata
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from accounts.models import User
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import ISO_EXPONENT, MAX_MINOR
 from campaigns import categories, regions
 from campaigns.lifecycle import Status, Transition
-from donations.models import User
 
 PUBLIC_ID_LENGTH = 12
 TITLE_MAX = 120

@@ -13,6 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from accounts.models import Role, User, UserRole
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import ISO_EXPONENT, to_minor
@@ -35,7 +36,6 @@ from campaigns.models import (
     new_public_id,
     slugify,
 )
-from donations.models import Role, User, UserRole
 
 # Deadlines are days in Indonesian western time (WIB, UTC+7, no daylight saving): a campaign
 # takes donations until the end of its deadline day there.

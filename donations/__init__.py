@@ -1,27 +1,12 @@
 """Donors and their accounts, payments, receipts."""
-from flask_babel import lazy_gettext as _l
 
 
 def init_app(app) -> None:
+    from accounts import cli
     from amanah.demo import demo_loader
-    from amanah.extensions import login_manager
-    from donations import (
-        admin_views,
-        auth,
-        cli,
-        document_views,
-        documents,
-        forms,
-        giving_views,
-        payments,
-        views,
-        webhooks,
-    )
     from donations import dashboard as giving_dashboard
+    from donations import document_views, documents, giving_views, payments, webhooks
 
-    auth.init_app(app)
-    app.register_blueprint(views.bp)
-    app.register_blueprint(admin_views.bp)
     app.register_blueprint(giving_views.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(document_views.bp)
@@ -33,16 +18,11 @@ def init_app(app) -> None:
     disbursement_views.init_app(app)
     disbursement_api.init_app(app)
     assert documents.Document
-    app.cli.add_command(cli.users_cli)
     app.cli.add_command(cli.documents_cli)
-    demo_loader(order=10, name="accounts")(cli.load_demo_accounts)
     from donations import sandbox
     demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
     from donations import disbursement_demo
     demo_loader(order=40, name="disbursements")(disbursement_demo.load_demo_disbursements)
-    login_manager.login_message = _l("Please sign in to see this page.")
-    login_manager.login_message_category = "info"
-    app.jinja_env.globals["role_label"] = forms.role_label
     from donations import bulk, statements
     app.jinja_env.globals.update(documents_by_donation=statements.documents_by_donation,
                                  statement_default_range=statements.default_range,

@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
 from donations.documents import Document, DocumentJob, JobStatus
-from donations.models import Role
 from donations.payments import Donation, DonationStatus
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from accounts.models import User
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import ISO_EXPONENT, MAX_MINOR
 from campaigns.models import Campaign
-from donations.models import User
 
 PAYEE_MAX = 120
 PURPOSE_MAX = 500  # the ledger allows 1000 characters of memo; a purpose is a sentence or two

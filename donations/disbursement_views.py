@@ -5,12 +5,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from accounts.models import Role
 from amanah.extensions import db, login_manager
 from campaigns import services as campaign_services
 from donations import disbursements
 from donations import evidence as evidence_store
 from donations.disbursement_forms import DisbursementForm, ReversalForm
-from donations.models import Role
 
 bp = Blueprint("treasury", __name__)
 EVIDENCE_MAX_AGE = 365 * 24 * 3600

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from accounts.models import Role, User
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.i18n import format_money
@@ -35,7 +36,6 @@ from donations.disbursement_models import (
     PayeeKind,
     SpendingCategory,
 )
-from donations.models import Role, User
 from ledger import storage
 from ledger.models import CampaignTotal
 

@@ -400,7 +400,7 @@ def refund_reason_problem(reason: str | None):
 
 
 def can_refund(user, donation: Donation) -> bool:
-    from donations.models import Role
+    from accounts.models import Role
     return bool(user is not None and user.is_authenticated and (
         user.has_role(Role.ADMIN) or (user.has_role(Role.TREASURER)
                                       and donation.campaign.treasurer_id == user.id)))

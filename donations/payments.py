@@ -11,11 +11,11 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from accounts.models import User
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import MAX_MINOR
 from campaigns.models import Campaign
-from donations.models import User
 
 
 class DonationStatus(enum.StrEnum):

@@ -25,12 +25,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns.models import Campaign
 from campaigns.services import WIB
 from donations.documents import Document, DocumentCounter, DocumentKind
-from donations.models import Role
 from donations.payments import Donation, DonationStatus, Refund
 from ledger import storage
 

@@ -14,12 +14,12 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
+from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import format_money
 from campaigns.services import WIB
 from donations.documents import Document, DocumentKind
-from donations.models import Role
 from donations.payments import Donation, DonationStatus, Refund, RefundStatus
 from ledger.models import LedgerEntry
 

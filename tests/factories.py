@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import itertools
 
+from accounts.models import Role, User, UserRole
 from amanah.extensions import db
-from donations.models import Role, User, UserRole
 
 _counter = itertools.count(1)
 # A placeholder that no password verifies against: tests that log in through the form set a real hash.

@@ -8,10 +8,11 @@ from argon2 import PasswordHasher
 from factories import make_user
 from itsdangerous import TimestampSigner
 
+from accounts import passwords
+from accounts import services as accounts
+from accounts.models import Role, User, UserRole
+from accounts.services import AccountError
 from amanah.extensions import db
-from donations import accounts, passwords
-from donations.accounts import AccountError
-from donations.models import Role, User, UserRole
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 PASSWORD = "lima kata acak sekali"

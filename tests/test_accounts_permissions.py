@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from factories import login, make_user
 
-from donations.models import Role
+from accounts.models import Role
 
 VISITORS = ("anonymous", "donor", "owner", "organizer", "treasurer", "auditor", "admin")
 # "owner" is the user the admin pages are about (a plain donor); {target} is their id.

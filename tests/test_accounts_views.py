@@ -9,10 +9,11 @@ import pytest
 from factories import make_user
 from itsdangerous import TimestampSigner
 
+from accounts import passwords
+from accounts import services as accounts
+from accounts.models import Role, User, UserRole
 from amanah import mail
 from amanah.extensions import db
-from donations import accounts, passwords
-from donations.models import Role, User, UserRole
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 PASSWORD = "lima kata acak sekali"

@@ -9,10 +9,10 @@ import zipfile
 import pytest
 from conftest import make_app
 
+from accounts.models import Role
 from amanah.extensions import db
 from donations import receipts
 from donations.documents import DocumentJob
-from donations.models import Role
 from tests.documents_helpers import make_campaign, paid_donation, refund
 from tests.factories import login, make_user
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from accounts.models import User
 from amanah.extensions import db
 from campaigns import categories, images
 from campaigns.models import Campaign, CampaignTransition, CampaignUpdate
-from donations.models import User
 
 
 def _snapshot():

@@ -89,8 +89,8 @@ def test_an_organizer_whose_role_was_revoked_can_no_longer_act_on_their_campaign
     former organizer may not edit, submit, close or post updates any more."""
     from test_campaigns_support import user
 
+    from accounts import services as accounts
     from amanah.extensions import db
-    from donations import accounts
     people = make_people(app)
     draft = make_campaign(app, people["owner"], people["treasurer"], status="draft")
     published = make_campaign(app, people["owner"], people["treasurer"], admin_id=people["admin"])

@@ -7,10 +7,10 @@ import io
 from factories import login, make_user
 from PIL import Image
 
+from accounts.models import User
 from amanah.extensions import db
 from campaigns import services
 from campaigns.lifecycle import Status
-from donations.models import User
 
 VISITORS = ("anonymous", "donor", "other_organizer", "owner", "treasurer", "auditor", "admin")
 

@@ -10,11 +10,11 @@ from factories import make_user
 from test_campaigns_support import client_for, make_campaign, make_people, user
 from test_campaigns_validation import _form
 
+from accounts.models import Role
 from amanah.extensions import db
 from campaigns import services
 from campaigns.models import Campaign, CampaignTreasurerChange
 from donations import disbursements
-from donations.models import Role
 
 EN = {"Accept-Language": "en"}
 LOCKED = "Once a campaign is published, only an admin can change its treasurer."

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
+from accounts.models import Role, User
 from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns import categories, regions
@@ -18,7 +19,6 @@ from campaigns.services import today_wib
 from donations import disbursements
 from donations import evidence as evidence_store
 from donations.disbursement_models import Disbursement
-from donations.models import Role, User
 from ledger import storage
 from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories import login, make_user

@@ -6,10 +6,10 @@ import io
 import pytest
 import sqlalchemy as sa
 
+from accounts.models import Role, User
 from amanah.extensions import db
 from campaigns.services import today_wib
 from donations.disbursement_models import Disbursement
-from donations.models import Role, User
 from ledger.models import LedgerEntry
 from tests.factories import login, make_user
 from tests.test_disbursements import fund, make_campaign, pdf

@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from conftest import make_app, one_rolled_back_transaction
 
+from accounts.models import Role, User
 from amanah.extensions import db
 from campaigns.models import Campaign
 from campaigns.services import today_wib
 from donations import disbursements
 from donations.disbursement_models import Disbursement, DisbursementReversal
-from donations.models import Role, User
 from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories import login, make_user
 from tests.test_disbursements import EN, RP, fund, make_campaign, picture

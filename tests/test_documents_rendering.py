@@ -54,7 +54,7 @@ def test_renderer_refuses_anything_but_own_static_files(app, monkeypatch, src):
 
 
 def test_renderer_allows_own_static_images_and_refuses_orm_objects(app, monkeypatch):
-    from donations.models import User
+    from accounts.models import User
 
     def html(template, context, locale):
         return ('<html lang="en"><head><title>t</title></head>'

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageCms, ImageDraw, ImageOps, PngImagePlugin
 
+from accounts.models import User
 from amanah.extensions import db
 from donations import evidence as evidence_store
 from donations import image_metadata
 from donations.disbursement_models import Disbursement
-from donations.models import User
 from ledger.models import LedgerEntry
 from tests.factories import login
 from tests.test_disbursements import EN, form_data, funded, stored_nothing  # noqa: F401 (fixture)

@@ -11,13 +11,13 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from accounts.models import User
 from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns import categories, regions
 from campaigns.models import Campaign
 from donations import giving
 from donations.gateway import get_gateway
-from donations.models import User
 from donations.payments import Dispute, Donation, PaymentEvent, Refund
 from ledger.entry import donor_commitment
 from ledger.models import CampaignTotal, LedgerEntry

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import make_app, one_rolled_back_transaction
 
+from accounts.models import Role, UserRole
 from amanah.extensions import db
 from campaigns.models import Campaign
 from donations import disbursements
-from donations.models import Role, UserRole
 from tests.documents_helpers import make_campaign, paid_donation
 from tests.factories import login, make_user
 

@@ -175,7 +175,7 @@ def test_a_password_reset_answers_before_looking_the_address_up(app, monkeypatch
     one: the lookup, the token, the message and SMTP all happen after it, in a thread."""
     import threading
 
-    from donations import accounts
+    from accounts import services as accounts
     release, sent, looked_up = threading.Event(), [], []
     find_user = accounts.find_user
 

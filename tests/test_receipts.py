@@ -8,10 +8,10 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from accounts.models import Role
 from amanah.extensions import db
 from donations import receipts
 from donations.documents import Document
-from donations.models import Role
 from donations.payments import Donation
 from tests.documents_helpers import make_campaign, paid_donation, pdf_attachments, pdf_text
 from tests.factories import login, make_user

@@ -51,7 +51,7 @@ def test_proof_page_verifies_a_receipt_proof_and_refuses_a_forged_one(live_serve
 def test_treasurer_follows_a_bulk_download_to_the_zip(live_server):
     from argon2 import PasswordHasher
 
-    from donations.models import Role
+    from accounts.models import Role
     from tests.factories import make_user
     app, base = live_server.app, live_server.url
     password = "kata-sandi-uji-coba-yang-panjang"

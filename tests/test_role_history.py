@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from conftest import make_app
 from factories import login, make_user
 
+from accounts import services as accounts
+from accounts.models import Role, RoleChange, User, UserRole
+from accounts.services import AccountError
 from amanah.db import now_utc
 from amanah.extensions import db
-from donations import accounts
-from donations.accounts import AccountError
-from donations.models import Role, RoleChange, User, UserRole
 
 EN = {"Accept-Language": "en"}
 ID = {"Accept-Language": "id"}

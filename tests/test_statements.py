@@ -5,9 +5,9 @@ import hashlib
 
 import pytest
 
+from accounts.models import Role
 from amanah.extensions import db
 from donations import receipts
-from donations.models import Role
 from ledger import storage
 from tests.documents_helpers import make_campaign, paid_donation, pdf_text, refund
 from tests.factories import login, make_user

@@ -5,10 +5,11 @@ import click
 import pytest
 from factories import make_user
 
+from accounts import cli, passwords
+from accounts import services as accounts
+from accounts.models import Role, User, UserRole
 from amanah import demo
 from amanah.extensions import db
-from donations import accounts, cli, passwords
-from donations.models import Role, User, UserRole
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 GOOD = "kopi tubruk pagi hari"

@@ -20,18 +20,18 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
-from amanah import mail
-from amanah.db import now_utc
-from amanah.extensions import db
-from amanah.i18n import current_locale
-from donations.models import GRANTABLE_ROLES, Role, RoleAction, RoleChange, User, UserRole
-from donations.passwords import (
+from accounts.models import GRANTABLE_ROLES, Role, RoleAction, RoleChange, User, UserRole
+from accounts.passwords import (
     hash_password,
     needs_rehash,
     password_problem,
     spend_verification_time,
     verify_password,
 )
+from amanah import mail
+from amanah.db import now_utc
+from amanah.extensions import db
+from amanah.i18n import current_locale
 
 MAX_EMAIL = 254
 MAX_NAME = 120
@@ -324,7 +324,7 @@ def _mail_reset_link(email: str, locale: str) -> None:
     user = find_user(email)
     if user is None or not user.active:
         return
-    link = url_for("donations.reset_password", token=make_reset_token(user), _external=True)
+    link = url_for("accounts.reset_password", token=make_reset_token(user), _external=True)
     mail.deliver(mail.render_message(user.email, _l("Choose a new Amanah password"), "password_reset",
                                      locale=user.preferred_language or locale, user=user, link=link))
 

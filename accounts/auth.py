@@ -6,8 +6,8 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user
 
+from accounts.models import Role, User
 from amanah.extensions import db, login_manager
-from donations.models import Role, User
 
 
 @login_manager.user_loader

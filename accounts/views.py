@@ -8,11 +8,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from accounts import forms
+from accounts import services as accounts
 from amanah.extensions import db, limiter
 from amanah.i18n import LOCALE_COOKIE, current_locale
-from donations import accounts, forms
 
-bp = Blueprint("donations", __name__)
+bp = Blueprint("accounts", __name__)
 
 # Per address and per account: guessing a password from many addresses still hits the second.
 LOGIN_LIMIT = "10 per minute; 100 per hour"
@@ -66,7 +67,7 @@ def _render(template: str, form, **context):
 @limiter.limit(REGISTER_LIMIT, methods=["POST"])
 def register():
     if current_user.is_authenticated:
-        return redirect(url_for("donations.profile"))
+        return redirect(url_for("accounts.profile"))
     form = forms.RegisterForm()
     if form.validate_on_submit():
         try:
@@ -80,8 +81,8 @@ def register():
             _start_session(user, remember=False)
             flash(_("Welcome to Amanah, %(name)s. Your account is ready.", name=user.display_name),
                   "success")
-            return redirect(url_for("donations.profile"), 303)
-    return _render("donations/register.html", form)
+            return redirect(url_for("accounts.profile"), 303)
+    return _render("accounts/register.html", form)
 
 
 @bp.route("/account/login", methods=["GET", "POST"])
@@ -101,7 +102,7 @@ def login():
             return redirect(target or url_for("main.home"), 303)
         # One message for an unknown address and a wrong password: it tells nobody who has an account.
         form.form_errors.append(_("That e-mail address and password do not match an account."))
-    return _render("donations/login.html", form)
+    return _render("accounts/login.html", form)
 
 
 @bp.post("/account/logout")
@@ -125,8 +126,8 @@ def forgot_password():
         db.session.commit()
         flash(_("If an account uses %(email)s, we have sent it a link to choose a new password. "
                 "The link works for one hour.", email=form.email.data.strip()), "success")
-        return redirect(url_for("donations.login"), 303)
-    return _render("donations/forgot_password.html", form)
+        return redirect(url_for("accounts.login"), 303)
+    return _render("accounts/forgot_password.html", form)
 
 
 @bp.route("/account/password/reset/<token>", methods=["GET", "POST"])
@@ -135,7 +136,7 @@ def reset_password(token: str):
     try:
         user = accounts.user_for_reset_token(token)
     except accounts.AccountError as exc:
-        return render_template("donations/reset_invalid.html", message=str(exc)), 400
+        return render_template("accounts/reset_invalid.html", message=str(exc)), 400
     form = forms.ResetPasswordForm(email=user.email)
     if form.validate_on_submit():
         try:
@@ -146,8 +147,8 @@ def reset_password(token: str):
         else:
             db.session.commit()
             flash(_("Your password has been changed. Sign in with your new password."), "success")
-            return redirect(url_for("donations.login"), 303)
-    return _render("donations/reset_password.html", form, user=user)
+            return redirect(url_for("accounts.login"), 303)
+    return _render("accounts/reset_password.html", form, user=user)
 
 
 @bp.route("/account/profile", methods=["GET", "POST"])
@@ -166,13 +167,13 @@ def profile():
             show_errors(form, exc)
         else:
             db.session.commit()
-            response = redirect(url_for("donations.profile"), 303)
+            response = redirect(url_for("accounts.profile"), 303)
             if user.preferred_language:
                 _remember_language(response, user.preferred_language)
             with force_locale(user.preferred_language or current_locale()):
                 flash(_("Your profile has been saved."), "success")
             return response
-    return _render("donations/profile.html", form, user=user)
+    return _render("accounts/profile.html", form, user=user)
 
 
 def _remember_language(response, language: str) -> None:
@@ -198,8 +199,8 @@ def change_email():
             db.session.commit()
             flash(_("Your e-mail address is now %(email)s. We told your previous address about the "
                     "change.", email=user.email), "success")
-            return redirect(url_for("donations.profile"), 303)
-    return _render("donations/change_email.html", form, user=user)
+            return redirect(url_for("accounts.profile"), 303)
+    return _render("accounts/change_email.html", form, user=user)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -221,5 +222,5 @@ def change_password():
             _start_session(user, remember=remembered)
             flash(_("Your password has been changed. You have been signed out everywhere else."),
                   "success")
-            return redirect(url_for("donations.profile"), 303)
-    return _render("donations/change_password.html", form, user=user)
+            return redirect(url_for("accounts.profile"), 303)
+    return _render("accounts/change_password.html", form, user=user)

@@ -1,4 +1,4 @@
-"""Account forms. Field rules come from donations.accounts, so a form and a service never disagree."""
+"""Account forms. Field rules come from accounts.services, so a form and a service never disagree."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,8 +19,8 @@ from wtforms import (
 from wtforms.validators import AnyOf, EqualTo, InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from donations import accounts
-from donations.models import GRANTABLE_ROLES, Role
+from accounts import services as accounts
+from accounts.models import GRANTABLE_ROLES, Role
 
 ROLE_LABELS = {
     Role.DONOR: _l("Donor"),

@@ -9,9 +9,9 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
+from accounts import services as accounts
+from accounts.models import GRANTABLE_ROLES, Role
 from amanah.extensions import db
-from donations import accounts
-from donations.models import GRANTABLE_ROLES, Role
 
 users_cli = AppGroup("users", help="Manage accounts and their roles.")
 documents_cli = AppGroup("documents", help="Receipts and other documents.")

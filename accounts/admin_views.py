@@ -5,11 +5,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from accounts import forms
+from accounts import services as accounts
+from accounts.auth import roles_required
+from accounts.models import GRANTABLE_ROLES, Role, User
+from accounts.views import INVALID, show_errors
 from amanah.extensions import db
-from donations import accounts, forms
-from donations.auth import roles_required
-from donations.models import GRANTABLE_ROLES, Role, User
-from donations.views import INVALID, show_errors
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 
@@ -23,7 +24,7 @@ def index():
         role = ""
     page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
     users = accounts.search_users(query, role=role or None, page=page)
-    return render_template("donations/admin/users.html", users=users, query=query, role=role,
+    return render_template("accounts/admin/users.html", users=users, query=query, role=role,
                            roles=GRANTABLE_ROLES)
 
 
@@ -48,7 +49,7 @@ def detail(user_id: int):
                 flash(_("Nothing changed."), "info")
             return redirect(url_for("admin_users.detail", user_id=user.id), 303)
     status = INVALID if request.method == "POST" else 200
-    return render_template("donations/admin/user.html", user=user, form=form,
+    return render_template("accounts/admin/user.html", user=user, form=form,
                            granters=accounts.granters(user), descriptions=forms.ROLE_DESCRIPTIONS,
                            granted={r.role: r for r in user.roles},
                            history=accounts.role_history(user)), status
@@ -58,4 +59,4 @@ def detail(user_id: int):
 @roles_required(Role.ADMIN, Role.AUDITOR)  # auditors read every record; only admins change roles
 def role_changes():
     page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
-    return render_template("donations/admin/role_changes.html", changes=accounts.role_changes(page=page))
+    return render_template("accounts/admin/role_changes.html", changes=accounts.role_changes(page=page))
