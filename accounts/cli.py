@@ -14,7 +14,6 @@ from accounts.models import GRANTABLE_ROLES, Role
 from amanah.extensions import db
 
 users_cli = AppGroup("users", help="Manage accounts and their roles.")
-documents_cli = AppGroup("documents", help="Receipts and other documents.")
 PASSWORD_ENV = "AMANAH_ADMIN_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 ROLE_CHOICE = click.Choice([role.value for role in GRANTABLE_ROLES])
 
@@ -138,21 +137,3 @@ def load_demo_accounts() -> list[str]:
         kind = ", ".join(role.value for role in roles) or Role.DONOR.value
         lines.append(f"  {kind:<10} {email:<30} password: {password}")
     return lines
-
-
-@documents_cli.command("issue-missing")
-def issue_missing_command():
-    """Number receipts for paid donations confirmed before receipts existed (safe to repeat)."""
-    from donations import receipts
-    serials = receipts.issue_missing_receipts()
-    db.session.commit()
-    click.echo(f"{len(serials)} receipts issued" + (f": {serials[0]} .. {serials[-1]}" if serials else ""))
-
-
-@documents_cli.command("purge-exports")
-def purge_exports_command():
-    """Delete bulk download ZIPs (and their jobs) older than EXPORT_RETENTION_DAYS; for cron."""
-    from donations import bulk
-    count = bulk.purge_expired()
-    db.session.commit()
-    click.echo(f"{count} bulk downloads purged")

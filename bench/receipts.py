@@ -11,7 +11,7 @@ Then it measures, with the renderer warmed up by one receipt:
   inclusion proof, QR code, PDF/A-3b with the ledger entry attached, SHA-256, stored, committed);
 - re-download: GET /receipts/<serial>.pdf through the app (signed-in donor) for a stored receipt,
   and document_pdf() alone for the same;
-- bulk: a bulk ZIP job (donations.bulk.run_job) over a campaign's `--bulk` receipts that were never
+- bulk: a bulk ZIP job (documents.bulk.run_job) over a campaign's `--bulk` receipts that were never
   rendered, in pages per second (each receipt is one A4 page), as the job runs it: in its pool of
   forked render processes, one per usable CPU (DOCUMENT_RENDER_PROCESSES to change that), forked
   and warmed up inside the measured time.
@@ -65,8 +65,8 @@ def measure_renders(app) -> tuple[list[float], list[float], list[float], list[st
     import sqlalchemy as sa
 
     from amanah.extensions import db
-    from donations import receipts
-    from donations.documents import Document
+    from documents import receipts
+    from documents.models import Document
     with app.test_request_context():
         ids = db.session.execute(sa.select(Document.id).order_by(Document.id)).scalars().all()
         samples = ids[: len(ids) - app.config["BENCH_BULK"]]
@@ -109,8 +109,8 @@ def measure_bulk(app, donor_id: int, campaign_id: int) -> tuple[int, float, floa
     from amanah.extensions import db
     from campaigns.models import Campaign
     from campaigns.services import today_wib
-    from donations import bulk
-    from donations.documents import DocumentJob
+    from documents import bulk
+    from documents.models import DocumentJob
     with app.test_request_context():
         today = today_wib()
         job = bulk.start_job(db.session.get(User, donor_id), db.session.get(Campaign, campaign_id),
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     print(f"re-download, GET /receipts/<serial>.pdf:          {ms(http)}")
     print(f"re-download, document_pdf() of a stored receipt:  {ms(again)}")
     total, elapsed, cpu_total = measure_bulk(app, donor_id, campaign_ids[0])
-    from donations.bulk import render_processes
+    from documents.bulk import render_processes
     with app.app_context():
         processes = render_processes()
     print(f"bulk ZIP job: {total} receipts never rendered before, {elapsed:.2f} s, "

@@ -2,14 +2,12 @@
 
 
 def init_app(app) -> None:
-    from accounts import cli
     from amanah.demo import demo_loader
     from donations import dashboard as giving_dashboard
-    from donations import document_views, documents, giving_views, payments, webhooks
+    from donations import giving_views, payments, webhooks
 
     app.register_blueprint(giving_views.bp)
     app.register_blueprint(webhooks.bp)
-    app.register_blueprint(document_views.bp)
     app.jinja_env.globals["recent_donations"] = giving_dashboard.recent_donations
     from donations.gateway import is_sandbox
     app.jinja_env.globals["payment_sandbox"] = is_sandbox
@@ -17,17 +15,10 @@ def init_app(app) -> None:
     from donations import disbursement_api, disbursement_views
     disbursement_views.init_app(app)
     disbursement_api.init_app(app)
-    assert documents.Document
-    app.cli.add_command(cli.documents_cli)
     from donations import sandbox
     demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
     from donations import disbursement_demo
     demo_loader(order=40, name="disbursements")(disbursement_demo.load_demo_disbursements)
-    from donations import bulk, statements
-    app.jinja_env.globals.update(documents_by_donation=statements.documents_by_donation,
-                                 statement_default_range=statements.default_range,
-                                 can_see_campaign_report=statements.can_see_report,
-                                 can_bulk_download=bulk.can_bulk_download, job_status_label=bulk.status_label)
     from donations import dashboard
     app.jinja_env.globals.update(donation_status_label=dashboard.donation_status_label,
                                  refund_status_label=dashboard.refund_status_label,

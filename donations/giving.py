@@ -140,7 +140,7 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     donation.payment_intent, donation.processor_fee = intent["id"], fee
     donation.charge_id = charge.get("id") if isinstance(charge, dict) else charge
     donation.move_to(DonationStatus.PAID)
-    from donations import receipts
+    from documents import receipts
     receipts.issue_receipt(donation, entry.leaf_hash)  # numbered in this same transaction
     _queue_paid_mail(donation)
     return "paid"
@@ -261,7 +261,7 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
                                    ref=donation.ledger_seq, payment=data["id"])
             row.amount, row.ledger_seq, row.status = data["amount"], entry.seq, RefundStatus.SUCCEEDED.value
             db.session.flush()
-            from donations import receipts
+            from documents import receipts
             note = receipts.issue_credit_note(row, entry.leaf_hash)
             _queue_donor_mail("refunded", donation, amount=row.amount,
                               remaining=donation.total - donation.refunded, document=note.serial)
@@ -283,7 +283,7 @@ def _reverse_refund(donation: Donation, row: Refund, data: dict) -> None:
                            amount=row.amount, currency=donation.currency, ref=row.ledger_seq,
                            payment=data["id"])
     row.status, row.reversed_seq = RefundStatus.REVERSED.value, entry.seq
-    from donations import receipts
+    from documents import receipts
     cancellation = receipts.issue_cancellation(row, entry.leaf_hash)  # its credit note no longer applies
     _queue_donor_mail("refund_reversed", donation, amount=row.amount,
                       remaining=donation.total - donation.refunded,

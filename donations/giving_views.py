@@ -43,7 +43,7 @@ def sandbox_checkout(checkout_id: str):
 
 @bp.get("/donations/view/<token>")
 def guest_view(token: str):
-    from donations import receipts
+    from documents import receipts
     donation = dashboard.donation_from_token(token)
     if donation is None:
         abort(404)

@@ -11,8 +11,8 @@ from conftest import make_app
 
 from accounts.models import Role
 from amanah.extensions import db
-from donations import receipts
-from donations.documents import DocumentJob
+from documents import receipts
+from documents.models import DocumentJob
 from tests.documents_helpers import make_campaign, paid_donation, refund
 from tests.factories import login, make_user
 
@@ -26,7 +26,7 @@ def inline_app(databases, tmp_path):
 
 
 def _range(app):
-    from donations.statements import default_range
+    from documents.statements import default_range
     with app.app_context():
         return default_range()
 
@@ -102,7 +102,7 @@ def test_bulk_downloads_are_purged_after_the_retention_period(inline_app):
     import datetime as dt
 
     from amanah.db import now_utc
-    from donations import bulk
+    from documents import bulk
     app, client = inline_app, inline_app.test_client()
     start, end = _range(app)
     with app.app_context():
@@ -193,7 +193,7 @@ def test_job_runs_in_a_background_thread_and_the_page_follows_it(fresh_database_
             paid_donation(app, campaign)
         public_id = campaign.public_id
         login(client, treasurer)
-    from donations.statements import default_range
+    from documents.statements import default_range
     with app.app_context():
         start, end = default_range()
     url = f"/campaigns/{public_id}/documents/receipts"
@@ -220,7 +220,7 @@ def test_job_runs_in_a_background_thread_and_the_page_follows_it(fresh_database_
 def test_a_waiting_job_page_refreshes_itself_without_javascript(app, client):
     import datetime as dt
 
-    from donations import bulk
+    from documents import bulk
     with app.app_context():
         treasurer = make_user(None, Role.TREASURER)
         campaign = make_campaign(treasurer=treasurer)
@@ -275,14 +275,14 @@ def test_job_runs_in_an_rq_worker_when_redis_is_configured(fresh_database_url, t
             paid_donation(app, campaign)
             public_id = campaign.public_id
             login(client, treasurer)
-            from donations.statements import default_range
+            from documents.statements import default_range
             start, end = default_range()
         location = client.post(f"/campaigns/{public_id}/documents/receipts",
                                data={"from": start, "to": end}).location
         assert client.get(location + ".json").json["status"] == "queued"  # nothing ran in the request
         from rq import Queue, SimpleWorker
 
-        from donations import bulk
+        from documents import bulk
         queue = Queue(bulk.QUEUE, connection=connection)
         assert queue.count == 1
         SimpleWorker([queue], connection=connection).work(burst=True)
@@ -327,7 +327,7 @@ def test_render_processes_make_each_document_whole_and_store_what_they_made(data
         archive = zipfile.ZipFile(io.BytesIO(download.data))
         download.close()
         with app.app_context():
-            from donations.documents import Document
+            from documents.models import Document
             documents = db.session.execute(db.select(Document)).scalars().all()
             expected = {f"{d.serial}.pdf": (d.serial, d.content["ledger"]["seq"], bytes(d.pdf))
                         for d in documents}
@@ -349,7 +349,7 @@ def test_render_processes_stop_on_terminate_even_under_a_parent_that_handles_sig
     that, so Pool.terminate() could wait forever for a child it had told to stop (seen in CI)."""
     import signal
 
-    from donations.pdf import fork_pool
+    from documents.pdf import fork_pool
     previous = signal.signal(signal.SIGTERM, lambda *_: None)  # as rq.Worker installs one
     try:
         pool = fork_pool(2)

@@ -7,8 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from amanah.extensions import db
-from donations import giving, receipts, sandbox, statements
-from donations.documents import Document
+from documents import receipts, statements
+from documents.models import Document
+from donations import giving, sandbox
 from donations.payments import Donation, Refund
 from tests.documents_helpers import (
     fail_refund,
@@ -141,7 +142,7 @@ def test_statements_count_a_refund_only_while_it_stood(app, monkeypatch, reverse
     if not reversed_in_period:  # the bank sent the refund back two days later
         later = now_utc() + dt.timedelta(days=2)
         monkeypatch.setattr("ledger.storage.now_utc", lambda: later)
-        monkeypatch.setattr("donations.receipts.now_utc", lambda: later)
+        monkeypatch.setattr("documents.receipts.now_utc", lambda: later)
     assert fail_refund(app, refund_id) == "reversed 1"
     with app.test_request_context():
         donor = db.session.get(type(donor), donor_id)

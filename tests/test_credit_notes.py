@@ -5,8 +5,8 @@ import sqlalchemy as sa
 
 from amanah.db import now_utc
 from amanah.extensions import db
-from donations import receipts
-from donations.documents import Document
+from documents import receipts
+from documents.models import Document
 from donations.payments import Donation
 from ledger import storage
 from tests.documents_helpers import make_campaign, paid_donation, pdf_attachments, pdf_text, refund

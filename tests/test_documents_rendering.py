@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from donations import pdf
-from donations.words import amount_in_words, english, terbilang
+from documents import pdf
+from documents.words import amount_in_words, english, terbilang
 
 
 @pytest.mark.parametrize("n, words", [

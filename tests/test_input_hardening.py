@@ -68,7 +68,7 @@ def inline_app(databases, tmp_path):
 
 
 def test_a_bulk_zip_is_not_served_once_its_requester_lost_the_campaign(inline_app):
-    from donations.statements import default_range
+    from documents.statements import default_range
     app, client = inline_app, inline_app.test_client()
     with app.app_context():
         start, end = default_range()

@@ -14,8 +14,8 @@ from conftest import make_app
 from flask_migrate import downgrade, upgrade
 
 from amanah.extensions import db
-from donations import receipts
-from donations.documents import Document
+from documents import receipts
+from documents.models import Document
 from donations.payments import Refund
 from tests.documents_helpers import fail_refund, make_campaign, paid_donation, refund
 from tests.factories import make_user

@@ -1,4 +1,4 @@
-"""donations.qr makes exactly the QR symbol segno makes, for every version, and a PNG of it."""
+"""documents.qr makes exactly the QR symbol segno makes, for every version, and a PNG of it."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,7 @@ import pytest
 import segno
 from PIL import Image
 
-from donations import qr
+from documents import qr
 
 
 def segno_rows(text: str, mask: int) -> tuple[int, ...]:

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from accounts.models import Role
 from amanah.extensions import db
-from donations import receipts
-from donations.documents import Document
+from documents import receipts
+from documents.models import Document
 from donations.payments import Donation
 from tests.documents_helpers import make_campaign, paid_donation, pdf_attachments, pdf_text
 from tests.factories import login, make_user
@@ -56,7 +56,7 @@ def test_pdf_is_rendered_once_and_later_template_changes_do_not_touch_it(app, cl
         import hashlib
         assert bytes(stored.pdf) == first.data and stored.sha256 == hashlib.sha256(first.data).hexdigest()
     # A later deployment changes the template: stored receipts keep their bytes.
-    from donations import pdf
+    from documents import pdf
 
     def changed(template, context, locale):
         return "<html><head><title>x</title></head><body>CHANGED</body></html>"

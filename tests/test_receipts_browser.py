@@ -5,7 +5,7 @@ import pytest
 from browser import chromium_page
 
 from amanah.extensions import db
-from donations import receipts
+from documents import receipts
 from donations.payments import Donation
 from tests.documents_helpers import make_campaign, paid_donation
 

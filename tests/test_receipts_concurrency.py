@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from conftest import make_app
 
 from amanah.extensions import db
-from donations import giving, receipts
-from donations.documents import Document, DocumentCounter
+from documents import receipts
+from documents.models import Document, DocumentCounter
+from donations import giving
 from donations.gateway import get_gateway
 from tests.documents_helpers import make_campaign
 

@@ -7,14 +7,14 @@ import pytest
 
 from accounts.models import Role
 from amanah.extensions import db
-from donations import receipts
+from documents import receipts
 from ledger import storage
 from tests.documents_helpers import make_campaign, paid_donation, pdf_text, refund
 from tests.factories import login, make_user
 
 
 def _this_year(app):
-    from donations.statements import default_range
+    from documents.statements import default_range
     with app.app_context():
         return default_range()
 

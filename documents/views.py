@@ -10,8 +10,9 @@ from flask_wtf import FlaskForm
 
 from amanah.extensions import db
 from amanah.i18n import current_locale
-from donations import bulk, dashboard, receipts, statements
-from donations.documents import Document
+from documents import bulk, receipts, statements
+from documents.models import Document
+from donations import dashboard
 
 bp = Blueprint("documents", __name__)
 
@@ -75,7 +76,7 @@ def statement():
         return render_template("donations/dashboard.html", donations=dashboard.donations_of(current_user),
                                statement_error=exc, statement_args=request.args), 400
     locale = current_locale()
-    from donations.pdf import render_pdf
+    from documents.pdf import render_pdf
     data = render_pdf("statement.html", statements.donor_statement(current_user, start, end, locale),
                       locale=locale)
     response = send_pdf(data, f"donation-statement-{start}-{end}.pdf")
@@ -96,7 +97,7 @@ def _campaign_for_documents(public_id: str, allowed):
 def campaign_report(public_id: str):
     """The campaign's financial report, for its treasurer, auditors and admins."""
     from amanah.extensions import db
-    from donations.pdf import render_pdf
+    from documents.pdf import render_pdf
     campaign = _campaign_for_documents(public_id, statements.can_see_report)
     locale = current_locale()
     report = statements.campaign_report(campaign, locale)

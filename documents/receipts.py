@@ -30,7 +30,7 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns.models import Campaign
 from campaigns.services import WIB
-from donations.documents import Document, DocumentCounter, DocumentKind
+from documents.models import Document, DocumentCounter, DocumentKind
 from donations.payments import Donation, DonationStatus, Refund
 from ledger import storage
 
@@ -293,12 +293,12 @@ def proof_page_url() -> str:
 
 
 def qr_data_uri(url: str) -> str:
-    """segno.make(url, error="l", mask=MASK) as a PNG, one pixel per module (donations.qr makes
+    """segno.make(url, error="l", mask=MASK) as a PNG, one pixel per module (documents.qr makes
     the same symbol about ten times faster).
 
     Error correction L (7%) keeps the code small enough to scan from paper; a fixed mask skips
     segno's evaluation of all eight (4x the encoding time). Any mask decodes the same."""
-    from donations import qr
+    from documents import qr
     return "data:image/png;base64," + base64.b64encode(qr.png(qr.matrix(url, MASK))).decode()
 
 
@@ -311,7 +311,7 @@ def _when(iso: str, locale: str) -> str:
 def view_of(document: Document) -> dict:
     """What the template shows: the stored content plus formatted text and the proof. Plain data."""
     from amanah.money import format_money
-    from donations.words import amount_in_words
+    from documents.words import amount_in_words
     content = document.content
     locale = content["locale"]
     view = {**content, "proof": proof_for(content["ledger"]["seq"]),
@@ -357,7 +357,7 @@ def render_job(document: Document) -> dict:
 
 def render_from_job(job: dict) -> bytes:
     """The PDF for a render_job(): QR code, HTML, PDF/A-3b with the entry and proof attached."""
-    from donations.pdf import FileAttachment, render_pdf
+    from documents.pdf import FileAttachment, render_pdf
     view = {**job["view"], "qr": qr_data_uri(job["view"]["proof"]["url"])}
     attachments = [FileAttachment(name, data, description) for name, data, description in job["attachments"]]
     return render_pdf(job["template"], view, locale=job["locale"], attachments=attachments)

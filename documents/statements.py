@@ -19,7 +19,7 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import format_money
 from campaigns.services import WIB
-from donations.documents import Document, DocumentKind
+from documents.models import Document, DocumentKind
 from donations.payments import Donation, DonationStatus, Refund, RefundStatus
 from ledger.models import LedgerEntry
 

@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
-from donations.documents import Document, DocumentJob, JobStatus
+from documents.models import Document, DocumentJob, JobStatus
 from donations.payments import Donation, DonationStatus
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def run_in_app(app, job_id: int) -> None:
 
 def job_documents(job: DocumentJob) -> list[int]:
     """Ids of the receipts and credit notes of donations received in the job's range, by serial."""
-    from donations.statements import bounds
+    from documents.statements import bounds
     low, high = bounds(job.date_from, job.date_to)
     return list(db.session.execute(
         sa.select(Document.id).join(Donation, Donation.id == Document.donation_id)
@@ -182,7 +182,7 @@ def _stored_chunks(ids: list[int], render):
     """(start, [(document, (pdf, sha256))]) per CHUNK of ids, rendering and storing (not
     committing) the missing PDFs. A chunk's renderings start before the previous chunk is handed
     back, so the render processes keep working while the caller writes and commits."""
-    from donations import receipts
+    from documents import receipts
     pending = None
     for start in range(0, len(ids), CHUNK):
         documents = [db.session.get(Document, i) for i in ids[start:start + CHUNK]]
@@ -197,7 +197,7 @@ def _stored_chunks(ids: list[int], render):
 
 
 def _store(start, documents, found, missing, rendered):
-    from donations import receipts
+    from documents import receipts
     for document, pdf in zip(missing, rendered(), strict=True):
         found[document.id] = receipts.store_pdf(document.id, pdf)
     return start, [(d, found[d.id]) for d in documents]
@@ -207,8 +207,8 @@ def _store(start, documents, found, missing, rendered):
 def _renderer(ids: list[int]):
     """render(jobs) -> a function returning their PDFs: in a pool of forked processes, one per CPU,
     when there is more than one document to render; else in this process, when asked for."""
-    from donations import receipts
-    from donations.pdf import fork_pool
+    from documents import receipts
+    from documents.pdf import fork_pool
     processes = min(render_processes(), _unrendered(ids))
     if processes < 2:
         yield lambda jobs: lambda: [receipts.render_from_job(j) for j in jobs]
@@ -243,7 +243,7 @@ def _init_render_process(app) -> None:
 
 
 def _render_in_process(job: dict) -> bytes:
-    from donations import receipts
+    from documents import receipts
     return receipts.render_from_job(job)
 
 
