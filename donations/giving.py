@@ -416,7 +416,7 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     """
     from flask_babel import lazy_gettext as _l
 
-    from donations.disbursements import available_balance
+    from treasury.disbursements import available_balance
     problem = refund_reason_problem(reason)
     if problem:
         raise RefundRefused(problem, field="reason")

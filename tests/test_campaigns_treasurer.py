@@ -14,7 +14,7 @@ from accounts.models import Role
 from amanah.extensions import db
 from campaigns import services
 from campaigns.models import Campaign, CampaignTreasurerChange
-from donations import disbursements
+from treasury import disbursements
 
 EN = {"Accept-Language": "en"}
 LOCKED = "Once a campaign is published, only an admin can change its treasurer."

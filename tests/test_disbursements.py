@@ -16,12 +16,12 @@ from amanah.extensions import db
 from campaigns import categories, regions
 from campaigns.models import Campaign
 from campaigns.services import today_wib
-from donations import disbursements
-from donations import evidence as evidence_store
-from donations.disbursement_models import Disbursement
 from ledger import storage
 from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories import login, make_user
+from treasury import disbursements
+from treasury import evidence as evidence_store
+from treasury.models import Disbursement
 
 RP = 100  # minor units per rupiah (IDR's ISO exponent is 2)
 EN = {"Accept-Language": "en"}
@@ -384,7 +384,7 @@ def test_database_refuses_to_change_or_delete_a_disbursement(app):
     """What the campaign page shows beside the ledger entry cannot be rewritten either."""
     from sqlalchemy.exc import DBAPIError
 
-    from donations.disbursement_models import Disbursement
+    from treasury.models import Disbursement
     with app.test_request_context():
         campaign = make_campaign()
         fund(campaign, 100_000 * RP)
@@ -410,7 +410,7 @@ def test_database_refuses_to_change_or_delete_a_disbursement(app):
 def test_campaign_page_lists_the_latest_disbursements_and_links_to_all(app, funded):
     """A campaign page lists the 25 latest disbursements; with more, it links to all of them in the
     public ledger (paged there), instead of growing without end."""
-    from donations.disbursement_views import CAMPAIGN_PAGE_DISBURSEMENTS as LISTED
+    from treasury.views import CAMPAIGN_PAGE_DISBURSEMENTS as LISTED
     public_id, _ = funded
     with app.test_request_context():
         campaign = _campaign(public_id)

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from accounts.models import Role, User
 from amanah.extensions import db
 from campaigns.services import today_wib
-from donations.disbursement_models import Disbursement
 from ledger.models import LedgerEntry
 from tests.factories import login, make_user
 from tests.test_disbursements import fund, make_campaign, pdf
+from treasury.models import Disbursement
 
 ROLES = ["anonymous", "donor", "other organizer", "owner organizer", "campaign treasurer",
          "other treasurer", "auditor", "admin"]

@@ -17,11 +17,12 @@ from schemathesis.specs.openapi.checks import (
 
 from amanah.extensions import db
 from campaigns.services import today_wib
-from donations import disbursement_api, disbursements
-from donations import evidence as evidence_store
-from donations.disbursement_models import Disbursement
 from ledger.models import LedgerEntry
 from tests.test_disbursements import fund, make_campaign, pdf, picture
+from treasury import api as disbursement_api
+from treasury import disbursements
+from treasury import evidence as evidence_store
+from treasury.models import Disbursement
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

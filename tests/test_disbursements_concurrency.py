@@ -42,8 +42,8 @@ def _setup(url: str, instance: Path) -> str:
 
 def _record(app, public_id: str, n: int) -> str:
     """One attempt in its own app context (its own session and connection): 'ok' or 'refused'."""
-    from donations import disbursements
     from tests.test_disbursements import picture
+    from treasury import disbursements
 
     with app.test_request_context():
         from campaigns.models import Campaign
@@ -67,8 +67,8 @@ def _check_outcome(url: str, instance: Path, public_id: str, results: list[str],
     verified = app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert verified.exit_code == 0, verified.output
     with app.app_context():
-        from donations.disbursement_models import Disbursement
         from ledger.models import CampaignTotal, LedgerEntry
+        from treasury.models import Disbursement
         totals = db.session.get(CampaignTotal, public_id)
         assert totals.disbursed == 2 * SHARE and totals.balance == BALANCE - 2 * SHARE
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Disbursement)) == 2
@@ -153,8 +153,8 @@ def test_the_lock_is_what_makes_it_safe(fresh_database_url, tmp_path, monkeypatc
     at BEGIN, so there is no unlocked read to race on.)"""
     if not fresh_database_url.startswith("postgresql"):
         pytest.skip("SQLite takes its write lock at BEGIN; there is no unlocked read to race on")
-    from donations import disbursements
     from ledger import storage
+    from treasury import disbursements
     public_id = _setup(fresh_database_url, tmp_path)
     app = make_app(fresh_database_url, tmp_path)
     writers = 4
@@ -192,8 +192,8 @@ def test_the_lock_is_what_makes_it_safe(fresh_database_url, tmp_path, monkeypatc
 
 def _reverse(app, disbursement_id: int, n: int) -> str:
     """One correction attempt in its own app context: 'ok' or 'refused'."""
-    from donations import disbursements
-    from donations.disbursement_models import Disbursement
+    from treasury import disbursements
+    from treasury.models import Disbursement
 
     with app.test_request_context():
         row = db.session.get(Disbursement, disbursement_id)
@@ -213,7 +213,7 @@ def test_simultaneous_corrections_reverse_a_disbursement_once(fresh_database_url
     app = make_app(fresh_database_url, tmp_path)
     assert _record(app, public_id, 1) == "ok"
     with app.app_context():
-        from donations.disbursement_models import Disbursement
+        from treasury.models import Disbursement
         disbursement_id = db.session.scalar(sa.select(Disbursement.id))
     barrier = threading.Barrier(writers)
     results: list[str] = []

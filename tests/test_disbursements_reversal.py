@@ -13,11 +13,11 @@ from accounts.models import Role, User
 from amanah.extensions import db
 from campaigns.models import Campaign
 from campaigns.services import today_wib
-from donations import disbursements
-from donations.disbursement_models import Disbursement, DisbursementReversal
 from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories import login, make_user
 from tests.test_disbursements import EN, RP, fund, make_campaign, picture
+from treasury import disbursements
+from treasury.models import Disbursement, DisbursementReversal
 
 # The refusals, in English or in the default Indonesian.
 ALREADY_CORRECTED = r"already been corrected|sudah dikoreksi"
@@ -425,8 +425,8 @@ def test_a_photo_recorded_before_metadata_was_removed_cannot_prove_a_second_paym
     same photo uploaded again (now cleaned, so with another hash) is still the same document."""
     import io
 
-    from donations import image_metadata
     from tests.test_evidence_metadata import drawing, rich_exif
+    from treasury import image_metadata
     out = io.BytesIO()
     drawing().save(out, "JPEG", quality=90, exif=rich_exif())  # GPS, camera, time: a phone photo
     photo = out.getvalue()

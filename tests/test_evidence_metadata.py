@@ -16,12 +16,12 @@ from PIL import Image, ImageCms, ImageDraw, ImageOps, PngImagePlugin
 
 from accounts.models import User
 from amanah.extensions import db
-from donations import evidence as evidence_store
-from donations import image_metadata
-from donations.disbursement_models import Disbursement
 from ledger.models import LedgerEntry
 from tests.factories import login
 from tests.test_disbursements import EN, form_data, funded, stored_nothing  # noqa: F401 (fixture)
+from treasury import evidence as evidence_store
+from treasury import image_metadata
+from treasury.models import Disbursement
 
 SECRET_PLACE = b"GPS-SECRET-PLACE"
 TRAILER = b"\x00\x00\x00\x18ftypmp42MOTION-PHOTO-VIDEO" * 20

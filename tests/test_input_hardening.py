@@ -8,9 +8,9 @@ from conftest import make_app, one_rolled_back_transaction
 from accounts.models import Role, UserRole
 from amanah.extensions import db
 from campaigns.models import Campaign
-from donations import disbursements
 from tests.documents_helpers import make_campaign, paid_donation
 from tests.factories import login, make_user
+from treasury import disbursements
 
 BIG = "99999999999999999999"
 

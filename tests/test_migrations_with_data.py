@@ -42,9 +42,9 @@ def test_documents_survive_a_rebuild_of_their_table_down_and_up(empty_database_u
     from sqlalchemy.exc import DBAPIError
 
     from campaigns.services import today_wib
-    from donations import disbursements
     from tests.test_disbursements import fund, picture
     from tests.test_disbursements import make_campaign as treasury_campaign
+    from treasury import disbursements
     app = make_app(empty_database_url, tmp_path / "i")
     try:
         with app.app_context():

@@ -11,10 +11,11 @@ from test_giving import entries, make_campaign, pending
 from amanah.extensions import db
 from campaigns.models import Campaign
 from campaigns.services import today_wib
-from donations import disbursements, giving
+from donations import giving
 from donations.gateway import GatewayError, get_gateway
 from donations.payments import Donation, Refund, RefundStatus
 from tests.factories import make_user
+from treasury import disbursements
 
 RP = 100
 

@@ -26,8 +26,10 @@ from amanah.extensions import db
 from amanah.i18n import format_money
 from amanah.money import MAX_MINOR
 from campaigns.models import Campaign
-from donations import evidence as evidence_store
-from donations.disbursement_models import (
+from ledger import storage
+from ledger.models import CampaignTotal
+from treasury import evidence as evidence_store
+from treasury.models import (
     PAYEE_MAX,
     PURPOSE_MAX,
     REASON_MAX,
@@ -36,8 +38,6 @@ from donations.disbursement_models import (
     PayeeKind,
     SpendingCategory,
 )
-from ledger import storage
-from ledger.models import CampaignTotal
 
 # "Not in the future" is judged by the easternmost Indonesian clock (WIT, UTC+9): a payment made
 # this morning in Jayapura is already "today" there while it is still yesterday in Jakarta.

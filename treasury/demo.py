@@ -13,8 +13,8 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import format_money
 from campaigns.models import Campaign
-from donations import disbursements
 from ledger.models import CampaignTotal
+from treasury import disbursements
 
 DEMO_CAMPAIGNS = 2
 

@@ -1,4 +1,4 @@
-"""The disbursement form: it only turns text into values; donations.disbursements judges them."""
+"""The disbursement form: it only turns text into values; treasury.disbursements judges them."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -9,9 +9,9 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField, Validat
 from amanah.i18n import parse_money
 from amanah.money import MoneyError
 from campaigns.forms import LocalDateField
-from donations import disbursements
-from donations import evidence as evidence_store
-from donations.disbursement_models import (
+from treasury import disbursements
+from treasury import evidence as evidence_store
+from treasury.models import (
     CATEGORY_LABELS,
     PAYEE_KIND_LABELS,
     PAYEE_MAX,

@@ -8,9 +8,9 @@ from flask_login import current_user
 from accounts.models import Role
 from amanah.extensions import db, login_manager
 from campaigns import services as campaign_services
-from donations import disbursements
-from donations import evidence as evidence_store
-from donations.disbursement_forms import DisbursementForm, ReversalForm
+from treasury import disbursements
+from treasury import evidence as evidence_store
+from treasury.forms import DisbursementForm, ReversalForm
 
 bp = Blueprint("treasury", __name__)
 EVIDENCE_MAX_AGE = 365 * 24 * 3600
@@ -47,7 +47,7 @@ def overview():
         abort(403)
     campaigns = disbursements.campaigns_to_manage(user)
     recent = disbursements.recent_for_campaigns([campaign.id for campaign, _balance in campaigns])
-    return render_template("donations/disbursements/overview.html", campaigns=campaigns, recent=recent)
+    return render_template("treasury/overview.html", campaigns=campaigns, recent=recent)
 
 
 @bp.route("/treasury/<public_id>/disbursements/new", methods=["GET", "POST"])
@@ -84,7 +84,7 @@ def new_disbursement(public_id: str):
                                         _anchor="disbursements"), code=303)
         _merge_errors(form, {k: v for k, v in errors.items() if not form[k].errors})
     status = 422 if form.is_submitted() else 200
-    return render_template("donations/disbursements/form.html", form=form, campaign=campaign,
+    return render_template("treasury/form.html", form=form, campaign=campaign,
                            balance=disbursements.available_balance(campaign),
                            latest=disbursements.latest_paid_on()), status
 
@@ -126,7 +126,7 @@ def reverse_disbursement(public_id: str, disbursement_id: int):
                 return redirect(back, code=303)
         _merge_errors(form, errors)
     status = 422 if form.is_submitted() else 200
-    return render_template("donations/disbursements/reverse.html", form=form, campaign=campaign,
+    return render_template("treasury/reverse.html", form=form, campaign=campaign,
                            disbursement=disbursement), status
 
 

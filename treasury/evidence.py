@@ -9,7 +9,7 @@ Photos are published without their metadata. A phone picture of a transfer slip 
 tell anyone the GPS position where it was taken, the camera's make, model and serial number, the
 time, the editing history (XMP, Photoshop/IPTC), and may even carry a "motion photo" video or a
 second image after the end of the JPEG. So JPEG and PNG uploads go through
-donations.image_metadata first: the metadata blocks and anything after the image's end are
+treasury.image_metadata first: the metadata blocks and anything after the image's end are
 dropped, losslessly (the compressed pixels are copied, never re-encoded), keeping only what is
 needed to show the image as intended (colour profile, transparency, and an EXIF orientation so
 that sideways photos still display upright). The checks and the hash are of these cleaned bytes;
@@ -38,7 +38,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from donations import image_metadata
+from treasury import image_metadata
 
 PDF_MAGIC = b"%PDF-"
 JPEG_MAGIC = b"\xff\xd8\xff"

@@ -16,8 +16,8 @@ from flask_babel import gettext as _
 
 from amanah.errors import error_response
 from campaigns import services as campaign_services
-from donations import disbursements
-from donations.disbursement_models import EVIDENCE_TYPES, PayeeKind, SpendingCategory
+from treasury import disbursements
+from treasury.models import EVIDENCE_TYPES, PayeeKind, SpendingCategory
 
 bp = Blueprint("treasury_api", __name__, url_prefix="/api/v1/campaigns")
 

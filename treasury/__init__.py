@@ -1,0 +1,14 @@
+"""Treasury: money paid out of campaigns, and the evidence behind every payment.
+
+Disbursements and their reversals, evidence documents stored by content hash (photos published
+without their metadata), and the public treasury API.
+"""
+
+
+def init_app(app) -> None:
+    from amanah.demo import demo_loader
+    from treasury import api, demo, views
+
+    views.init_app(app)
+    api.init_app(app)
+    demo_loader(order=40, name="disbursements")(demo.load_demo_disbursements)
