@@ -5,8 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from accounts import forms
-from accounts import services as accounts
+from accounts import forms, services
 from accounts.auth import roles_required
 from accounts.models import GRANTABLE_ROLES, Role, User
 from accounts.views import INVALID, show_errors
@@ -23,7 +22,7 @@ def index():
     if role not in {r.value for r in GRANTABLE_ROLES}:
         role = ""
     page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
-    users = accounts.search_users(query, role=role or None, page=page)
+    users = services.search_users(query, role=role or None, page=page)
     return render_template("accounts/admin/users.html", users=users, query=query, role=role,
                            roles=GRANTABLE_ROLES)
 
@@ -36,9 +35,9 @@ def detail(user_id: int):
     form = forms.UserRolesForm(roles=held)
     if form.validate_on_submit():
         try:
-            granted, revoked = accounts.set_roles(user, form.roles.data or [],
+            granted, revoked = services.set_roles(user, form.roles.data or [],
                                                   changed_by=current_user._get_current_object())
-        except accounts.AccountError as exc:
+        except services.AccountError as exc:
             db.session.rollback()
             show_errors(form, exc)
         else:
@@ -50,13 +49,13 @@ def detail(user_id: int):
             return redirect(url_for("admin_users.detail", user_id=user.id), 303)
     status = INVALID if request.method == "POST" else 200
     return render_template("accounts/admin/user.html", user=user, form=form,
-                           granters=accounts.granters(user), descriptions=forms.ROLE_DESCRIPTIONS,
+                           granters=services.granters(user), descriptions=forms.ROLE_DESCRIPTIONS,
                            granted={r.role: r for r in user.roles},
-                           history=accounts.role_history(user)), status
+                           history=services.role_history(user)), status
 
 
 @bp.get("/role-changes")
 @roles_required(Role.ADMIN, Role.AUDITOR)  # auditors read every record; only admins change roles
 def role_changes():
     page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
-    return render_template("accounts/admin/role_changes.html", changes=accounts.role_changes(page=page))
+    return render_template("accounts/admin/role_changes.html", changes=services.role_changes(page=page))

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-from accounts import services as accounts
+from accounts import services
 from accounts.models import GRANTABLE_ROLES, Role
 from amanah.extensions import db
 
@@ -21,8 +21,8 @@ ROLE_CHOICE = click.Choice([role.value for role in GRANTABLE_ROLES])
 def _policy_checked(email: str):
     def check(value: str) -> str:
         try:
-            return accounts.check_new_password(value, email)
-        except accounts.AccountError as exc:
+            return services.check_new_password(value, email)
+        except services.AccountError as exc:
             raise click.UsageError(str(exc)) from None
     return check
 
@@ -37,7 +37,7 @@ def _read_password(email: str, from_stdin: bool) -> str:
 
 
 def _user_or_fail(email: str):
-    user = accounts.find_user(email)
+    user = services.find_user(email)
     if user is None:
         raise click.ClickException(f"No account uses {email}.")
     return user
@@ -60,8 +60,8 @@ def create_admin_command(email: str, name: str | None, password_stdin: bool):
         name = name or click.prompt("Name")
         password = _read_password(email, password_stdin)
         try:
-            user = accounts.create_admin(email, name, password)
-        except accounts.AccountError as exc:
+            user = services.create_admin(email, name, password)
+        except services.AccountError as exc:
             db.session.rollback()
             hint = " To make an existing account an admin: flask users grant EMAIL admin." \
                 if "email" in exc.errors else ""
@@ -76,7 +76,7 @@ def create_admin_command(email: str, name: str | None, password_stdin: bool):
 def grant_command(email: str, role: str):
     """Give the account with EMAIL a ROLE."""
     user = _user_or_fail(email)
-    changed = accounts.grant_role(user, role)
+    changed = services.grant_role(user, role)
     db.session.commit()
     click.echo(f"{user.email} is now {role}." if changed else f"{user.email} already was {role}.")
 
@@ -89,8 +89,8 @@ def revoke_command(email: str, role: str):
     user = _user_or_fail(email)
     with force_locale("en"):
         try:
-            changed = accounts.revoke_role(user, role)
-        except accounts.AccountError as exc:
+            changed = services.revoke_role(user, role)
+        except services.AccountError as exc:
             db.session.rollback()
             raise click.ClickException(str(exc)) from None
     db.session.commit()
@@ -102,7 +102,7 @@ def revoke_command(email: str, role: str):
 def history_command(email: str):
     """Print every grant and revocation of the roles of the account with EMAIL, newest first."""
     user = _user_or_fail(email)
-    changes = accounts.role_history(user)
+    changes = services.role_history(user)
     if not changes:
         click.echo(f"No role of {user.email} has been granted or revoked.")
     for change in changes:
@@ -129,11 +129,11 @@ def load_demo_accounts() -> list[str]:
         raise click.ClickException("Refusing to create demo accounts with AMANAH_ENV=production.")
     lines = ["Demo accounts (a password someone has since changed stays changed):"]
     for email, name, roles, password in DEMO_ACCOUNTS:
-        user = accounts.find_user(email)
+        user = services.find_user(email)
         if user is None:
-            user = accounts.register_user(email, name, password, preferred_language="id")
+            user = services.register_user(email, name, password, preferred_language="id")
         for role in roles:
-            accounts.grant_role(user, role)
+            services.grant_role(user, role)
         kind = ", ".join(role.value for role in roles) or Role.DONOR.value
         lines.append(f"  {kind:<10} {email:<30} password: {password}")
     return lines

@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import AnyOf, EqualTo, InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from accounts import services as accounts
+from accounts import services
 from accounts.models import GRANTABLE_ROLES, Role
 
 ROLE_LABELS = {
@@ -50,7 +50,7 @@ class Rule:
     def __call__(self, form, field):
         try:
             self.rule(field.data)
-        except accounts.AccountError as exc:
+        except services.AccountError as exc:
             raise ValidationError(str(exc)) from None
 
 
@@ -59,14 +59,14 @@ def _required(message):
 
 
 class RegisterForm(FlaskForm):
-    display_name = StringField(_l("Your name"), validators=[Rule(accounts.clean_display_name)])
-    email = EmailField(_l("E-mail address"), validators=[Rule(accounts.normalize_email)])
+    display_name = StringField(_l("Your name"), validators=[Rule(services.clean_display_name)])
+    email = EmailField(_l("E-mail address"), validators=[Rule(services.normalize_email)])
     password = PasswordField(_l("Password"), validators=[_required(_l("Choose a password."))])
     confirm = PasswordField(_l("Repeat the password"), validators=[
         EqualTo("password", message=_l("The two passwords do not match."))])
 
     def validate_password(self, field):
-        Rule(lambda value: accounts.check_new_password(value, self.email.data))(self, field)
+        Rule(lambda value: services.check_new_password(value, self.email.data))(self, field)
 
 
 class LoginForm(FlaskForm):
@@ -78,7 +78,7 @@ class LoginForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[Rule(accounts.normalize_email)])
+    email = EmailField(_l("E-mail address"), validators=[Rule(services.normalize_email)])
 
 
 class ResetPasswordForm(FlaskForm):
@@ -91,7 +91,7 @@ class ResetPasswordForm(FlaskForm):
         self.account_email = email
 
     def validate_password(self, field):
-        Rule(lambda value: accounts.check_new_password(value, self.account_email))(self, field)
+        Rule(lambda value: services.check_new_password(value, self.account_email))(self, field)
 
 
 class ChangePasswordForm(ResetPasswordForm):
@@ -100,7 +100,7 @@ class ChangePasswordForm(ResetPasswordForm):
 
 
 class ChangeEmailForm(FlaskForm):
-    email = EmailField(_l("New e-mail address"), validators=[Rule(accounts.normalize_email)])
+    email = EmailField(_l("New e-mail address"), validators=[Rule(services.normalize_email)])
     password = PasswordField(_l("Your current password"), validators=[
         _required(_l("Enter your current password."))])
 
@@ -110,13 +110,13 @@ LANGUAGE_CHOICES = [SelectChoice("", _l("No preference (use the site's language 
 
 
 class ProfileForm(FlaskForm):
-    display_name = StringField(_l("Your name"), validators=[Rule(accounts.clean_display_name)])
+    display_name = StringField(_l("Your name"), validators=[Rule(services.clean_display_name)])
     preferred_language = SelectField(
         _l("Preferred language"), choices=LANGUAGE_CHOICES, validate_choice=False,
         validators=[AnyOf([choice.value for choice in LANGUAGE_CHOICES],
                           message=_l("Choose a language from the list."))])
-    npwp = StringField(_l("NPWP (optional)"), validators=[Rule(accounts.normalize_npwp)])
-    nik = StringField(_l("NIK (optional)"), validators=[Rule(accounts.normalize_nik)])
+    npwp = StringField(_l("NPWP (optional)"), validators=[Rule(services.normalize_npwp)])
+    nik = StringField(_l("NIK (optional)"), validators=[Rule(services.normalize_nik)])
 
 
 class UserRolesForm(FlaskForm):

@@ -8,8 +8,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from accounts import forms
-from accounts import services as accounts
+from accounts import forms, services
 from amanah.extensions import db, limiter
 from amanah.i18n import LOCALE_COOKIE, current_locale
 
@@ -48,7 +47,7 @@ def _start_session(user, remember: bool) -> None:
     login_user(user, remember=remember)
 
 
-def show_errors(form, error: accounts.AccountError) -> None:
+def show_errors(form, error: services.AccountError) -> None:
     """Put a service's refusal next to the fields it is about."""
     for name, messages in error.errors.items():
         field = form._fields.get(name)
@@ -71,9 +70,9 @@ def register():
     form = forms.RegisterForm()
     if form.validate_on_submit():
         try:
-            user = accounts.register_user(form.email.data, form.display_name.data, form.password.data,
+            user = services.register_user(form.email.data, form.display_name.data, form.password.data,
                                           preferred_language=current_locale())
-        except accounts.AccountError as exc:
+        except services.AccountError as exc:
             db.session.rollback()
             show_errors(form, exc)
         else:
@@ -94,7 +93,7 @@ def login():
         return redirect(target or url_for("main.home"))
     form = forms.LoginForm(next=target or "")
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
+        user = services.authenticate(form.email.data, form.password.data)
         db.session.commit()  # a rehashed password and the time of this sign-in
         if user is not None:
             _start_session(user, remember=form.remember.data)
@@ -122,7 +121,7 @@ def logout():
 def forgot_password():
     form = forms.ForgotPasswordForm()
     if form.validate_on_submit():
-        accounts.request_password_reset(form.email.data)
+        services.request_password_reset(form.email.data)
         db.session.commit()
         flash(_("If an account uses %(email)s, we have sent it a link to choose a new password. "
                 "The link works for one hour.", email=form.email.data.strip()), "success")
@@ -134,14 +133,14 @@ def forgot_password():
 @limiter.limit(REAUTH_LIMIT, methods=["POST"])
 def reset_password(token: str):
     try:
-        user = accounts.user_for_reset_token(token)
-    except accounts.AccountError as exc:
+        user = services.user_for_reset_token(token)
+    except services.AccountError as exc:
         return render_template("accounts/reset_invalid.html", message=str(exc)), 400
     form = forms.ResetPasswordForm(email=user.email)
     if form.validate_on_submit():
         try:
-            accounts.reset_password(token, form.password.data)
-        except accounts.AccountError as exc:
+            services.reset_password(token, form.password.data)
+        except services.AccountError as exc:
             db.session.rollback()
             show_errors(form, exc)
         else:
@@ -157,12 +156,12 @@ def profile():
     user = current_user._get_current_object()
     form = forms.ProfileForm(obj=user)
     if not form.is_submitted():
-        form.npwp.data = accounts.format_npwp(user.npwp)
+        form.npwp.data = services.format_npwp(user.npwp)
     if form.validate_on_submit():
         try:
-            accounts.update_profile(user, form.display_name.data, form.preferred_language.data,
+            services.update_profile(user, form.display_name.data, form.preferred_language.data,
                                     form.npwp.data, form.nik.data)
-        except accounts.AccountError as exc:
+        except services.AccountError as exc:
             db.session.rollback()
             show_errors(form, exc)
         else:
@@ -191,8 +190,8 @@ def change_email():
     form = forms.ChangeEmailForm()
     if form.validate_on_submit():
         try:
-            accounts.change_email(user, form.password.data, form.email.data)
-        except accounts.AccountError as exc:
+            services.change_email(user, form.password.data, form.email.data)
+        except services.AccountError as exc:
             db.session.rollback()
             show_errors(form, exc)
         else:
@@ -211,8 +210,8 @@ def change_password():
     form = forms.ChangePasswordForm(email=user.email)
     if form.validate_on_submit():
         try:
-            accounts.change_password(user, form.current_password.data, form.password.data)
-        except accounts.AccountError as exc:
+            services.change_password(user, form.current_password.data, form.password.data)
+        except services.AccountError as exc:
             db.session.rollback()
             show_errors(form, exc)
         else:

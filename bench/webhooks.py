@@ -169,7 +169,7 @@ def print_profile(path: Path, stripe_stats: dict) -> None:
 
 def verify(app, public_id: str, count: int, sessions: list[dict]) -> None:
     from amanah.extensions import db
-    from donations.payments import Donation
+    from donations.models import Donation
     from ledger.models import CampaignTotal, LedgerEntry
     result = app.test_cli_runner().invoke(args=["ledger", "verify"])
     print(result.output.strip().splitlines()[-1] if result.output.strip() else "")

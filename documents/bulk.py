@@ -27,7 +27,7 @@ from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
 from documents.models import Document, DocumentJob, JobStatus
-from donations.payments import Donation, DonationStatus
+from donations.models import Donation, DonationStatus
 
 log = logging.getLogger(__name__)
 QUEUE = "amanah"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from amanah.db import now_utc
 from amanah.extensions import db
-from donations.payments import Donation
+from donations.models import Donation
 
 
 class DocumentKind(enum.StrEnum):

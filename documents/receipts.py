@@ -31,7 +31,7 @@ from amanah.extensions import db
 from campaigns.models import Campaign
 from campaigns.services import WIB
 from documents.models import Document, DocumentCounter, DocumentKind
-from donations.payments import Donation, DonationStatus, Refund
+from donations.models import Donation, DonationStatus, Refund
 from ledger import storage
 
 MASK = 4

@@ -20,7 +20,7 @@ from amanah.extensions import db
 from amanah.money import format_money
 from campaigns.services import WIB
 from documents.models import Document, DocumentKind
-from donations.payments import Donation, DonationStatus, Refund, RefundStatus
+from donations.models import Donation, DonationStatus, Refund, RefundStatus
 from ledger.models import LedgerEntry
 
 MAX_RANGE_DAYS = 10 * 366

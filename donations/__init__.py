@@ -1,14 +1,18 @@
-"""Donors and their accounts, payments, receipts."""
+"""Donations: giving money to a campaign.
+
+The donate form and checkout, the payment providers behind one contract (Stripe, and the sandbox
+when no key is set), their webhooks, refunds, disputes, fees, balances, and the donor's dashboard.
+"""
 
 
 def init_app(app) -> None:
     from amanah.demo import demo_loader
-    from donations import dashboard, giving_views, payments, sandbox, webhooks
+    from donations import dashboard, models, sandbox, views, webhooks
     from donations.gateway import is_sandbox
 
-    app.register_blueprint(giving_views.bp)
+    app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
-    assert payments.Donation  # the giving tables are part of the metadata that migrations compare
+    assert models.Donation  # the giving tables are part of the metadata that migrations compare
     demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
     app.jinja_env.globals["recent_donations"] = dashboard.recent_donations
     app.jinja_env.globals["payment_sandbox"] = is_sandbox

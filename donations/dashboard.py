@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from amanah.extensions import db
-from donations.payments import Donation
+from donations.models import Donation
 
 DONATION_STATUS_LABELS = {"pending": _l("awaiting payment"), "paid": _l("paid"), "failed": _l("failed"),
                           "expired": _l("expired"), "flagged": _l("held for a treasurer's check")}
@@ -73,7 +73,7 @@ def recent_donations(campaign, limit: int = 10) -> list[dict]:
     """
     import sqlalchemy as sa
 
-    from donations.payments import DonationStatus
+    from donations.models import DonationStatus
     rows = db.session.execute(
         sa.select(Donation.donor_name, Donation.anonymous, Donation.message, Donation.total,
                   Donation.currency, Donation.paid_at)

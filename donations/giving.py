@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from amanah.db import now_utc
 from amanah.extensions import db
 from donations.gateway import get_gateway
-from donations.payments import Dispute, Donation, DonationStatus, PaymentEvent, Refund, RefundStatus
+from donations.models import Dispute, Donation, DonationStatus, PaymentEvent, Refund, RefundStatus
 from ledger import storage
 from ledger.entry import donor_commitment
 

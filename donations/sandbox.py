@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from amanah.db import now_utc
 from amanah.extensions import db
 from donations.gateway import Checkout, CheckoutRequest, GatewayError
-from donations.payments import SandboxObject
+from donations.models import SandboxObject
 
 
 def _id(prefix: str) -> str:
@@ -169,7 +169,7 @@ def load_demo_donations() -> list[str]:
 
     from campaigns.models import Campaign
     from donations import giving
-    from donations.payments import Donation
+    from donations.models import Donation
     campaigns = db.session.execute(sa.select(Campaign).where(Campaign.status == "published")
                                    .order_by(Campaign.id).limit(3)).scalars().all()
     made = 0

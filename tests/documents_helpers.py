@@ -11,7 +11,7 @@ from campaigns import categories, regions
 from campaigns.models import Campaign
 from donations import giving
 from donations.gateway import get_gateway
-from donations.payments import Donation
+from donations.models import Donation
 from tests.factories import make_user
 
 _slugs = itertools.count(1)
@@ -60,7 +60,7 @@ def refund(app, donation_id: int, amount: int) -> None:
 def fail_refund(app, refund_id: int) -> str:
     """The provider reports the refund failed after it had succeeded (the donor's bank sent it back)."""
     from donations import sandbox
-    from donations.payments import Refund
+    from donations.models import Refund
     with app.test_request_context():
         row = db.session.get(Refund, refund_id)
         data = {**sandbox._get(row.provider_id), "status": "failed"}

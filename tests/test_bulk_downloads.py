@@ -70,7 +70,7 @@ def test_treasurer_gets_a_zip_of_the_stored_pdfs_and_an_index(inline_app):
 def test_a_cancelled_credit_note_and_its_cancellation_are_both_in_the_zip(inline_app):
     import sqlalchemy as sa
 
-    from donations.payments import Refund
+    from donations.models import Refund
     from tests.documents_helpers import fail_refund
     app, client = inline_app, inline_app.test_client()
     start, end = _range(app)

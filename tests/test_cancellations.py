@@ -10,7 +10,7 @@ from amanah.extensions import db
 from documents import receipts, statements
 from documents.models import Document
 from donations import giving, sandbox
-from donations.payments import Donation, Refund
+from donations.models import Donation, Refund
 from tests.documents_helpers import (
     fail_refund,
     make_campaign,

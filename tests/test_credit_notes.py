@@ -7,7 +7,7 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from documents import receipts
 from documents.models import Document
-from donations.payments import Donation
+from donations.models import Donation
 from ledger import storage
 from tests.documents_helpers import make_campaign, paid_donation, pdf_attachments, pdf_text, refund
 from tests.factories import login, make_user
@@ -58,7 +58,7 @@ def test_each_refund_issues_a_numbered_credit_note_and_the_receipt_is_unchanged(
 
 
 def test_donations_paid_before_receipts_existed_get_numbered_receipts_once(app, runner):
-    from donations.payments import DonationStatus
+    from donations.models import DonationStatus
     from ledger.entry import donor_commitment
     with app.app_context():
         campaign = make_campaign()

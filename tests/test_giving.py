@@ -18,7 +18,7 @@ from campaigns import categories, regions
 from campaigns.models import Campaign
 from donations import giving
 from donations.gateway import get_gateway
-from donations.payments import Dispute, Donation, PaymentEvent, Refund
+from donations.models import Dispute, Donation, PaymentEvent, Refund
 from ledger.entry import donor_commitment
 from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories import make_user

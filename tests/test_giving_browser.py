@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from browser import chromium_page
 
 from amanah.extensions import db
-from donations.payments import Donation
+from donations.models import Donation
 from ledger.models import LedgerEntry
 from tests.test_giving import make_campaign
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from donations import giving
-from donations.payments import Donation, PaymentEvent
+from donations.models import Donation, PaymentEvent
 from ledger.models import CampaignTotal, LedgerEntry
 from tests.fake_stripe import FakeStripe, make_event, webhook
 from tests.test_giving import make_campaign

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from amanah.extensions import db
 from campaigns.models import Campaign
 from donations.gateway import CheckoutRequest, GatewayError, get_gateway
-from donations.payments import Donation, PaymentEvent, Refund
+from donations.models import Donation, PaymentEvent, Refund
 from ledger.models import CampaignTotal
 from tests.factories import login, make_user
 from tests.fake_stripe import FakeStripe, make_event, webhook

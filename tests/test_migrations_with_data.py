@@ -16,7 +16,7 @@ from flask_migrate import downgrade, upgrade
 from amanah.extensions import db
 from documents import receipts
 from documents.models import Document
-from donations.payments import Refund
+from donations.models import Refund
 from tests.documents_helpers import fail_refund, make_campaign, paid_donation, refund
 from tests.factories import make_user
 

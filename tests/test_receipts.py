@@ -12,7 +12,7 @@ from accounts.models import Role
 from amanah.extensions import db
 from documents import receipts
 from documents.models import Document
-from donations.payments import Donation
+from donations.models import Donation
 from tests.documents_helpers import make_campaign, paid_donation, pdf_attachments, pdf_text
 from tests.factories import login, make_user
 

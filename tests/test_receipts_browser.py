@@ -6,7 +6,7 @@ from browser import chromium_page
 
 from amanah.extensions import db
 from documents import receipts
-from donations.payments import Donation
+from donations.models import Donation
 from tests.documents_helpers import make_campaign, paid_donation
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

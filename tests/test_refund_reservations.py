@@ -13,7 +13,7 @@ from campaigns.models import Campaign
 from campaigns.services import today_wib
 from donations import giving
 from donations.gateway import GatewayError, get_gateway
-from donations.payments import Donation, Refund, RefundStatus
+from donations.models import Donation, Refund, RefundStatus
 from tests.factories import make_user
 from treasury import disbursements
 

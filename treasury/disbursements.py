@@ -116,7 +116,7 @@ def available_balance(campaign: Campaign) -> int:
 def reserved_refunds(campaign: Campaign) -> int:
     """Refunds asked of the provider but not yet confirmed: not in the ledger yet, but no longer
     the campaign's to spend (a disbursement made meanwhile could leave the refund uncovered)."""
-    from donations.payments import Donation, Refund, RefundStatus
+    from donations.models import Donation, Refund, RefundStatus
     return db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Refund.amount), 0))
         .join(Donation, Refund.donation_id == Donation.id)

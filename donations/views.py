@@ -10,9 +10,9 @@ from amanah import i18n
 from amanah.extensions import db, limiter
 from amanah.i18n import current_locale
 from amanah.money import MoneyError
-from donations import dashboard, giving, giving_forms
+from donations import dashboard, forms, giving
 from donations.gateway import GatewayError, get_gateway, is_sandbox
-from donations.payments import Donation, DonationStatus
+from donations.models import Donation, DonationStatus
 
 bp = Blueprint("giving", __name__)
 
@@ -65,8 +65,8 @@ def _open_campaign(public_id: str):
 @limiter.limit("30/minute", methods=["POST"])
 def give(public_id: str):
     campaign = _open_campaign(public_id)
-    form = giving_forms.DonateForm()
-    giving_forms.set_choices(form, campaign.currency)
+    form = forms.DonateForm()
+    forms.set_choices(form, campaign.currency)
     user = current_user if current_user.is_authenticated else None
     if request.method == "GET" and user is not None:
         form.name.data, form.email.data = user.display_name, user.email
@@ -76,8 +76,8 @@ def give(public_id: str):
                                cancelled=request.args.get("cancelled") == "1")
     # Every rule runs, so a donor sees all that needs correcting at once, each next to its field.
     valid = form.validate()
-    amount = giving_forms.clean_amount(form, campaign.currency)
-    guest_ok = user is not None or giving_forms.clean_guest(form)
+    amount = forms.clean_amount(form, campaign.currency)
+    guest_ok = user is not None or forms.clean_guest(form)
     if not valid or amount is None or not guest_ok:
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
     if request.form.get("change"):  # back from the confirm step, with what was entered kept
