@@ -1,0 +1,34 @@
+"""Ledger test data: entries of every kind appended through the real storage."""
+import itertools
+
+from amanah.extensions import db
+from ledger import storage
+
+KINDS = [("donation", 5_000_000), ("fee", -150_000), ("donation", 2_500_000), ("refund", -2_500_000),
+         ("disbursement", -1_000_000), ("chargeback", -500_000), ("chargeback_reversal", 500_000)]
+_payments = itertools.count()
+
+
+def fill(n: int, campaign: str = "camp00000001", currency: str = "IDR") -> list[storage.Appended]:
+    """n entries cycling through every kind (as test_ledger_storage.fill), callable repeatedly."""
+    appender = storage.Appender(db.session)
+    out = []
+    for i in range(n):
+        kind, amount = KINDS[i % len(KINDS)]
+        out.append(appender.append(kind=kind, campaign=campaign, amount=amount, currency=currency,
+                                   payment=f"pay_{next(_payments)}", memo=f"entry {i}"))
+    appender.flush()
+    db.session.commit()
+    return out
+
+
+def add(kind="donation", campaign="camp00000001", amount=1_000_000, currency="IDR", **fields):
+    appended = storage.append(db.session, kind=kind, campaign=campaign, amount=amount, currency=currency,
+                              **fields)
+    db.session.commit()
+    return appended
+
+
+def html(response) -> str:
+    return response.get_data(as_text=True)
+
