@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,7 @@ from amanah import mail
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.i18n import current_locale
+from amanah.links import absolute_url
 
 MAX_EMAIL = 254
 MAX_NAME = 120
@@ -313,7 +314,7 @@ def request_password_reset(email: str) -> None:
     thread of its own for every address, so the answer takes as long whether or not the address
     has an account. Without one (development, tests) the message goes to the outbox at once.
     """
-    base_url, locale = url_for("main.home", _external=True), current_locale()
+    base_url, locale = absolute_url("main.home"), current_locale()
     if current_app.config.get("MAIL_SERVER"):
         mail.run_in_background(_mail_reset_link, email, locale, base_url=base_url)
     else:
@@ -324,7 +325,7 @@ def _mail_reset_link(email: str, locale: str) -> None:
     user = find_user(email)
     if user is None or not user.active:
         return
-    link = url_for("accounts.reset_password", token=make_reset_token(user), _external=True)
+    link = absolute_url("accounts.reset_password", token=make_reset_token(user))
     mail.deliver(mail.render_message(user.email, _l("Choose a new Amanah password"), "password_reset",
                                      locale=user.preferred_language or locale, user=user, link=link))
 

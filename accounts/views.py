@@ -1,8 +1,6 @@
 """Account pages: register, sign in and out, password reset, profile, e-mail and password changes."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -11,6 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from accounts import forms, services
 from amanah.extensions import db, limiter
 from amanah.i18n import LOCALE_COOKIE, current_locale
+from amanah.links import safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -26,16 +25,6 @@ INVALID = 422  # a submitted form with errors
 
 def _submitted_email() -> str:
     return "account:" + (request.form.get("email") or "").strip().lower()[:254]
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` when it is a path on this site, else None: never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or any(ord(char) < 32 for char in target):
-        return None
-    return target
 
 
 def _start_session(user, remember: bool) -> None:

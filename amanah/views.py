@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from amanah.errors import error_response
 from amanah.extensions import csrf
 from amanah.i18n import LOCALE_COOKIE
+from amanah.links import safe_next
 
 bp = Blueprint("main", __name__)
 
@@ -50,8 +51,9 @@ def set_language():
         return error_response(400, _("The language can only be changed from this site's own pages."))
     lang = request.form.get("lang", "")
     target = request.form.get("next") or url_for("main.home")
-    if urlsplit(target).netloc or not target.startswith("/"):
-        target = url_for("main.home")  # never an open redirect
+    if any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return error_response(400, _("The page to return to is not a valid address."))
+    target = safe_next(target) or url_for("main.home")  # never an open redirect
     response = redirect(target, code=303)
     if lang in current_app.config["LANGUAGES"]:
         session[LOCALE_COOKIE] = lang

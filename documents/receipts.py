@@ -20,7 +20,7 @@ import hashlib
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,6 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
+from amanah.links import absolute_url
 from campaigns.models import Campaign
 from campaigns.services import WIB
 from documents.models import Document, DocumentCounter, DocumentKind
@@ -283,13 +284,7 @@ def proof_fragment(text: str) -> str:
 
 def proof_page_url() -> str:
     """The public address of /ledger/receipt-proof, also from a background job (no request)."""
-    from flask import has_request_context
-    if has_request_context():
-        return url_for("ledger_pages.receipt_proof", _external=True)
-    config = current_app.config
-    base = f"{config['PREFERRED_URL_SCHEME']}://{config['SERVER_NAME'] or 'localhost'}"
-    with current_app.test_request_context(base_url=base):
-        return url_for("ledger_pages.receipt_proof", _external=True)
+    return absolute_url("ledger_pages.receipt_proof")
 
 
 def qr_data_uri(url: str) -> str:

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 
 from amanah.extensions import db
 from amanah.i18n import current_locale
+from amanah.links import absolute_url
 from documents import bulk, receipts, statements
 from documents.models import Document
 from donations import dashboard
@@ -134,7 +135,7 @@ def bulk_start(public_id: str):
                                jobs=bulk.jobs_of(current_user, campaign), form=form), 400
     # The site's own address (SERVER_NAME when configured), never the request's Host header: the
     # receipts the job renders are stored for good, links and QR codes included.
-    job = bulk.start_job(current_user, campaign, start, end, base_url=url_for("main.home", _external=True),
+    job = bulk.start_job(current_user, campaign, start, end, base_url=absolute_url("main.home"),
                          locale=current_locale())
     db.session.commit()
     bulk.enqueue(job.id)

@@ -177,18 +177,17 @@ def _queue_paid_mail(donation: Donation) -> None:
 
 
 def _send_donor_mails(notes: list[dict]) -> None:
-    from flask import url_for
-
+    from amanah.links import absolute_url
     from amanah.mail import deliver, render_message
     from donations.dashboard import guest_token
     for note in notes:
         try:
             token = guest_token(note["id"])
-            links = {"link": url_for("giving.guest_view", token=token, _external=True),
-                     "receipt_link": url_for("documents.guest_receipt", token=token, _external=True)}
+            links = {"link": absolute_url("giving.guest_view", token=token),
+                     "receipt_link": absolute_url("documents.guest_receipt", token=token)}
             if note.get("document"):
-                links["document_link"] = url_for("documents.guest_document", token=token,
-                                                 serial=note["document"], _external=True)
+                links["document_link"] = absolute_url("documents.guest_document", token=token,
+                                                      serial=note["document"])
             subject, template = DONOR_MAILS[note["kind"]]
             deliver(render_message(note["donor_email"], subject, template, locale=note["locale"],
                                    donation=note, **links))

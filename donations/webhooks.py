@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import stripe
 from flask import Blueprint, current_app, jsonify, request
@@ -29,10 +30,35 @@ def _verify(payload: bytes, header: str | None) -> None:
     for secret in secrets[:-1]:
         try:
             stripe.WebhookSignature.verify_header(payload, header, secret, TOLERANCE_SECONDS)
-            return
+            break
         except stripe.SignatureVerificationError:
             continue
-    stripe.WebhookSignature.verify_header(payload, header, secrets[-1], TOLERANCE_SECONDS)
+    else:
+        stripe.WebhookSignature.verify_header(payload, header, secrets[-1], TOLERANCE_SECONDS)
+    # The library refuses only old timestamps; one far in the future is just as much a replay
+    # risk (a signature made for later use), so the tolerance holds both ways.
+    timestamp, _ = stripe.WebhookSignature._get_timestamp_and_signatures(
+        header, stripe.WebhookSignature.EXPECTED_SCHEME)
+    if timestamp > time.time() + TOLERANCE_SECONDS:
+        raise stripe.SignatureVerificationError(f"timestamp {timestamp} is in the future", header)
+
+
+def _has_nul(value) -> bool:
+    """True when any string in the parsed event holds U+0000, which PostgreSQL text cannot store.
+
+    Walked with a stack, not recursion: the event may be nested as deep as the parser allowed."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _malformed(event) -> str | None:
@@ -57,16 +83,24 @@ def _malformed(event) -> str | None:
 def stripe_webhook():
     payload = request.get_data(cache=False)
     try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        log.warning("webhook refused from %s: body is not UTF-8", request.remote_addr)
+        return jsonify({"error": "body is not UTF-8"}), 400
+    try:
         _verify(payload, request.headers.get("Stripe-Signature"))
     except stripe.SignatureVerificationError as exc:
         log.warning("webhook refused from %s: %s", request.remote_addr, exc)
         return jsonify({"error": "invalid signature"}), 400
     try:
         event = json.loads(payload)
+    except RecursionError:
+        log.warning("webhook refused: signed body is nested too deep")
+        return jsonify({"error": "JSON nested too deep"}), 400
     except ValueError:
         log.warning("webhook refused: signed body is not JSON")
         return jsonify({"error": "malformed JSON"}), 400
-    problem = _malformed(event)
+    problem = _malformed(event) or ("a string holds a NUL character" if _has_nul(event) else None)
     if problem:
         log.warning("webhook refused: %s", problem)
         return jsonify({"error": problem}), 400

@@ -384,4 +384,5 @@ def test_links_in_a_bulk_job_use_the_configured_host_not_the_request_host(databa
         with app.app_context():
             job = db.session.execute(db.select(DocumentJob)).scalar_one()
             assert job.status == "done" and "evil.example" not in job.base_url
-            assert job.base_url.startswith("http://amanah.example/")
+            # the configured scheme too (https outside development), not the request's http
+            assert job.base_url.startswith("https://amanah.example/")
