@@ -15,4 +15,8 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 # No default limits: each sensitive route (login, password reset, donate) declares its own.
-limiter = Limiter(key_func=get_remote_address)
+# When Redis (the shared counter store) is unreachable, each process counts in memory until it
+# is back: limits stay in force per process instead of every limited POST failing. Short socket
+# timeouts keep a dead Redis from stalling each request on the way there.
+limiter = Limiter(key_func=get_remote_address, in_memory_fallback_enabled=True,
+                  storage_options={"socket_connect_timeout": 0.5, "socket_timeout": 0.5})
