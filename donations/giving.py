@@ -15,8 +15,17 @@ from sqlalchemy.exc import IntegrityError
 
 from amanah.db import now_utc
 from amanah.extensions import db
+from donations import anomalies
 from donations.gateway import get_gateway
-from donations.models import Dispute, Donation, DonationStatus, PaymentEvent, Refund, RefundStatus
+from donations.models import (
+    AnomalyKind,
+    Dispute,
+    Donation,
+    DonationStatus,
+    PaymentEvent,
+    Refund,
+    RefundStatus,
+)
 from ledger import storage
 from ledger.entry import donor_commitment
 
@@ -64,13 +73,35 @@ def handle_event(event: dict) -> str:
     # not looked up first: that would cost every delivery a transaction to save a rare duplicate
     # one Stripe request; the unique event id below turns the duplicate away all the same.
     db.session.rollback()
-    apply = handler(event_type, event["data"]["object"])
+    try:
+        apply = handler(event_type, event["data"]["object"])
+    except NotOurs as exc:
+        apply = exc.acknowledge
     try:
         db.session.add(PaymentEvent(event_id=event_id, type=event_type))
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
         return "duplicate"
+    try:
+        result = apply()
+        db.session.commit()
+    except BaseException:
+        db.session.info.pop(_DONOR_MAILS, None)
+        db.session.rollback()
+        raise
+    _send_donor_mails(db.session.info.pop(_DONOR_MAILS, []))
+    return result
+
+
+def apply_object(event_type: str, obj: dict) -> str:
+    """What handle_event does for an event, without one: reconciliation applies the provider's
+    current objects through this same path (idempotent: what is recorded already stays as is)."""
+    db.session.rollback()
+    try:
+        apply = HANDLERS[event_type](event_type, obj)
+    except NotOurs as exc:
+        apply = exc.acknowledge
     try:
         result = apply()
         db.session.commit()
@@ -196,24 +227,58 @@ def _send_donor_mails(notes: list[dict]) -> None:
             log.exception("could not send the %s mail for donation %s", note["kind"], note["id"])
 
 
-def _donation_for_intent(payment_intent: str) -> tuple[int | None, dict | None]:
-    """(donation id, re-fetched checkout session when the donation still awaits confirmation)."""
+class NotOurs(Exception):
+    """The provider object is not a payment of ours: acknowledged (a retry would find the same),
+    logged once, and recorded as an anomaly when it names one of our donations."""
+
+    def __init__(self, provider_object: str, reason: str, claimed: int | None = None):
+        super().__init__(f"{provider_object}: {reason}")
+        self.provider_object, self.reason, self.claimed = provider_object, reason, claimed
+
+    def acknowledge(self) -> str:
+        if self.claimed is None:
+            log.info("not one of our payments: %s", self)
+        elif db.session.get(Donation, self.claimed) is not None:
+            anomalies.record(AnomalyKind.FOREIGN_PAYMENT, provider=get_gateway().name,
+                             provider_object=self.provider_object, donation_id=self.claimed,
+                             detail=f"names donation {self.claimed} but {self.reason}")
+        return "not ours"
+
+
+def _intent_id(value) -> str | None:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def _donation_for_intent(payment_intent, about: str) -> tuple[int, dict | None]:
+    """(donation id, re-fetched checkout session when the donation still awaits confirmation) of
+    the donation paid by `payment_intent`, or NotOurs.
+
+    A donation owns a payment only by the PaymentIntent stored when it was paid, or, before that,
+    by the one its own checkout session reports. Metadata anybody can set on the same account, so
+    it only says which donation to ask about, never which one to book against.
+    """
+    if not isinstance(payment_intent, str) or not payment_intent:
+        raise NotOurs(about, "it has no payment")
     gateway = get_gateway()
-    row = db.session.execute(sa.select(Donation.id, Donation.status, Donation.checkout_id).where(
-        Donation.payment_intent == payment_intent)).first()
-    if row is None:
-        donation_id = _donation_id(gateway.fetch_payment_intent(payment_intent).get("metadata"))
-        row = db.session.execute(sa.select(Donation.id, Donation.status, Donation.checkout_id).where(
-            Donation.id == donation_id)).first() if donation_id else None
+    columns = (Donation.id, Donation.status, Donation.checkout_id, Donation.payment_intent)
+    row = db.session.execute(sa.select(*columns).where(Donation.payment_intent == payment_intent)).first()
     db.session.rollback()
-    if row is None:
-        return None, None
-    session = gateway.fetch_checkout(row.checkout_id) if row.status == DonationStatus.PENDING else None
-    return row.id, session
+    if row is not None:
+        return row.id, None
+    claimed = _donation_id(gateway.fetch_payment_intent(payment_intent).get("metadata"))
+    row = db.session.execute(sa.select(*columns).where(Donation.id == claimed)).first() \
+        if claimed else None
+    db.session.rollback()
+    if row is None or row.payment_intent is not None or not row.checkout_id:
+        raise NotOurs(about, f"payment {payment_intent} is not the one it was paid with", claimed)
+    session = gateway.fetch_checkout(row.checkout_id)
+    if _intent_id(session.get("payment_intent")) != payment_intent:
+        raise NotOurs(about, f"payment {payment_intent} is not its checkout's", claimed)
+    return row.id, session if row.status == DonationStatus.PENDING else None
 
 
-def _paid_donation(donation_id: int | None, session: dict | None) -> Donation:
-    donation = _lock_donation(donation_id) if donation_id else None
+def _paid_donation(donation_id: int, session: dict | None) -> Donation:
+    donation = _lock_donation(donation_id)
     if donation is None:
         raise RetryLater("no donation for this payment")
     if session is not None and session.get("payment_status") == "paid":
@@ -231,17 +296,51 @@ def _refund_handler(event_type: str, obj: dict):
     else:
         refunds = [gateway.fetch_refund(obj["id"])]
         intent = refunds[0].get("payment_intent")
-    donation_id, session = _donation_for_intent(intent)
+    donation_id, session = _donation_for_intent(intent, obj["id"])
     return lambda: _apply_refunds(_paid_donation(donation_id, session), refunds)
 
 
+def _taken_back(donation: Donation) -> int:
+    """What refunds and chargebacks have taken back from the donation so far."""
+    withdrawn = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Dispute.amount), 0)).where(
+        Dispute.donation_id == donation.id, Dispute.withdrawn_seq.is_not(None),
+        Dispute.reinstated_seq.is_(None))) or 0
+    return donation.refunded + withdrawn
+
+
+def _refusal(donation: Donation, data: dict, amount) -> tuple[AnomalyKind, str] | None:
+    """Why the provider's refund or dispute `data` cannot be booked against `donation`, or None."""
+    if data.get("payment_intent") != donation.payment_intent:
+        return AnomalyKind.FOREIGN_PAYMENT, (f"belongs to payment {data.get('payment_intent')}, "
+                                             f"not {donation.payment_intent}")
+    if (data.get("currency") or "").upper() != donation.currency:
+        return AnomalyKind.CURRENCY, f"in {data.get('currency')}, the donation in {donation.currency}"
+    if not isinstance(amount, int) or amount <= 0 or _taken_back(donation) + amount > donation.total:
+        return AnomalyKind.OVERDRAWN, (f"{amount} would take back more than the {donation.total} "
+                                       f"received ({_taken_back(donation)} taken back already)")
+    return None
+
+
+def _record_refusal(donation: Donation, data: dict, refusal: tuple[AnomalyKind, str]) -> None:
+    kind, why = refusal
+    anomalies.record(kind, provider=donation.provider, provider_object=data["id"], donation_id=donation.id,
+                     amount=data.get("amount") if isinstance(data.get("amount"), int) else None,
+                     currency=(data.get("currency") or "").upper()[:3] or None, detail=why)
+
+
 def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
-    done, reversed_ = [], []
+    done, reversed_, refused = [], [], []
     for data in refunds:
+        if data.get("payment_intent") != donation.payment_intent:
+            _record_refusal(donation, data, _refusal(donation, data, data.get("amount")))
+            refused.append(data["id"])
+            continue
         row = db.session.execute(
             sa.select(Refund).where(Refund.provider_id == data["id"])).scalar_one_or_none()
         if row is None:
             row = _reservation(donation, data)
+        if row is None and data.get("status") != "succeeded":
+            continue  # made elsewhere (e.g. Stripe's dashboard) and not done: nothing to book yet
         if row is None:  # a refund made elsewhere (e.g. Stripe's dashboard)
             row = Refund(donation=donation, provider_id=data["id"], amount=data["amount"],
                          status=RefundStatus.REQUESTED.value)
@@ -250,11 +349,16 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
             _reverse_refund(donation, row, data)
             reversed_.append(data["id"])
             continue
-        if row.status != RefundStatus.REQUESTED:
+        # A reservation given up as failed is booked all the same when the provider says the
+        # refund was made: the provider's word settles what our own guess could not.
+        if row.status not in (RefundStatus.REQUESTED, RefundStatus.FAILED):
             continue
         if data.get("status") == "succeeded":
-            if (data.get("currency") or "").upper() != donation.currency:
-                raise RetryLater(f"refund {data['id']} in another currency")
+            refusal = _refusal(donation, data, data.get("amount"))
+            if refusal is not None:
+                _record_refusal(donation, data, refusal)
+                refused.append(data["id"])
+                continue
             entry = storage.append(db.session, kind="refund", campaign=donation.campaign.public_id,
                                    amount=-data["amount"], currency=donation.currency,
                                    ref=donation.ledger_seq, payment=data["id"])
@@ -265,9 +369,10 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
             _queue_donor_mail("refunded", donation, amount=row.amount,
                               remaining=donation.total - donation.refunded, document=note.serial)
             done.append(data["id"])
-        elif data.get("status") in ("failed", "canceled"):
+        elif data.get("status") in ("failed", "canceled") and row.status == RefundStatus.REQUESTED:
             row.status = RefundStatus.FAILED.value
-    outcome = [f"{what} {len(ids)}" for what, ids in (("refunded", done), ("reversed", reversed_)) if ids]
+    outcome = [f"{what} {len(ids)}" for what, ids in
+               (("refunded", done), ("reversed", reversed_), ("refused", refused)) if ids]
     return ", ".join(outcome) or "unchanged"
 
 
@@ -306,13 +411,17 @@ def _reservation(donation: Donation, data: dict) -> Refund | None:
 
 def _dispute_handler(event_type: str, obj: dict):
     dispute = get_gateway().fetch_dispute(obj["id"])
-    donation_id, session = _donation_for_intent(dispute.get("payment_intent"))
+    donation_id, session = _donation_for_intent(dispute.get("payment_intent"), dispute["id"])
     return lambda: _apply_dispute(event_type, _paid_donation(donation_id, session), dispute)
 
 
 def _apply_dispute(event_type: str, donation: Donation, data: dict) -> str:
     row = db.session.execute(sa.select(Dispute).where(Dispute.provider_id == data["id"])).scalar_one_or_none()
     if row is None:
+        refusal = _refusal(donation, data, data.get("amount"))
+        if refusal is not None:
+            _record_refusal(donation, data, refusal)
+            return "refused"
         row = Dispute(donation_id=donation.id, provider_id=data["id"], amount=data["amount"])
         db.session.add(row)
     campaign, currency = donation.campaign.public_id, donation.currency

@@ -174,3 +174,51 @@ class SandboxObject(db.Model):
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     data: Mapped[dict] = mapped_column(sa.JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+
+class AnomalyKind(enum.StrEnum):
+    # A provider object that names one of our donations (in its metadata) but is not the payment
+    # that donation was paid with: somebody else's payment on the same provider account.
+    FOREIGN_PAYMENT = "foreign_payment"
+    # A refund or chargeback that would take back more than the donation received.
+    OVERDRAWN = "overdrawn"
+    # In another currency than the donation's: nothing can be booked without a rate.
+    CURRENCY = "currency"
+
+
+class PaymentAnomaly(db.Model):
+    """Something the provider reports that the ledger must not take in: recorded once, with no
+    ledger entry, for admins and auditors to look into (the reconciliation page lists them)."""
+
+    __tablename__ = "payment_anomalies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    provider: Mapped[str] = mapped_column(sa.String(10))
+    provider_object: Mapped[str] = mapped_column(sa.String(255))  # the refund, dispute or payment id
+    donation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("donations.id", ondelete="RESTRICT"),
+                                                    index=True)
+    amount: Mapped[int | None] = mapped_column(sa.BigInteger)
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    detail: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", AnomalyKind), name="kind_known"),
+        sa.UniqueConstraint("kind", "provider_object"),  # recorded once, however often reported
+    )
+
+
+class ReconciliationRun(db.Model):
+    """One `flask payments reconcile`: the window it compared and what it could not settle."""
+
+    __tablename__ = "payment_reconciliations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(10))
+    since: Mapped[dt.datetime]
+    started_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    finished_at: Mapped[dt.datetime | None]
+    checked: Mapped[int] = mapped_column(default=0)  # provider objects looked at
+    applied: Mapped[int] = mapped_column(default=0)  # of those, ones that changed something here
+    unsettled: Mapped[list] = mapped_column(sa.JSON, default=list)  # [{"object", "reason"}]

@@ -146,7 +146,9 @@ class SandboxGateway:
         """Demo and tests: a chargeback on a paid donation (and its reinstatement when won)."""
         intent = _get(payment_intent)
         charge = _get(intent["latest_charge"])
-        dispute = {"id": _id("dp"), "object": "dispute", "amount": charge["amount"],
+        # What is still on the card: a refunded part cannot be disputed as well.
+        dispute = {"id": _id("dp"), "object": "dispute",
+                   "amount": charge["amount"] - charge["amount_refunded"],
                    "currency": charge["currency"], "charge": charge["id"],
                    "payment_intent": payment_intent, "status": "won" if won else "lost"}
         _put(dispute)

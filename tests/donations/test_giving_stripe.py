@@ -446,3 +446,94 @@ def test_the_fake_is_strict_like_stripe(fake_stripe):
     assert as_json.status_code == 400 and "x-www-form-urlencoded" in as_json.json()["error"]["message"]
     with pytest.raises(stripe.InvalidRequestError, match=r"No such checkout\.session"):
         client.v1.checkout.sessions.retrieve("cs_test_missing")
+
+
+# ---- a provider object belongs to a donation only by the payment it was paid with ----
+
+def _pay_elsewhere(fake_stripe, amount: int, metadata: dict) -> dict:
+    """A payment made on the same Stripe account outside Amanah (another integration, the
+    dashboard), whose metadata says whatever its maker wrote."""
+    import stripe
+    other = stripe.StripeClient(API_KEY, base_addresses={"api": fake_stripe.url})
+    session = other.v1.checkout.sessions.create(params={
+        "mode": "payment", "success_url": "https://elsewhere.example/ok",
+        "line_items": [{"quantity": 1, "price_data": {"currency": "idr", "unit_amount": amount,
+                                                      "product_data": {"name": "Other"}}}],
+        "payment_intent_data": {"metadata": metadata}})
+    return fake_stripe.complete(session.id)
+
+
+def _anomalies():
+    from donations.models import PaymentAnomaly
+    return [(a.kind, a.donation_id, a.amount) for a in
+            db.session.execute(sa.select(PaymentAnomaly).order_by(PaymentAnomaly.id)).scalars()]
+
+
+def test_a_refund_of_someone_elses_payment_naming_our_donation_is_not_booked(stripe_app, client,
+                                                                             fake_stripe):
+    import stripe
+    donation_id, intent_id, public_id = _paid(stripe_app, client, fake_stripe)
+    foreign = _pay_elsewhere(fake_stripe, 100_000_000, {"donation_id": str(donation_id)})
+    other = stripe.StripeClient(API_KEY, base_addresses={"api": fake_stripe.url})
+    refund = other.v1.refunds.create(params={"payment_intent": foreign["payment_intent"]})
+    charge = fake_stripe.objects[refund.charge]
+    event = make_event("charge.refunded", charge)
+    response = deliver(client, event)
+    assert response.status_code == 200 and response.json == {"status": "not ours"}
+    assert deliver(client, make_event("refund.created", fake_stripe.objects[refund.id])).json == {
+        "status": "not ours"}
+    dispute = fake_stripe.dispute(foreign["payment_intent"])
+    assert deliver(client, make_event("charge.dispute.funds_withdrawn", dispute)).json == {
+        "status": "not ours"}
+    assert deliver(client, event).json == {"status": "duplicate"}
+    with stripe_app.app_context():
+        assert entries("refund") == [] and entries("chargeback") == []
+        total = db.session.get(CampaignTotal, public_id)
+        assert (total.raised, total.refunded, total.chargebacks) == (5_000_000, 0, 0)
+        assert db.session.get(Donation, donation_id).payment_intent == intent_id
+        # recorded once per provider object, for admins and auditors, with no ledger entry
+        assert _anomalies() == [("foreign_payment", donation_id, None)] * 3
+
+
+def test_events_about_payments_that_are_not_ours_are_acknowledged_not_retried(stripe_app, client,
+                                                                             fake_stripe):
+    import stripe
+    foreign = _pay_elsewhere(fake_stripe, 2_500_000, {})  # `stripe trigger charge.refunded`
+    other = stripe.StripeClient(API_KEY, base_addresses={"api": fake_stripe.url})
+    refund = other.v1.refunds.create(params={"payment_intent": foreign["payment_intent"]})
+    response = deliver(client, make_event("charge.refunded", fake_stripe.objects[refund.charge]))
+    assert response.status_code == 200 and response.json == {"status": "not ours"}
+    with stripe_app.app_context():
+        assert _anomalies() == [] and count(PaymentEvent) == 1
+
+
+@pytest.mark.parametrize(("fields", "kind"), [({"amount": 5_000_100}, "overdrawn"),
+                                              ({"currency": "usd"}, "currency")])
+def test_a_refund_the_donation_cannot_carry_is_an_anomaly_not_an_entry(stripe_app, client, fake_stripe,
+                                                                       fields, kind):
+    donation_id, _, public_id = _paid(stripe_app, client, fake_stripe)
+    login_treasurer(stripe_app, client, public_id)
+    client.post(f"/donations/{donation_id}/refund", data={"amount": "20.000", "reason": "Salah"})
+    refund = [o for o in fake_stripe.objects.values() if o["object"] == "refund"][-1]
+    fake_stripe.tamper(refund["id"], **fields)
+    response = deliver(client, make_event("refund.created", fake_stripe.objects[refund["id"]]))
+    assert response.status_code == 200 and response.json == {"status": "refused 1"}
+    with stripe_app.app_context():
+        assert entries("refund") == []
+        assert db.session.get(CampaignTotal, public_id).refunded == 0
+        assert [(k, d) for k, d, _ in _anomalies()] == [(kind, donation_id)]
+
+
+def test_refunds_and_chargebacks_together_never_exceed_what_was_received(stripe_app, client, fake_stripe):
+    donation_id, intent_id, public_id = _paid(stripe_app, client, fake_stripe)
+    login_treasurer(stripe_app, client, public_id)
+    client.post(f"/donations/{donation_id}/refund", data={"amount": "20.000", "reason": "Salah"})
+    refund = [o for o in fake_stripe.objects.values() if o["object"] == "refund"][-1]
+    assert deliver(client, make_event("refund.created", refund)).json == {"status": "refunded 1"}
+    dispute = fake_stripe.dispute(intent_id)  # the whole 50.000, although 20.000 came back already
+    assert deliver(client, make_event("charge.dispute.funds_withdrawn", dispute)).json == {
+        "status": "refused"}
+    with stripe_app.app_context():
+        total = db.session.get(CampaignTotal, public_id)
+        assert (total.refunded, total.chargebacks) == (2_000_000, 0)
+        assert [(k, d, a) for k, d, a in _anomalies()] == [("overdrawn", donation_id, 5_000_000)]
