@@ -19,7 +19,22 @@ CHECKOUT_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
 
 
 class GatewayError(Exception):
-    """The provider refused or could not be reached; the message is safe to log."""
+    """The provider refused or could not be reached; the message is safe to log.
+
+    `outcome_unknown`: the request may have been carried out all the same (a 5xx answer, a
+    timeout, a connection dropped after sending). Such an operation is not a failure: it stays
+    pending until the provider's event or a re-fetch says what happened."""
+
+    def __init__(self, message: str, *, outcome_unknown: bool = False):
+        super().__init__(message)
+        self.outcome_unknown = outcome_unknown
+
+
+def _stripe_outcome_unknown(exc: stripe.StripeError) -> bool:
+    # Stripe documents a 500 as "the request may or may not have been processed"; a request
+    # still running under the same idempotency key (409) has no outcome yet either.
+    return (isinstance(exc, (stripe.APIConnectionError, stripe.IdempotencyError))
+            or (exc.http_status or 0) >= 500)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +77,8 @@ class StripeGateway:
         try:
             return fn(*args, **kwargs).to_dict()
         except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe: {exc.user_message or exc.__class__.__name__}") from exc
+            raise GatewayError(f"Stripe: {exc.user_message or exc.__class__.__name__}",
+                               outcome_unknown=_stripe_outcome_unknown(exc)) from exc
 
     def create_checkout(self, req: CheckoutRequest) -> Checkout:
         metadata = {"donation_id": str(req.donation_id)}
@@ -92,7 +108,8 @@ class StripeGateway:
         try:
             return self.client.raw_request("get", f"{path}/{quote(object_id, safe='')}", **params).data
         except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe: {exc.user_message or exc.__class__.__name__}") from exc
+            raise GatewayError(f"Stripe: {exc.user_message or exc.__class__.__name__}",
+                               outcome_unknown=_stripe_outcome_unknown(exc)) from exc
 
     def fetch_checkout(self, checkout_id: str) -> dict:
         return self._get("/v1/checkout/sessions", checkout_id, expand=CHECKOUT_EXPAND)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from amanah.db import now_utc
 from amanah.extensions import db
 from donations import anomalies
-from donations.gateway import get_gateway
+from donations.gateway import GatewayError, get_gateway
 from donations.models import (
     AnomalyKind,
     Dispute,
@@ -514,13 +514,21 @@ def can_refund(user, donation: Donation) -> bool:
                                       and donation.campaign.treasurer_id == user.id)))
 
 
+class RefundOutcomeUnknown(Exception):
+    """The provider's answer to a refund was lost: the reservation stays until it is settled."""
+
+
 def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refund:
     """Ask the provider to refund; the ledger entry waits for the provider's event to confirm it.
 
-    The refund is first reserved (a REQUESTED row, committed) under the ledger's append lock after
-    checking it against the campaign's available balance, the same check and lock a disbursement
-    takes, so the two can never together spend money twice. Only then is the provider called,
-    outside any transaction, with an idempotency key made from the reservation.
+    The refund is first reserved (a REQUESTED row, committed) after checking it against the
+    campaign's available balance under the ledger's append lock, the same check and lock a
+    disbursement takes, so the two can never together spend money twice. Only then is the
+    provider called, outside any transaction, with an idempotency key made from the reservation.
+
+    Lock order, wherever money moves (here, in every event handler, in reconciliation): the
+    donation's row first, then the ledger's append lock. Two orders would deadlock concurrent
+    refunds against their own confirmations.
     """
     from flask_babel import lazy_gettext as _l
 
@@ -528,8 +536,8 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     problem = refund_reason_problem(reason)
     if problem:
         raise RefundRefused(problem, field="reason")
-    storage.lock(db.session)
     donation = _lock_donation(donation.id)
+    storage.lock(db.session)
     if donation.status != DonationStatus.PAID:
         raise RefundRefused(_l("Only a paid donation can be refunded."))
     outstanding = sum(r.amount for r in donation.refunds
@@ -546,17 +554,33 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     refund = Refund(donation=donation, amount=amount, reason=reason.strip(), requested_by_id=actor.id,
                     status=RefundStatus.REQUESTED.value)
     db.session.add(refund)
-    db.session.commit()
+    db.session.flush()
+    # Read before the commit: afterwards, touching an expired attribute would open a transaction
+    # (on SQLite, the write lock) and hold it for as long as the provider takes to answer.
     refund_id, intent, donation_id = refund.id, donation.payment_intent, donation.id
+    db.session.commit()
     try:
         data = get_gateway().create_refund(intent, amount, f"amanah-refund-{refund_id}",
                                            {"donation_id": str(donation_id), "amanah_refund": str(refund_id)})
-    except Exception:
-        db.session.rollback()
-        db.session.get(Refund, refund_id).status = RefundStatus.FAILED.value  # the reservation ends
-        db.session.commit()
+    except GatewayError as exc:
+        if exc.outcome_unknown:
+            log.warning("refund %s of donation %s: outcome unknown (%s); it stays reserved until "
+                        "the provider's event or reconciliation settles it", refund_id, donation_id, exc)
+            raise RefundOutcomeUnknown(str(exc)) from exc
+        _release_reservation(donation_id, refund_id)
         raise
     refund = db.session.get(Refund, refund_id)
     if refund.provider_id is None:  # the provider's event may have matched it already
         refund.provider_id = data["id"]
     return refund
+
+
+def _release_reservation(donation_id: int, refund_id: int) -> None:
+    """The provider refused the refund for certain: the money set aside is the campaign's again,
+    unless the provider's event has meanwhile said otherwise."""
+    db.session.rollback()
+    _lock_donation(donation_id)
+    refund = db.session.get(Refund, refund_id)
+    if refund.status == RefundStatus.REQUESTED and refund.provider_id is None:
+        refund.status = RefundStatus.FAILED.value
+    db.session.commit()

@@ -141,6 +141,12 @@ def refund(donation_id: int):
             else:
                 flash(str(exc), "error")
                 return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
+        except giving.RefundOutcomeUnknown:
+            db.session.rollback()
+            flash(_("The payment provider did not answer clearly, so the refund may or may not have "
+                    "been made. It stays set aside and appears in the ledger once the provider "
+                    "confirms it; if it was not made, it is released."), "warning")
+            return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
         except GatewayError:
             db.session.rollback()
             flash(_("The payment provider could not be reached; nothing was refunded."), "error")

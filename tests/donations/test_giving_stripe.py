@@ -537,3 +537,110 @@ def test_refunds_and_chargebacks_together_never_exceed_what_was_received(stripe_
         total = db.session.get(CampaignTotal, public_id)
         assert (total.refunded, total.chargebacks) == (2_000_000, 0)
         assert [(k, d, a) for k, d, a in _anomalies()] == [("overdrawn", donation_id, 5_000_000)]
+
+
+# ---- a provider call whose outcome is unknown leaves the refund pending, never failed ----
+
+def _refund_rows():
+    return [(r.status, r.provider_id is not None, r.ledger_seq is not None)
+            for r in db.session.execute(sa.select(Refund).order_by(Refund.id)).scalars()]
+
+
+def test_a_lost_answer_leaves_the_refund_pending_until_the_webhook_books_it(stripe_app, client,
+                                                                            fake_stripe):
+    donation_id, _, public_id = _paid(stripe_app, client, fake_stripe)
+    login_treasurer(stripe_app, client, public_id)
+    fake_stripe.lose_answers = 10  # the first try and each of the library's retries
+    response = client.post(f"/donations/{donation_id}/refund", data={"amount": "20,000", "reason": "Salah"},
+                           headers={"Accept-Language": "en"})
+    fake_stripe.lose_answers = 0
+    assert response.status_code == 303
+    page = client.get(response.location, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "did not answer clearly" in page
+    (refund,) = [o for o in fake_stripe.objects.values() if o["object"] == "refund"]  # made, all the same
+    with stripe_app.app_context():
+        assert _refund_rows() == [("requested", False, False)]  # still set aside, not failed
+    assert deliver(client, make_event("charge.refunded", fake_stripe.objects[refund["charge"]])).json == {
+        "status": "refunded 1"}
+    with stripe_app.app_context():
+        assert _refund_rows() == [("succeeded", True, True)]
+        assert [e.amount for e in entries("refund")] == [-2_000_000]
+
+
+def test_an_answer_lost_after_the_webhook_booked_the_refund_changes_nothing(stripe_app, client,
+                                                                            fake_stripe, monkeypatch):
+    from donations import giving
+    from donations.gateway import StripeGateway
+    donation_id, _, public_id = _paid(stripe_app, client, fake_stripe)
+    create = StripeGateway.create_refund
+
+    def webhook_first_then_lost_answer(self, *args, **kwargs):
+        refund = create(self, *args, **kwargs)
+        assert giving.handle_event(make_event("refund.created", refund)) == "refunded 1"
+        raise GatewayError("Stripe: APIError", outcome_unknown=True)
+
+    monkeypatch.setattr(StripeGateway, "create_refund", webhook_first_then_lost_answer)
+    with stripe_app.test_request_context():
+        donation = db.session.get(Donation, donation_id)
+        with pytest.raises(giving.RefundOutcomeUnknown):
+            giving.request_refund(donation, make_user(), 2_000_000, "Salah")
+        db.session.rollback()
+        assert _refund_rows() == [("succeeded", True, True)]
+
+
+def test_a_refund_given_up_as_failed_is_booked_when_the_provider_says_it_was_made(stripe_app, client,
+                                                                                  fake_stripe,
+                                                                                  monkeypatch):
+    from donations import giving
+    from donations.gateway import StripeGateway
+    donation_id, _, public_id = _paid(stripe_app, client, fake_stripe)
+    create, made = StripeGateway.create_refund, []
+
+    def made_but_reported_refused(self, *args, **kwargs):
+        made.append(create(self, *args, **kwargs))
+        raise GatewayError("Stripe: card_error")  # a definite "no" that turns out wrong
+
+    monkeypatch.setattr(StripeGateway, "create_refund", made_but_reported_refused)
+    with stripe_app.test_request_context():
+        with pytest.raises(GatewayError):
+            giving.request_refund(db.session.get(Donation, donation_id), make_user(), 2_000_000, "Salah")
+        db.session.rollback()
+        assert _refund_rows() == [("failed", False, False)]
+    assert deliver(client, make_event("refund.updated", made[0])).json == {"status": "refunded 1"}
+    with stripe_app.app_context():
+        assert _refund_rows() == [("succeeded", True, True)]
+        assert db.session.get(CampaignTotal, public_id).refunded == 2_000_000
+
+
+def test_no_transaction_is_open_while_the_provider_is_asked_for_a_refund(stripe_app, client, fake_stripe,
+                                                                          monkeypatch):
+    from donations import giving
+    from donations.gateway import StripeGateway
+    donation_id, _, _ = _paid(stripe_app, client, fake_stripe)
+    create, seen = StripeGateway.create_refund, []
+
+    def watched(self, *args, **kwargs):
+        seen.append(db.session().in_transaction())
+        return create(self, *args, **kwargs)
+
+    monkeypatch.setattr(StripeGateway, "create_refund", watched)
+    with stripe_app.test_request_context():
+        giving.request_refund(db.session.get(Donation, donation_id), make_user(), 2_000_000, "Salah")
+        db.session.commit()
+    assert seen == [False]
+
+
+@pytest.mark.parametrize(("error", "unknown"), [
+    ("APIConnectionError", True), ("APIError", True), ("IdempotencyError", True),
+    ("InvalidRequestError", False), ("CardError", False), ("RateLimitError", False)])
+def test_which_stripe_errors_leave_the_outcome_unknown(error, unknown):
+    import stripe
+
+    from donations.gateway import _stripe_outcome_unknown
+    status = {"APIError": 500, "IdempotencyError": 409, "RateLimitError": 429}.get(error, 400)
+    cls = getattr(stripe, error)
+    if error in ("CardError", "InvalidRequestError"):
+        exc = cls("boom", None, *([None] if error == "CardError" else []), http_status=status)
+    else:
+        exc = cls("boom", http_status=None if error == "APIConnectionError" else status)
+    assert _stripe_outcome_unknown(exc) is unknown

@@ -272,6 +272,9 @@ class FakeStripe:
         self.fee_rate_bp, self.fee_fixed = 340, 200_000  # Stripe Indonesia: 3.4% + Rp 2.000 (in sen)
         self.refund_status = "succeeded"
         self.latency = 0.0  # seconds added to every API response (bench)
+        # The next N API POSTs are carried out, then answered with a 500 as if the answer was lost
+        # on the way back: Stripe documents such an outcome as unknown.
+        self.lose_answers = 0
         self._lock = threading.RLock()
         self.server = None
         self.url = None
@@ -597,6 +600,11 @@ class FakeStripe:
                         self.idempotency[key] = (body_signature, key, status, body)
             except StripeApiError as exc:
                 status, body, replayed = exc.status, json.dumps(exc.body()).encode(), False
+            if self.lose_answers and request.method == "POST" and not request.path.startswith("/_fake/"):
+                self.lose_answers -= 1
+                status, replayed = 500, False
+                body = json.dumps({"error": {"type": "api_error",
+                                             "message": "An unknown error occurred"}}).encode()
         if self.latency:
             time.sleep(self.latency)
         response = Response(body, status=status, mimetype="application/json")
