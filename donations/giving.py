@@ -540,9 +540,8 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     storage.lock(db.session)
     if donation.status != DonationStatus.PAID:
         raise RefundRefused(_l("Only a paid donation can be refunded."))
-    outstanding = sum(r.amount for r in donation.refunds
-                      if r.status in (RefundStatus.REQUESTED, RefundStatus.SUCCEEDED))
-    if not 0 < amount <= donation.total - outstanding:
+    outstanding = sum(r.amount for r in donation.refunds if r.status == RefundStatus.REQUESTED)
+    if not 0 < amount <= donation.total - outstanding - _taken_back(donation):
         raise RefundRefused(_l("The refund must be more than zero and at most what is left to refund."),
                             field="amount")
     balance = available_balance(donation.campaign)
