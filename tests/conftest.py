@@ -23,6 +23,14 @@ from amanah.config import normalize_database_url
 from amanah.extensions import db
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+# Under pytest-xdist each worker ("gw0", "gw1", ...) has its own databases, so workers never see
+# each other's rows; without xdist this is empty and the names are TEST_DATABASE_URL's own.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def worker_database_name(base: str) -> str:
+    """The database this worker uses for TEST_DATABASE_URL's `base` (.ci/run drops `base_*`)."""
+    return f"{base}_{WORKER}" if WORKER else base
 
 
 def make_app(database_url: str, instance_path: Path, **extra):
@@ -62,8 +70,9 @@ class TestDatabases:
             migrate_to_head(f"sqlite:///{self.template}", self.instance_path)
             shutil.copy(self.template, workdir / "test.sqlite3")
         else:
-            self.url = normalize_database_url(os.environ["TEST_DATABASE_URL"])
-            base = sa.engine.make_url(self.url)
+            given = sa.engine.make_url(normalize_database_url(os.environ["TEST_DATABASE_URL"]))
+            base = given.set(database=worker_database_name(given.database))
+            self.url = base.render_as_string(False)
             self.admin_url = base.set(database="postgres")
             self.template_name = f"{base.database}_tpl"
             self._admin(f'DROP DATABASE IF EXISTS "{self.template_name}" WITH (FORCE)',
@@ -82,7 +91,7 @@ class TestDatabases:
 
     def fresh(self) -> str:
         """A new, migrated, empty database that allows real commits; dropped at session end."""
-        name = f"amanah_{uuid.uuid4().hex[:12]}"
+        name = self._fresh_name()
         if self.backend == "sqlite":
             path = self.workdir / f"{name}.sqlite3"
             shutil.copy(self.template, path)
@@ -90,6 +99,14 @@ class TestDatabases:
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template_name}"')
         self._created.append(name)
         return sa.engine.make_url(self.url).set(database=name).render_as_string(False)
+
+    def _fresh_name(self) -> str:
+        """A new database's name: `<worker database>_<random>` on PostgreSQL, so .ci/run's
+        cleanup of `<TEST_DATABASE_URL's database>_*` finds any that a crash left behind."""
+        suffix = uuid.uuid4().hex[:12]
+        if self.backend == "sqlite":
+            return f"amanah_{suffix}"
+        return f"{sa.engine.make_url(self.url).database}_{suffix}"
 
     def drop_fresh(self) -> None:
         if self.backend == "postgresql":
@@ -163,10 +180,15 @@ def empty_database_url(databases, tmp_path):
     if databases.backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    name = f"amanah_{uuid.uuid4().hex[:12]}"
+    name = databases._fresh_name()
     databases._admin(f'CREATE DATABASE "{name}"')
     yield sa.engine.make_url(databases.url).set(database=name).render_as_string(False)
     databases._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def serve_until_shutdown(server) -> None:
+    """serve_forever, checking for shutdown() every 10 ms rather than 0.5 s: teardown is instant."""
+    server.serve_forever(poll_interval=0.01)
 
 
 @pytest.fixture
@@ -174,7 +196,7 @@ def live_server(databases, tmp_path):
     """The app on a fresh database, served by a real HTTP server in a thread."""
     app = make_app(databases.fresh(), tmp_path / "live-instance")
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=serve_until_shutdown, args=(server,), daemon=True)
     thread.start()
     server.app = app
     server.url = f"http://127.0.0.1:{server.server_port}"
