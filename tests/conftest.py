@@ -7,6 +7,7 @@ that need real commits seen by other processes or threads use `fresh_database_ur
 """
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import threading
@@ -20,7 +21,7 @@ from werkzeug.serving import make_server
 
 from amanah import create_app
 from amanah.config import normalize_database_url
-from amanah.extensions import db
+from amanah.extensions import db, limiter, login_manager
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 # Under pytest-xdist each worker ("gw0", "gw1", ...) has its own databases, so workers never see
@@ -126,7 +127,7 @@ def backend(databases) -> str:
 
 
 @contextmanager
-def one_rolled_back_transaction(app):
+def one_rolled_back_transaction(app, dispose: bool = True):
     """Bind every session of `app` to one connection whose transaction is rolled back at the end.
 
     Sessions (requests, CLI commands, services) only ever open savepoints inside it, so a test's
@@ -149,14 +150,122 @@ def one_rolled_back_transaction(app):
             engines[None] = engine
             outer.rollback()
             connection.close()
-            engine.dispose()
+            if dispose:  # the shared app keeps its pool: its next test reuses the connection
+                engine.dispose()
+
+
+class SharedApp:
+    """One app per backend and worker, handed to every test that takes `app`, reset between tests.
+
+    create_app costs ~35 ms, paid by thousands of tests. Whatever a test can change on the app is
+    put back after it: the whole config (from a deep copy taken at creation), the per-app caches
+    in app.extensions (fragments, chart series, checkpoint notes, framed pages...), the instance
+    folder (outbox, uploads, exports, generated keys) and the rate limiter's storage. Database
+    rows need nothing: each test runs in one_rolled_back_transaction. A test that needs an app
+    built with other settings calls make_app itself (or uses a fixture that does).
+    """
+
+    def __init__(self, database_url: str, instance_path: Path):
+        self.app = make_app(database_url, instance_path)
+        self.instance_path = instance_path
+        self.snapshot()
+
+    def snapshot(self) -> None:
+        """Take what reset() restores: the app as it is now."""
+        self._config = copy.deepcopy(dict(self.app.config))
+        self._extensions = dict(self.app.extensions)
+        self._instance_files = {path.name for path in self.instance_path.iterdir()}
+        # The extension objects are process-wide and init_app writes the app's settings onto
+        # them (the limiter's enabled flag and storage, the login view...): a test that builds
+        # its own app rewrites them, so they are put back before each test of the shared app.
+        self._extension_states = {id(ext): (ext, dict(vars(ext))) for ext in (limiter, login_manager)}
+
+    def restore_extension_objects(self) -> None:
+        for ext, state in self._extension_states.values():
+            vars(ext).clear()
+            vars(ext).update(state)
+
+    def reset(self) -> None:
+        app = self.app
+        app.config.clear()
+        app.config.update(copy.deepcopy(self._config))
+        for key in set(app.extensions) - set(self._extensions):
+            del app.extensions[key]
+        app.extensions.update(self._extensions)
+        for path in self.instance_path.iterdir():
+            if path.name not in self._instance_files:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        if limiter.enabled and getattr(limiter, "_storage", None) is not None:
+            limiter.reset()
+
+    @contextmanager
+    def test(self):
+        """The app for one test: its extension objects set back, its database work rolled back."""
+        self.restore_extension_objects()
+        try:
+            with one_rolled_back_transaction(self.app, dispose=False):
+                yield self.app
+        finally:
+            self.reset()
+
+
+@pytest.fixture(scope="session")
+def shared_app(databases, tmp_path_factory) -> SharedApp:
+    shared = SharedApp(databases.url, tmp_path_factory.mktemp(f"{databases.backend}-app") / "instance")
+    yield shared
+    with shared.app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture
-def app(databases, tmp_path):
-    app = make_app(databases.url, tmp_path / "instance")
-    with one_rolled_back_transaction(app):
+def app(request, databases, shared_app):
+    """The app on the test's backend, in a transaction rolled back at the end of the test.
+
+    Shared between tests (see SharedApp) unless the test is marked `own_app`: one that changes
+    the app itself, e.g. adds a route, gets a new app of its own as every test once did.
+    """
+    if request.node.get_closest_marker("own_app"):
+        app = make_app(databases.url, request.getfixturevalue("tmp_path") / "instance")
+        with one_rolled_back_transaction(app):
+            yield app
+        return
+    with shared_app.test() as app:
         yield app
+
+
+class World:
+    """Rows built once and committed, for a module whose many cases all look at the same world
+    (the permission tables: every route against every kind of visitor).
+
+    The world lives in a fresh database of its own, so it never shows in other tests; its app is
+    a SharedApp, and each case runs in one_rolled_back_transaction, so what a case changes (a
+    campaign it closes, a role it grants) is gone before the next. `data` is what `build(app)`
+    returned (ids, never ORM objects). A module uses it as
+
+        @pytest.fixture(scope="module")
+        def world(databases, tmp_path_factory):
+            yield from World.serve(databases, tmp_path_factory, build)
+
+        @pytest.fixture
+        def app(world):
+            with world.shared.test() as app:
+                yield app
+    """
+
+    def __init__(self, shared: SharedApp, data):
+        self.shared = shared
+        self.data = data
+
+    @classmethod
+    def serve(cls, databases, tmp_path_factory, build):
+        shared = SharedApp(databases.fresh(), tmp_path_factory.mktemp("world") / "instance")
+        data = build(shared.app)
+        with shared.app.app_context():
+            db.session.remove()
+        shared.snapshot()
+        yield cls(shared, data)
+        with shared.app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
