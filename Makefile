@@ -23,8 +23,12 @@ run: install
 	$(BIN)/flask --app wsgi demo
 	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
 
+# The suite runs on every core (pytest-xdist); each worker has its own SQLite files and PostgreSQL
+# databases. PYTEST_WORKERS=0 runs it in one process, e.g. to use a debugger.
+PYTEST_WORKERS ?= auto
+
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 def build(app, samples: int, bulk_count: int):
     from flask_migrate import upgrade
 
-    from tests.documents_helpers import make_campaign, paid_donation
     from tests.factories import make_user
+    from tests.factories.documents import make_campaign, paid_donation
     with app.app_context():
         upgrade()
         donor = make_user(name="Siti Rahayu", npwp="0123456789012345")

@@ -197,7 +197,7 @@ def verify(app, public_id: str, count: int, sessions: list[dict]) -> None:
 
 def measure(base: str, sessions: list[dict], args) -> None:
     """Signed webhooks for every session, then hello world, from the same concurrent clients."""
-    from tests.fake_stripe import make_event, webhook
+    from tests.factories.fake_stripe import make_event, webhook
     events = [webhook(make_event("checkout.session.completed", s), SECRET) for s in sessions]
 
     def post(http, delivery):

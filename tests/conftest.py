@@ -7,6 +7,7 @@ that need real commits seen by other processes or threads use `fresh_database_ur
 """
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import threading
@@ -20,9 +21,17 @@ from werkzeug.serving import make_server
 
 from amanah import create_app
 from amanah.config import normalize_database_url
-from amanah.extensions import db
+from amanah.extensions import db, limiter, login_manager
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+# Under pytest-xdist each worker ("gw0", "gw1", ...) has its own databases, so workers never see
+# each other's rows; without xdist this is empty and the names are TEST_DATABASE_URL's own.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def worker_database_name(base: str) -> str:
+    """The database this worker uses for TEST_DATABASE_URL's `base` (.ci/run drops `base_*`)."""
+    return f"{base}_{WORKER}" if WORKER else base
 
 
 def make_app(database_url: str, instance_path: Path, **extra):
@@ -62,8 +71,9 @@ class TestDatabases:
             migrate_to_head(f"sqlite:///{self.template}", self.instance_path)
             shutil.copy(self.template, workdir / "test.sqlite3")
         else:
-            self.url = normalize_database_url(os.environ["TEST_DATABASE_URL"])
-            base = sa.engine.make_url(self.url)
+            given = sa.engine.make_url(normalize_database_url(os.environ["TEST_DATABASE_URL"]))
+            base = given.set(database=worker_database_name(given.database))
+            self.url = base.render_as_string(False)
             self.admin_url = base.set(database="postgres")
             self.template_name = f"{base.database}_tpl"
             self._admin(f'DROP DATABASE IF EXISTS "{self.template_name}" WITH (FORCE)',
@@ -82,7 +92,7 @@ class TestDatabases:
 
     def fresh(self) -> str:
         """A new, migrated, empty database that allows real commits; dropped at session end."""
-        name = f"amanah_{uuid.uuid4().hex[:12]}"
+        name = self._fresh_name()
         if self.backend == "sqlite":
             path = self.workdir / f"{name}.sqlite3"
             shutil.copy(self.template, path)
@@ -90,6 +100,14 @@ class TestDatabases:
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template_name}"')
         self._created.append(name)
         return sa.engine.make_url(self.url).set(database=name).render_as_string(False)
+
+    def _fresh_name(self) -> str:
+        """A new database's name: `<worker database>_<random>` on PostgreSQL, so .ci/run's
+        cleanup of `<TEST_DATABASE_URL's database>_*` finds any that a crash left behind."""
+        suffix = uuid.uuid4().hex[:12]
+        if self.backend == "sqlite":
+            return f"amanah_{suffix}"
+        return f"{sa.engine.make_url(self.url).database}_{suffix}"
 
     def drop_fresh(self) -> None:
         if self.backend == "postgresql":
@@ -109,7 +127,7 @@ def backend(databases) -> str:
 
 
 @contextmanager
-def one_rolled_back_transaction(app):
+def one_rolled_back_transaction(app, dispose: bool = True):
     """Bind every session of `app` to one connection whose transaction is rolled back at the end.
 
     Sessions (requests, CLI commands, services) only ever open savepoints inside it, so a test's
@@ -132,14 +150,122 @@ def one_rolled_back_transaction(app):
             engines[None] = engine
             outer.rollback()
             connection.close()
-            engine.dispose()
+            if dispose:  # the shared app keeps its pool: its next test reuses the connection
+                engine.dispose()
+
+
+class SharedApp:
+    """One app per backend and worker, handed to every test that takes `app`, reset between tests.
+
+    create_app costs ~35 ms, paid by thousands of tests. Whatever a test can change on the app is
+    put back after it: the whole config (from a deep copy taken at creation), the per-app caches
+    in app.extensions (fragments, chart series, checkpoint notes, framed pages...), the instance
+    folder (outbox, uploads, exports, generated keys) and the rate limiter's storage. Database
+    rows need nothing: each test runs in one_rolled_back_transaction. A test that needs an app
+    built with other settings calls make_app itself (or uses a fixture that does).
+    """
+
+    def __init__(self, database_url: str, instance_path: Path):
+        self.app = make_app(database_url, instance_path)
+        self.instance_path = instance_path
+        self.snapshot()
+
+    def snapshot(self) -> None:
+        """Take what reset() restores: the app as it is now."""
+        self._config = copy.deepcopy(dict(self.app.config))
+        self._extensions = dict(self.app.extensions)
+        self._instance_files = {path.name for path in self.instance_path.iterdir()}
+        # The extension objects are process-wide and init_app writes the app's settings onto
+        # them (the limiter's enabled flag and storage, the login view...): a test that builds
+        # its own app rewrites them, so they are put back before each test of the shared app.
+        self._extension_states = {id(ext): (ext, dict(vars(ext))) for ext in (limiter, login_manager)}
+
+    def restore_extension_objects(self) -> None:
+        for ext, state in self._extension_states.values():
+            vars(ext).clear()
+            vars(ext).update(state)
+
+    def reset(self) -> None:
+        app = self.app
+        app.config.clear()
+        app.config.update(copy.deepcopy(self._config))
+        for key in set(app.extensions) - set(self._extensions):
+            del app.extensions[key]
+        app.extensions.update(self._extensions)
+        for path in self.instance_path.iterdir():
+            if path.name not in self._instance_files:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        if limiter.enabled and getattr(limiter, "_storage", None) is not None:
+            limiter.reset()
+
+    @contextmanager
+    def test(self):
+        """The app for one test: its extension objects set back, its database work rolled back."""
+        self.restore_extension_objects()
+        try:
+            with one_rolled_back_transaction(self.app, dispose=False):
+                yield self.app
+        finally:
+            self.reset()
+
+
+@pytest.fixture(scope="session")
+def shared_app(databases, tmp_path_factory) -> SharedApp:
+    shared = SharedApp(databases.url, tmp_path_factory.mktemp(f"{databases.backend}-app") / "instance")
+    yield shared
+    with shared.app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture
-def app(databases, tmp_path):
-    app = make_app(databases.url, tmp_path / "instance")
-    with one_rolled_back_transaction(app):
+def app(request, databases, shared_app):
+    """The app on the test's backend, in a transaction rolled back at the end of the test.
+
+    Shared between tests (see SharedApp) unless the test is marked `own_app`: one that changes
+    the app itself, e.g. adds a route, gets a new app of its own as every test once did.
+    """
+    if request.node.get_closest_marker("own_app"):
+        app = make_app(databases.url, request.getfixturevalue("tmp_path") / "instance")
+        with one_rolled_back_transaction(app):
+            yield app
+        return
+    with shared_app.test() as app:
         yield app
+
+
+class World:
+    """Rows built once and committed, for a module whose many cases all look at the same world
+    (the permission tables: every route against every kind of visitor).
+
+    The world lives in a fresh database of its own, so it never shows in other tests; its app is
+    a SharedApp, and each case runs in one_rolled_back_transaction, so what a case changes (a
+    campaign it closes, a role it grants) is gone before the next. `data` is what `build(app)`
+    returned (ids, never ORM objects). A module uses it as
+
+        @pytest.fixture(scope="module")
+        def world(databases, tmp_path_factory):
+            yield from World.serve(databases, tmp_path_factory, build)
+
+        @pytest.fixture
+        def app(world):
+            with world.shared.test() as app:
+                yield app
+    """
+
+    def __init__(self, shared: SharedApp, data):
+        self.shared = shared
+        self.data = data
+
+    @classmethod
+    def serve(cls, databases, tmp_path_factory, build):
+        shared = SharedApp(databases.fresh(), tmp_path_factory.mktemp("world") / "instance")
+        data = build(shared.app)
+        with shared.app.app_context():
+            db.session.remove()
+        shared.snapshot()
+        yield cls(shared, data)
+        with shared.app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
@@ -163,10 +289,15 @@ def empty_database_url(databases, tmp_path):
     if databases.backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    name = f"amanah_{uuid.uuid4().hex[:12]}"
+    name = databases._fresh_name()
     databases._admin(f'CREATE DATABASE "{name}"')
     yield sa.engine.make_url(databases.url).set(database=name).render_as_string(False)
     databases._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def serve_until_shutdown(server) -> None:
+    """serve_forever, checking for shutdown() every 10 ms rather than 0.5 s: teardown is instant."""
+    server.serve_forever(poll_interval=0.01)
 
 
 @pytest.fixture
@@ -174,7 +305,7 @@ def live_server(databases, tmp_path):
     """The app on a fresh database, served by a real HTTP server in a thread."""
     app = make_app(databases.fresh(), tmp_path / "live-instance")
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=serve_until_shutdown, args=(server,), daemon=True)
     thread.start()
     server.app = app
     server.url = f"http://127.0.0.1:{server.server_port}"

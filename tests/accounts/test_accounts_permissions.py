@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import Role
+from accounts.models import Role, User
+from amanah.extensions import db
+from tests.conftest import World
 from tests.factories import login, make_user
 
 VISITORS = ("anonymous", "donor", "owner", "organizer", "treasurer", "auditor", "admin")
@@ -36,17 +38,36 @@ CASES = [(method, path, visitor, statuses[i])
          for (method, path), statuses in TABLE.items() for i, visitor in enumerate(VISITORS)]
 
 
-@pytest.mark.parametrize(("method", "path", "visitor", "expected"), CASES,
-                         ids=[f"{m} {p} as {v}" for m, p, v, _ in CASES])
-def test_permissions(app, client, method, path, visitor, expected):
+def _build_world(app) -> dict[str, int]:
+    """The account owner and one user of every other kind, built once for the module's cases."""
     with app.app_context():
         target = make_user(name="Pemilik Akun")
         people = {"owner": target, "donor": make_user()}
         for role in (Role.ORGANIZER, Role.TREASURER, Role.AUDITOR, Role.ADMIN):
             people[role.value] = make_user(None, role)
+        return {visitor: user.id for visitor, user in people.items()}
+
+
+@pytest.fixture(scope="module")
+def world(databases, tmp_path_factory):
+    yield from World.serve(databases, tmp_path_factory, _build_world)
+
+
+@pytest.fixture
+def app(world):
+    """The world's app; what a case changes is rolled back before the next."""
+    with world.shared.test() as app:
+        yield app
+
+
+@pytest.mark.parametrize(("method", "path", "visitor", "expected"), CASES,
+                         ids=[f"{m} {p} as {v}" for m, p, v, _ in CASES])
+def test_permissions(app, world, client, method, path, visitor, expected):
+    people = world.data
+    with app.app_context():
         if visitor != "anonymous":
-            login(client, people[visitor])
-        url = path.format(target=target.id)
+            login(client, db.session.get(User, people[visitor]))
+        url = path.format(target=people["owner"])
     response = client.open(url, method=method, data=FORMS.get(path) if method == "POST" else None)
     assert response.status_code == expected, response.get_data(as_text=True)[:500]
     if expected == 302 and visitor == "anonymous":

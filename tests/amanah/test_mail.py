@@ -66,6 +66,7 @@ def test_nothing_sent_when_the_transaction_rolls_back(app, smtp_server):
     assert smtp_server.messages == []
 
 
+@pytest.mark.own_app  # it adds a route
 def test_a_request_that_fails_before_its_commit_sends_nothing(app, smtp_server):
     @app.post("/test-mail-then-fail")
     def mail_then_fail():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import World
 from tests.factories.campaigns import VISITORS, client_for, make_campaign, make_people
 
 LOGIN = "login"
@@ -59,14 +60,32 @@ ROUTES = [
 ]
 
 
-@pytest.mark.parametrize("visitor", VISITORS)
-@pytest.mark.parametrize(("method", "path", "expected"),
-                         [pytest.param(*row[1:], id=row[0]) for row in ROUTES])
-def test_route_answers_each_kind_of_visitor(app, visitor, method, path, expected):
+def _build_world(app) -> tuple[dict, dict]:
+    """Seven people and a campaign in each status, built once for the module's 225 cases."""
     people = make_people(app)
     ids = {status: make_campaign(app, people["owner"], people["treasurer"], status=status,
                                  admin_id=people["admin"])
            for status in ("draft", "submitted", "published", "rejected")}
+    return people, ids
+
+
+@pytest.fixture(scope="module")
+def world(databases, tmp_path_factory):
+    yield from World.serve(databases, tmp_path_factory, _build_world)
+
+
+@pytest.fixture
+def app(world):
+    """The world's app; what a case changes is rolled back before the next."""
+    with world.shared.test() as app:
+        yield app
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+@pytest.mark.parametrize(("method", "path", "expected"),
+                         [pytest.param(*row[1:], id=row[0]) for row in ROUTES])
+def test_route_answers_each_kind_of_visitor(app, world, visitor, method, path, expected):
+    people, ids = world.data
     url = path.format(slug="posyandu-melati-untuk-balita-dusun-krapyak", **ids)
     data = {}
     if "?decision=" in url:

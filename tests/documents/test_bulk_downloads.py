@@ -203,7 +203,7 @@ def test_job_runs_in_a_background_thread_and_the_page_follows_it(fresh_database_
     deadline = time.monotonic() + 60
     while (status := client.get(location + ".json").json)["status"] != "done":
         assert status["status"] in ("queued", "running") and time.monotonic() < deadline, status
-        time.sleep(0.1)
+        time.sleep(0.02)
     assert status["total"] == 4
     zipped = client.get(status["download_url"])
     assert len(zipfile.ZipFile(io.BytesIO(zipped.data)).namelist()) == 5
@@ -259,7 +259,7 @@ def test_job_runs_in_an_rq_worker_when_redis_is_configured(fresh_database_url, t
                 break
             except Exception:
                 assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.1)
+                time.sleep(0.02)
         # The worker builds its app from the environment, as `rq worker amanah` would.
         instance = tmp_path / "instance"
         environment = {"AMANAH_ENV": "testing", "DATABASE_URL": fresh_database_url, "REDIS_URL": redis_url,
