@@ -350,7 +350,7 @@ def record(campaign: Campaign, actor: User, data: DisbursementInput,
                    _l("This document was already withheld with ledger entry %(seq)s, corrected since; "
                       "it stays withheld.", seq=earlier.ledger_seq))
         raise ValidationError({"evidence_visibility": str(message)})
-    evidence_store.store(session, document)
+    evidence_store.store(document)
     purpose = _clean(data.purpose)
     entry = storage.append(session, kind="disbursement", campaign=campaign.public_id, amount=-data.amount,
                            currency=campaign.currency, memo=purpose, evidence=document.sha256)
