@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from amanah.db import now_utc
+from amanah.errors import UserError
 from amanah.extensions import db
 from amanah.transactions import after_commit
 from donations.gateway import get_gateway
@@ -382,12 +383,8 @@ def begin_checkout(donation: Donation, success_url: str, cancel_url: str):
 
 # ---- refunds started by a treasurer or admin ----
 
-class RefundRefused(Exception):
+class RefundRefused(UserError):
     """The refund may not be made; the message is meant for the user, `field` names the input at fault."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 def refund_reason_problem(reason: str | None):

@@ -25,6 +25,13 @@ def test_one_class_each_under_user_error():
     assert not hasattr(donation_models, "IllegalDonationTransition")
 
 
+def test_a_refused_refund_is_a_user_error():
+    from donations import giving
+    exc = giving.RefundRefused("Give a reason for the refund.", field="reason")
+    assert isinstance(exc, errors.UserError)
+    assert (exc.field, str(exc)) == ("reason", "Give a reason for the refund.")
+
+
 def test_validation_error_keeps_every_field_and_names_the_first():
     exc = errors.ValidationError({"title": "Too short.", "goal": "Too small."})
     assert exc.errors == {"title": "Too short.", "goal": "Too small."}
