@@ -87,6 +87,8 @@ def init_app(app) -> None:
         # Normally caught by the view and shown as a form error; this is the answer of last resort,
         # with nothing of the request's transaction kept.
         db.session.rollback()
+        app.logger.warning("%s not caught on %s %s: %s", type(exc).__name__, request.method,
+                           request.path, exc)
         return error_response(400, str(exc.message), field=exc.field)
 
     @app.errorhandler(CSRFError)

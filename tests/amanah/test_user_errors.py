@@ -72,8 +72,9 @@ def failing_app(app):
     return app
 
 
-def test_an_uncaught_user_error_is_a_json_400_naming_the_field(failing_app):
+def test_an_uncaught_user_error_is_a_json_400_naming_the_field(failing_app, caplog):
     response = failing_app.test_client().get("/api/test-user-error", headers={"Accept-Language": "en"})
+    assert "FilterError not caught on GET /api/test-user-error" in caplog.text  # a view forgot it
     assert response.status_code == 400
     assert response.json == {"error": "Enter the date as YYYY-MM-DD, e.g. 2026-01-31.", "field": "from"}
     with failing_app.app_context():
