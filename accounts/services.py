@@ -33,6 +33,7 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.i18n import current_locale
 from amanah.links import absolute_url
+from amanah.transactions import after_commit
 
 MAX_EMAIL = 254
 MAX_NAME = 120
@@ -244,7 +245,7 @@ def change_email(user: User, password: str, new_email: str) -> User:
     old_address = user.email
     user.email = address
     _flush_unique_email()
-    mail.send_after_commit(mail.render_message(
+    after_commit(mail.send, mail.render_message(
         old_address, _l("Your Amanah e-mail address was changed"), "email_changed",
         locale=_user_locale(user), user=user, old_email=old_address, new_email=address))
     return user
@@ -265,7 +266,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Use
 def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
     user.session_version += 1  # part of every session's identity: the old ones no longer load
-    mail.send_after_commit(mail.render_message(
+    after_commit(mail.send, mail.render_message(
         user.email, _l("Your Amanah password was changed"), "password_changed",
         locale=_user_locale(user), user=user))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from amanah import errors, i18n, mail, nav, security
+from amanah import errors, i18n, nav, security, transactions
 from amanah.config import ROOT, load_config
 from amanah.db import ping_when_idle
 from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -52,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     nav.init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    mail.init_app(app)
+    transactions.init_app(app)
 
     from amanah import demo, views
     app.register_blueprint(views.bp)

@@ -1,4 +1,9 @@
-"""Error pages: HTML for people, JSON for API and ledger clients."""
+"""Errors the user can fix, and error pages: HTML for people, JSON for API and ledger clients.
+
+`UserError` is the base of every error whose message is meant for the user and that names the
+input at fault (`field`). Views catch the ones they expect and show them beside the form field;
+one that reaches the app is answered 400, as JSON naming the field for API and JSON clients.
+"""
 from __future__ import annotations
 
 from flask import jsonify, render_template, request
@@ -20,6 +25,44 @@ TITLES = {
 }
 
 
+class UserError(Exception):
+    """Bad input the user can correct. `message` is for the user (a lazy translation is rendered in
+    the locale of the moment it is shown); `field` names the input at fault, when there is one."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationError(UserError):
+    """Bad form input: `errors` maps each field to a message meant for the user."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()), (None, ""))
+        super().__init__(message, field)
+        self.errors = errors
+        self.args = (", ".join(f"{k}: {v}" for k, v in errors.items()),)
+
+
+class FilterError(UserError):
+    """A query parameter (a search filter, a cursor) that cannot be used; `field` names it."""
+
+    def __init__(self, field: str, message):
+        super().__init__(str(message), field)
+
+
+class IllegalTransition(UserError):
+    """A status change that is not allowed from the current status. The message names both; it is
+    for logs and tests, and views say something kinder."""
+
+    def __init__(self, message: str, *, current, transition=None, target=None):
+        super().__init__(message, "status")
+        self.current = str(current)
+        self.transition = None if transition is None else str(transition)
+        self.target = None if target is None else str(target)
+
+
 def wants_json() -> bool:
     if request.path.startswith(("/api/", "/webhooks/")):
         return True
@@ -39,6 +82,15 @@ def error_response(status: int, message: str, field: str | None = None):
 
 
 def init_app(app) -> None:
+    @app.errorhandler(UserError)
+    def user_error(exc: UserError):
+        # Normally caught by the view and shown as a form error; this is the answer of last resort,
+        # with nothing of the request's transaction kept.
+        db.session.rollback()
+        app.logger.warning("%s not caught on %s %s: %s", type(exc).__name__, request.method,
+                           request.path, exc)
+        return error_response(400, str(exc.message), field=exc.field)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         return error_response(400, _("The form expired or was not sent from this site. "

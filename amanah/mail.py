@@ -4,8 +4,8 @@ Delivery uses smtplib with the MAIL_* settings. Without MAIL_SERVER (development
 message is written as an .eml file to instance/outbox/ and its path is logged, so someone running
 the app locally can open a password-reset link. Production refuses to start without MAIL_SERVER.
 
-Messages are queued on the database session (`send_after_commit`) and sent by an after-commit
-hook: a request that rolls back, or fails before its commit, sends nothing.
+Mail about a change goes out after the change commits: `after_commit(mail.send, message)` (see
+amanah.transactions), so that a request that rolls back, or fails before its commit, sends nothing.
 """
 from __future__ import annotations
 
@@ -17,14 +17,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import force_locale
 
 from amanah.db import now_utc
-from amanah.extensions import db
-
-_PENDING = "amanah.mail.pending"
 
 
 def build_message(to: str, subject: str, text: str, *, sender: str | None = None) -> EmailMessage:
@@ -52,17 +48,13 @@ def render_message(to: str, subject, template: str, locale: str | None = None, *
         return build_message(to, str(subject), text)
 
 
-def send_after_commit(message: EmailMessage) -> None:
-    """Queue `message` on the current database session; it goes out when that session commits."""
-    session = db.session()
-    if not session.in_transaction():
-        # Tie the message to a transaction, so that a rollback (even of nothing yet) drops it.
-        session.begin()
-    session.info.setdefault(_PENDING, []).append(message)
-
-
-def pending_messages() -> list[EmailMessage]:
-    return list(db.session.info.get(_PENDING, []))
+def send(message: EmailMessage) -> None:
+    """Deliver `message`, logging a failure instead of raising it: meant to run after a commit
+    (`after_commit(send, message)`), when failing would only hide that the transaction did commit."""
+    try:
+        deliver(message)
+    except Exception:
+        current_app.logger.exception("could not deliver mail to %s (%s)", message["To"], message["Subject"])
 
 
 def deliver(message: EmailMessage) -> Path | None:
@@ -106,16 +98,6 @@ def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:40] or "mail"
 
 
-def _deliver_pending(session) -> None:
-    for message in session.info.pop(_PENDING, []):
-        try:
-            deliver(message)
-        except Exception:
-            # The transaction has committed; failing the request now would only hide that it did.
-            current_app.logger.exception("could not deliver mail to %s (%s)", message["To"],
-                                         message["Subject"])
-
-
 _background: set[threading.Thread] = set()
 
 
@@ -146,13 +128,3 @@ def wait_for_background(timeout: float = 30) -> None:
     """Wait until the background mail tasks are done (tests; a graceful stop)."""
     for thread in list(_background):
         thread.join(timeout)
-
-
-def _drop_pending(session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-def init_app(app) -> None:
-    if not sa.event.contains(db.session, "after_commit", _deliver_pending):
-        sa.event.listen(db.session, "after_commit", _deliver_pending)
-        sa.event.listen(db.session, "after_rollback", _drop_pending)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
+from amanah.errors import IllegalTransition
+
 
 class Status(enum.StrEnum):
     DRAFT = "draft"
@@ -72,13 +74,10 @@ TRANSITION_LABELS = {
 CREATED_LABEL = _l("Created")
 
 
-class IllegalTransition(ValueError):
-    """The named transition is not allowed from the campaign's current state."""
-
-    def __init__(self, transition: Transition | str, current: Status | str):
-        self.transition = str(transition)
-        self.current = str(current)
-        super().__init__(f"cannot {self.transition} a campaign that is {self.current}")
+def illegal(transition: Transition | str, current: Status | str) -> IllegalTransition:
+    """The error for a transition not allowed from the campaign's current state."""
+    return IllegalTransition(f"cannot {transition} a campaign that is {current}",
+                             current=current, transition=transition)
 
 
 def target_of(transition: Transition | str, current: Status | str) -> Status:
@@ -86,9 +85,9 @@ def target_of(transition: Transition | str, current: Status | str) -> Status:
     try:
         rule = RULES[Transition(transition)]
     except ValueError:
-        raise IllegalTransition(transition, current) from None
+        raise illegal(transition, current) from None
     if Status(current) not in rule.sources:
-        raise IllegalTransition(transition, current)
+        raise illegal(transition, current)
     return rule.target
 
 

@@ -11,6 +11,7 @@ import math
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from amanah.errors import FilterError
 from amanah.extensions import db
 from campaigns import categories, regions
 from campaigns.lifecycle import PUBLIC_STATUSES, Status
@@ -27,15 +28,6 @@ SORT_LABELS = {
 PUBLIC_STATUS_CODES = tuple(s.value for s in PUBLIC_STATUSES)
 QUERY_MAX = 200
 MAX_PAGE = 10_000
-
-
-class FilterError(ValueError):
-    """A query parameter that cannot be used; names the parameter."""
-
-    def __init__(self, field: str, message):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = str(message)
 
 
 @dataclasses.dataclass

@@ -15,8 +15,10 @@ from flask_babel import lazy_gettext as _l
 
 from accounts.models import Role, User, UserRole
 from amanah.db import now_utc
+from amanah.errors import ValidationError
 from amanah.extensions import db
 from amanah.money import ISO_EXPONENT, to_minor
+from amanah.text import has_control_characters
 from campaigns import categories, images, lifecycle, regions
 from campaigns.lifecycle import EDITABLE_STATUSES, IllegalTransition, Status, Transition
 from campaigns.models import (
@@ -46,16 +48,7 @@ CAMPAIGN_CURRENCIES: tuple[str, ...] = tuple(ISO_EXPONENT)
 GOAL_LIMITS = {"IDR": (100_000, 100_000_000_000), "JPY": (1_000, 2_000_000_000)}
 DEFAULT_GOAL_LIMITS = (10, 10_000_000)
 TITLE_MIN, STORY_MIN, CITY_MIN, BENEFICIARY_MIN = 5, 50, 2, 10
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PUBLIC_ID = re.compile(rf"^[a-z2-7]{{{PUBLIC_ID_LENGTH}}}$")
-
-
-class ValidationError(Exception):
-    """Bad input: `errors` maps each field to a message meant for the user."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(", ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 class PermissionDenied(Exception):
@@ -186,7 +179,7 @@ def _text(errors: dict, field: str, value: str, low: int, high: int, empty_messa
     value = (value or "").strip()
     if not value:
         errors[field] = str(empty_message)
-    elif _CONTROL.search(value):
+    elif has_control_characters(value):
         errors[field] = str(_l("The text contains characters that are not allowed."))
     elif len(value) < low:
         errors[field] = str(_l("Write at least %(num)d characters.", num=low))
@@ -413,7 +406,7 @@ def _transition(campaign: Campaign, transition: Transition, actor: User | None,
     reason = (reason or "").strip() or None
     if lifecycle.RULES[transition].needs_reason and not reason:
         raise ValidationError({"reason": str(_l("Give a reason."))})
-    if reason and (len(reason) > REASON_MAX or _CONTROL.search(reason)):
+    if reason and (len(reason) > REASON_MAX or has_control_characters(reason)):
         raise ValidationError({"reason": str(_l("Write at most %(num)d characters.", num=REASON_MAX))})
     now = now_utc()
     values: dict = {"status": target.value, "updated_at": now}
@@ -428,7 +421,7 @@ def _transition(campaign: Campaign, transition: Transition, actor: User | None,
                                                           Campaign.status == current).values(**values))
     if result.rowcount != 1:
         db.session.refresh(campaign)
-        raise IllegalTransition(transition, campaign.status)
+        raise lifecycle.illegal(transition, campaign.status)
     db.session.add(CampaignTransition(campaign_id=campaign.id, name=transition.value, from_status=current,
                                       to_status=target.value, actor_id=actor.id if actor else None,
                                       reason=reason, at=now))

@@ -26,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
+from amanah.transactions import after_commit
 from documents.models import Document, DocumentJob, JobStatus
 from donations.models import Donation, DonationStatus
 
@@ -68,12 +69,14 @@ def purge_expired(now: dt.datetime | None = None) -> int:
 
 
 def start_job(user, campaign, start, end, *, base_url: str, locale: str) -> DocumentJob:
-    """Record a job (flushed), purging expired ones first; the caller commits, then calls enqueue()."""
+    """Record a job (flushed), purging expired ones first; the caller commits, and the commit
+    hands the job to the background (a worker must not look for a row that is not there yet)."""
     purge_expired()
     job = DocumentJob(token=secrets.token_urlsafe(16), requested_by_id=user.id, campaign_id=campaign.id,
                       date_from=start, date_to=end, base_url=base_url[:255], locale=locale)
     db.session.add(job)
     db.session.flush()
+    after_commit(enqueue, job.id)
     return job
 
 

@@ -137,8 +137,7 @@ def bulk_start(public_id: str):
     # receipts the job renders are stored for good, links and QR codes included.
     job = bulk.start_job(current_user, campaign, start, end, base_url=absolute_url("main.home"),
                          locale=current_locale())
-    db.session.commit()
-    bulk.enqueue(job.id)
+    db.session.commit()  # hands the job to the background
     return redirect(url_for("documents.job_page", token=job.token), code=303)
 
 

@@ -14,7 +14,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from amanah.db import now_utc
+from amanah.errors import UserError
 from amanah.extensions import db
+from amanah.transactions import after_commit
 from donations import anomalies
 from donations.gateway import GatewayError, get_gateway
 from donations.models import (
@@ -87,10 +89,8 @@ def handle_event(event: dict) -> str:
         result = apply()
         db.session.commit()
     except BaseException:
-        db.session.info.pop(_DONOR_MAILS, None)
         db.session.rollback()
         raise
-    _send_donor_mails(db.session.info.pop(_DONOR_MAILS, []))
     return result
 
 
@@ -106,10 +106,8 @@ def apply_object(event_type: str, obj: dict) -> str:
         result = apply()
         db.session.commit()
     except BaseException:
-        db.session.info.pop(_DONOR_MAILS, None)
         db.session.rollback()
         raise
-    _send_donor_mails(db.session.info.pop(_DONOR_MAILS, []))
     return result
 
 
@@ -177,7 +175,6 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     return "paid"
 
 
-_DONOR_MAILS = "giving.donor_mails"
 # What the donor is told, by event: (subject, template under templates/mail/).
 DONOR_MAILS = {
     "paid": (_l("Thank you for your donation"), "donation_paid"),
@@ -187,7 +184,7 @@ DONOR_MAILS = {
 
 
 def _queue_donor_mail(kind: str, donation: Donation, **details) -> None:
-    """Note a mail to the donor; handle_event renders and sends it after the commit.
+    """Note a mail to the donor, rendered and sent after the commit.
 
     Rendering waits until then because this runs while the ledger's append lock is held, and the
     lock should cover only the append itself. A rolled-back event sends nothing.
@@ -195,7 +192,7 @@ def _queue_donor_mail(kind: str, donation: Donation, **details) -> None:
     from flask import g, has_request_context
     if not has_request_context() or g.get("_no_donation_mail"):
         return
-    db.session.info.setdefault(_DONOR_MAILS, []).append({
+    after_commit(_send_donor_mail, {
         "kind": kind, "id": donation.id, "donor_name": donation.donor_name,
         "donor_email": donation.donor_email, "locale": donation.locale, "total": donation.total,
         "currency": donation.currency, "ledger_seq": donation.ledger_seq,
@@ -207,24 +204,23 @@ def _queue_paid_mail(donation: Donation) -> None:
     _queue_donor_mail("paid", donation)
 
 
-def _send_donor_mails(notes: list[dict]) -> None:
+def _send_donor_mail(note: dict) -> None:
     from amanah.links import absolute_url
     from amanah.mail import deliver, render_message
     from donations.dashboard import guest_token
-    for note in notes:
-        try:
-            token = guest_token(note["id"])
-            links = {"link": absolute_url("giving.guest_view", token=token),
-                     "receipt_link": absolute_url("documents.guest_receipt", token=token)}
-            if note.get("document"):
-                links["document_link"] = absolute_url("documents.guest_document", token=token,
-                                                      serial=note["document"])
-            subject, template = DONOR_MAILS[note["kind"]]
-            deliver(render_message(note["donor_email"], subject, template, locale=note["locale"],
-                                   donation=note, **links))
-        except Exception:
-            # The payment is recorded; failing the webhook now would only make Stripe repeat it.
-            log.exception("could not send the %s mail for donation %s", note["kind"], note["id"])
+    try:
+        token = guest_token(note["id"])
+        links = {"link": absolute_url("giving.guest_view", token=token),
+                 "receipt_link": absolute_url("documents.guest_receipt", token=token)}
+        if note.get("document"):
+            links["document_link"] = absolute_url("documents.guest_document", token=token,
+                                                  serial=note["document"])
+        subject, template = DONOR_MAILS[note["kind"]]
+        deliver(render_message(note["donor_email"], subject, template, locale=note["locale"],
+                               donation=note, **links))
+    except Exception:
+        # The payment is recorded; failing the webhook now would only make Stripe repeat it.
+        log.exception("could not send the %s mail for donation %s", note["kind"], note["id"])
 
 
 class NotOurs(Exception):
@@ -494,12 +490,8 @@ def begin_checkout(donation: Donation, success_url: str, cancel_url: str):
 
 # ---- refunds started by a treasurer or admin ----
 
-class RefundRefused(Exception):
+class RefundRefused(UserError):
     """The refund may not be made; the message is meant for the user, `field` names the input at fault."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 def refund_reason_problem(reason: str | None):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
 from amanah.db import now_utc
+from amanah.errors import IllegalTransition
 from amanah.extensions import db
 from amanah.money import MAX_MINOR
 from campaigns.models import Campaign
@@ -35,12 +36,6 @@ ALLOWED_TRANSITIONS: dict[DonationStatus, frozenset[DonationStatus]] = {
     DonationStatus.FAILED: frozenset(),
     DonationStatus.EXPIRED: frozenset(),
 }
-
-
-class IllegalDonationTransition(Exception):
-    def __init__(self, current: str, target: str):
-        super().__init__(f"donation cannot go from {current} to {target}")
-        self.current, self.target = current, target
 
 
 def _in(column: str, values) -> str:
@@ -92,10 +87,11 @@ class Donation(db.Model):
     )
 
     def move_to(self, target: DonationStatus) -> None:
-        """Change status along an allowed transition, or raise IllegalDonationTransition."""
+        """Change status along an allowed transition, or raise IllegalTransition."""
         current = DonationStatus(self.status)
         if target not in ALLOWED_TRANSITIONS[current]:
-            raise IllegalDonationTransition(current, target)
+            raise IllegalTransition(f"donation cannot go from {current} to {target}", current=current,
+                                    target=target)
         self.status = target.value
 
     @property

@@ -36,6 +36,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from amanah import money
+from amanah.errors import FilterError
 from amanah.extensions import db
 from ledger import charts, checkpoints, storage, tree
 from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry, LedgerHash
@@ -56,15 +57,6 @@ CHART_POINTS = 200
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 MAX_SEQ = 2**63 - 1
-
-
-class FilterError(ValueError):
-    """A filter or cursor value that cannot be used; `field` names the query parameter."""
-
-    def __init__(self, field: str, message):
-        super().__init__(str(message))
-        self.field = field
-        self.message = str(message)
 
 
 # ---- filters and entry lists ----

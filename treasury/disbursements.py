@@ -22,9 +22,11 @@ from sqlalchemy.orm import selectinload
 
 from accounts.models import Role, User
 from amanah.db import now_utc
+from amanah.errors import ValidationError
 from amanah.extensions import db
 from amanah.i18n import format_money
 from amanah.money import MAX_MINOR
+from amanah.text import has_control_characters, one_line
 from campaigns.models import Campaign
 from ledger import storage
 from ledger.models import CampaignTotal
@@ -44,21 +46,12 @@ from treasury.models import (
 LATEST_ZONE = dt.timezone(dt.timedelta(hours=9), "WIT")
 CAMPAIGN_ZONE = dt.timezone(dt.timedelta(hours=7), "WIB")
 PURPOSE_MIN = 5
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # What must never be published: e-mail addresses, and long digit runs (phone, bank account and
 # identity numbers have 10 digits or more; amounts are written with separators, years are 4 digits).
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 # Digits however they are grouped (spaces, dots, dashes, an area code in brackets): NIK, phone and
 # account numbers are written every which way.
 _DIGIT_RUN = re.compile(r"\+?[0-9][0-9 .)\-]{8,}[0-9]")
-
-
-class ValidationError(Exception):
-    """Bad input: `errors` maps each field to a message meant for the user."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(", ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 class ReversalRefused(Exception):
@@ -235,10 +228,6 @@ def latest_paid_on(now: dt.datetime | None = None) -> dt.date:
 
 # ---- validation ----
 
-def _clean(text: str) -> str:
-    return " ".join((text or "").split())  # one line: newlines and runs of spaces become one space
-
-
 def _personal_data(text: str) -> bool:
     text = unicodedata.normalize("NFKC", text)  # full-width and other digits become 0-9
     if _EMAIL.search(text):
@@ -260,35 +249,35 @@ def _check_amount_and_date(campaign: Campaign, data: DisbursementInput, now, err
 
 
 def _check_texts(data: DisbursementInput, errors: dict) -> None:
-    payee = _clean(data.payee_name)
+    payee = one_line(data.payee_name)
     if not payee:
         errors["payee_name"] = str(_l("Enter who was paid."))
     elif len(payee) > PAYEE_MAX:
         errors["payee_name"] = str(_l("At most %(max)d characters.", max=PAYEE_MAX))
-    elif _CONTROL.search(payee) or _personal_data(payee):
+    elif has_control_characters(payee) or _personal_data(payee):
         errors["payee_name"] = str(_l("Only a name: no e-mail address, phone, account or identity number."))
-    purpose = _clean(data.purpose)
+    purpose = one_line(data.purpose)
     if not purpose:
         errors["purpose"] = str(_l("Enter what the money paid for."))
     elif len(purpose) < PURPOSE_MIN:
         errors["purpose"] = str(_l("Describe the purpose in a few words."))
     elif len(purpose) > PURPOSE_MAX:
         errors["purpose"] = str(_l("At most %(max)d characters.", max=PURPOSE_MAX))
-    elif _CONTROL.search(purpose) or _personal_data(purpose):
+    elif has_control_characters(purpose) or _personal_data(purpose):
         errors["purpose"] = str(_l("The purpose is published in the ledger forever: leave out e-mail "
                                    "addresses and phone, account or identity numbers."))
 
 
 def check_reason(reason: str) -> dict[str, str]:
     """A reversal's reason becomes its ledger entry's memo: the same rules as a purpose."""
-    text = _clean(reason)
+    text = one_line(reason)
     if not text:
         return {"reason": str(_l("Say why this disbursement is corrected."))}
     if len(text) < PURPOSE_MIN:
         return {"reason": str(_l("Describe the reason in a few words."))}
     if len(text) > REASON_MAX:
         return {"reason": str(_l("At most %(max)d characters.", max=REASON_MAX))}
-    if _CONTROL.search(text) or _personal_data(text):
+    if has_control_characters(text) or _personal_data(text):
         return {"reason": str(_l("The reason is published in the ledger forever: leave out e-mail "
                                  "addresses and phone, account or identity numbers."))}
     return {}
@@ -350,13 +339,13 @@ def record(campaign: Campaign, actor: User, data: DisbursementInput,
                    _l("This document was already withheld with ledger entry %(seq)s, corrected since; "
                       "it stays withheld.", seq=earlier.ledger_seq))
         raise ValidationError({"evidence_visibility": str(message)})
-    evidence_store.store(session, document)
-    purpose = _clean(data.purpose)
+    evidence_store.store(document)
+    purpose = one_line(data.purpose)
     entry = storage.append(session, kind="disbursement", campaign=campaign.public_id, amount=-data.amount,
                            currency=campaign.currency, memo=purpose, evidence=document.sha256)
     disbursement = Disbursement(
         campaign_id=campaign.id, amount=data.amount, currency=campaign.currency, paid_on=data.paid_on,
-        payee_kind=data.payee_kind, payee_name=_clean(data.payee_name), purpose=purpose,
+        payee_kind=data.payee_kind, payee_name=one_line(data.payee_name), purpose=purpose,
         category=data.category, evidence_sha256=document.sha256, evidence_type=document.content_type,
         evidence_size=document.size, evidence_public=data.evidence_public, recorded_by_id=actor.id,
         ledger_seq=entry.seq)
@@ -401,9 +390,9 @@ def reverse(disbursement: Disbursement, actor: User, reason: str) -> Disbursemen
         raise ReversalRefused(already)
     entry = storage.append(session, kind="disbursement_reversal", campaign=campaign.public_id,
                            amount=disbursement.amount, currency=disbursement.currency,
-                           ref=disbursement.ledger_seq, memo=_clean(reason))
-    reversal = DisbursementReversal(disbursement=disbursement, reason=_clean(reason), reversed_by_id=actor.id,
-                                    ledger_seq=entry.seq)
+                           ref=disbursement.ledger_seq, memo=one_line(reason))
+    reversal = DisbursementReversal(disbursement=disbursement, reason=one_line(reason),
+                                    reversed_by_id=actor.id, ledger_seq=entry.seq)
     session.add(reversal)
     try:
         session.flush()

@@ -35,9 +35,8 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
+from amanah.transactions import on_rollback
 from treasury import image_metadata
 
 PDF_MAGIC = b"%PDF-"
@@ -45,7 +44,6 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 60_000_000  # a scan at 600 dpi of an A3 page; more is a decompression bomb
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-_CREATED = "amanah.evidence_created"
 
 
 class EvidenceError(ValueError):
@@ -198,8 +196,8 @@ def exists(sha256: str) -> bool:
     return path_for(sha256).is_file()
 
 
-def store(session: Session, evidence: Evidence) -> Path:
-    """Put the file in place inside the session's transaction: if that rolls back, it goes again."""
+def store(evidence: Evidence) -> Path:
+    """Put the file in place inside the current transaction: if that rolls back, it goes again."""
     target = path_for(evidence.sha256)
     if target.is_file():
         return target  # content-addressed: the same bytes are already there
@@ -213,21 +211,6 @@ def store(session: Session, evidence: Evidence) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    if not session.in_transaction():
-        session.begin()
-    session.info.setdefault(_CREATED, []).append(target)
+    # No row refers to the file if the transaction does not commit, so it goes too.
+    on_rollback(target.unlink, missing_ok=True)
     return target
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_created(session: Session) -> None:
-    session.info.pop(_CREATED, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _remove_uncommitted(session: Session, transaction) -> None:
-    # The outermost transaction ended without a commit (rolled back, or closed with the session):
-    # no row refers to the files it brought, so they go too.
-    if transaction.parent is None:
-        for path in session.info.pop(_CREATED, []):
-            Path(path).unlink(missing_ok=True)

@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from amanah import mail
+from amanah import mail, transactions
 from amanah.extensions import db
+from amanah.transactions import after_commit
 from tests.conftest import running_smtp_server
 from tests.factories import make_user
 
@@ -46,10 +47,10 @@ def test_non_ascii_text_survives(app, smtp_server):
 def test_sent_only_after_commit(app, smtp_server):
     with app.app_context():
         make_user("a@example.test")
-        mail.send_after_commit(mail.build_message("a@example.test", "one", "body"))
+        after_commit(mail.send, mail.build_message("a@example.test", "one", "body"))
         db.session.flush()
         assert smtp_server.messages == []  # queued, not sent, while the transaction is open
-        assert len(mail.pending_messages()) == 1
+        assert [call.args[0]["Subject"] for call in transactions.pending()] == ["one"]
         db.session.commit()
     assert [m["Subject"] for m in smtp_server.messages] == ["one"]
 
@@ -57,9 +58,9 @@ def test_sent_only_after_commit(app, smtp_server):
 def test_nothing_sent_when_the_transaction_rolls_back(app, smtp_server):
     with app.app_context():
         make_user("b@example.test")
-        mail.send_after_commit(mail.build_message("b@example.test", "never", "body"))
+        after_commit(mail.send, mail.build_message("b@example.test", "never", "body"))
         db.session.rollback()
-        assert mail.pending_messages() == []
+        assert transactions.pending() == []
         db.session.commit()  # a later commit does not resurrect it
     with app.app_context():
         db.session.commit()
@@ -70,7 +71,7 @@ def test_nothing_sent_when_the_transaction_rolls_back(app, smtp_server):
 def test_a_request_that_fails_before_its_commit_sends_nothing(app, smtp_server):
     @app.post("/test-mail-then-fail")
     def mail_then_fail():
-        mail.send_after_commit(mail.build_message("c@example.test", "never", "body"))
+        after_commit(mail.send, mail.build_message("c@example.test", "never", "body"))
         raise RuntimeError("boom before the commit")
 
     response = app.test_client().post("/test-mail-then-fail")
@@ -83,7 +84,7 @@ def test_a_request_that_fails_before_its_commit_sends_nothing(app, smtp_server):
 def test_delivery_failure_is_logged_not_raised(app, caplog):
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=1, MAIL_TIMEOUT=2)  # nothing listens there
     with app.app_context():
-        mail.send_after_commit(mail.build_message("d@example.test", "lost", "body"))
+        after_commit(mail.send, mail.build_message("d@example.test", "lost", "body"))
         db.session.commit()
     assert "could not deliver mail to d@example.test" in caplog.text
 
@@ -91,7 +92,7 @@ def test_delivery_failure_is_logged_not_raised(app, caplog):
 def test_without_mail_server_messages_go_to_the_outbox(app, caplog):
     caplog.set_level("INFO")
     with app.app_context():
-        mail.send_after_commit(mail.build_message("siti@example.test", "Reset", "https://x.test/r/abc\n"))
+        after_commit(mail.send, mail.build_message("siti@example.test", "Reset", "https://x.test/r/abc\n"))
         db.session.commit()
     outbox = list((Path(app.instance_path) / "outbox").glob("*.eml"))
     assert len(outbox) == 1 and outbox[0].name.endswith("-siti.eml")

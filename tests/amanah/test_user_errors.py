@@ -1,0 +1,118 @@
+"""amanah.errors.UserError: one base for errors the user can fix, naming their field, answered
+400 when no view catches them; amanah.text: the one control-character rule."""
+from __future__ import annotations
+
+import pytest
+from flask_babel import lazy_gettext as _l
+
+from amanah import errors
+from amanah.extensions import db
+from amanah.text import CONTROL_CHARACTERS, has_control_characters, one_line
+from amanah.transactions import after_commit
+
+
+def test_one_class_each_under_user_error():
+    from campaigns import lifecycle, search, services
+    from donations import models as donation_models
+    from ledger import transparency
+    from treasury import disbursements
+
+    assert services.ValidationError is disbursements.ValidationError is errors.ValidationError
+    assert search.FilterError is transparency.FilterError is errors.FilterError
+    assert lifecycle.IllegalTransition is donation_models.IllegalTransition is errors.IllegalTransition
+    for cls in (errors.ValidationError, errors.FilterError, errors.IllegalTransition):
+        assert issubclass(cls, errors.UserError)
+    assert not hasattr(donation_models, "IllegalDonationTransition")
+
+
+def test_a_refused_refund_is_a_user_error():
+    from donations import giving
+    exc = giving.RefundRefused("Give a reason for the refund.", field="reason")
+    assert isinstance(exc, errors.UserError)
+    assert (exc.field, str(exc)) == ("reason", "Give a reason for the refund.")
+
+
+def test_validation_error_keeps_every_field_and_names_the_first():
+    exc = errors.ValidationError({"title": "Too short.", "goal": "Too small."})
+    assert exc.errors == {"title": "Too short.", "goal": "Too small."}
+    assert (exc.field, exc.message) == ("title", "Too short.")
+    assert str(exc) == "title: Too short., goal: Too small."
+
+
+def test_filter_error_names_its_parameter():
+    exc = errors.FilterError("page", "Not a number.")
+    assert (exc.field, exc.message, str(exc)) == ("page", "Not a number.", "Not a number.")
+
+
+def test_a_campaign_transition_names_both_states():
+    from campaigns.lifecycle import Status, Transition, target_of
+    with pytest.raises(errors.IllegalTransition, match="cannot publish a campaign that is draft") as caught:
+        target_of(Transition.PUBLISH, Status.DRAFT)
+    exc = caught.value
+    assert (exc.transition, exc.current, exc.field) == ("publish", "draft", "status")
+
+
+def test_a_donation_transition_names_both_states(app):
+    from donations.models import Donation, DonationStatus
+    donation = Donation(status=DonationStatus.PAID.value)
+    with pytest.raises(errors.IllegalTransition, match="donation cannot go from paid to pending") as caught:
+        donation.move_to(DonationStatus.PENDING)
+    assert (caught.value.current, caught.value.target) == ("paid", "pending")
+    assert donation.status == "paid"
+
+
+@pytest.fixture
+def failing_app(app):
+    @app.get("/api/test-user-error")
+    @app.get("/test-user-error")
+    def raise_user_error():
+        after_commit(lambda: pytest.fail("the request's transaction must not commit"))
+        raise errors.FilterError("from", _l("Enter the date as YYYY-MM-DD, e.g. 2026-01-31."))
+
+    return app
+
+
+def test_an_uncaught_user_error_is_a_json_400_naming_the_field(failing_app, caplog):
+    response = failing_app.test_client().get("/api/test-user-error", headers={"Accept-Language": "en"})
+    assert "FilterError not caught on GET /api/test-user-error" in caplog.text  # a view forgot it
+    assert response.status_code == 400
+    assert response.json == {"error": "Enter the date as YYYY-MM-DD, e.g. 2026-01-31.", "field": "from"}
+    with failing_app.app_context():
+        db.session.commit()  # the request's callbacks went with its transaction
+
+
+def test_the_message_is_in_the_language_of_the_request(failing_app):
+    response = failing_app.test_client().get("/api/test-user-error", headers={"Accept-Language": "id"})
+    assert response.json["error"] == "Masukkan tanggal dengan format YYYY-MM-DD, mis. 2026-01-31."
+
+
+def test_an_uncaught_user_error_on_a_page_is_an_html_400(failing_app):
+    response = failing_app.test_client().get("/test-user-error", headers={"Accept-Language": "en"})
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert "Enter the date as YYYY-MM-DD" in response.get_data(as_text=True)
+
+
+def test_filter_errors_answer_as_before(client):
+    api = client.get("/api/v1/campaigns?sort=nonsense")
+    assert api.status_code == 400 and api.json["field"] == "sort" and set(api.json) == {"error", "field"}
+    ledger = client.get("/api/v1/ledger/entries?from=yesterday")
+    assert ledger.status_code == 400
+    assert ledger.json["field"] == "from" and set(ledger.json) == {"error", "field"}
+    page = client.get("/campaigns/?sort=nonsense", headers={"Accept": "application/json"})
+    assert page.status_code == 400 and page.json["error"].startswith("sort: ")
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "bell\x07", "tab\x0bvertical", "\x1b[31m", "del\x7f"])
+def test_control_characters_are_found(text):
+    assert has_control_characters(text)
+
+
+@pytest.mark.parametrize("text", ["Air bersih", "two\nlines\r\n", "tab\there", "Ṣari — ✓", "\u200b"])
+def test_ordinary_text_passes(text):
+    assert not has_control_characters(text)
+    assert CONTROL_CHARACTERS.search(text) is None
+
+
+def test_one_line():
+    assert one_line("  Beli\n semen \t dan  pasir ") == "Beli semen dan pasir"
+    assert one_line(None) == one_line("") == ""
