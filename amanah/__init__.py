@@ -1,4 +1,7 @@
-"""Amanah's wiring: the app factory. Packages plug in through register_blueprints()."""
+"""Amanah's wiring: the app factory, with the configuration and extensions every package may import.
+
+Packages plug in through their init_app(app), listed in DOMAIN_PACKAGES; nothing here imports a
+package's views."""
 from __future__ import annotations
 
 import importlib
