@@ -1,6 +1,7 @@
 """Configuration from the environment (and .env), checked before the app starts."""
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -255,7 +256,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     if mode == "production":
         _check_production(env)
     cfg = {s.config_key: read_setting(s, env, instance_path) for s in SETTINGS if s.config_key}
-    cfg.update(FIXED)
+    cfg.update(copy.deepcopy(FIXED))  # each app its own: _enable_sqlite_pragmas fills in engine options
     cfg.update({
         "RATELIMIT_STORAGE_URI": cfg["REDIS_URL"] or "memory://",
         "PREFERRED_URL_SCHEME": "http" if mode == "development" else "https",

@@ -252,6 +252,13 @@ def test_every_checked_setting_refuses_nonsense(clean_env, tmp_path, setting):
         load_config(tmp_path)
 
 
+def test_each_app_gets_its_own_copy_of_the_fixed_values(clean_env, tmp_path):
+    first, second = load_config(tmp_path), load_config(tmp_path)
+    first["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"timeout": 30}  # as create_app on SQLite
+    assert second["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": False}
+    assert FIXED["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": False}
+
+
 def test_string_overrides_are_checked_like_the_environment(clean_env, tmp_path):
     with pytest.raises(ConfigError, match=r"^PROXY_HOPS: "):
         load_config(tmp_path, {"PROXY_HOPS": "many"})
