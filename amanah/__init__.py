@@ -1,15 +1,17 @@
-"""Amanah's wiring: the app factory. Packages plug in through register_blueprints()."""
+"""Amanah's wiring: the app factory, with the configuration and extensions every package may import.
+
+Packages plug in through their init_app(app), listed in DOMAIN_PACKAGES; nothing here imports a
+package's views."""
 from __future__ import annotations
 
 import importlib
 import logging
-import os
 from pathlib import Path
 
 from flask import Flask
 
 from amanah import errors, i18n, nav, security, transactions
-from amanah.config import ROOT, load_config
+from amanah.config import ROOT, instance_folder, load_config
 from amanah.db import ping_when_idle
 from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -21,7 +23,9 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    instance_path = Path(os.environ.get("AMANAH_INSTANCE_PATH") or ROOT / "instance")
+    """The app, configured from the environment; a bad or missing setting raises ConfigError
+    (naming the variable) before anything else is set up."""
+    instance_path = instance_folder()
     if test_config and "INSTANCE_PATH" in test_config:
         instance_path = Path(test_config["INSTANCE_PATH"])
     app = Flask("amanah", root_path=str(ROOT), instance_path=str(instance_path),
