@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Role
+from accounts.permissions import Action, can
 from tests.factories import login, make_user
 
 VISITORS = ("anonymous", "donor", "owner", "organizer", "treasurer", "auditor", "admin")
@@ -32,6 +33,9 @@ FORMS = {
     "/account/profile": {"display_name": "Nama Baru", "preferred_language": "", "npwp": "", "nik": ""},
     "/admin/users/{target}": {"roles": ["organizer"]},
 }
+# The admin routes ask can() alone: whoever it allows gets the page, everyone else is refused.
+ACTIONS = {"/admin/users": Action.MANAGE_USERS, "/admin/users/{target}": Action.MANAGE_USERS,
+           "/admin/users/999999": Action.MANAGE_USERS, "/admin/users/role-changes": Action.VIEW_ROLE_CHANGES}
 CASES = [(method, path, visitor, statuses[i])
          for (method, path), statuses in TABLE.items() for i, visitor in enumerate(VISITORS)]
 
@@ -47,6 +51,8 @@ def test_permissions(app, client, method, path, visitor, expected):
         if visitor != "anonymous":
             login(client, people[visitor])
         url = path.format(target=target.id)
+        if path in ACTIONS:
+            assert can(people.get(visitor), ACTIONS[path]) == (expected not in (302, 403))
     response = client.open(url, method=method, data=FORMS.get(path) if method == "POST" else None)
     assert response.status_code == expected, response.get_data(as_text=True)[:500]
     if expected == 302 and visitor == "anonymous":
