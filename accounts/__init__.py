@@ -7,11 +7,12 @@ from flask_babel import lazy_gettext as _l
 
 
 def init_app(app) -> None:
-    from accounts import admin_views, auth, cli, forms, views
+    from accounts import admin_views, auth, cli, forms, permissions, views
     from amanah.demo import demo_loader
     from amanah.extensions import login_manager
 
-    auth.init_app(app)
+    assert auth.load_user  # registers the user loader with Flask-Login
+    permissions.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin_views.bp)
     app.cli.add_command(cli.users_cli)

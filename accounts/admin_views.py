@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from accounts import forms, services
-from accounts.auth import roles_required
 from accounts.models import GRANTABLE_ROLES, Role, User
+from accounts.permissions import Action, permission_required
 from accounts.views import INVALID, show_errors
 from amanah.extensions import db
 
@@ -15,7 +15,7 @@ bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 
 
 @bp.get("")
-@roles_required(Role.ADMIN)
+@permission_required(Action.MANAGE_USERS)
 def index():
     query = request.args.get("q", "").strip()[:100]
     role = request.args.get("role", "")
@@ -28,7 +28,7 @@ def index():
 
 
 @bp.route("/<int:user_id>", methods=["GET", "POST"])
-@roles_required(Role.ADMIN)
+@permission_required(Action.MANAGE_USERS)
 def detail(user_id: int):
     user = db.get_or_404(User, user_id)
     held = sorted(r.value for r in user.role_names if r != Role.DONOR)
@@ -55,7 +55,7 @@ def detail(user_id: int):
 
 
 @bp.get("/role-changes")
-@roles_required(Role.ADMIN, Role.AUDITOR)  # auditors read every record; only admins change roles
+@permission_required(Action.VIEW_ROLE_CHANGES)
 def role_changes():
     page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
     return render_template("accounts/admin/role_changes.html", changes=services.role_changes(page=page))

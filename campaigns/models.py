@@ -15,7 +15,7 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import ISO_EXPONENT, MAX_MINOR
 from campaigns import categories, regions
-from campaigns.lifecycle import Status, Transition
+from campaigns.lifecycle import EDITABLE_STATUSES, Status, Transition
 
 PUBLIC_ID_LENGTH = 12
 TITLE_MAX = 120
@@ -115,6 +115,11 @@ class Campaign(db.Model):
     @property
     def is_public(self) -> bool:
         return self.status in (Status.PUBLISHED, Status.CLOSED)
+
+    @property
+    def is_editable(self) -> bool:
+        """The organizer may still change the campaign's fields (accounts.permissions asks)."""
+        return self.status in EDITABLE_STATUSES
 
     @property
     def category_label(self) -> str:

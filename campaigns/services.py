@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from accounts.models import Role, User, UserRole
+from accounts.permissions import Action, can
 from amanah.db import now_utc
 from amanah.errors import ValidationError
 from amanah.extensions import db
 from amanah.money import ISO_EXPONENT, to_minor
 from amanah.text import has_control_characters
 from campaigns import categories, images, lifecycle, regions
-from campaigns.lifecycle import EDITABLE_STATUSES, IllegalTransition, Status, Transition
+from campaigns.lifecycle import IllegalTransition, Status, Transition
 from campaigns.models import (
     BENEFICIARY_MAX,
     CITY_MAX,
@@ -81,70 +82,6 @@ def days_left(campaign: Campaign, now: dt.datetime | None = None) -> int:
 def goal_limits(currency: str) -> tuple[int, int]:
     low, high = GOAL_LIMITS.get(currency, DEFAULT_GOAL_LIMITS)
     return to_minor(Decimal(low), currency), to_minor(Decimal(high), currency)
-
-
-# --- who may do what -------------------------------------------------------------------------
-
-def is_admin(user: User | None) -> bool:
-    return bool(user is not None and user.has_role(Role.ADMIN))
-
-
-def is_owner(user: User | None, campaign: Campaign) -> bool:
-    return bool(user is not None and campaign.organizer_id == user.id)
-
-
-def is_acting_organizer(user: User | None, campaign: Campaign) -> bool:
-    """The campaign's organizer, while they still hold the organizer role: revoking the role ends
-    editing, submitting, closing and posting updates at once (as for a campaign's treasurer)."""
-    return is_owner(user, campaign) and user.has_role(Role.ORGANIZER)
-
-
-def can_view(user: User | None, campaign: Campaign) -> bool:
-    """Published and closed campaigns are public; the rest only for their organizer, treasurer
-    and the admins (everyone else must not even learn that they exist)."""
-    if campaign.is_public:
-        return True
-    return is_owner(user, campaign) or is_admin(user) or (
-        user is not None and campaign.treasurer_id == user.id and user.has_role(Role.TREASURER))
-
-
-def can_create(user: User | None) -> bool:
-    return bool(user is not None and user.has_role(Role.ORGANIZER))
-
-
-def can_edit(user: User | None, campaign: Campaign) -> bool:
-    return is_acting_organizer(user, campaign) and campaign.status in EDITABLE_STATUSES
-
-
-def can_submit(user: User | None, campaign: Campaign) -> bool:
-    return (is_acting_organizer(user, campaign)
-            and Transition.SUBMIT in lifecycle.allowed_from(campaign.status))
-
-
-def can_review(user: User | None, campaign: Campaign | None = None) -> bool:
-    """Admins review, but never their own campaign: publishing takes a second pair of eyes."""
-    if not is_admin(user):
-        return False
-    return campaign is None or not is_owner(user, campaign)
-
-
-def can_close(user: User | None, campaign: Campaign) -> bool:
-    return (is_acting_organizer(user, campaign) or is_admin(user)) and campaign.status == Status.PUBLISHED
-
-
-def can_post_update(user: User | None, campaign: Campaign) -> bool:
-    return is_acting_organizer(user, campaign) and campaign.is_public
-
-
-def can_see_history(user: User | None, campaign: Campaign) -> bool:
-    return is_admin(user)
-
-
-def can_change_treasurer(user: User | None, campaign: Campaign) -> bool:
-    """Once a campaign is public its treasurer holds its money: only an admin hands it to another
-    treasurer, and never on a campaign they organize themselves (a second pair of eyes, as for
-    reviews). Drafts and rejected campaigns are still the organizer's to change in the edit form."""
-    return can_review(user, campaign) and campaign.is_public
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -296,7 +233,7 @@ def _apply(campaign: Campaign, clean: dict) -> None:
 
 def create_campaign(organizer: User, data: CampaignInput) -> Campaign:
     """A new draft owned by `organizer`; ValidationError (nothing saved) on bad input."""
-    if not can_create(organizer):
+    if not can(organizer, Action.CREATE_CAMPAIGN):
         raise PermissionDenied("only organizers create campaigns")
     clean, errors = _validate(data, None)
     if errors:
@@ -331,7 +268,7 @@ def update_campaign(campaign: Campaign, actor: User, data: CampaignInput) -> Cam
     # campaign as it is now, not as this request first read it (PostgreSQL; SQLite writers queue).
     db.session.execute(sa.select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
     db.session.refresh(campaign)
-    if not can_edit(actor, campaign):
+    if not can(actor, Action.EDIT_CAMPAIGN, campaign):
         raise PermissionDenied("only the organizer edits, and only a draft, rejected or published campaign")
     clean, errors = _validate(data, campaign)
     if errors:
@@ -362,11 +299,11 @@ def revision_count(campaign: Campaign) -> int:
 def change_treasurer(campaign: Campaign, actor: User, treasurer_id, reason: str) -> CampaignTreasurerChange:
     """Hand a public campaign's money to another treasurer, recording who, when, from, to and why.
 
-    PermissionDenied unless `actor` may (can_change_treasurer); ValidationError (nothing changed,
+    PermissionDenied unless `actor` may (Action.CHANGE_TREASURER); ValidationError (nothing changed,
     nothing recorded) for a choice that is not an active treasurer, the current treasurer, or a
     reason that is empty, too long or holds control characters.
     """
-    if not can_change_treasurer(actor, campaign):
+    if not can(actor, Action.CHANGE_TREASURER, campaign):
         raise PermissionDenied("only another admin changes a public campaign's treasurer")
     errors: dict[str, str] = {}
     if (message := _treasurer_error(treasurer_id)) is not None:
@@ -431,7 +368,7 @@ def _transition(campaign: Campaign, transition: Transition, actor: User | None,
 
 
 def submit(campaign: Campaign, actor: User) -> Campaign:
-    if not is_acting_organizer(actor, campaign):
+    if not can(actor, Action.SUBMIT_CAMPAIGN, campaign):
         raise PermissionDenied("only the organizer submits a campaign")
     if campaign.deadline <= today_wib():
         raise ValidationError({"deadline": str(_l("The deadline must be a date in the future."))})
@@ -439,7 +376,7 @@ def submit(campaign: Campaign, actor: User) -> Campaign:
 
 
 def publish(campaign: Campaign, actor: User) -> Campaign:
-    if not can_review(actor, campaign):
+    if not can(actor, Action.REVIEW_CAMPAIGN, campaign):
         raise PermissionDenied("only another admin publishes a campaign")
     if campaign.status == Status.SUBMITTED and campaign.deadline <= today_wib():
         raise ValidationError({"deadline": str(_l("The deadline has passed: reject the campaign so that "
@@ -448,13 +385,13 @@ def publish(campaign: Campaign, actor: User) -> Campaign:
 
 
 def reject(campaign: Campaign, actor: User, reason: str) -> Campaign:
-    if not can_review(actor, campaign):
+    if not can(actor, Action.REVIEW_CAMPAIGN, campaign):
         raise PermissionDenied("only another admin rejects a campaign")
     return _transition(campaign, Transition.REJECT, actor, reason)
 
 
 def close(campaign: Campaign, actor: User, reason: str | None = None) -> Campaign:
-    if not (is_acting_organizer(actor, campaign) or is_admin(actor)):
+    if not can(actor, Action.CLOSE_CAMPAIGN, campaign):
         raise PermissionDenied("only the organizer or an admin closes a campaign")
     return _transition(campaign, Transition.CLOSE, actor, reason)
 
@@ -478,7 +415,7 @@ def close_expired(now: dt.datetime | None = None) -> list[Campaign]:
 
 
 def post_update(campaign: Campaign, author: User, title: str, body: str) -> CampaignUpdate:
-    if not can_post_update(author, campaign):
+    if not can(author, Action.POST_CAMPAIGN_UPDATE, campaign):
         raise PermissionDenied("only the organizer posts updates, on a public campaign")
     errors: dict[str, str] = {}
     title = _text(errors, "title", title, 3, UPDATE_TITLE_MAX, _l("Enter a title."))

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from accounts.permissions import Action, can, permission_required
 from amanah.errors import error_response
 from amanah.extensions import db, login_manager
 from campaigns import categories, images, lifecycle, regions, revisions, search, services
@@ -17,7 +18,7 @@ from campaigns.forms import (
     UpdateForm,
     amount_text,
 )
-from campaigns.lifecycle import IllegalTransition
+from campaigns.lifecycle import IllegalTransition, Transition
 from campaigns.rendering import render_markdown
 from ledger import transparency
 
@@ -31,14 +32,14 @@ def _user():
 
 def _campaign_or_404(public_id: str):
     campaign = services.get_by_public_id(public_id)
-    if campaign is None or not services.can_view(_user(), campaign):
+    if campaign is None or not can(_user(), Action.VIEW_CAMPAIGN, campaign):
         abort(404)
     return campaign
 
 
 def _deny(campaign):
     """Refuse: 404 to whoever may not know the campaign exists, else login or 403."""
-    if not services.can_view(_user(), campaign):
+    if not can(_user(), Action.VIEW_CAMPAIGN, campaign):
         abort(404)
     if _user() is None:
         return login_manager.unauthorized()
@@ -47,8 +48,18 @@ def _deny(campaign):
 
 def _admin_or_404():
     # The review pages are hidden from everyone else, signed in or not.
-    if not services.is_admin(_user()):
+    if not can(_user(), Action.REVIEW_CAMPAIGN):
         abort(404)
+
+
+def _allows(campaign, transition: Transition) -> bool:
+    return transition in lifecycle.allowed_from(campaign.status)
+
+
+def _may_close(user, campaign) -> bool:
+    """The close button and its route: who may close (permissions), and only a published campaign
+    (the lifecycle; the service itself answers IllegalTransition for the rest)."""
+    return can(user, Action.CLOSE_CAMPAIGN, campaign) and _allows(campaign, Transition.CLOSE)
 
 
 def _canonical(campaign, **kwargs):
@@ -97,19 +108,15 @@ def cover(name: str):
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@permission_required(Action.CREATE_CAMPAIGN)
 def new():
-    user = _user()
-    if user is None:
-        return login_manager.unauthorized()
-    if not services.can_create(user):
-        abort(403)
     return _edit_form(None)
 
 
 @bp.route("/<public_id>/edit", methods=["GET", "POST"])
 def edit(public_id: str):
     campaign = _campaign_or_404(public_id)
-    if not services.can_edit(_user(), campaign):
+    if not can(_user(), Action.EDIT_CAMPAIGN, campaign):
         return _deny(campaign)
     return _edit_form(campaign)
 
@@ -140,13 +147,9 @@ def _edit_form(campaign):
 
 
 @bp.get("/mine")
+@permission_required(Action.CREATE_CAMPAIGN)  # an organizer's page
 def mine():
-    user = _user()
-    if user is None:
-        return login_manager.unauthorized()
-    if not services.can_create(user):
-        abort(403)
-    return render_template("campaigns/mine.html", campaigns=services.campaigns_of(user))
+    return render_template("campaigns/mine.html", campaigns=services.campaigns_of(_user()))
 
 
 @bp.get("/<public_id>", defaults={"slug": None})
@@ -166,12 +169,13 @@ def show(public_id: str, slug: str | None):
         percent=search.Card(campaign, totals).percent,
         story=render_markdown(campaign.story), days_left=services.days_left(campaign),
         updates=[(u, render_markdown(u.body)) for u in campaign.updates],
-        can_edit=services.can_edit(user, campaign), can_submit=services.can_submit(user, campaign),
-        can_close=services.can_close(user, campaign), can_post=services.can_post_update(user, campaign),
-        can_review=services.can_review(user, campaign) and campaign.status == lifecycle.Status.SUBMITTED,
-        can_change_treasurer=services.can_change_treasurer(user, campaign),
+        can_edit=can(user, Action.EDIT_CAMPAIGN, campaign),
+        can_submit=can(user, Action.SUBMIT_CAMPAIGN, campaign) and _allows(campaign, Transition.SUBMIT),
+        can_close=_may_close(user, campaign), can_post=can(user, Action.POST_CAMPAIGN_UPDATE, campaign),
+        can_review=can(user, Action.REVIEW_CAMPAIGN, campaign) and _allows(campaign, Transition.PUBLISH),
+        can_change_treasurer=can(user, Action.CHANGE_TREASURER, campaign),
         treasurer_changed=services.last_treasurer_change(campaign) if campaign.is_public else None,
-        history=campaign.transitions if services.can_see_history(user, campaign) else None,
+        history=campaign.transitions if can(user, Action.VIEW_CAMPAIGN_HISTORY, campaign) else None,
         revision_count=services.revision_count(campaign) if campaign.is_public else 0,
         action_form=ActionForm(), close_form=CloseForm())
 
@@ -187,7 +191,7 @@ def changes(public_id: str):
 @bp.post("/<public_id>/submit")
 def submit(public_id: str):
     campaign = _campaign_or_404(public_id)
-    if not services.is_acting_organizer(_user(), campaign):
+    if not can(_user(), Action.SUBMIT_CAMPAIGN, campaign):
         return _deny(campaign)
     form = ActionForm()
     if form.validate_on_submit():
@@ -206,7 +210,7 @@ def submit(public_id: str):
 @bp.post("/<public_id>/close")
 def close(public_id: str):
     campaign = _campaign_or_404(public_id)
-    if not services.can_close(_user(), campaign):
+    if not _may_close(_user(), campaign):
         return _deny(campaign)
     form = CloseForm()
     if form.validate_on_submit():
@@ -260,14 +264,14 @@ def review(public_id: str):
     return render_template("campaigns/review.html", campaign=campaign,
                            story=render_markdown(campaign.story), history=campaign.transitions,
                            reject_form=reject_form, action_form=action_form,
-                           can_review=services.can_review(_user(), campaign)), status
+                           can_review=can(_user(), Action.REVIEW_CAMPAIGN, campaign)), status
 
 
 @bp.route("/<public_id>/treasurer", methods=["GET", "POST"])
 def change_treasurer(public_id: str):
     _admin_or_404()  # like the review pages: hidden from everyone but the admins
     campaign = _campaign_or_404(public_id)
-    if not services.can_change_treasurer(_user(), campaign):
+    if not can(_user(), Action.CHANGE_TREASURER, campaign):
         abort(403)  # not public yet, or the admin organizes it
     form = TreasurerForm()
     if form.validate_on_submit():
@@ -286,7 +290,7 @@ def change_treasurer(public_id: str):
 @bp.route("/<public_id>/updates/new", methods=["GET", "POST"])
 def new_update(public_id: str):
     campaign = _campaign_or_404(public_id)
-    if not services.can_post_update(_user(), campaign):
+    if not can(_user(), Action.POST_CAMPAIGN_UPDATE, campaign):
         return _deny(campaign)
     form = UpdateForm()
     if form.validate_on_submit():

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from accounts.models import Role
+from accounts.permissions import Action, can
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.transactions import after_commit
@@ -34,13 +34,6 @@ log = logging.getLogger(__name__)
 QUEUE = "amanah"
 CSV_COLUMNS = ("file", "kind", "serial", "issued_at", "donor", "amount_minor", "currency", "ledger_seq",
                "refers_to", "sha256")
-
-
-def can_bulk_download(user, campaign) -> bool:
-    """The campaign's treasurer and admins."""
-    if user is None or not user.is_authenticated:
-        return False
-    return user.has_role(Role.ADMIN) or (user.has_role(Role.TREASURER) and campaign.treasurer_id == user.id)
 
 
 def exports_dir() -> Path:
@@ -260,7 +253,7 @@ def job_for(token: str, user) -> DocumentJob | None:
     if job is None or job.requested_by_id != user.id:
         return None
     campaign = db.session.get(Campaign, job.campaign_id)
-    return job if campaign is not None and can_bulk_download(user, campaign) else None
+    return job if campaign is not None and can(user, Action.BULK_DOWNLOAD, campaign) else None
 
 
 def jobs_of(user, campaign) -> list[DocumentJob]:

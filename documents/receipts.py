@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 from urllib.parse import quote
@@ -25,7 +26,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.links import absolute_url
@@ -187,20 +187,18 @@ def issue_cancellation(refund: Refund, leaf_hash: bytes) -> Document | None:
 
 # ---- access ----
 
-def can_download(user, donation: Donation) -> bool:
-    """The donor, the campaign's treasurer and admins; nobody else learns the document exists."""
-    return may_download(user, donation.user_id, lambda: donation.campaign.treasurer_id)
+@dataclasses.dataclass(frozen=True)
+class _TreasurerOnly:
+    treasurer_id: int
 
 
-def may_download(user, donor_id: int | None, treasurer_id) -> bool:
-    """can_download() from the ids alone; `treasurer_id` may be a callable, asked only if needed."""
-    if user is None or not user.is_authenticated:
-        return False
-    if (donor_id is not None and donor_id == user.id) or user.has_role(Role.ADMIN):
-        return True
-    if not user.has_role(Role.TREASURER):
-        return False
-    return (treasurer_id() if callable(treasurer_id) else treasurer_id) == user.id
+@dataclasses.dataclass(frozen=True)
+class DownloadAccess:
+    """What deciding who may download a document needs, shaped like its donation for
+    `can(user, Action.VIEW_DONATION_DOCUMENT, access)`: the donor's id and the campaign's treasurer."""
+    id: int
+    user_id: int | None
+    campaign: _TreasurerOnly
 
 
 _DOWNLOAD = (sa.select(Document.id, Donation.user_id.label("donor_id"), Campaign.treasurer_id)
@@ -209,12 +207,13 @@ _DOWNLOAD = (sa.select(Document.id, Donation.user_id.label("donor_id"), Campaign
              .where(Document.serial == sa.bindparam("serial")))
 
 
-def download_access(serial: str):
-    """(id, donor's user id, campaign treasurer's id) of the document with this number: all that
-    deciding who may download it needs, in one query and without the PDF's bytes."""
+def download_access(serial: str) -> DownloadAccess | None:
+    """The document with this number, its donor and its campaign's treasurer: all that deciding
+    who may download it needs, in one query and without the PDF's bytes."""
     if len(serial) > 48:
         return None
-    return db.session.execute(_DOWNLOAD, {"serial": serial}).first()
+    row = db.session.execute(_DOWNLOAD, {"serial": serial}).first()
+    return row and DownloadAccess(row.id, row.donor_id, _TreasurerOnly(row.treasurer_id))
 
 
 def get_by_serial(serial: str) -> Document | None:

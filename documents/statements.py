@@ -14,7 +14,6 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
-from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import format_money
@@ -151,14 +150,6 @@ def documents_by_donation(donations) -> dict[int, list[tuple[str, str]]]:
 
 
 # ---- a campaign's financial report ----
-
-def can_see_report(user, campaign) -> bool:
-    """The campaign's treasurer, auditors and admins."""
-    if user is None or not user.is_authenticated:
-        return False
-    return (user.has_role(Role.ADMIN, Role.AUDITOR)
-            or (user.has_role(Role.TREASURER) and campaign.treasurer_id == user.id))
-
 
 def campaign_report(campaign, locale: str) -> dict:
     """Totals by kind (the ledger's running totals), every disbursement with its evidence hash, and

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from accounts.permissions import Action, can, permission_required
 from amanah.extensions import db
 from amanah.i18n import current_locale
 from amanah.links import absolute_url
@@ -39,7 +40,7 @@ def _send_document(document: Document) -> Response:
 def document(serial: str):
     """A receipt or credit note by its number, for the donor, the campaign's treasurer and admins."""
     found = receipts.download_access(serial)
-    if found is None or not receipts.may_download(current_user, found.donor_id, found.treasurer_id):
+    if found is None or not can(current_user, Action.VIEW_DONATION_DOCUMENT, found):
         abort(404)
     stored = receipts.stored_pdf(found.id)
     if stored is None:  # the first download renders it
@@ -68,7 +69,7 @@ def guest_document(token: str, serial: str):
 
 
 @bp.get("/donations/mine/statement.pdf")
-@login_required
+@permission_required(Action.DOWNLOAD_STATEMENT)
 def statement():
     """The signed-in donor's statement for a date range (e.g. a tax year)."""
     try:
@@ -85,11 +86,12 @@ def statement():
     return response
 
 
-def _campaign_for_documents(public_id: str, allowed):
+def _campaign_for_documents(public_id: str, action: Action):
+    """The campaign, to whoever may both see it and do `action`; 404 to everyone else."""
     from campaigns import services
     campaign = services.get_by_public_id(public_id)
-    if (campaign is None or not allowed(current_user, campaign)
-            or not services.can_view(current_user, campaign)):
+    if (campaign is None or not can(current_user, action, campaign)
+            or not can(current_user, Action.VIEW_CAMPAIGN, campaign)):
         abort(404)
     return campaign
 
@@ -99,7 +101,7 @@ def campaign_report(public_id: str):
     """The campaign's financial report, for its treasurer, auditors and admins."""
     from amanah.extensions import db
     from documents.pdf import render_pdf
-    campaign = _campaign_for_documents(public_id, statements.can_see_report)
+    campaign = _campaign_for_documents(public_id, Action.VIEW_CAMPAIGN_REPORT)
     locale = current_locale()
     report = statements.campaign_report(campaign, locale)
     db.session.commit()  # a checkpoint may have been signed for the report
@@ -114,7 +116,7 @@ def campaign_report(public_id: str):
 @bp.get("/campaigns/<public_id>/documents/receipts")
 @login_required
 def bulk_form(public_id: str):
-    campaign = _campaign_for_documents(public_id, bulk.can_bulk_download)
+    campaign = _campaign_for_documents(public_id, Action.BULK_DOWNLOAD)
     return render_template("documents/bulk_form.html", campaign=campaign,
                            jobs=bulk.jobs_of(current_user, campaign),
                            error=None, args={}, form=FlaskForm())
@@ -124,7 +126,7 @@ def bulk_form(public_id: str):
 @login_required
 def bulk_start(public_id: str):
     from amanah.extensions import db
-    campaign = _campaign_for_documents(public_id, bulk.can_bulk_download)
+    campaign = _campaign_for_documents(public_id, Action.BULK_DOWNLOAD)
     form = FlaskForm()
     if not form.validate_on_submit():
         abort(400)

@@ -499,13 +499,6 @@ def refund_reason_problem(reason: str | None):
     return None if (reason or "").strip() else _l("Give a reason for the refund.")
 
 
-def can_refund(user, donation: Donation) -> bool:
-    from accounts.models import Role
-    return bool(user is not None and user.is_authenticated and (
-        user.has_role(Role.ADMIN) or (user.has_role(Role.TREASURER)
-                                      and donation.campaign.treasurer_id == user.id)))
-
-
 class RefundOutcomeUnknown(Exception):
     """The provider's answer to a refund was lost: the reservation stays until it is settled."""
 

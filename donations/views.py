@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from accounts.permissions import Action, can
 from amanah import i18n
 from amanah.extensions import db, limiter
 from amanah.i18n import current_locale
@@ -118,7 +119,7 @@ def mine():
 @login_required
 def refund(donation_id: int):
     donation = db.session.get(Donation, donation_id)
-    if donation is None or not giving.can_refund(current_user, donation):
+    if donation is None or not can(current_user, Action.REFUND_DONATION, donation):
         abort(404)
     form = FlaskForm()
     if not form.validate_on_submit():
@@ -165,6 +166,6 @@ def refund(donation_id: int):
 @login_required
 def refund_form(donation_id: int):
     donation = db.session.get(Donation, donation_id)
-    if donation is None or not giving.can_refund(current_user, donation):
+    if donation is None or not can(current_user, Action.REFUND_DONATION, donation):
         abort(404)
     return render_template("donations/dashboard_refund.html", donation=donation, form=FlaskForm())

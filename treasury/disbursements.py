@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from accounts.models import Role, User
+from accounts.permissions import Action, can
 from amanah.db import now_utc
 from amanah.errors import ValidationError
 from amanah.extensions import db
@@ -68,28 +69,6 @@ class DisbursementInput:
     category: str = ""
     evidence: bytes | None = None  # the upload's raw bytes
     evidence_public: bool = True
-
-
-# ---- who may do what ----
-
-def is_campaign_treasurer(user: User | None, campaign: Campaign) -> bool:
-    """The treasurer named on the campaign, while they still hold the treasurer role."""
-    return bool(user is not None and user.is_authenticated and campaign.treasurer_id == user.id
-                and user.has_role(Role.TREASURER))
-
-
-def can_record(user: User | None, campaign: Campaign) -> bool:
-    """The campaign's treasurer or an admin, once the campaign is public (only then can it hold money)."""
-    if user is None or not user.is_authenticated or not campaign.is_public:
-        return False
-    return user.has_role(Role.ADMIN) or is_campaign_treasurer(user, campaign)
-
-
-def can_see_withheld(user: User | None, campaign: Campaign) -> bool:
-    """Withheld evidence: the campaign's treasurer, admins and auditors."""
-    if user is None or not user.is_authenticated:
-        return False
-    return user.has_role(Role.ADMIN) or user.has_role(Role.AUDITOR) or is_campaign_treasurer(user, campaign)
 
 
 # ---- reading ----
@@ -357,11 +336,6 @@ def record(campaign: Campaign, actor: User, data: DisbursementInput,
 
 # ---- correcting ----
 
-def can_reverse(user: User | None, disbursement: Disbursement) -> bool:
-    """Whoever may record a disbursement on its campaign may correct one recorded in error."""
-    return can_record(user, disbursement.campaign)
-
-
 def reversal_of(disbursement: Disbursement) -> DisbursementReversal | None:
     """Read fresh from the database, never from a relationship loaded earlier in the session."""
     return db.session.scalar(sa.select(DisbursementReversal).where(
@@ -377,7 +351,7 @@ def reverse(disbursement: Disbursement, actor: User, reason: str) -> Disbursemen
     the caller rolls back on either (the second check runs under the append lock).
     """
     campaign = disbursement.campaign
-    if not can_reverse(actor, disbursement):
+    if not can(actor, Action.REVERSE_DISBURSEMENT, disbursement):
         raise ReversalRefused(_l("Only the campaign's treasurer or an admin may correct a disbursement."))
     errors = check_reason(reason)
     if errors:

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from accounts.models import Role
+from accounts.permissions import Action, can, permission_required
 from amanah.extensions import db, login_manager
 from campaigns import services as campaign_services
 from treasury import disbursements
@@ -38,14 +38,10 @@ def _evidence_bytes(form) -> tuple[bytes | None, str | None]:
 
 
 @bp.get("/treasury/")
+@permission_required(Action.VIEW_TREASURY)
 def overview():
     """The campaigns whose money the signed-in treasurer (or admin) looks after."""
-    user = _user()
-    if user is None:
-        return login_manager.unauthorized()
-    if not (user.has_role(Role.TREASURER) or user.has_role(Role.ADMIN)):
-        abort(403)
-    campaigns = disbursements.campaigns_to_manage(user)
+    campaigns = disbursements.campaigns_to_manage(_user())
     recent = disbursements.recent_for_campaigns([campaign.id for campaign, _balance in campaigns])
     return render_template("treasury/overview.html", campaigns=campaigns, recent=recent)
 
@@ -54,9 +50,9 @@ def overview():
 def new_disbursement(public_id: str):
     user = _user()
     campaign = campaign_services.get_by_public_id(public_id)
-    if campaign is None or not campaign_services.can_view(user, campaign):
+    if campaign is None or not can(user, Action.VIEW_CAMPAIGN, campaign):
         abort(404)  # whoever may not see the campaign must not learn that it exists
-    if not disbursements.can_record(user, campaign):
+    if not can(user, Action.RECORD_DISBURSEMENT, campaign):
         return login_manager.unauthorized() if user is None else abort(403)
     form = DisbursementForm(campaign)
     if form.is_submitted():
@@ -95,10 +91,10 @@ def reverse_disbursement(public_id: str, disbursement_id: int):
     `disbursement_reversal` entry gives the money back to the campaign."""
     user = _user()
     campaign = campaign_services.get_by_public_id(public_id)
-    if campaign is None or not campaign_services.can_view(user, campaign):
+    if campaign is None or not can(user, Action.VIEW_CAMPAIGN, campaign):
         abort(404)
     disbursement = disbursements.get(campaign, disbursement_id)
-    if disbursement is None or not disbursements.can_reverse(user, disbursement):
+    if disbursement is None or not can(user, Action.REVERSE_DISBURSEMENT, disbursement):
         abort(404)  # only those who may correct a disbursement learn that this page exists
     back = url_for("campaigns.show", public_id=campaign.public_id, slug=campaign.slug,
                    _anchor=f"disbursement-{disbursement.id}")
@@ -137,11 +133,7 @@ def evidence(sha256: str):
     disbursement = disbursements.by_evidence(sha256)
     if disbursement is None:
         abort(404)
-    user = _user()
-    campaign = disbursement.campaign
-    if not campaign_services.can_view(user, campaign):
-        abort(404)
-    if not disbursement.evidence_public and not disbursements.can_see_withheld(user, campaign):
+    if not can(_user(), Action.VIEW_EVIDENCE, disbursement):
         abort(404)
     path = evidence_store.path_for(sha256)
     if not path.is_file():
@@ -183,17 +175,8 @@ def campaign_disbursements(campaign) -> tuple[list, bool]:
     return rows[:CAMPAIGN_PAGE_DISBURSEMENTS], len(rows) > CAMPAIGN_PAGE_DISBURSEMENTS
 
 
-def can_record_disbursement(campaign) -> bool:
-    return disbursements.can_record(_user(), campaign)
-
-
-def can_see_withheld_evidence(campaign) -> bool:
-    return disbursements.can_see_withheld(_user(), campaign)
-
-
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
-        campaign_disbursements=campaign_disbursements, can_record_disbursement=can_record_disbursement,
-        can_see_withheld_evidence=can_see_withheld_evidence, evidence_state=evidence_state,
+        campaign_disbursements=campaign_disbursements, evidence_state=evidence_state,
         available_balance=disbursements.available_balance)

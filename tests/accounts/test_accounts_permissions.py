@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Role, User
+from accounts.permissions import Action, can
 from amanah.extensions import db
 from tests.conftest import World
 from tests.factories import login, make_user
@@ -34,6 +35,9 @@ FORMS = {
     "/account/profile": {"display_name": "Nama Baru", "preferred_language": "", "npwp": "", "nik": ""},
     "/admin/users/{target}": {"roles": ["organizer"]},
 }
+# The admin routes ask can() alone: whoever it allows gets the page, everyone else is refused.
+ACTIONS = {"/admin/users": Action.MANAGE_USERS, "/admin/users/{target}": Action.MANAGE_USERS,
+           "/admin/users/999999": Action.MANAGE_USERS, "/admin/users/role-changes": Action.VIEW_ROLE_CHANGES}
 CASES = [(method, path, visitor, statuses[i])
          for (method, path), statuses in TABLE.items() for i, visitor in enumerate(VISITORS)]
 
@@ -68,6 +72,9 @@ def test_permissions(app, world, client, method, path, visitor, expected):
         if visitor != "anonymous":
             login(client, db.session.get(User, people[visitor]))
         url = path.format(target=people["owner"])
+        if path in ACTIONS:
+            user = db.session.get(User, people[visitor]) if visitor != "anonymous" else None
+            assert can(user, ACTIONS[path]) == (expected not in (302, 403))
     response = client.open(url, method=method, data=FORMS.get(path) if method == "POST" else None)
     assert response.status_code == expected, response.get_data(as_text=True)[:500]
     if expected == 302 and visitor == "anonymous":

@@ -92,17 +92,17 @@ def test_a_bulk_zip_is_not_served_once_its_requester_lost_the_campaign(inline_ap
 
 
 def test_a_former_treasurer_no_longer_sees_a_draft(app, client):
-    from campaigns import services
+    from accounts.permissions import Action, can
     with app.app_context():
         treasurer = make_user(None, Role.TREASURER)
         campaign = make_campaign(treasurer=treasurer)
         campaign.status = "draft"
         db.session.commit()
-        assert services.can_view(treasurer, campaign)
+        assert can(treasurer, Action.VIEW_CAMPAIGN, campaign)
         db.session.execute(db.delete(UserRole).where(UserRole.user_id == treasurer.id))
         db.session.commit()
         db.session.refresh(treasurer)
-        assert not services.can_view(treasurer, campaign)
+        assert not can(treasurer, Action.VIEW_CAMPAIGN, campaign)
 
 
 @pytest.mark.parametrize(("text", "personal"), [

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.permissions import Action, can
 from tests.conftest import World
-from tests.factories.campaigns import VISITORS, client_for, make_campaign, make_people
+from tests.factories.campaigns import VISITORS, client_for, make_campaign, make_people, user
 
 LOGIN = "login"
 ALL_OK = {"*": 200}
@@ -59,6 +60,29 @@ ROUTES = [
     ("api-unknown", "GET", "/api/v1/campaigns/aaaaaaaaaaaa", {"*": 404}),
 ]
 
+# The routes whose answer is exactly one can(): (method, path) -> (action, the campaign's status or
+# None for no object). Each visitor the route lets in (200, 303) is one that can() allows, and the
+# other way round; the rest of the table covers what can() does not decide (slugs, the lifecycle).
+ACTIONS = {
+    ("GET", "/campaigns/{published}/{slug}"): (Action.VIEW_CAMPAIGN, "published"),
+    ("GET", "/campaigns/{draft}/{slug}"): (Action.VIEW_CAMPAIGN, "draft"),
+    ("GET", "/campaigns/{submitted}/{slug}"): (Action.VIEW_CAMPAIGN, "submitted"),
+    ("GET", "/campaigns/{rejected}/{slug}"): (Action.VIEW_CAMPAIGN, "rejected"),
+    ("GET", "/campaigns/new"): (Action.CREATE_CAMPAIGN, None),
+    ("GET", "/campaigns/mine"): (Action.CREATE_CAMPAIGN, None),
+    ("GET", "/campaigns/{draft}/edit"): (Action.EDIT_CAMPAIGN, "draft"),
+    ("GET", "/campaigns/{rejected}/edit"): (Action.EDIT_CAMPAIGN, "rejected"),
+    ("GET", "/campaigns/{submitted}/edit"): (Action.EDIT_CAMPAIGN, "submitted"),
+    ("GET", "/campaigns/{published}/edit"): (Action.EDIT_CAMPAIGN, "published"),
+    ("POST", "/campaigns/{draft}/submit"): (Action.SUBMIT_CAMPAIGN, "draft"),
+    ("POST", "/campaigns/{published}/close"): (Action.CLOSE_CAMPAIGN, "published"),
+    ("GET", "/campaigns/review/"): (Action.REVIEW_CAMPAIGN, None),
+    ("GET", "/campaigns/{submitted}/review"): (Action.REVIEW_CAMPAIGN, "submitted"),
+    ("POST", "/campaigns/{submitted}/review?decision=publish"): (Action.REVIEW_CAMPAIGN, "submitted"),
+    ("GET", "/campaigns/{published}/updates/new"): (Action.POST_CAMPAIGN_UPDATE, "published"),
+    ("GET", "/campaigns/{draft}/updates/new"): (Action.POST_CAMPAIGN_UPDATE, "draft"),
+}
+
 
 def _build_world(app) -> tuple[dict, dict]:
     """Seven people and a campaign in each status, built once for the module's 225 cases."""
@@ -102,6 +126,12 @@ def test_route_answers_each_kind_of_visitor(app, world, visitor, method, path, e
     if response.status_code == 404:
         body = response.get_data(as_text=True)
         assert "Posyandu Melati" not in body  # nothing of a private campaign leaks
+    if (method, path) in ACTIONS:
+        action, status = ACTIONS[(method, path)]
+        with app.app_context():
+            from campaigns import services
+            campaign = services.get_by_public_id(ids[status]) if status else None
+            assert can(user(people[visitor]), action, campaign) == (want in (200, 303)), (visitor, action)
 
 
 def test_an_organizer_whose_role_was_revoked_can_no_longer_act_on_their_campaigns(app):

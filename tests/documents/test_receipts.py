@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import Role
+from accounts.permissions import Action, can
 from amanah.extensions import db
 from documents import receipts
 from documents.models import Document
@@ -114,6 +115,7 @@ def test_who_may_download_a_receipt(app, client, who):
                  "auditor": make_user(None, Role.AUDITOR), "admin": make_user(None, Role.ADMIN)}
         if who in users:
             login(client, users[who])
+            assert can(users[who], Action.VIEW_DONATION_DOCUMENT, donation) == (who in ALLOWED)
     if who == "guest with token":
         url = f"/donations/view/{token}/receipt.pdf"
     elif who == "guest with bad token":

@@ -6,6 +6,7 @@ import hashlib
 import pytest
 
 from accounts.models import Role
+from accounts.permissions import Action, can
 from amanah.extensions import db
 from documents import receipts
 from ledger import storage
@@ -97,6 +98,7 @@ def test_campaign_report_for_treasurer_auditors_and_admins(app, client, who, all
                  "admin": make_user(None, Role.ADMIN)}
         if who in users:
             login(client, users[who])
+        assert can(users.get(who), Action.VIEW_CAMPAIGN_REPORT, campaign) == allowed
         public_id = campaign.public_id
     response = client.get(f"/campaigns/{public_id}/documents/report.pdf")
     assert response.status_code == (200 if allowed else 404)

@@ -571,7 +571,7 @@ def test_an_answer_lost_after_the_webhook_booked_the_refund_changes_nothing(stri
                                                                             fake_stripe, monkeypatch):
     from donations import giving
     from donations.gateway import StripeGateway
-    donation_id, _, public_id = _paid(stripe_app, client, fake_stripe)
+    donation_id, _, _ = _paid(stripe_app, client, fake_stripe)
     create = StripeGateway.create_refund
 
     def webhook_first_then_lost_answer(self, *args, **kwargs):

@@ -66,7 +66,7 @@ def test_concurrent_refunds_confirmations_and_chargebacks(stripe_server):
     server, fake = stripe_server
     app = server.app
     ids, intents, treasurer_id = paid_donations(app, fake)
-    refunded_ids, disputed = ids[:DONATIONS], ids[DONATIONS]
+    refunded_ids = ids[:DONATIONS]  # the last one is disputed
     start = threading.Barrier(REFUNDERS * DONATIONS + 3)
     outcomes, done = [], threading.Event()
 
@@ -104,7 +104,8 @@ def test_concurrent_refunds_confirmations_and_chargebacks(stripe_server):
 
     def dispute() -> str:
         start.wait()
-        body, headers = webhook(make_event("charge.dispute.funds_withdrawn", fake.dispute(intents[-1])), SECRET)
+        event = make_event("charge.dispute.funds_withdrawn", fake.dispute(intents[-1]))
+        body, headers = webhook(event, SECRET)
         response = requests.post(f"{server.url}/webhooks/stripe", data=body, headers=headers, timeout=60)
         outcomes.append(response.status_code)
         return "disputed"

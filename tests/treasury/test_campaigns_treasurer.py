@@ -8,12 +8,14 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import Role
+from accounts.permissions import Action, can
 from amanah.extensions import db
 from campaigns import services
 from campaigns.models import Campaign, CampaignTreasurerChange
 from tests.factories import make_user
 from tests.factories.campaigns import _form, client_for, make_campaign, make_people, user
-from treasury import disbursements
+
+RECORD = Action.RECORD_DISBURSEMENT
 
 EN = {"Accept-Language": "en"}
 LOCKED = "Once a campaign is published, only an admin can change its treasurer."
@@ -120,7 +122,7 @@ def test_an_admin_changes_the_treasurer_with_a_reason(app, people):
     with app.test_request_context(headers=EN):
         campaign = campaign_of(public_id)
         old, new = user(people["treasurer"]), user(people["new_treasurer"])
-        assert disbursements.can_record(old, campaign) and not disbursements.can_record(new, campaign)
+        assert can(old, RECORD, campaign) and not can(new, RECORD, campaign)
         change = services.change_treasurer(campaign, user(people["admin"]), people["new_treasurer"],
                                            "  Pak Agus mengundurkan diri.  ")
         db.session.commit()
@@ -129,7 +131,7 @@ def test_an_admin_changes_the_treasurer_with_a_reason(app, people):
         assert campaign.treasurer_id == people["new_treasurer"] and campaign.treasurer is new
         assert changes() == [(campaign.id, people["treasurer"], people["new_treasurer"], people["admin"],
                               "Pak Agus mengundurkan diri.")]
-        assert not disbursements.can_record(old, campaign) and disbursements.can_record(new, campaign)
+        assert not can(old, RECORD, campaign) and can(new, RECORD, campaign)
         assert services.last_treasurer_change(campaign).id == change.id
 
 

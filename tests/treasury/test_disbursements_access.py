@@ -7,7 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import Role, User
+from accounts.permissions import Action, can
 from amanah.extensions import db
+from campaigns.models import Campaign
 from campaigns.services import today_wib
 from ledger.models import LedgerEntry
 from tests.factories import login, make_user
@@ -48,6 +50,7 @@ def test_only_the_campaigns_treasurer_and_admins_may_record(app, status):
             fund(campaign, 10_000_000)
         people = _people(campaign)
         url = f"/treasury/{campaign.public_id}/disbursements/new"
+        campaign_id = campaign.id
     for n, role in enumerate(ROLES):
         client = app.test_client()
         if people[role] is not None:
@@ -59,6 +62,10 @@ def test_only_the_campaigns_treasurer_and_admins_may_record(app, status):
             "payee_name": "Toko", "purpose": "Alat tulis", "category": "goods",
             "evidence_visibility": "public", "evidence": (io.BytesIO(pdf(100 + n)), "nota.pdf")})
         want = expected[role]
+        with app.app_context():
+            allowed = can(db.session.get(User, people[role]) if people[role] else None,
+                          Action.RECORD_DISBURSEMENT, db.session.get(Campaign, campaign_id))
+            assert allowed == (want == 200), role
         if want == "login":
             assert page.status_code == 302 and "/account/login" in page.location, role
             assert posted.status_code == 302, role

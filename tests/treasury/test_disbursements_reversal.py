@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import Role, User
+from accounts.permissions import Action, can
 from amanah.extensions import db
 from campaigns.models import Campaign
 from campaigns.services import today_wib
@@ -193,6 +194,10 @@ def test_reverse_page_is_404_to_everyone_who_may_not_correct(app, recorded):
         client = _client(app, people[role])
         page = client.get(url, headers=EN)
         assert page.status_code == (200 if role in ALLOWED else 404), role
+        with app.app_context():
+            who = db.session.get(User, people[role]) if people[role] else None
+            assert can(who, Action.REVERSE_DISBURSEMENT, db.session.get(Disbursement, disbursement_id)) == (
+                role in ALLOWED), role
         campaign_page = client.get(f"/campaigns/{public_id}/air-bersih", headers=EN).get_data(as_text=True)
         assert (url in campaign_page) == (role in ALLOWED), role
         if role not in ALLOWED:
