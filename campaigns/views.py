@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from amanah.errors import error_response
 from amanah.extensions import db, login_manager
-from campaigns import categories, images, lifecycle, regions, revisions, search, services
+from campaigns import categories, images, lifecycle, panels, regions, revisions, search, services
 from campaigns.forms import (
     ActionForm,
     CampaignForm,
@@ -173,6 +173,7 @@ def show(public_id: str, slug: str | None):
         treasurer_changed=services.last_treasurer_change(campaign) if campaign.is_public else None,
         history=campaign.transitions if services.can_see_history(user, campaign) else None,
         revision_count=services.revision_count(campaign) if campaign.is_public else 0,
+        panels=panels.panels_for(campaign, user),  # donations', documents' and treasury's sections
         action_form=ActionForm(), close_form=CloseForm())
 
 

@@ -7,12 +7,12 @@ PDF rendering, QR codes and amounts in words.
 
 
 def init_app(app) -> None:
-    from documents import bulk, cli, models, statements, views
+    from documents import bulk, cli, models, panels, statements, views
 
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.documents_cli)
     assert models.Document  # the document tables are part of the metadata that migrations compare
     app.jinja_env.globals.update(documents_by_donation=statements.documents_by_donation,
                                  statement_default_range=statements.default_range,
-                                 can_see_campaign_report=statements.can_see_report,
-                                 can_bulk_download=bulk.can_bulk_download, job_status_label=bulk.status_label)
+                                 job_status_label=bulk.status_label)
+    panels.register(app)

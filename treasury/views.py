@@ -173,27 +173,7 @@ def evidence_state(sha256: str | None) -> str | None:
     return "public" if public else "withheld"
 
 
-CAMPAIGN_PAGE_DISBURSEMENTS = 25
-
-
-def campaign_disbursements(campaign) -> tuple[list, bool]:
-    """The latest disbursements the campaign page lists, and whether there are more (the page
-    then links to all of them in the public ledger, which pages through any number)."""
-    rows = disbursements.for_campaign(campaign, limit=CAMPAIGN_PAGE_DISBURSEMENTS + 1)
-    return rows[:CAMPAIGN_PAGE_DISBURSEMENTS], len(rows) > CAMPAIGN_PAGE_DISBURSEMENTS
-
-
-def can_record_disbursement(campaign) -> bool:
-    return disbursements.can_record(_user(), campaign)
-
-
-def can_see_withheld_evidence(campaign) -> bool:
-    return disbursements.can_see_withheld(_user(), campaign)
-
-
 def init_app(app) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(
-        campaign_disbursements=campaign_disbursements, can_record_disbursement=can_record_disbursement,
-        can_see_withheld_evidence=can_see_withheld_evidence, evidence_state=evidence_state,
-        available_balance=disbursements.available_balance)
+    # The ledger's entry page asks it (when treasury is installed) whether evidence is public.
+    app.jinja_env.globals["evidence_state"] = evidence_state
