@@ -18,16 +18,20 @@ from markupsafe import Markup
 
 # Where a panel may sit on templates/campaigns/show.html, from top to bottom.
 SLOTS = (
-    "banner",  # the strip above the page (base.html's sandbox_banner block)
-    "main",    # the main column, after the campaign's finances
-    "side",    # the side column, under the donate button
-    "manage",  # the side column's boxes for the people who look after the campaign
+    "banner",   # the strip above the page (base.html's sandbox_banner block)
+    "main",     # the main column, after the campaign's finances
+    "facts",    # the side column's facts, under the treasurer's name
+    "side",     # the side column, under the donate button
+    "actions",  # inside the campaign's "Manage" box, before closing (which stays last)
+    "manage",   # the side column's boxes for the people who look after the campaign
+    "history",  # the admins' history of the campaign, after its status changes
 )
 
 _EXTENSION = "campaign_panels"
 
 Visible = Callable[[Any, Any], bool]  # (user or None, campaign) -> may this user see the panel?
-Context = Callable[[Any, Any], Mapping[str, Any]]  # (user or None, campaign) -> the template's variables
+# (user or None, campaign) -> the template's variables, or None when there is nothing to show
+Context = Callable[[Any, Any], Mapping[str, Any] | None]
 
 
 def _no_context(user, campaign) -> Mapping[str, Any]:
@@ -81,14 +85,17 @@ def providers(app=None) -> list[PanelProvider]:
     return sorted(registered, key=lambda p: (SLOTS.index(p.slot), p.order))  # stable: then registration
 
 
-def panels_for(campaign, user) -> dict[str, list[Panel]]:
-    """The panels `user` (None when signed out) sees on `campaign`'s page, by slot.
+def panels_for(campaign, user, slots: tuple[str, ...] = SLOTS) -> dict[str, list[Panel]]:
+    """The panels `user` (None when signed out) sees on `campaign`'s page, by slot (only `slots`).
 
-    A panel's context is built only when it is visible, so a hidden panel runs none of its queries.
+    A panel's context is built only when it is visible, so a hidden panel runs none of its queries;
+    a panel whose context is None has nothing to show and is left out too.
     """
     by_slot: dict[str, list[Panel]] = {slot: [] for slot in SLOTS}
     for provider in providers():
-        if provider.visible(user, campaign):
-            context = {**provider.context(user, campaign), "campaign": campaign}
-            by_slot[provider.slot].append(Panel(provider.name, provider.template, context))
+        if provider.slot in slots and provider.visible(user, campaign):
+            context = provider.context(user, campaign)
+            if context is not None:
+                by_slot[provider.slot].append(
+                    Panel(provider.name, provider.template, {**context, "campaign": campaign}))
     return by_slot

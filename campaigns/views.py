@@ -13,7 +13,6 @@ from campaigns.forms import (
     CampaignForm,
     CloseForm,
     RejectForm,
-    TreasurerForm,
     UpdateForm,
     amount_text,
 )
@@ -169,8 +168,6 @@ def show(public_id: str, slug: str | None):
         can_edit=services.can_edit(user, campaign), can_submit=services.can_submit(user, campaign),
         can_close=services.can_close(user, campaign), can_post=services.can_post_update(user, campaign),
         can_review=services.can_review(user, campaign) and campaign.status == lifecycle.Status.SUBMITTED,
-        can_change_treasurer=services.can_change_treasurer(user, campaign),
-        treasurer_changed=services.last_treasurer_change(campaign) if campaign.is_public else None,
         history=campaign.transitions if services.can_see_history(user, campaign) else None,
         revision_count=services.revision_count(campaign) if campaign.is_public else 0,
         panels=panels.panels_for(campaign, user),  # donations', documents' and treasury's sections
@@ -261,27 +258,8 @@ def review(public_id: str):
     return render_template("campaigns/review.html", campaign=campaign,
                            story=render_markdown(campaign.story), history=campaign.transitions,
                            reject_form=reject_form, action_form=action_form,
+                           panels=panels.panels_for(campaign, _user(), slots=("history",)),
                            can_review=services.can_review(_user(), campaign)), status
-
-
-@bp.route("/<public_id>/treasurer", methods=["GET", "POST"])
-def change_treasurer(public_id: str):
-    _admin_or_404()  # like the review pages: hidden from everyone but the admins
-    campaign = _campaign_or_404(public_id)
-    if not services.can_change_treasurer(_user(), campaign):
-        abort(403)  # not public yet, or the admin organizes it
-    form = TreasurerForm()
-    if form.validate_on_submit():
-        try:
-            services.change_treasurer(campaign, _user(), form.treasurer_id.data, form.reason.data)
-        except services.ValidationError as exc:
-            _merge_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The treasurer is changed; the change is in the campaign's history."), "success")
-            return redirect(_canonical(campaign), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("campaigns/treasurer_form.html", form=form, campaign=campaign), status
 
 
 @bp.route("/<public_id>/updates/new", methods=["GET", "POST"])

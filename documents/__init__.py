@@ -8,11 +8,12 @@ PDF rendering, QR codes and amounts in words.
 
 def init_app(app) -> None:
     from documents import bulk, cli, models, panels, statements, views
+    from donations import dashboard
 
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.documents_cli)
     assert models.Document  # the document tables are part of the metadata that migrations compare
-    app.jinja_env.globals.update(documents_by_donation=statements.documents_by_donation,
-                                 statement_default_range=statements.default_range,
+    app.jinja_env.globals.update(statement_default_range=statements.default_range,
                                  job_status_label=bulk.status_label)
+    dashboard.register_documents_lookup(app, statements.documents_by_donation)
     panels.register(app)

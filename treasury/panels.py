@@ -1,15 +1,13 @@
-"""What treasury adds to a campaign's page: how the money was spent, and the treasurer's box."""
+"""What treasury adds to a campaign's page: how the money was spent, the treasurer's box, and the
+record of treasurer changes (the last one's date, the admins' link to make one, and all of them)."""
 from __future__ import annotations
 
+from campaigns import services as campaign_services
 from campaigns.panels import register_panel
-from treasury import disbursements
+from treasury import disbursements, treasurers
 
 # The campaign page lists the latest ones; the public ledger pages through any number.
 CAMPAIGN_PAGE_DISBURSEMENTS = 25
-
-
-def disbursements_visible(user, campaign) -> bool:
-    return campaign.is_public
 
 
 def disbursements_context(user, campaign) -> dict:
@@ -27,8 +25,37 @@ def treasury_box_context(user, campaign) -> dict:
     return {"balance": disbursements.available_balance(campaign)}
 
 
+def public(user, campaign) -> bool:
+    return campaign.is_public
+
+
+def treasurer_changed_context(user, campaign) -> dict | None:
+    change = treasurers.last_treasurer_change(campaign)
+    return {"change": change} if change is not None else None
+
+
+def change_treasurer_visible(user, campaign) -> bool:
+    return treasurers.can_change_treasurer(user, campaign)
+
+
+def treasurer_changes_visible(user, campaign) -> bool:
+    # Part of the campaign's history: whoever may read that.
+    return campaign_services.can_see_history(user, campaign)
+
+
+def treasurer_changes_context(user, campaign) -> dict | None:
+    changes = treasurers.changes_of(campaign)
+    return {"changes": changes} if changes else None
+
+
 def register(app) -> None:
     register_panel(app, "main", "treasury.disbursements", "treasury/_list.html",
-                   visible=disbursements_visible, context=disbursements_context, order=10)
+                   visible=public, context=disbursements_context, order=10)
     register_panel(app, "manage", "treasury.box", "treasury/_manage.html",
                    visible=treasury_box_visible, context=treasury_box_context, order=10)
+    register_panel(app, "facts", "treasury.treasurer_changed", "treasury/_treasurer_changed.html",
+                   visible=public, context=treasurer_changed_context, order=10)
+    register_panel(app, "actions", "treasury.change_treasurer", "treasury/_change_treasurer_link.html",
+                   visible=change_treasurer_visible, order=10)
+    register_panel(app, "history", "treasury.treasurer_changes", "treasury/_treasurer_changes.html",
+                   visible=treasurer_changes_visible, context=treasurer_changes_context, order=10)

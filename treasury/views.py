@@ -8,9 +8,9 @@ from flask_login import current_user
 from accounts.models import Role
 from amanah.extensions import db, login_manager
 from campaigns import services as campaign_services
-from treasury import disbursements
+from treasury import disbursements, treasurers
 from treasury import evidence as evidence_store
-from treasury.forms import DisbursementForm, ReversalForm
+from treasury.forms import DisbursementForm, ReversalForm, TreasurerForm
 
 bp = Blueprint("treasury", __name__)
 EVIDENCE_MAX_AGE = 365 * 24 * 3600
@@ -128,6 +128,32 @@ def reverse_disbursement(public_id: str, disbursement_id: int):
     status = 422 if form.is_submitted() else 200
     return render_template("treasury/reverse.html", form=form, campaign=campaign,
                            disbursement=disbursement), status
+
+
+@bp.route("/campaigns/<public_id>/treasurer", methods=["GET", "POST"])
+def change_treasurer(public_id: str):
+    """An admin hands a public campaign to another treasurer (the URL stays under the campaign's)."""
+    user = _user()
+    if not campaign_services.is_admin(user):
+        abort(404)  # like the review pages: hidden from everyone but the admins
+    campaign = campaign_services.get_by_public_id(public_id)
+    if campaign is None or not campaign_services.can_view(user, campaign):
+        abort(404)
+    if not treasurers.can_change_treasurer(user, campaign):
+        abort(403)  # not public yet, or the admin organizes it
+    form = TreasurerForm()
+    if form.validate_on_submit():
+        try:
+            treasurers.change_treasurer(campaign, user, form.treasurer_id.data, form.reason.data)
+        except campaign_services.ValidationError as exc:
+            _merge_errors(form, exc.errors)
+        else:
+            db.session.commit()
+            flash(_("The treasurer is changed; the change is in the campaign's history."), "success")
+            return redirect(url_for("campaigns.show", public_id=campaign.public_id, slug=campaign.slug),
+                            code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("treasury/treasurer_form.html", form=form, campaign=campaign), status
 
 
 @bp.get("/evidence/<sha256>")

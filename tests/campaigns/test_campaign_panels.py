@@ -8,6 +8,8 @@ visitor finds on the page, in order.
 from __future__ import annotations
 
 import ast
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from flask import Flask
 from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns import panels, services
+from tests.factories import make_user
 from tests.factories.campaigns import VISITORS, client_for, make_campaign, make_people, user
 from tests.factories.documents import paid_donation
 from tests.factories.treasury import pdf
@@ -24,16 +27,20 @@ from treasury import disbursements
 ROOT = Path(__file__).resolve().parents[2]
 
 # Every panel, in the order the page draws them (slot by slot, top to bottom).
-PAGE_ORDER = ["donations.sandbox_banner", "treasury.disbursements", "donations.recent",
-              "treasury.box", "documents.campaign_documents"]
+PAGE_ORDER = ["donations.sandbox_banner", "treasury.disbursements", "treasury.treasurer_changed",
+              "donations.recent", "treasury.change_treasurer", "treasury.box", "documents.campaign_documents",
+              "treasury.treasurer_changes"]
 
 # What marks each panel in the page's HTML.
 MARKERS = {
     "donations.sandbox_banner": 'class="sandbox-banner"',
     "treasury.disbursements": 'id="disbursements"',
+    "treasury.treasurer_changed": 'class="treasurer-changed"',
     "donations.recent": 'class="recent-donations"',
+    "treasury.change_treasurer": "Change the treasurer",
     "treasury.box": 'class="owner-actions treasury-actions"',
     "documents.campaign_documents": "Financial report (PDF)",
+    "treasury.treasurer_changes": 'class="treasurer-changes"',
 }
 BULK_LINK = "Download all receipts (ZIP)"
 
@@ -46,7 +53,8 @@ PUBLISHED = {
     "owner": EVERYONE_PUBLIC,
     "auditor": [*EVERYONE_PUBLIC, "documents.campaign_documents"],
     "treasurer": [*EVERYONE_PUBLIC, "treasury.box", "documents.campaign_documents"],
-    "admin": [*EVERYONE_PUBLIC, "treasury.box", "documents.campaign_documents"],
+    "admin": [*EVERYONE_PUBLIC[:2], "donations.recent", "treasury.change_treasurer", "treasury.box",
+              "documents.campaign_documents"],
 }
 # A draft: nothing public; the report links for its treasurer and the admins (404 for the rest).
 DRAFT = {"owner": [], "treasurer": ["documents.campaign_documents"],
@@ -211,3 +219,43 @@ def test_campaigns_imports_neither_donations_documents_nor_treasury():
             for name in names:
                 assert name.split(".")[0] not in higher, f"{path.name} imports {name}"
 
+
+# ---- treasurer changes: treasury's panels inside the facts and the history ----
+
+def test_a_treasurer_change_shows_its_date_to_all_and_the_record_to_admins(app, page_world):
+    from treasury import treasurers
+    people, published, _ = page_world
+    with app.app_context():
+        successor = make_user(None, "treasurer", name="Wulan Bendahara")
+        treasurers.change_treasurer(services.get_by_public_id(published), user(people["admin"]), successor.id,
+                                    "Pak Agus mengundurkan diri.")
+        db.session.commit()
+    for who in VISITORS:
+        page = client_for(app, people[who], "en").get(f"/campaigns/{published}", follow_redirects=True).text
+        names = _panels_in(page)
+        assert "treasury.treasurer_changed" in names
+        assert ("treasury.treasurer_changes" in names) is (who == "admin")
+        assert ("Pak Agus mengundurkan diri." in page) is (who == "admin")
+        # The note sits in the facts, right after the treasurer's name.
+        assert re.search(r"Wulan Bendahara<br><small class=\"treasurer-changed\">Treasurer changed on ", page)
+
+
+def test_the_review_page_builds_only_the_history_panels(app, page_world, monkeypatch):
+    people, _, draft = page_world
+    built = []
+    recording = [dataclasses.replace(p, context=_recording(p, built)) for p in panels.providers(app)]
+    monkeypatch.setitem(app.extensions, "campaign_panels", recording)
+    with app.test_request_context():
+        campaign = services.get_by_public_id(draft)
+        by_slot = panels.panels_for(campaign, user(people["admin"]), slots=("history",))
+    assert all(not by_slot[slot] for slot in panels.SLOTS)
+    assert built == ["treasury.treasurer_changes"]
+
+
+def _recording(provider, built):
+    original = provider.context
+
+    def context(user, campaign):
+        built.append(provider.name)
+        return original(user, campaign)
+    return context
