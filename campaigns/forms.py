@@ -24,7 +24,7 @@ def amount_text(minor: int, currency: str) -> str:
                           decimal_quantization=False)
 
 
-def _int_or_none(value):
+def int_or_none(value):
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -64,7 +64,7 @@ class CampaignForm(FlaskForm):
         "Who will benefit, and how many people."))
     cover = FileField(_l("Cover image"), description=_l(
         "Optional. JPEG, PNG or WebP, at most 5 MB; it is resized and re-encoded."))
-    treasurer_id = SelectField(_l("Treasurer"), coerce=_int_or_none, validate_choice=False,
+    treasurer_id = SelectField(_l("Treasurer"), coerce=int_or_none, validate_choice=False,
                                description=_l("The person who will record how the money is spent."))
 
     def __init__(self, *args, **kwargs):
@@ -103,20 +103,6 @@ class RejectForm(FlaskForm):
 
 class CloseForm(FlaskForm):
     reason = TextAreaField(_l("Reason for closing (optional)"))
-
-
-class TreasurerForm(FlaskForm):
-    """An admin hands a public campaign to another treasurer; the reason goes on the record."""
-
-    treasurer_id = SelectField(_l("New treasurer"), coerce=_int_or_none, validate_choice=False,
-                               description=_l("They will record how the campaign's money is spent, "
-                                              "instead of the current treasurer."))
-    reason = TextAreaField(_l("Reason for the change"), description=_l(
-        "Kept permanently in the campaign's history, which admins can read."))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.treasurer_id.choices = treasurer_choices()
 
 
 class UpdateForm(FlaskForm):

@@ -80,8 +80,6 @@ class Campaign(db.Model):
         back_populates="campaign", order_by="CampaignTransition.id")
     updates: Mapped[list[CampaignUpdate]] = relationship(
         back_populates="campaign", order_by="CampaignUpdate.id.desc()")
-    treasurer_changes: Mapped[list[CampaignTreasurerChange]] = relationship(
-        back_populates="campaign", order_by="CampaignTreasurerChange.id")
     revisions: Mapped[list[CampaignRevision]] = relationship(
         back_populates="campaign", order_by="CampaignRevision.id.desc()", lazy="select")
 
@@ -154,34 +152,6 @@ class CampaignTransition(db.Model):
     __table_args__ = (
         sa.CheckConstraint(_in("name", ["create", *Transition]), name="name_known"),
         sa.CheckConstraint(_in("to_status", Status), name="to_status_known"),
-    )
-
-
-class CampaignTreasurerChange(db.Model):
-    """An admin handed a public campaign's money to another treasurer: who, when, from, to, why.
-
-    Append-only: database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL). Users are
-    deactivated, never deleted, so every foreign key RESTRICTs.
-    """
-
-    __tablename__ = "campaign_treasurer_changes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True)
-    from_user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
-    to_user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
-    changed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
-    reason: Mapped[str] = mapped_column(sa.Text)
-    at: Mapped[dt.datetime] = mapped_column(default=now_utc)
-
-    campaign: Mapped[Campaign] = relationship(back_populates="treasurer_changes")
-    from_user: Mapped[User] = relationship(foreign_keys=[from_user_id], lazy="joined")
-    to_user: Mapped[User] = relationship(foreign_keys=[to_user_id], lazy="joined")
-    changed_by: Mapped[User] = relationship(foreign_keys=[changed_by_id], lazy="joined")
-
-    __table_args__ = (
-        sa.CheckConstraint("from_user_id <> to_user_id", name="changes_treasurer"),
-        sa.CheckConstraint("length(reason) > 0", name="has_reason"),
     )
 
 

@@ -34,7 +34,6 @@ from campaigns.models import (
     Campaign,
     CampaignRevision,
     CampaignTransition,
-    CampaignTreasurerChange,
     CampaignUpdate,
     new_public_id,
     slugify,
@@ -112,7 +111,9 @@ def treasurers() -> list[User]:
 
 # --- validation ------------------------------------------------------------------------------
 
-def _text(errors: dict, field: str, value: str, low: int, high: int, empty_message) -> str:
+def checked_text(errors: dict, field: str, value: str, low: int, high: int, empty_message) -> str:
+    """`value` stripped; a message in `errors[field]` when it is empty, too short, too long or holds
+    control characters (also for treasury's treasurer changes)."""
     value = (value or "").strip()
     if not value:
         errors[field] = str(empty_message)
@@ -128,11 +129,12 @@ def _text(errors: dict, field: str, value: str, low: int, high: int, empty_messa
 def _validate(data: CampaignInput, campaign: Campaign | None) -> tuple[dict, dict[str, str]]:
     errors: dict[str, str] = {}
     clean: dict = {
-        "title": _text(errors, "title", data.title, TITLE_MIN, TITLE_MAX, _l("Enter a title.")),
-        "story": _text(errors, "story", data.story, STORY_MIN, STORY_MAX, _l("Tell the campaign's story.")),
-        "city": _text(errors, "city", data.city, CITY_MIN, CITY_MAX, _l("Enter the city or regency.")),
-        "beneficiary": _text(errors, "beneficiary", data.beneficiary, BENEFICIARY_MIN, BENEFICIARY_MAX,
-                             _l("Describe who will benefit.")),
+        "title": checked_text(errors, "title", data.title, TITLE_MIN, TITLE_MAX, _l("Enter a title.")),
+        "story": checked_text(errors, "story", data.story, STORY_MIN, STORY_MAX,
+                              _l("Tell the campaign's story.")),
+        "city": checked_text(errors, "city", data.city, CITY_MIN, CITY_MAX, _l("Enter the city or regency.")),
+        "beneficiary": checked_text(errors, "beneficiary", data.beneficiary, BENEFICIARY_MIN, BENEFICIARY_MAX,
+                                    _l("Describe who will benefit.")),
     }
     currency = data.currency
     if currency not in CAMPAIGN_CURRENCIES:
@@ -160,7 +162,7 @@ def _validate(data: CampaignInput, campaign: Campaign | None) -> tuple[dict, dic
         # with a reason on the record. The edit form keeps the current one (None: not sent).
         if data.treasurer_id is not None and data.treasurer_id != campaign.treasurer_id:
             errors["treasurer_id"] = str(TREASURER_LOCKED)
-    elif (message := _treasurer_error(data.treasurer_id)) is not None:
+    elif (message := treasurer_error(data.treasurer_id)) is not None:
         errors["treasurer_id"] = message
     else:
         clean["treasurer_id"] = data.treasurer_id
@@ -176,7 +178,7 @@ def _validate(data: CampaignInput, campaign: Campaign | None) -> tuple[dict, dic
 TREASURER_LOCKED = _l("Once a campaign is published, only an admin can change its treasurer.")
 
 
-def _treasurer_error(treasurer_id) -> str | None:
+def treasurer_error(treasurer_id) -> str | None:
     """None if `treasurer_id` names an active user holding the treasurer role."""
     known_id = (isinstance(treasurer_id, int) and not isinstance(treasurer_id, bool)
                 and 0 < treasurer_id < 2**31)
@@ -296,46 +298,6 @@ def revision_count(campaign: Campaign) -> int:
                              .where(CampaignRevision.campaign_id == campaign.id)) or 0
 
 
-def change_treasurer(campaign: Campaign, actor: User, treasurer_id, reason: str) -> CampaignTreasurerChange:
-    """Hand a public campaign's money to another treasurer, recording who, when, from, to and why.
-
-    PermissionDenied unless `actor` may (Action.CHANGE_TREASURER); ValidationError (nothing changed,
-    nothing recorded) for a choice that is not an active treasurer, the current treasurer, or a
-    reason that is empty, too long or holds control characters.
-    """
-    if not can(actor, Action.CHANGE_TREASURER, campaign):
-        raise PermissionDenied("only another admin changes a public campaign's treasurer")
-    errors: dict[str, str] = {}
-    if (message := _treasurer_error(treasurer_id)) is not None:
-        errors["treasurer_id"] = message
-    elif treasurer_id == campaign.treasurer_id:
-        errors["treasurer_id"] = str(_l("This person is already the campaign's treasurer."))
-    reason = _text(errors, "reason", reason, 1, REASON_MAX, _l("Give a reason."))
-    if errors:
-        raise ValidationError(errors)
-    previous, now = campaign.treasurer_id, now_utc()
-    # Compare-and-set: of two simultaneous changes, only the first finds the treasurer it replaces.
-    result = db.session.execute(sa.update(Campaign).where(Campaign.id == campaign.id,
-                                                          Campaign.treasurer_id == previous)
-                                .values(treasurer_id=treasurer_id, updated_at=now))
-    if result.rowcount != 1:
-        db.session.refresh(campaign)
-        raise ValidationError({"treasurer_id": str(_l("Someone changed the treasurer meanwhile: "
-                                                      "check the current one and try again."))})
-    change = CampaignTreasurerChange(campaign_id=campaign.id, from_user_id=previous, to_user_id=treasurer_id,
-                                     changed_by_id=actor.id, reason=reason, at=now)
-    db.session.add(change)
-    db.session.flush()
-    db.session.refresh(campaign)
-    return change
-
-
-def last_treasurer_change(campaign: Campaign) -> CampaignTreasurerChange | None:
-    return db.session.scalar(sa.select(CampaignTreasurerChange)
-                             .where(CampaignTreasurerChange.campaign_id == campaign.id)
-                             .order_by(CampaignTreasurerChange.id.desc()).limit(1))
-
-
 def _transition(campaign: Campaign, transition: Transition, actor: User | None,
                 reason: str | None = None) -> Campaign:
     current = campaign.status
@@ -418,8 +380,8 @@ def post_update(campaign: Campaign, author: User, title: str, body: str) -> Camp
     if not can(author, Action.POST_CAMPAIGN_UPDATE, campaign):
         raise PermissionDenied("only the organizer posts updates, on a public campaign")
     errors: dict[str, str] = {}
-    title = _text(errors, "title", title, 3, UPDATE_TITLE_MAX, _l("Enter a title."))
-    body = _text(errors, "body", body, 10, UPDATE_BODY_MAX, _l("Write the update."))
+    title = checked_text(errors, "title", title, 3, UPDATE_TITLE_MAX, _l("Enter a title."))
+    body = checked_text(errors, "body", body, 10, UPDATE_BODY_MAX, _l("Write the update."))
     if errors:
         raise ValidationError(errors)
     update = CampaignUpdate(campaign_id=campaign.id, author_id=author.id, title=title, body=body)

@@ -8,13 +8,12 @@ from flask_login import current_user
 from accounts.permissions import Action, can, permission_required
 from amanah.errors import error_response
 from amanah.extensions import db, login_manager
-from campaigns import categories, images, lifecycle, regions, revisions, search, services
+from campaigns import categories, images, lifecycle, panels, regions, revisions, search, services
 from campaigns.forms import (
     ActionForm,
     CampaignForm,
     CloseForm,
     RejectForm,
-    TreasurerForm,
     UpdateForm,
     amount_text,
 )
@@ -173,10 +172,9 @@ def show(public_id: str, slug: str | None):
         can_submit=can(user, Action.SUBMIT_CAMPAIGN, campaign) and _allows(campaign, Transition.SUBMIT),
         can_close=_may_close(user, campaign), can_post=can(user, Action.POST_CAMPAIGN_UPDATE, campaign),
         can_review=can(user, Action.REVIEW_CAMPAIGN, campaign) and _allows(campaign, Transition.PUBLISH),
-        can_change_treasurer=can(user, Action.CHANGE_TREASURER, campaign),
-        treasurer_changed=services.last_treasurer_change(campaign) if campaign.is_public else None,
         history=campaign.transitions if can(user, Action.VIEW_CAMPAIGN_HISTORY, campaign) else None,
         revision_count=services.revision_count(campaign) if campaign.is_public else 0,
+        panels=panels.panels_for(campaign, user),  # donations', documents' and treasury's sections
         action_form=ActionForm(), close_form=CloseForm())
 
 
@@ -264,27 +262,8 @@ def review(public_id: str):
     return render_template("campaigns/review.html", campaign=campaign,
                            story=render_markdown(campaign.story), history=campaign.transitions,
                            reject_form=reject_form, action_form=action_form,
+                           panels=panels.panels_for(campaign, _user(), slots=("history",)),
                            can_review=can(_user(), Action.REVIEW_CAMPAIGN, campaign)), status
-
-
-@bp.route("/<public_id>/treasurer", methods=["GET", "POST"])
-def change_treasurer(public_id: str):
-    _admin_or_404()  # like the review pages: hidden from everyone but the admins
-    campaign = _campaign_or_404(public_id)
-    if not can(_user(), Action.CHANGE_TREASURER, campaign):
-        abort(403)  # not public yet, or the admin organizes it
-    form = TreasurerForm()
-    if form.validate_on_submit():
-        try:
-            services.change_treasurer(campaign, _user(), form.treasurer_id.data, form.reason.data)
-        except services.ValidationError as exc:
-            _merge_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The treasurer is changed; the change is in the campaign's history."), "success")
-            return redirect(_canonical(campaign), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("campaigns/treasurer_form.html", form=form, campaign=campaign), status
 
 
 @bp.route("/<public_id>/updates/new", methods=["GET", "POST"])

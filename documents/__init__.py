@@ -7,17 +7,13 @@ PDF rendering, QR codes and amounts in words.
 
 
 def init_app(app) -> None:
-    from accounts.permissions import Action, can
-    from documents import bulk, cli, models, statements, views
+    from documents import bulk, cli, models, panels, statements, views
+    from donations import dashboard
 
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.documents_cli)
     assert models.Document  # the document tables are part of the metadata that migrations compare
-    app.jinja_env.globals.update(documents_by_donation=statements.documents_by_donation,
-                                 statement_default_range=statements.default_range,
+    app.jinja_env.globals.update(statement_default_range=statements.default_range,
                                  job_status_label=bulk.status_label)
-    # The campaign page's report and bulk-download links; thin names over can() until that page
-    # gets its panels from a registry.
-    app.jinja_env.globals.update(
-        can_see_campaign_report=lambda user, campaign: can(user, Action.VIEW_CAMPAIGN_REPORT, campaign),
-        can_bulk_download=lambda user, campaign: can(user, Action.BULK_DOWNLOAD, campaign))
+    dashboard.register_documents_lookup(app, statements.documents_by_donation)
+    panels.register(app)

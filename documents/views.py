@@ -75,7 +75,9 @@ def statement():
     try:
         start, end = statements.parse_range(request.args)
     except statements.RangeError as exc:
-        return render_template("donations/dashboard.html", donations=dashboard.donations_of(current_user),
+        donations = dashboard.donations_of(current_user)
+        return render_template("donations/dashboard.html", donations=donations,
+                               docs=statements.documents_by_donation(donations),
                                statement_error=exc, statement_args=request.args), 400
     locale = current_locale()
     from documents.pdf import render_pdf

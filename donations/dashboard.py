@@ -30,6 +30,22 @@ def donation_status_label(status: str) -> str:
 def refund_status_label(status: str) -> str:
     return str(REFUND_STATUS_LABELS.get(status, status))
 
+# The documents issued for donations (receipts, credit notes) are documents' business, and documents
+# sits above donations: it hands its lookup over at init_app time, so the dashboard lists them
+# without donations importing documents. Without documents installed, no donation has any.
+_DOCUMENTS_LOOKUP = "donation_documents"
+
+
+def register_documents_lookup(app, lookup) -> None:
+    """`lookup(donations)` -> {donation id: [(kind, serial), ...]}, in one query."""
+    app.extensions[_DOCUMENTS_LOOKUP] = lookup
+
+
+def documents_of(donations) -> dict[int, list[tuple[str, str]]]:
+    lookup = current_app.extensions.get(_DOCUMENTS_LOOKUP)
+    return lookup(donations) if lookup is not None and donations else {}
+
+
 _SALT = "amanah.donation-view"
 
 

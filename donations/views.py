@@ -112,7 +112,9 @@ def give(public_id: str):
 @bp.get("/donations/mine")
 @login_required
 def mine():
-    return render_template("donations/dashboard.html", donations=dashboard.donations_of(current_user))
+    donations = dashboard.donations_of(current_user)
+    return render_template("donations/dashboard.html", donations=donations,
+                           docs=dashboard.documents_of(donations))
 
 
 @bp.post("/donations/<int:donation_id>/refund")

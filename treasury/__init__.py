@@ -7,8 +7,9 @@ without their metadata), and the public treasury API.
 
 def init_app(app) -> None:
     from amanah.demo import demo_loader
-    from treasury import api, demo, views
+    from treasury import api, demo, panels, views
 
     views.init_app(app)
     api.init_app(app)
+    panels.register(app)
     demo_loader(order=40, name="disbursements")(demo.load_demo_disbursements)

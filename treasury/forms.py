@@ -1,4 +1,5 @@
-"""The disbursement form: it only turns text into values; treasury.disbursements judges them."""
+"""The disbursement and treasurer-change forms: they only turn text into values; treasury.disbursements
+and treasury.treasurers judge them."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -8,7 +9,7 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField, Validat
 
 from amanah.i18n import parse_money
 from amanah.money import MoneyError
-from campaigns.forms import LocalDateField
+from campaigns.forms import LocalDateField, int_or_none, treasurer_choices
 from treasury import disbursements
 from treasury import evidence as evidence_store
 from treasury.models import (
@@ -85,3 +86,17 @@ class ReversalForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reason_max = REASON_MAX
+
+
+class TreasurerForm(FlaskForm):
+    """An admin hands a public campaign to another treasurer; the reason goes on the record."""
+
+    treasurer_id = SelectField(_l("New treasurer"), coerce=int_or_none, validate_choice=False,
+                               description=_l("They will record how the campaign's money is spent, "
+                                              "instead of the current treasurer."))
+    reason = TextAreaField(_l("Reason for the change"), description=_l(
+        "Kept permanently in the campaign's history, which admins can read."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.treasurer_id.choices = treasurer_choices()

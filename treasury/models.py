@@ -140,3 +140,34 @@ class DisbursementReversal(db.Model):
 
     def __repr__(self) -> str:
         return f"<DisbursementReversal of {self.disbursement_id} seq={self.ledger_seq}>"
+
+
+class CampaignTreasurerChange(db.Model):
+    """An admin handed a public campaign's money to another treasurer: who, when, from, to, why.
+
+    The table keeps its first name (campaign_treasurer_changes); the record moved to treasury, whose
+    business is who holds a campaign's money.
+
+    Append-only: database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL). Users are
+    deactivated, never deleted, so every foreign key RESTRICTs.
+    """
+
+    __tablename__ = "campaign_treasurer_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True)
+    from_user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    to_user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    changed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    campaign: Mapped[Campaign] = relationship()
+    from_user: Mapped[User] = relationship(foreign_keys=[from_user_id], lazy="joined")
+    to_user: Mapped[User] = relationship(foreign_keys=[to_user_id], lazy="joined")
+    changed_by: Mapped[User] = relationship(foreign_keys=[changed_by_id], lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint("from_user_id <> to_user_id", name="changes_treasurer"),
+        sa.CheckConstraint("length(reason) > 0", name="has_reason"),
+    )

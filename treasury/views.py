@@ -8,9 +8,9 @@ from flask_login import current_user
 from accounts.permissions import Action, can, permission_required
 from amanah.extensions import db, login_manager
 from campaigns import services as campaign_services
-from treasury import disbursements
+from treasury import disbursements, treasurers
 from treasury import evidence as evidence_store
-from treasury.forms import DisbursementForm, ReversalForm
+from treasury.forms import DisbursementForm, ReversalForm, TreasurerForm
 
 bp = Blueprint("treasury", __name__)
 EVIDENCE_MAX_AGE = 365 * 24 * 3600
@@ -126,6 +126,32 @@ def reverse_disbursement(public_id: str, disbursement_id: int):
                            disbursement=disbursement), status
 
 
+@bp.route("/campaigns/<public_id>/treasurer", methods=["GET", "POST"])
+def change_treasurer(public_id: str):
+    """An admin hands a public campaign to another treasurer (the URL stays under the campaign's)."""
+    user = _user()
+    if not can(user, Action.REVIEW_CAMPAIGN):
+        abort(404)  # like the review pages: hidden from everyone but the admins
+    campaign = campaign_services.get_by_public_id(public_id)
+    if campaign is None or not can(user, Action.VIEW_CAMPAIGN, campaign):
+        abort(404)
+    if not can(user, Action.CHANGE_TREASURER, campaign):
+        abort(403)  # not public yet, or the admin organizes it
+    form = TreasurerForm()
+    if form.validate_on_submit():
+        try:
+            treasurers.change_treasurer(campaign, user, form.treasurer_id.data, form.reason.data)
+        except campaign_services.ValidationError as exc:
+            _merge_errors(form, exc.errors)
+        else:
+            db.session.commit()
+            flash(_("The treasurer is changed; the change is in the campaign's history."), "success")
+            return redirect(url_for("campaigns.show", public_id=campaign.public_id, slug=campaign.slug),
+                            code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("treasury/treasurer_form.html", form=form, campaign=campaign), status
+
+
 @bp.get("/evidence/<sha256>")
 def evidence(sha256: str):
     """The document whose SHA-256 a disbursement entry carries: public ones to anyone, withheld ones
@@ -165,18 +191,7 @@ def evidence_state(sha256: str | None) -> str | None:
     return "public" if public else "withheld"
 
 
-CAMPAIGN_PAGE_DISBURSEMENTS = 25
-
-
-def campaign_disbursements(campaign) -> tuple[list, bool]:
-    """The latest disbursements the campaign page lists, and whether there are more (the page
-    then links to all of them in the public ledger, which pages through any number)."""
-    rows = disbursements.for_campaign(campaign, limit=CAMPAIGN_PAGE_DISBURSEMENTS + 1)
-    return rows[:CAMPAIGN_PAGE_DISBURSEMENTS], len(rows) > CAMPAIGN_PAGE_DISBURSEMENTS
-
-
 def init_app(app) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(
-        campaign_disbursements=campaign_disbursements, evidence_state=evidence_state,
-        available_balance=disbursements.available_balance)
+    # The ledger's entry page asks it (when treasury is installed) whether evidence is public.
+    app.jinja_env.globals["evidence_state"] = evidence_state

@@ -11,9 +11,11 @@ from accounts.models import Role
 from accounts.permissions import Action, can
 from amanah.extensions import db
 from campaigns import services
-from campaigns.models import Campaign, CampaignTreasurerChange
+from campaigns.models import Campaign
 from tests.factories import make_user
 from tests.factories.campaigns import _form, client_for, make_campaign, make_people, user
+from treasury import treasurers
+from treasury.models import CampaignTreasurerChange
 
 RECORD = Action.RECORD_DISBURSEMENT
 
@@ -123,7 +125,7 @@ def test_an_admin_changes_the_treasurer_with_a_reason(app, people):
         campaign = campaign_of(public_id)
         old, new = user(people["treasurer"]), user(people["new_treasurer"])
         assert can(old, RECORD, campaign) and not can(new, RECORD, campaign)
-        change = services.change_treasurer(campaign, user(people["admin"]), people["new_treasurer"],
+        change = treasurers.change_treasurer(campaign, user(people["admin"]), people["new_treasurer"],
                                            "  Pak Agus mengundurkan diri.  ")
         db.session.commit()
         assert change.at.tzinfo is not None
@@ -132,7 +134,7 @@ def test_an_admin_changes_the_treasurer_with_a_reason(app, people):
         assert changes() == [(campaign.id, people["treasurer"], people["new_treasurer"], people["admin"],
                               "Pak Agus mengundurkan diri.")]
         assert not can(old, RECORD, campaign) and can(new, RECORD, campaign)
-        assert services.last_treasurer_change(campaign).id == change.id
+        assert treasurers.last_treasurer_change(campaign).id == change.id
 
 
 @pytest.mark.parametrize(("who", "treasurer", "reason", "error"), [
@@ -155,7 +157,7 @@ def test_refused_changes_change_and_record_nothing(app, people, who, treasurer, 
         campaign = campaign_of(public_id)
         expected = error if isinstance(error, type) else services.ValidationError
         with pytest.raises(expected) as excinfo:
-            services.change_treasurer(campaign, user(people[who]), people.get(treasurer), reason)
+            treasurers.change_treasurer(campaign, user(people[who]), people.get(treasurer), reason)
         if isinstance(error, dict):
             assert excinfo.value.errors == error
         assert changes() == []
@@ -166,10 +168,12 @@ def test_refused_changes_change_and_record_nothing(app, people, who, treasurer, 
 def test_only_public_campaigns_are_changed_this_way(app, people):
     public_id = make_campaign(app, people["owner"], people["treasurer"], status="submitted")
     with app.app_context(), pytest.raises(services.PermissionDenied):
-        services.change_treasurer(campaign_of(public_id), user(people["admin"]), people["new_treasurer"], "x")
+        treasurers.change_treasurer(campaign_of(public_id), user(people["admin"]), people["new_treasurer"],
+                                    "x")
     closed_id = make_campaign(app, people["owner"], people["treasurer"], status="closed")
     with app.app_context():
-        services.change_treasurer(campaign_of(closed_id), user(people["admin"]), people["new_treasurer"], "x")
+        treasurers.change_treasurer(campaign_of(closed_id), user(people["admin"]), people["new_treasurer"],
+                                    "x")
         db.session.commit()
         assert campaign_of(closed_id).treasurer_id == people["new_treasurer"]
 
@@ -182,7 +186,7 @@ def test_only_public_campaigns_are_changed_this_way(app, people):
 def test_the_database_refuses_changing_the_record(app, people, statement):
     public_id = make_campaign(app, people["owner"], people["treasurer"])
     with app.app_context():
-        services.change_treasurer(campaign_of(public_id), user(people["admin"]), people["new_treasurer"],
+        treasurers.change_treasurer(campaign_of(public_id), user(people["admin"]), people["new_treasurer"],
                                   "Serah terima")
         db.session.commit()
         before = changes()

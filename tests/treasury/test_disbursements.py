@@ -338,7 +338,7 @@ def test_database_refuses_to_change_or_delete_a_disbursement(app):
 def test_campaign_page_lists_the_latest_disbursements_and_links_to_all(app, funded):
     """A campaign page lists the 25 latest disbursements; with more, it links to all of them in the
     public ledger (paged there), instead of growing without end."""
-    from treasury.views import CAMPAIGN_PAGE_DISBURSEMENTS as LISTED
+    from treasury.panels import CAMPAIGN_PAGE_DISBURSEMENTS as LISTED
     public_id, _ = funded
     with app.test_request_context():
         campaign = _campaign(public_id)

@@ -1,0 +1,27 @@
+"""What giving adds to a campaign's page: the sandbox banner and the latest donations."""
+from __future__ import annotations
+
+from campaigns.panels import register_panel
+from donations import dashboard
+from donations.gateway import is_sandbox
+
+
+def sandbox_banner_visible(user, campaign) -> bool:
+    # Only where one can give: a published campaign, while the sandbox stands in for Stripe.
+    return campaign.status == "published" and is_sandbox()
+
+
+def recent_donations_visible(user, campaign) -> bool:
+    # Who gave is shown wherever the campaign itself is public.
+    return campaign.is_public
+
+
+def recent_donations_context(user, campaign) -> dict:
+    return {"donations": dashboard.recent_donations(campaign)}
+
+
+def register(app) -> None:
+    register_panel(app, "banner", "donations.sandbox_banner", "donations/_sandbox_banner.html",
+                   visible=sandbox_banner_visible)
+    register_panel(app, "side", "donations.recent", "donations/_recent_donations.html",
+                   visible=recent_donations_visible, context=recent_donations_context)
