@@ -93,6 +93,9 @@ def verify_database(session: Session, verifier_text: str, origin: str, progress=
     beyond = [size for size in cps if size > seq]
     if beyond:
         return result.fail(None, f"checkpoint for size {min(beyond)} is beyond the ledger ({seq} entries)")
+    went_back = _signed_smaller_after_larger(cps.values())
+    if went_back:
+        return result.fail(None, went_back)
     result.checkpoints = len(cps)
     return result
 
@@ -127,6 +130,19 @@ def _checkpoint_ok(result: AuditResult, cp, root: bytes, verifier, origin: str) 
                     f"checkpoint for size {cp.size} does not match the tree of the stored leaves")
         return False
     return True
+
+
+def _signed_smaller_after_larger(cps) -> str | None:
+    """Checkpoints in the order they were signed must never shrink: a smaller one signed after a
+    larger one means the ledger went back (entries removed) when it was signed."""
+    largest = None
+    for cp in sorted(cps, key=lambda cp: (cp.created_at, cp.size)):
+        if largest is not None and cp.size < largest.size:
+            return (f"checkpoint for size {cp.size} was signed after the checkpoint for size "
+                    f"{largest.size}: the ledger went back")
+        if largest is None or cp.size > largest.size:
+            largest = cp
+    return None
 
 
 def _trim(frontier: dict[int, bytes], size: int) -> None:
