@@ -9,14 +9,12 @@ def init_app(app) -> None:
     from amanah.demo import demo_loader
     from donations import dashboard, ledger_references, models, sandbox, views, webhooks
     from donations.gateway import is_sandbox
-    from ledger import references
 
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
     assert models.Donation  # the giving tables are part of the metadata that migrations compare
     demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
-    for source in ledger_references.SOURCES:
-        references.register(app, source)
+    ledger_references.init_app(app)
     app.jinja_env.globals["recent_donations"] = dashboard.recent_donations
     app.jinja_env.globals["payment_sandbox"] = is_sandbox
     app.jinja_env.globals.update(donation_status_label=dashboard.donation_status_label,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign
 from donations.models import Dispute, Donation, Refund
+from ledger import references
 from ledger.references import Reference
 
 
@@ -63,3 +64,9 @@ def chargeback_references(session: Session) -> Iterator[Reference]:
 
 
 SOURCES = (donation_references, refund_references, chargeback_references)
+
+
+def init_app(app) -> None:
+    """`flask ledger verify` checks these rows against their entries."""
+    for source in SOURCES:
+        references.register(app, source)

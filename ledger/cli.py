@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from amanah.extensions import db
-from ledger import audit, checkpoints, note, references, storage
+from ledger import audit, checkpoints, consistency, note, references, storage
 
 
 @click.group("ledger")
@@ -56,7 +56,11 @@ def export_command(path: str):
 @with_appcontext
 def checkpoint_command():
     """Sign a checkpoint for the current size (if none exists) and print it."""
-    cp = checkpoints.checkpoint_for_current_size(db.session)
+    try:
+        cp = checkpoints.checkpoint_for_current_size(db.session)
+    except consistency.CheckpointRefused as exc:
+        click.echo(f"REFUSED: {exc}", err=True)
+        sys.exit(1)
     db.session.commit()
     click.echo(cp.note, nl=False)
 

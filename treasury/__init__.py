@@ -7,11 +7,9 @@ without their metadata), and the public treasury API.
 
 def init_app(app) -> None:
     from amanah.demo import demo_loader
-    from ledger import references
     from treasury import api, demo, ledger_references, views
 
     views.init_app(app)
     api.init_app(app)
     demo_loader(order=40, name="disbursements")(demo.load_demo_disbursements)
-    for source in ledger_references.SOURCES:
-        references.register(app, source)
+    ledger_references.init_app(app)

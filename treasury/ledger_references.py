@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign
+from ledger import references
 from ledger.references import Reference
 from treasury.models import Disbursement, DisbursementReversal
 
@@ -28,3 +29,9 @@ def disbursement_references(session: Session) -> Iterator[Reference]:
 
 
 SOURCES = (disbursement_references,)
+
+
+def init_app(app) -> None:
+    """`flask ledger verify` checks these rows against their entries."""
+    for source in SOURCES:
+        references.register(app, source)

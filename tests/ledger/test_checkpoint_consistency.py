@@ -37,6 +37,9 @@ def test_a_shrunk_ledger_is_not_signed(app, client, runner, caplog):
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
     assert "FAILED" in result.output
+    signing = runner.invoke(args=["ledger", "checkpoint"])
+    assert signing.exit_code == 1
+    assert "REFUSED: the ledger has 93 entries but a checkpoint for size 95" in signing.output
 
 
 def test_an_older_checkpoint_is_not_served_as_current(app, client):
