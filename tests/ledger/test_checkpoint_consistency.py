@@ -29,7 +29,7 @@ def test_a_shrunk_ledger_is_not_signed(app, client, runner, caplog):
     with caplog.at_level(logging.ERROR, logger="ledger.consistency"):
         refused = client.get("/ledger/checkpoint")
     assert refused.status_code == 503
-    assert "cannot be signed" in refused.get_data(as_text=True)
+    assert "tidak dapat ditandatangani" in refused.get_data(as_text=True)  # the default language
     assert refused.headers["Cache-Control"] == "no-store"
     assert "signing refused: the ledger has 93 entries but a checkpoint for size 95" in caplog.text
     with app.app_context():
