@@ -7,7 +7,7 @@ when no key is set), their webhooks, refunds, disputes, fees, balances, and the 
 
 def init_app(app) -> None:
     from amanah.demo import demo_loader
-    from donations import dashboard, models, panels, sandbox, views, webhooks
+    from donations import dashboard, ledger_references, models, panels, sandbox, views, webhooks
     from donations.gateway import is_sandbox
 
     app.register_blueprint(views.bp)
@@ -15,6 +15,7 @@ def init_app(app) -> None:
     assert models.Donation  # the giving tables are part of the metadata that migrations compare
     demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
     panels.register(app)
+    ledger_references.init_app(app)
     app.jinja_env.globals["payment_sandbox"] = is_sandbox
     app.jinja_env.globals.update(donation_status_label=dashboard.donation_status_label,
                                  refund_status_label=dashboard.refund_status_label,

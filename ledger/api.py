@@ -11,10 +11,12 @@ import hashlib
 from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from ledger import transparency, views
-from ledger.views import IMMUTABLE, ParamError, int_param, param_error
+from ledger.consistency import CheckpointRefused
+from ledger.views import IMMUTABLE, ParamError, checkpoint_refused, int_param, param_error
 
 bp = Blueprint("ledger_api", __name__, url_prefix="/api/v1/ledger")
 bp.register_error_handler(ParamError, param_error)
+bp.register_error_handler(CheckpointRefused, checkpoint_refused)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

@@ -3,7 +3,10 @@
 Checks, in one pass over the entries in seq order: each leaf is a valid canonical entry whose
 seq and prev are its position and the previous leaf hash; the stored leaf hash and typed columns
 match the leaf bytes; every stored interior hash equals the one recomputed from the leaves; and
-each stored checkpoint is validly signed over the root of the tree at its size.
+each stored checkpoint is validly signed over the root of the tree at its size, and none was
+signed after a larger one. Then what is derived from the entries or points at them: every
+campaign's running totals (running_totals.py), and every business row that records the seq of
+its entry (references.py).
 """
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger import entry as entries
-from ledger import note, tree
+from ledger import note, references, tree
 from ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHash
+from ledger.running_totals import Recount
 
 BATCH = 5000
 
@@ -43,8 +47,10 @@ def _columns_match(row, parsed: dict) -> bool:
             and entries.format_at(row.at) == parsed["at"])
 
 
-def verify_database(session: Session, verifier_text: str, origin: str, progress=None) -> AuditResult:
+def verify_database(session: Session, verifier_text: str, origin: str, progress=None,
+                    reference_sources: list[references.Source] | None = None) -> AuditResult:
     result = AuditResult()
+    recount = Recount()
     verifier = note.parse_verifier_key(verifier_text)
     cps = {cp.size: cp for cp in session.execute(sa.select(LedgerCheckpoint)).scalars()}
     compact = tree.CompactRange()
@@ -78,6 +84,7 @@ def verify_database(session: Session, verifier_text: str, origin: str, progress=
                     return result.fail(seq, f"stored tree hash {base + offset} does not match the leaves")
                 frontier[base + offset] = h
             compact.append(leaf_hash)
+            recount.add(seq, row.kind, row.campaign, row.amount, row.currency)
             prev, seq = leaf_hash, seq + 1
             if seq in cps and not _checkpoint_ok(result, cps[seq], compact.root(), verifier, origin):
                 return result
@@ -90,11 +97,11 @@ def verify_database(session: Session, verifier_text: str, origin: str, progress=
         LedgerHash.idx >= tree.stored_hash_index(0, seq))).scalar_one()
     if extra:
         return result.fail(seq, f"{extra} stored tree hashes beyond the last entry")
-    beyond = [size for size in cps if size > seq]
-    if beyond:
-        return result.fail(None, f"checkpoint for size {min(beyond)} is beyond the ledger ({seq} entries)")
+    problem = _checkpoint_history_problem(cps, seq)
+    if problem:
+        return result.fail(None, problem)
     result.checkpoints = len(cps)
-    return result
+    return _check_derived(result, session, recount, reference_sources or [])
 
 
 def _check_row(row, seq: int, prev: bytes) -> str | None:
@@ -127,6 +134,37 @@ def _checkpoint_ok(result: AuditResult, cp, root: bytes, verifier, origin: str) 
                     f"checkpoint for size {cp.size} does not match the tree of the stored leaves")
         return False
     return True
+
+
+def _check_derived(result: AuditResult, session: Session, recount: Recount,
+                   reference_sources: list[references.Source]) -> AuditResult:
+    """Every problem of the campaign totals and of the rows pointing at entries: all reported."""
+    found = [(None, problem) for problem in recount.problems(session)]
+    found += references.problems(session, reference_sources)
+    if found:
+        result.fail(*found[0])
+        result.notes = [problem for _seq, problem in found[1:]]
+    return result
+
+
+def _checkpoint_history_problem(cps: dict, size: int) -> str | None:
+    beyond = [cp_size for cp_size in cps if cp_size > size]
+    if beyond:
+        return f"checkpoint for size {min(beyond)} is beyond the ledger ({size} entries)"
+    return _signed_smaller_after_larger(cps.values())
+
+
+def _signed_smaller_after_larger(cps) -> str | None:
+    """Checkpoints in the order they were signed must never shrink: a smaller one signed after a
+    larger one means the ledger went back (entries removed) when it was signed."""
+    largest = None
+    for cp in sorted(cps, key=lambda cp: (cp.created_at, cp.size)):
+        if largest is not None and cp.size < largest.size:
+            return (f"checkpoint for size {cp.size} was signed after the checkpoint for size "
+                    f"{largest.size}: the ledger went back")
+        if largest is None or cp.size > largest.size:
+            largest = cp
+    return None
 
 
 def _trim(frontier: dict[int, bytes], size: int) -> None:

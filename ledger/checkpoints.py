@@ -10,7 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from amanah.config import ConfigError, instance_secret
-from ledger import note, storage, tree
+from ledger import consistency, note, storage, tree
 from ledger.models import LedgerCheckpoint
 
 KEY_FILE = "ledger_signing_key"
@@ -49,15 +49,18 @@ def checkpoint_for_current_size(session: Session) -> LedgerCheckpoint:
     """The checkpoint of the ledger as it is now, signing one if this size has none yet.
 
     Signing is deterministic (Ed25519), and the size is the primary key: two requests racing for
-    the same size produce the same note, and the insert that loses is simply ignored.
+    the same size produce the same note, and the insert that loses is simply ignored. A tree that
+    does not extend the newest signed checkpoint is never signed, nor served as current
+    (consistency.CheckpointRefused).
     """
+    origin = current_app.config["LEDGER_ORIGIN"]
     size = storage.size(session)
-    existing = get(session, size)
-    if existing is not None:
-        return existing
+    newest = consistency.newest_signed(session)
+    if newest is not None and newest.size == size:
+        return newest
     root_hash = root(session, size)
-    text = note.sign_checkpoint(current_app.config["LEDGER_ORIGIN"], size, root_hash,
-                                signing_key_text())
+    consistency.require_extension(session, origin, size, root_hash, newest)
+    text = note.sign_checkpoint(origin, size, root_hash, signing_key_text())
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(LedgerCheckpoint).values(

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from amanah.extensions import db
-from ledger import audit, checkpoints, note, storage
+from ledger import audit, checkpoints, consistency, note, references, storage
 
 
 @click.group("ledger")
@@ -19,20 +19,25 @@ def ledger_cli():
 @ledger_cli.command("verify")
 @with_appcontext
 def verify_command():
-    """Check every leaf, the hash chain, the stored tree hashes and the checkpoints."""
+    """Check every leaf, the hash chain, the stored tree hashes, the checkpoints, the campaigns'
+    running totals and every row that points at an entry."""
     def progress(done: int) -> None:
         if sys.stderr.isatty():
             click.echo(f"\r{done:,} entries checked", err=True, nl=False)
 
     result = audit.verify_database(db.session, checkpoints.verifier_key_text(),
-                                   current_app.config["LEDGER_ORIGIN"], progress)
+                                   current_app.config["LEDGER_ORIGIN"], progress,
+                                   references.sources(current_app))
     if sys.stderr.isatty():
         click.echo("", err=True)
     if not result.ok:
         where = f"seq {result.bad_seq}: " if result.bad_seq is not None else ""
         click.echo(f"FAILED at {where}{result.problem}", err=True)
+        for problem in result.notes:
+            click.echo(f"FAILED: {problem}", err=True)
         sys.exit(1)
-    click.echo(f"OK: {result.size} entries, chain, tree hashes and {result.checkpoints} checkpoints verified")
+    click.echo(f"OK: {result.size} entries, chain, tree hashes and {result.checkpoints} checkpoints "
+               "verified, and the campaign totals and references agree with them")
 
 
 @ledger_cli.command("export")
@@ -51,7 +56,11 @@ def export_command(path: str):
 @with_appcontext
 def checkpoint_command():
     """Sign a checkpoint for the current size (if none exists) and print it."""
-    cp = checkpoints.checkpoint_for_current_size(db.session)
+    try:
+        cp = checkpoints.checkpoint_for_current_size(db.session)
+    except consistency.CheckpointRefused as exc:
+        click.echo(f"REFUSED: {exc}", err=True)
+        sys.exit(1)
     db.session.commit()
     click.echo(cp.note, nl=False)
 

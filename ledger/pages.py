@@ -39,10 +39,12 @@ from amanah.frame import render_framed
 from amanah.i18n import current_locale
 from amanah.translated_templates import render_translated
 from ledger import checkpoints, csv_export, transparency
-from ledger.views import IMMUTABLE, ParamError, int_param, param_error
+from ledger.consistency import CheckpointRefused
+from ledger.views import IMMUTABLE, ParamError, checkpoint_refused, int_param, param_error
 
 bp = Blueprint("ledger_pages", __name__, url_prefix="/ledger")
 bp.register_error_handler(ParamError, param_error)
+bp.register_error_handler(CheckpointRefused, checkpoint_refused)
 
 PAGE_SIZE = 50
 CAMPAIGN_PAGE_SIZE = 20

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 
 from amanah.extensions import db
 from ledger import checkpoints, storage, tree
+from ledger.consistency import CheckpointRefused
 from ledger.models import LedgerCheckpoint
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
@@ -24,6 +25,17 @@ class ParamError(Exception):
 @bp.errorhandler(ParamError)
 def param_error(exc: ParamError):
     return jsonify({"error": exc.message, "field": exc.param}), 400
+
+
+@bp.errorhandler(CheckpointRefused)
+def checkpoint_refused(exc: CheckpointRefused):
+    """The stored ledger does not extend what was signed (consistency.py logged why): sign nothing."""
+    db.session.rollback()
+    response = Response(_("The ledger cannot be signed: it does not extend the checkpoint already "
+                          "published. The operators have been alerted.") + "\n",
+                        status=503, mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def int_param(name: str, *, default: int | None = None, minimum: int = 0, maximum: int | None = None) -> int:

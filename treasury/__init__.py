@@ -7,9 +7,10 @@ without their metadata), and the public treasury API.
 
 def init_app(app) -> None:
     from amanah.demo import demo_loader
-    from treasury import api, demo, panels, views
+    from treasury import api, demo, ledger_references, panels, views
 
     views.init_app(app)
     api.init_app(app)
     panels.register(app)
     demo_loader(order=40, name="disbursements")(demo.load_demo_disbursements)
+    ledger_references.init_app(app)

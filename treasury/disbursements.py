@@ -29,7 +29,7 @@ from amanah.i18n import format_money
 from amanah.money import MAX_MINOR
 from amanah.text import has_control_characters, one_line
 from campaigns.models import Campaign
-from ledger import storage
+from ledger import balances, storage
 from ledger.models import CampaignTotal
 from treasury import evidence as evidence_store
 from treasury.models import (
@@ -74,15 +74,14 @@ class DisbursementInput:
 # ---- reading ----
 
 def available_balance(campaign: Campaign) -> int:
-    """Donations minus refunds, chargebacks, fees and disbursements, read fresh from the database
-    (never from an ORM object loaded earlier in the session)."""
-    t = CampaignTotal.__table__.c
-    row = db.session.execute(
-        sa.select(t.raised, t.refunded, t.chargebacks, t.fees, t.disbursed, t.currency)
-        .where(t.campaign == campaign.public_id)).first()
-    if row is None or row.currency != campaign.currency:
-        return 0
-    return row.raised - row.refunded - row.chargebacks - row.fees - row.disbursed - reserved_refunds(campaign)
+    """Donations minus refunds, chargebacks, fees and disbursements, read fresh from the database.
+
+    Summed from the campaign's ledger entries, not read from its running totals: the totals row
+    may be updated (it is derived data), and an edited one must not authorize a disbursement or a
+    refund the campaign cannot cover (issue 14). Under the append lock, as record() and
+    request_refund() take it, no entry can be added between this read and the append."""
+    held = balances.balance_from_entries(db.session, campaign.public_id, campaign.currency)
+    return held - reserved_refunds(campaign)
 
 
 def reserved_refunds(campaign: Campaign) -> int:
