@@ -7,9 +7,13 @@ PDF rendering, QR codes and amounts in words.
 
 
 def init_app(app) -> None:
-    from documents import bulk, cli, models, statements, views
+    from documents import bulk, cli, models, receipts, statements, views
+    from donations import issuing
 
     app.register_blueprint(views.bp)
+    issuing.register(app, issuing.DocumentIssuer(
+        receipt=receipts.issue_receipt, credit_note=receipts.issue_credit_note,
+        cancellation=receipts.issue_cancellation, documents_of=receipts.documents_of))
     app.cli.add_command(cli.documents_cli)
     assert models.Document  # the document tables are part of the metadata that migrations compare
     app.jinja_env.globals.update(documents_by_donation=statements.documents_by_donation,

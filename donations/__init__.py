@@ -7,13 +7,13 @@ when no key is set), their webhooks, refunds, disputes, fees, balances, and the 
 
 def init_app(app) -> None:
     from amanah.demo import demo_loader
-    from donations import dashboard, models, sandbox, views, webhooks
-    from donations.gateway import is_sandbox
+    from donations import dashboard, demo, models, views, webhooks
+    from donations.providers import is_sandbox
 
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
     assert models.Donation  # the giving tables are part of the metadata that migrations compare
-    demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
+    demo_loader(order=30, name="donations")(demo.load_demo_donations)
     app.jinja_env.globals["recent_donations"] = dashboard.recent_donations
     app.jinja_env.globals["payment_sandbox"] = is_sandbox
     app.jinja_env.globals.update(donation_status_label=dashboard.donation_status_label,

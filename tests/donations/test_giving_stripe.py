@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from campaigns.models import Campaign
-from donations.gateway import CheckoutRequest, GatewayError, get_gateway
+from donations.gateway import CheckoutRequest, GatewayError
 from donations.models import Donation, PaymentEvent, Refund
+from donations.providers import get_gateway
 from ledger.models import CampaignTotal
 from tests.factories import login, make_user
 from tests.factories.fake_stripe import FakeStripe, make_event, webhook
