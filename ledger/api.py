@@ -11,7 +11,8 @@ import hashlib
 from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from ledger import transparency, views
-from ledger.views import IMMUTABLE, ParamError, int_param, param_error
+from ledger.params import ParamError, int_param, param_error
+from ledger.views import IMMUTABLE
 
 bp = Blueprint("ledger_api", __name__, url_prefix="/api/v1/ledger")
 bp.register_error_handler(ParamError, param_error)

@@ -39,7 +39,8 @@ from amanah.frame import render_framed
 from amanah.i18n import current_locale
 from amanah.translated_templates import render_translated
 from ledger import checkpoints, csv_export, transparency
-from ledger.views import IMMUTABLE, ParamError, int_param, param_error
+from ledger.params import ParamError, int_param, param_error
+from ledger.views import IMMUTABLE
 
 bp = Blueprint("ledger_pages", __name__, url_prefix="/ledger")
 bp.register_error_handler(ParamError, param_error)
