@@ -33,7 +33,7 @@ from campaigns.models import Campaign
 from campaigns.services import WIB
 from documents.models import Document, DocumentCounter, DocumentKind
 from donations.models import Donation, DonationStatus, Refund
-from ledger import storage
+from ledger import queries, storage
 
 MASK = 4
 PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
@@ -262,10 +262,9 @@ def store_pdf(document_id: int, pdf: bytes) -> tuple[bytes, str]:
 
 def proof_for(seq: int) -> dict:
     """The entry's tlog-proof against a signed checkpoint that includes it (signed now if needed)."""
-    from ledger import transparency
-    detail = transparency.get_entry(seq)
-    checkpoint, _signed = transparency.proof_checkpoint(detail)
-    bundle = transparency.inclusion_bundle(detail, checkpoint)
+    detail = queries.get_entry(seq)
+    checkpoint, _signed = queries.proof_checkpoint(detail)
+    bundle = queries.inclusion_bundle(detail, checkpoint)
     lines = ["c2sp.org/tlog-proof@v1", "extra " + base64.b64encode(bundle.leaf_hash).decode(),
              f"index {bundle.index}", *(base64.b64encode(h).decode() for h in bundle.proof)]
     text = "\n".join(lines) + "\n\n" + bundle.checkpoint

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from amanah import nav, openapi
-from ledger import api, cli, pages, transparency, views
+from ledger import api, cli, pages, queries, views
 from ledger import openapi as ledger_openapi
 
 
@@ -22,4 +22,4 @@ def init_app(app) -> None:
     ledger_openapi.register()
     openapi.init_app(app)
     pages.init_jinja(app)
-    app.teardown_appcontext(transparency.close_reader)
+    app.teardown_appcontext(queries.close_reader)

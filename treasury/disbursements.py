@@ -30,7 +30,7 @@ from campaigns.models import Campaign
 from donations.balances import available_balance
 from ledger import storage
 from ledger.models import CampaignTotal
-from ledger.transparency import read_row
+from ledger.queries import read_row
 from treasury import evidence as evidence_store
 from treasury.models import (
     PAYEE_MAX,
