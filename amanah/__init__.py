@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from amanah import errors, i18n, mail, nav, security
+from amanah import demo, errors, i18n, mail, nav, security, views
 from amanah.config import ROOT, load_config
 from amanah.db import ping_when_idle
 from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -33,7 +34,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["PROXY_HOPS"]:
         # Behind N reverse proxies the client's address, scheme and host arrive in X-Forwarded-*;
         # without this every visitor would share the proxy's address (and its rate limits).
-        from werkzeug.middleware.proxy_fix import ProxyFix
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     _enable_sqlite_pragmas(app)
@@ -54,7 +54,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     mail.init_app(app)
 
-    from amanah import demo, views
     app.register_blueprint(views.bp)
     app.cli.add_command(demo.demo_command)
     for name in DOMAIN_PACKAGES:

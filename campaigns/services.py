@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from accounts.models import Role, User, UserRole
 from amanah.db import now_utc
 from amanah.extensions import db
+from amanah.i18n import format_money
 from amanah.money import ISO_EXPONENT, to_minor
 from campaigns import categories, images, lifecycle, regions
 from campaigns.lifecycle import EDITABLE_STATUSES, IllegalTransition, Status, Transition
@@ -286,7 +287,6 @@ def check_campaign(data: CampaignInput, campaign: Campaign | None = None) -> dic
 
 
 def _fmt(minor: int, currency: str) -> str:
-    from amanah.i18n import format_money
     return format_money(minor, currency)
 
 

@@ -4,11 +4,11 @@ Receipts, credit notes and cancellations (numbered once, rendered once, kept for
 statements and campaign financial reports, bulk ZIP downloads, and the pieces they are made of:
 PDF rendering, QR codes and amounts in words.
 """
+from donations import issuing
 
 
 def init_app(app) -> None:
     from documents import bulk, cli, models, receipts, statements, views
-    from donations import issuing
 
     app.register_blueprint(views.bp)
     issuing.register(app, issuing.DocumentIssuer(

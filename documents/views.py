@@ -11,8 +11,10 @@ from flask_wtf import FlaskForm
 from amanah.extensions import db
 from amanah.i18n import current_locale
 from amanah.links import absolute_url
+from campaigns import services
 from documents import bulk, receipts, statements
 from documents.models import Document
+from documents.pdf import render_pdf
 from donations import dashboard
 
 bp = Blueprint("documents", __name__)
@@ -77,7 +79,6 @@ def statement():
         return render_template("donations/dashboard.html", donations=dashboard.donations_of(current_user),
                                statement_error=exc, statement_args=request.args), 400
     locale = current_locale()
-    from documents.pdf import render_pdf
     data = render_pdf("statement.html", statements.donor_statement(current_user, start, end, locale),
                       locale=locale)
     response = send_pdf(data, f"donation-statement-{start}-{end}.pdf")
@@ -86,7 +87,6 @@ def statement():
 
 
 def _campaign_for_documents(public_id: str, allowed):
-    from campaigns import services
     campaign = services.get_by_public_id(public_id)
     if (campaign is None or not allowed(current_user, campaign)
             or not services.can_view(current_user, campaign)):
@@ -97,8 +97,6 @@ def _campaign_for_documents(public_id: str, allowed):
 @bp.get("/campaigns/<public_id>/documents/report.pdf")
 def campaign_report(public_id: str):
     """The campaign's financial report, for its treasurer, auditors and admins."""
-    from amanah.extensions import db
-    from documents.pdf import render_pdf
     campaign = _campaign_for_documents(public_id, statements.can_see_report)
     locale = current_locale()
     report = statements.campaign_report(campaign, locale)
@@ -123,7 +121,6 @@ def bulk_form(public_id: str):
 @bp.post("/campaigns/<public_id>/documents/receipts")
 @login_required
 def bulk_start(public_id: str):
-    from amanah.extensions import db
     campaign = _campaign_for_documents(public_id, bulk.can_bulk_download)
     form = FlaskForm()
     if not form.validate_on_submit():

@@ -3,10 +3,10 @@
 The donate form and checkout, the payment providers behind one contract (Stripe, and the sandbox
 when no key is set), their webhooks, refunds, disputes, fees, balances, and the donor's dashboard.
 """
+from amanah.demo import demo_loader
 
 
 def init_app(app) -> None:
-    from amanah.demo import demo_loader
     from donations import dashboard, demo, models, views, webhooks
     from donations.providers import is_sandbox
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -146,8 +147,6 @@ def _without_metadata(data: bytes) -> image_metadata.Cleaned:
 
 
 def _check_image(data: bytes, expected: str) -> None:
-    from PIL import Image, UnidentifiedImageError
-
     broken = _unreadable_image()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)

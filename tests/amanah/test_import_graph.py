@@ -14,6 +14,10 @@ The rules, as this test checks them:
   app factory reaches them by name (amanah.DOMAIN_PACKAGES, importlib), which is no edge here.
 - The ledger's core (LEDGER_CORE) imports only the standard library, `cryptography`, `rfc8785`
   and itself, so an auditor can run the verifier without the web app.
+- Imports belong at the top of the module. Inside a function only: a package's `init_app` in
+  its `__init__.py` importing the package's own modules (importing `donations.models`, as
+  documents/ and treasury/ do, must not load giving's views), and the heavy libraries needed only
+  on some paths (LAZY_LIBRARIES). Never to break a circle: fix the direction instead.
 """
 from __future__ import annotations
 
@@ -51,6 +55,9 @@ KNOWN_EXCEPTIONS: list[tuple[str, str]] = []
 
 LEDGER_CORE = {"ledger", "ledger.entry", "ledger.tree", "ledger.note", "ledger.verify"}
 LEDGER_CORE_MAY_IMPORT = {"cryptography", "rfc8785"}
+# Loaded only when needed, each costing from about 0.4 s (redis, rq, pypdf) to 1.5 s (weasyprint):
+# PDF rendering, the RQ queue when Redis is configured, checking an uploaded PDF.
+LAZY_LIBRARIES = {"weasyprint", "redis", "rq", "pypdf"}
 
 
 def _modules() -> dict[str, Path]:
@@ -75,10 +82,12 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _imports(module: str, path: Path) -> list[tuple[str, int]]:
-    """(imported module's full name, line) for every import that runs, at any depth."""
+def _imports(module: str, path: Path, *, function_level: bool = False) -> list[tuple[str, int]]:
+    """(imported module's full name, line) for every import that runs, at any depth; with
+    function_level, (name, line, enclosing function) for those inside a function only."""
     is_package = path.name == "__init__.py"
     found = []
+    inside = []
 
     def visit(node):
         for child in ast.iter_child_nodes(node):
@@ -86,8 +95,16 @@ def _imports(module: str, path: Path) -> list[tuple[str, int]]:
                 for other in child.orelse:
                     visit(other)
                 continue
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                inside.append(child.name)
+                visit(child)
+                inside.pop()
+                continue
+            if isinstance(child, ast.Import | ast.ImportFrom) and function_level and not inside:
+                continue
+            where = (inside[-1],) if function_level and inside else ()
             if isinstance(child, ast.Import):
-                found.extend((alias.name, child.lineno) for alias in child.names)
+                found.extend((alias.name, child.lineno, *where) for alias in child.names)
             elif isinstance(child, ast.ImportFrom):
                 if child.level:
                     base = module.split(".") if is_package else module.split(".")[:-1]
@@ -97,7 +114,7 @@ def _imports(module: str, path: Path) -> list[tuple[str, int]]:
                     target = child.module
                 for alias in child.names:
                     sub = f"{target}.{alias.name}"
-                    found.append((sub if sub in MODULES else target, child.lineno))
+                    found.append((sub if sub in MODULES else target, child.lineno, *where))
             visit(child)
 
     visit(ast.parse(path.read_text(encoding="utf-8"), str(path)))
@@ -199,3 +216,13 @@ def test_the_verifier_loads_neither_flask_nor_sqlalchemy():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_imports_inside_functions_only_for_wiring_and_heavy_libraries():
+    misplaced = []
+    for module, path in MODULES.items():
+        for target, line, function in _imports(module, path, function_level=True):
+            wiring = path.name == "__init__.py" and function == "init_app" and _package(target) == module
+            if not wiring and target.split(".", maxsplit=1)[0] not in LAZY_LIBRARIES:
+                misplaced.append(f"{path.relative_to(ROOT)}:{line} in {function}(): {target}")
+    assert misplaced == []
