@@ -5,11 +5,12 @@ grant and revoke roles, and `flask users`.
 """
 from flask_babel import lazy_gettext as _l
 
+from amanah.demo import demo_loader
+from amanah.extensions import login_manager
+
 
 def init_app(app) -> None:
     from accounts import admin_views, auth, cli, forms, permissions, views
-    from amanah.demo import demo_loader
-    from amanah.extensions import login_manager
 
     assert auth.load_user  # registers the user loader with Flask-Login
     permissions.init_app(app)

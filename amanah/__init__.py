@@ -9,8 +9,9 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from amanah import errors, i18n, nav, security, transactions
+from amanah import demo, errors, i18n, nav, security, transactions, views
 from amanah.config import ROOT, instance_folder, load_config
 from amanah.db import ping_when_idle
 from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -18,7 +19,7 @@ from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
 # Domain packages that contribute blueprints, CLI commands, demo data or template helpers.
 # Each may expose init_app(app); listed here so the wiring never imports a package's views itself.
 DOMAIN_PACKAGES: tuple[str, ...] = (
-    "accounts", "donations", "documents", "treasury", "ledger.views", "campaigns",
+    "accounts", "donations", "documents", "treasury", "ledger.blueprints", "campaigns",
 )
 
 
@@ -37,7 +38,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["PROXY_HOPS"]:
         # Behind N reverse proxies the client's address, scheme and host arrive in X-Forwarded-*;
         # without this every visitor would share the proxy's address (and its rate limits).
-        from werkzeug.middleware.proxy_fix import ProxyFix
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     _enable_sqlite_pragmas(app)
@@ -58,7 +58,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     transactions.init_app(app)
 
-    from amanah import demo, views
     app.register_blueprint(views.bp)
     app.cli.add_command(demo.demo_command)
     for name in DOMAIN_PACKAGES:

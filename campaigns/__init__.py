@@ -1,16 +1,17 @@
 """Campaigns: what organizers raise money for, their lifecycle, updates, browsing and API."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
+from amanah import openapi as site_openapi
+from amanah.nav import register_nav
+
 
 def init_app(app) -> None:
     """Blueprints, the `flask campaigns` commands, the nav entry, demo data and template helpers.
 
     `feeds` is imported for its side effect: it adds the Atom route to views.bp before registration.
     """
-    from flask_babel import lazy_gettext as _l
-
-    from amanah import openapi as site_openapi
-    from amanah.nav import register_nav
     from campaigns import api, cli, demo, feeds, lifecycle, openapi, rendering, services, views  # noqa: F401
 
     app.register_blueprint(views.bp)

@@ -5,6 +5,7 @@ test in tests/test_openapi.py holds the two to each other.
 """
 from __future__ import annotations
 
+from amanah import openapi
 from campaigns import categories, regions
 from campaigns.lifecycle import PUBLIC_STATUSES, Status
 from campaigns.search import MAX_PAGE, QUERY_MAX, SORTS
@@ -108,6 +109,4 @@ PATHS = {
 
 
 def register() -> None:
-    from amanah import openapi
-
     openapi.register_paths(PATHS, schemas=SCHEMAS, tags=[TAG])

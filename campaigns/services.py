@@ -18,6 +18,7 @@ from accounts.permissions import Action, can
 from amanah.db import now_utc
 from amanah.errors import ValidationError
 from amanah.extensions import db
+from amanah.i18n import format_money
 from amanah.money import ISO_EXPONENT, to_minor
 from amanah.text import has_control_characters
 from campaigns import categories, images, lifecycle, regions
@@ -218,7 +219,6 @@ def check_campaign(data: CampaignInput, campaign: Campaign | None = None) -> dic
 
 
 def _fmt(minor: int, currency: str) -> str:
-    from amanah.i18n import format_money
     return format_money(minor, currency)
 
 

@@ -19,7 +19,7 @@ from campaigns.forms import (
 )
 from campaigns.lifecycle import IllegalTransition, Transition
 from campaigns.rendering import render_markdown
-from ledger import transparency
+from ledger import formatting, queries
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 COVER_MAX_AGE = 365 * 24 * 3600
@@ -161,10 +161,10 @@ def show(public_id: str, slug: str | None):
         return redirect(_canonical(campaign), code=301)
     user = _user()
     totals = search.totals_for(campaign)
-    finances = transparency.campaign_finances(campaign.public_id) if campaign.is_public else None
+    finances = queries.campaign_finances(campaign.public_id) if campaign.is_public else None
     return render_template(
         "campaigns/show.html", campaign=campaign, totals=totals,
-        finances=finances, chart=finances and transparency.campaign_chart(finances),
+        finances=finances, chart=finances and formatting.campaign_chart(finances),
         percent=search.Card(campaign, totals).percent,
         story=render_markdown(campaign.story), days_left=services.days_left(campaign),
         updates=[(u, render_markdown(u.body)) for u in campaign.updates],

@@ -4,13 +4,16 @@ Receipts, credit notes and cancellations (numbered once, rendered once, kept for
 statements and campaign financial reports, bulk ZIP downloads, and the pieces they are made of:
 PDF rendering, QR codes and amounts in words.
 """
+from donations import dashboard, issuing
 
 
 def init_app(app) -> None:
-    from documents import bulk, cli, models, panels, statements, views
-    from donations import dashboard
+    from documents import bulk, cli, models, panels, receipts, statements, views
 
     app.register_blueprint(views.bp)
+    issuing.register(app, issuing.DocumentIssuer(
+        receipt=receipts.issue_receipt, credit_note=receipts.issue_credit_note,
+        cancellation=receipts.issue_cancellation, documents_of=receipts.documents_of))
     app.cli.add_command(cli.documents_cli)
     assert models.Document  # the document tables are part of the metadata that migrations compare
     app.jinja_env.globals.update(statement_default_range=statements.default_range,

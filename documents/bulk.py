@@ -24,11 +24,17 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from accounts.permissions import Action, can
+from amanah import create_app
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.transactions import after_commit
+from campaigns.models import Campaign
+from documents import receipts
 from documents.models import Document, DocumentJob, JobStatus
+from documents.pdf import fork_pool
+from documents.statements import bounds
 from donations.models import Donation, DonationStatus
+from ledger.csv_export import neutralize
 
 log = logging.getLogger(__name__)
 QUEUE = "amanah"
@@ -91,7 +97,6 @@ def enqueue(job_id: int) -> None:
 
 def run_in_new_app(job_id: int) -> None:
     """The RQ entry point: a worker process builds the app from the same environment."""
-    from amanah import create_app
     app = create_app()
     try:
         run_in_app(app, job_id)
@@ -110,7 +115,6 @@ def run_in_app(app, job_id: int) -> None:
 
 def job_documents(job: DocumentJob) -> list[int]:
     """Ids of the receipts and credit notes of donations received in the job's range, by serial."""
-    from documents.statements import bounds
     low, high = bounds(job.date_from, job.date_to)
     return list(db.session.execute(
         sa.select(Document.id).join(Donation, Donation.id == Document.donation_id)
@@ -136,7 +140,6 @@ def run_job(job_id: int) -> None:
 
 
 def _build(job: DocumentJob) -> None:
-    from ledger.csv_export import neutralize
     ids = job_documents(job)
     job.status, job.total, job.done = JobStatus.RUNNING.value, len(ids), 0
     db.session.commit()
@@ -178,7 +181,6 @@ def _stored_chunks(ids: list[int], render):
     """(start, [(document, (pdf, sha256))]) per CHUNK of ids, rendering and storing (not
     committing) the missing PDFs. A chunk's renderings start before the previous chunk is handed
     back, so the render processes keep working while the caller writes and commits."""
-    from documents import receipts
     pending = None
     for start in range(0, len(ids), CHUNK):
         documents = [db.session.get(Document, i) for i in ids[start:start + CHUNK]]
@@ -193,7 +195,6 @@ def _stored_chunks(ids: list[int], render):
 
 
 def _store(start, documents, found, missing, rendered):
-    from documents import receipts
     for document, pdf in zip(missing, rendered(), strict=True):
         found[document.id] = receipts.store_pdf(document.id, pdf)
     return start, [(d, found[d.id]) for d in documents]
@@ -203,8 +204,6 @@ def _store(start, documents, found, missing, rendered):
 def _renderer(ids: list[int]):
     """render(jobs) -> a function returning their PDFs: in a pool of forked processes, one per CPU,
     when there is more than one document to render; else in this process, when asked for."""
-    from documents import receipts
-    from documents.pdf import fork_pool
     processes = min(render_processes(), _unrendered(ids))
     if processes < 2:
         yield lambda jobs: lambda: [receipts.render_from_job(j) for j in jobs]
@@ -239,14 +238,12 @@ def _init_render_process(app) -> None:
 
 
 def _render_in_process(job: dict) -> bytes:
-    from documents import receipts
     return receipts.render_from_job(job)
 
 
 def job_for(token: str, user) -> DocumentJob | None:
     """The job behind `token`, only for the user who asked for it and only while they may still
     bulk-download that campaign (a treasurer replaced or stripped of the role loses the ZIP too)."""
-    from campaigns.models import Campaign
     if not user.is_authenticated or len(token) > 32 or "\x00" in token:
         return None
     job = db.session.execute(sa.select(DocumentJob).where(DocumentJob.token == token)).scalar_one_or_none()

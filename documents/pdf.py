@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import io
 import mimetypes
+import multiprocessing
 import os
+import signal
 import threading
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
+from urllib.request import url2pathname
 
 from flask import current_app
 from flask_babel import force_locale
@@ -62,7 +67,6 @@ def _fetcher_class():
                 return super().fetch(url, headers)
             if not url.startswith("file:"):
                 raise _refuse(url)
-            from urllib.request import url2pathname
             local = url.split("?")[0].split("#")[0].removeprefix("file://")
             path = Path(url2pathname(local)).resolve()
             if not any(path.is_relative_to(d) for d in ALLOWED_DIRS) or not path.is_file():
@@ -89,9 +93,6 @@ class _Worker:
 
 def _srgb_profile():
     """PDF/A's output intent, read once (WeasyPrint's own 'srgb' intent leaves the file open)."""
-    import io
-    from importlib.resources import files
-
     from weasyprint.css import ColorProfile
     data = (files("weasyprint.pdf") / "sRGB2014.icc").read_bytes()
     return ColorProfile(io.BytesIO(data), "sRGB2014.icc", "relative-colorimetric", (["r"], ["g"], ["b"]))
@@ -174,7 +175,6 @@ def fork_pool(processes: int, initializer=None, initargs=()):
     before its first page. The fork happens while this process renders nothing, and each child
     builds its own fonts and Pango state (worker() is per process).
     """
-    import multiprocessing
     with _render_lock:
         return multiprocessing.get_context("fork").Pool(processes, _start_render_process,
                                                         (initializer, initargs))
@@ -186,7 +186,6 @@ def _start_render_process(initializer, initargs) -> None:
     A fork inherits the parent's signal handlers. An RQ worker (bulk jobs with REDIS_URL) handles
     SIGTERM as "stop after this job" and returns, so Pool.terminate() would wait forever for a
     render process blocked on its task queue."""
-    import signal
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if initializer is not None:

@@ -21,7 +21,9 @@ import hashlib
 from urllib.parse import quote
 
 import sqlalchemy as sa
+from babel.dates import format_datetime
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -29,11 +31,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.links import absolute_url
+from amanah.money import format_money
 from campaigns.models import Campaign
 from campaigns.services import WIB
+from documents import qr
 from documents.models import Document, DocumentCounter, DocumentKind
+from documents.pdf import FileAttachment, render_pdf
+from documents.words import amount_in_words
 from donations.models import Donation, DonationStatus, Refund
-from ledger import storage
+from ledger import queries, storage
 
 MASK = 4
 PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
@@ -261,10 +267,9 @@ def store_pdf(document_id: int, pdf: bytes) -> tuple[bytes, str]:
 
 def proof_for(seq: int) -> dict:
     """The entry's tlog-proof against a signed checkpoint that includes it (signed now if needed)."""
-    from ledger import transparency
-    detail = transparency.get_entry(seq)
-    checkpoint, _signed = transparency.proof_checkpoint(detail)
-    bundle = transparency.inclusion_bundle(detail, checkpoint)
+    detail = queries.get_entry(seq)
+    checkpoint, _signed = queries.proof_checkpoint(detail)
+    bundle = queries.inclusion_bundle(detail, checkpoint)
     lines = ["c2sp.org/tlog-proof@v1", "extra " + base64.b64encode(bundle.leaf_hash).decode(),
              f"index {bundle.index}", *(base64.b64encode(h).decode() for h in bundle.proof)]
     text = "\n".join(lines) + "\n\n" + bundle.checkpoint
@@ -292,20 +297,16 @@ def qr_data_uri(url: str) -> str:
 
     Error correction L (7%) keeps the code small enough to scan from paper; a fixed mask skips
     segno's evaluation of all eight (4x the encoding time). Any mask decodes the same."""
-    from documents import qr
     return "data:image/png;base64," + base64.b64encode(qr.png(qr.matrix(url, MASK))).decode()
 
 
 def _when(iso: str, locale: str) -> str:
-    from babel.dates import format_datetime
     at = dt.datetime.fromisoformat(iso).astimezone(WIB)
     return format_datetime(at, "d MMMM y, HH:mm", locale=locale) + " WIB"
 
 
 def view_of(document: Document) -> dict:
     """What the template shows: the stored content plus formatted text and the proof. Plain data."""
-    from amanah.money import format_money
-    from documents.words import amount_in_words
     content = document.content
     locale = content["locale"]
     view = {**content, "proof": proof_for(content["ledger"]["seq"]),
@@ -332,7 +333,6 @@ def render_job(document: Document) -> dict:
 
     Rendering it (render_from_job) needs no database, so a bulk job can hand it to other processes.
     """
-    from flask_babel import force_locale
     locale = document.content["locale"]
     with force_locale(locale):
         view = view_of(document)
@@ -351,7 +351,6 @@ def render_job(document: Document) -> dict:
 
 def render_from_job(job: dict) -> bytes:
     """The PDF for a render_job(): QR code, HTML, PDF/A-3b with the entry and proof attached."""
-    from documents.pdf import FileAttachment, render_pdf
     view = {**job["view"], "qr": qr_data_uri(job["view"]["proof"]["url"])}
     attachments = [FileAttachment(name, data, description) for name, data, description in job["attachments"]]
     return render_pdf(job["template"], view, locale=job["locale"], attachments=attachments)

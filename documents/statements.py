@@ -20,6 +20,7 @@ from amanah.money import format_money
 from campaigns.services import WIB
 from documents.models import Document, DocumentKind
 from donations.models import Donation, DonationStatus, Refund, RefundStatus
+from ledger import checkpoints, queries
 from ledger.models import LedgerEntry
 
 MAX_RANGE_DAYS = 10 * 366
@@ -155,8 +156,7 @@ def campaign_report(campaign, locale: str) -> dict:
     """Totals by kind (the ledger's running totals), every disbursement with its evidence hash, and
     the signed checkpoint that covers every entry counted. The caller commits (a checkpoint may be
     signed now)."""
-    from ledger import checkpoints, transparency
-    finances = transparency.campaign_finances(campaign.public_id)
+    finances = queries.campaign_finances(campaign.public_id)
     cp = checkpoints.checkpoint_for_current_size(db.session)
     currency = finances.currency if finances else campaign.currency
 

@@ -12,8 +12,10 @@ from accounts.permissions import Action, can, permission_required
 from amanah.extensions import db
 from amanah.i18n import current_locale
 from amanah.links import absolute_url
+from campaigns import services
 from documents import bulk, receipts, statements
 from documents.models import Document
+from documents.pdf import render_pdf
 from donations import dashboard
 
 bp = Blueprint("documents", __name__)
@@ -80,7 +82,6 @@ def statement():
                                docs=statements.documents_by_donation(donations),
                                statement_error=exc, statement_args=request.args), 400
     locale = current_locale()
-    from documents.pdf import render_pdf
     data = render_pdf("statement.html", statements.donor_statement(current_user, start, end, locale),
                       locale=locale)
     response = send_pdf(data, f"donation-statement-{start}-{end}.pdf")
@@ -90,7 +91,6 @@ def statement():
 
 def _campaign_for_documents(public_id: str, action: Action):
     """The campaign, to whoever may both see it and do `action`; 404 to everyone else."""
-    from campaigns import services
     campaign = services.get_by_public_id(public_id)
     if (campaign is None or not can(current_user, action, campaign)
             or not can(current_user, Action.VIEW_CAMPAIGN, campaign)):
@@ -101,8 +101,6 @@ def _campaign_for_documents(public_id: str, action: Action):
 @bp.get("/campaigns/<public_id>/documents/report.pdf")
 def campaign_report(public_id: str):
     """The campaign's financial report, for its treasurer, auditors and admins."""
-    from amanah.extensions import db
-    from documents.pdf import render_pdf
     campaign = _campaign_for_documents(public_id, Action.VIEW_CAMPAIGN_REPORT)
     locale = current_locale()
     report = statements.campaign_report(campaign, locale)
@@ -127,7 +125,6 @@ def bulk_form(public_id: str):
 @bp.post("/campaigns/<public_id>/documents/receipts")
 @login_required
 def bulk_start(public_id: str):
-    from amanah.extensions import db
     campaign = _campaign_for_documents(public_id, Action.BULK_DOWNLOAD)
     form = FlaskForm()
     if not form.validate_on_submit():

@@ -3,17 +3,17 @@
 The donate form and checkout, the payment providers behind one contract (Stripe, and the sandbox
 when no key is set), their webhooks, refunds, disputes, fees, balances, and the donor's dashboard.
 """
+from amanah.demo import demo_loader
 
 
 def init_app(app) -> None:
-    from amanah.demo import demo_loader
-    from donations import dashboard, ledger_references, models, panels, sandbox, views, webhooks
-    from donations.gateway import is_sandbox
+    from donations import dashboard, demo, ledger_references, models, panels, views, webhooks
+    from donations.providers import is_sandbox
 
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
     assert models.Donation  # the giving tables are part of the metadata that migrations compare
-    demo_loader(order=30, name="donations")(sandbox.load_demo_donations)
+    demo_loader(order=30, name="donations")(demo.load_demo_donations)
     panels.register(app)
     ledger_references.init_app(app)
     app.jinja_env.globals["payment_sandbox"] = is_sandbox

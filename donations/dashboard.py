@@ -1,12 +1,13 @@
 """What donors see of their donations; guests reach theirs through a signed link (itsdangerous)."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from amanah.extensions import db
-from donations.models import Donation
+from donations.models import Donation, DonationStatus
 
 DONATION_STATUS_LABELS = {"pending": _l("awaiting payment"), "paid": _l("paid"), "failed": _l("failed"),
                           "expired": _l("expired"), "flagged": _l("held for a treasurer's check")}
@@ -77,7 +78,6 @@ def guest_receipt_url(donation: Donation) -> str:
 
 def donations_of(user) -> list[Donation]:
     """Every donation the signed-in donor made, newest first."""
-    import sqlalchemy as sa
     return list(db.session.execute(sa.select(Donation).where(Donation.user_id == user.id)
                                    .order_by(Donation.created_at.desc(), Donation.id.desc())).scalars())
 
@@ -87,9 +87,6 @@ def recent_donations(campaign, limit: int = 10) -> list[dict]:
 
     Names and messages come from the donations table beside the ledger, never from the ledger.
     """
-    import sqlalchemy as sa
-
-    from donations.models import DonationStatus
     rows = db.session.execute(
         sa.select(Donation.donor_name, Donation.anonymous, Donation.message, Donation.total,
                   Donation.currency, Donation.paid_at)

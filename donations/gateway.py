@@ -1,21 +1,19 @@
-"""The payment provider behind one small interface: Stripe, or the sandbox when no key is set.
+"""The payment-gateway contract: what every provider (Stripe, the sandbox) offers giving.
 
-Both return plain dicts in Stripe's JSON shape, so the confirmation service has one code path
-for money whichever provider produced it. Stripe is reached only through a `stripe.StripeClient`
-instance (never the global `stripe.api_key`); STRIPE_API_BASE points it elsewhere (tests, mocks).
+Every provider returns plain dicts in Stripe's JSON shape, so the confirmation service
+(donations.giving) has one code path for money whichever provider produced them. Each provider
+lives in its own module (donations.stripe_gateway, donations.sandbox); donations.providers picks
+the one the configuration asks for. This module imports neither, nor Flask nor stripe, so a
+provider can import the contract without a circle.
+
+Webhook signatures are not part of the contract: only Stripe sends webhooks, and its endpoint
+(donations.webhooks) verifies them. The sandbox hands its events over in-process (take_events).
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
-from urllib.parse import quote
-
-import stripe
-from flask import current_app, g
-
-# One request to Stripe fetches the session with its payment intent, charge and balance transaction.
-CHECKOUT_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
+from typing import Protocol, runtime_checkable
 
 
 class GatewayError(Exception):
@@ -28,13 +26,6 @@ class GatewayError(Exception):
     def __init__(self, message: str, *, outcome_unknown: bool = False):
         super().__init__(message)
         self.outcome_unknown = outcome_unknown
-
-
-def _stripe_outcome_unknown(exc: stripe.StripeError) -> bool:
-    # Stripe documents a 500 as "the request may or may not have been processed"; a request
-    # still running under the same idempotency key (409) has no outcome yet either.
-    return (isinstance(exc, (stripe.APIConnectionError, stripe.IdempotencyError))
-            or (exc.http_status or 0) >= 500)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,100 +48,38 @@ class Checkout:
     url: str
 
 
-@functools.lru_cache(maxsize=8)
-def _client(api_key: str, api_base: str | None, max_network_retries: int) -> stripe.StripeClient:
-    """One client per configuration and process: its HTTP client keeps connections to Stripe open
-    (a session per thread), so a webhook does not pay a new TCP and TLS handshake each time."""
-    base = {"api": api_base.rstrip("/")} if api_base else None
-    return stripe.StripeClient(api_key, base_addresses=base, max_network_retries=max_network_retries)
+@runtime_checkable
+class PaymentGateway(Protocol):
+    """One payment provider. Every method may raise GatewayError; none commits the database.
 
+    Objects come back as Stripe's JSON (dicts): a checkout session, payment intent, refund or
+    dispute, re-fetched from the provider so that an event is only ever a trigger.
+    """
 
-class StripeGateway:
-    name = "stripe"
-
-    def __init__(self, api_key: str, api_base: str | None = None, max_network_retries: int = 2):
-        self.client = _client(api_key, api_base, max_network_retries)
-        self.round_trips = 0
-
-    def _call(self, fn, *args, **kwargs) -> dict:
-        self.round_trips += 1
-        try:
-            return fn(*args, **kwargs).to_dict()
-        except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe: {exc.user_message or exc.__class__.__name__}",
-                               outcome_unknown=_stripe_outcome_unknown(exc)) from exc
+    name: str  # stored on each donation as its provider ("stripe", "sandbox")
+    round_trips: int  # requests made to the provider so far (benchmarks and tests count them)
 
     def create_checkout(self, req: CheckoutRequest) -> Checkout:
-        metadata = {"donation_id": str(req.donation_id)}
-        params = {
-            "mode": "payment",
-            "submit_type": "donate",
-            "line_items": [{"quantity": 1, "price_data": {
-                "currency": req.currency.lower(), "unit_amount": req.amount,
-                "product_data": {"name": req.product_name}}}],
-            "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
-            "client_reference_id": str(req.donation_id),
-            "customer_email": req.customer_email,
-            "success_url": req.success_url,
-            "cancel_url": req.cancel_url,
-            "expires_at": int(req.expires_at.timestamp()),
-            "locale": req.locale if req.locale in ("id", "en") else "auto",
-        }
-        session = self._call(self.client.v1.checkout.sessions.create, params=params,
-                             options={"idempotency_key": req.idempotency_key})
-        return Checkout(session["id"], session["url"])
-
-    def _get(self, path: str, object_id: str, **params) -> dict:
-        """GET one object as plain JSON. Every webhook re-fetches what it acts on; the client's
-        raw_request spares building StripeObjects only to turn them back into dicts."""
-        self.round_trips += 1
-        try:
-            return self.client.raw_request("get", f"{path}/{quote(object_id, safe='')}", **params).data
-        except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe: {exc.user_message or exc.__class__.__name__}",
-                               outcome_unknown=_stripe_outcome_unknown(exc)) from exc
+        """Open a hosted checkout for one pending donation; idempotent under req.idempotency_key."""
 
     def fetch_checkout(self, checkout_id: str) -> dict:
-        return self._get("/v1/checkout/sessions", checkout_id, expand=CHECKOUT_EXPAND)
+        """The checkout session, its payment intent expanded down to the charge's balance transaction."""
 
     def fetch_refund(self, refund_id: str) -> dict:
-        return self._get("/v1/refunds", refund_id)
+        """One refund."""
 
     def list_refunds(self, charge_id: str) -> list[dict]:
-        return self._call(self.client.v1.refunds.list, params={"charge": charge_id, "limit": 100})["data"]
+        """Every refund of one charge."""
 
     def fetch_dispute(self, dispute_id: str) -> dict:
-        return self._get("/v1/disputes", dispute_id)
+        """One dispute (chargeback)."""
 
     def fetch_payment_intent(self, payment_intent: str) -> dict:
-        return self._get("/v1/payment_intents", payment_intent)
+        """One payment intent, not expanded (its metadata names the donation)."""
 
     def create_refund(self, payment_intent: str, amount: int, idempotency_key: str, metadata: dict) -> dict:
-        return self._call(self.client.v1.refunds.create,
-                          params={"payment_intent": payment_intent, "amount": amount,
-                                  "reason": "requested_by_customer", "metadata": metadata},
-                          options={"idempotency_key": idempotency_key})
+        """Refund `amount` of a payment; idempotent under idempotency_key. Returns the refund."""
 
     def take_events(self) -> list[dict]:
-        return []  # Stripe delivers its events itself, to /webhooks/stripe
-
-
-def get_gateway():
-    """The configured provider for this request: Stripe with a key, else the sandbox."""
-    cached = g.get("_payment_gateway")
-    if cached is not None:
-        return cached
-    config = current_app.config
-    if config.get("STRIPE_SECRET_KEY"):
-        gateway = StripeGateway(config["STRIPE_SECRET_KEY"], config.get("STRIPE_API_BASE"),
-                                config["STRIPE_MAX_NETWORK_RETRIES"])
-    else:
-        from donations.sandbox import SandboxGateway
-        gateway = SandboxGateway()
-    g._payment_gateway = gateway
-    return gateway
-
-
-def is_sandbox() -> bool:
-    return not current_app.config.get("STRIPE_SECRET_KEY")
+        """Events the provider produced in-process and not yet handed over (the sandbox's);
+        a provider that delivers its events by webhook returns []."""

@@ -7,18 +7,28 @@ one-way transition and appends the ledger entries. Nothing here commits except h
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import secrets
 
 import sqlalchemy as sa
+from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from amanah.db import now_utc
 from amanah.errors import UserError
 from amanah.extensions import db
+from amanah.i18n import format_money
+from amanah.links import absolute_url
+from amanah.mail import deliver, render_message
 from amanah.transactions import after_commit
 from donations import anomalies
-from donations.gateway import GatewayError, get_gateway
+from donations.balances import available_balance
+from donations.dashboard import guest_token
+from donations.fees import processor_fee_estimate
+from donations.gateway import CheckoutRequest, GatewayError
+from donations.issuing import issuer
 from donations.models import (
     AnomalyKind,
     Dispute,
@@ -28,6 +38,7 @@ from donations.models import (
     Refund,
     RefundStatus,
 )
+from donations.providers import get_gateway, is_sandbox
 from ledger import storage
 from ledger.entry import donor_commitment
 
@@ -36,19 +47,6 @@ log = logging.getLogger(__name__)
 
 class RetryLater(Exception):
     """The event cannot be applied yet (e.g. a refund of a donation not yet confirmed): 503, retried."""
-
-
-def processor_fee_estimate(amount: int, currency: str) -> int:
-    """What to add to `amount` so that after the processor's fee the campaign receives `amount`."""
-    from flask import current_app
-
-    from amanah.money import display_digits, exponent
-    rate = current_app.config["DONATION_FEE_RATE_BP"]
-    fixed = current_app.config["DONATION_FEE_FIXED"].get(currency, 0)
-    total = -(-(amount + fixed) * 10_000 // (10_000 - rate))  # ceiling division, integers only
-    step = 10 ** (exponent(currency) - display_digits(currency))  # whole rupiah, never sen
-    total = -(-total // step) * step
-    return total - amount
 
 
 # ---- events ----
@@ -169,8 +167,7 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     donation.payment_intent, donation.processor_fee = intent["id"], fee
     donation.charge_id = charge.get("id") if isinstance(charge, dict) else charge
     donation.move_to(DonationStatus.PAID)
-    from documents import receipts
-    receipts.issue_receipt(donation, entry.leaf_hash)  # numbered in this same transaction
+    issuer().receipt(donation, entry.leaf_hash)  # numbered in this same transaction
     _queue_paid_mail(donation)
     return "paid"
 
@@ -189,7 +186,6 @@ def _queue_donor_mail(kind: str, donation: Donation, **details) -> None:
     Rendering waits until then because this runs while the ledger's append lock is held, and the
     lock should cover only the append itself. A rolled-back event sends nothing.
     """
-    from flask import g, has_request_context
     if not has_request_context() or g.get("_no_donation_mail"):
         return
     after_commit(_send_donor_mail, {
@@ -205,9 +201,6 @@ def _queue_paid_mail(donation: Donation) -> None:
 
 
 def _send_donor_mail(note: dict) -> None:
-    from amanah.links import absolute_url
-    from amanah.mail import deliver, render_message
-    from donations.dashboard import guest_token
     try:
         token = guest_token(note["id"])
         links = {"link": absolute_url("giving.guest_view", token=token),
@@ -360,8 +353,7 @@ def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:
                                    ref=donation.ledger_seq, payment=data["id"])
             row.amount, row.ledger_seq, row.status = data["amount"], entry.seq, RefundStatus.SUCCEEDED.value
             db.session.flush()
-            from documents import receipts
-            note = receipts.issue_credit_note(row, entry.leaf_hash)
+            note = issuer().credit_note(row, entry.leaf_hash)
             _queue_donor_mail("refunded", donation, amount=row.amount,
                               remaining=donation.total - donation.refunded, document=note.serial)
             done.append(data["id"])
@@ -383,8 +375,7 @@ def _reverse_refund(donation: Donation, row: Refund, data: dict) -> None:
                            amount=row.amount, currency=donation.currency, ref=row.ledger_seq,
                            payment=data["id"])
     row.status, row.reversed_seq = RefundStatus.REVERSED.value, entry.seq
-    from documents import receipts
-    cancellation = receipts.issue_cancellation(row, entry.leaf_hash)  # its credit note no longer applies
+    cancellation = issuer().cancellation(row, entry.leaf_hash)  # its credit note no longer applies
     _queue_donor_mail("refund_reversed", donation, amount=row.amount,
                       remaining=donation.total - donation.refunded,
                       document=cancellation.serial if cancellation else None)
@@ -455,9 +446,6 @@ def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, 
                    message: str | None = None, anonymous: bool = False, cover_fee: bool = False,
                    locale: str = "id") -> Donation:
     """A pending donation (flushed, not committed); the caller commits before calling the provider."""
-    import secrets
-
-    from donations.gateway import is_sandbox
     fee = processor_fee_estimate(amount, campaign.currency) if cover_fee else 0
     donation = Donation(campaign=campaign, user=user, donor_name=donor_name, donor_email=donor_email.lower(),
                         message=message or None, anonymous=anonymous, locale=locale, amount=amount,
@@ -471,11 +459,6 @@ def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, 
 
 def begin_checkout(donation: Donation, success_url: str, cancel_url: str):
     """Open the provider's checkout for a committed pending donation; returns (id, url)."""
-    import datetime as dt
-
-    from flask import current_app
-
-    from donations.gateway import CheckoutRequest
     minutes = max(30, current_app.config["CHECKOUT_EXPIRY_MINUTES"])  # Stripe's minimum is 30
     checkout = get_gateway().create_checkout(CheckoutRequest(
         donation_id=donation.id, amount=donation.total, currency=donation.currency,
@@ -495,7 +478,6 @@ class RefundRefused(UserError):
 
 
 def refund_reason_problem(reason: str | None):
-    from flask_babel import lazy_gettext as _l
     return None if (reason or "").strip() else _l("Give a reason for the refund.")
 
 
@@ -515,9 +497,6 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     donation's row first, then the ledger's append lock. Two orders would deadlock concurrent
     refunds against their own confirmations.
     """
-    from flask_babel import lazy_gettext as _l
-
-    from treasury.disbursements import available_balance
     problem = refund_reason_problem(reason)
     if problem:
         raise RefundRefused(problem, field="reason")
@@ -531,7 +510,6 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
                             field="amount")
     balance = available_balance(donation.campaign)
     if amount > balance:
-        from amanah.i18n import format_money
         raise RefundRefused(_l("The campaign's available balance (%(balance)s) cannot cover this refund: "
                                "its money has been disbursed or is already set aside.",
                                balance=format_money(max(balance, 0), donation.currency)))

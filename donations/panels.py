@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from campaigns.panels import register_panel
 from donations import dashboard
-from donations.gateway import is_sandbox
+from donations.providers import is_sandbox
 
 
 def sandbox_banner_visible(user, campaign) -> bool:

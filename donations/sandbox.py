@@ -3,6 +3,7 @@
 It keeps its "provider objects" (checkout sessions, payment intents, refunds) in Stripe's JSON
 shape and emits the same events Stripe would; those go through the same confirmation service
 (donations.giving.handle_event) as Stripe's webhooks, so there is one code path for money.
+Its demo donations are made by donations.demo.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from amanah.db import now_utc
 from amanah.extensions import db
+from donations.fees import processor_fee_estimate
 from donations.gateway import Checkout, CheckoutRequest, GatewayError
 from donations.models import SandboxObject
 
@@ -43,11 +45,6 @@ def _event(event_type: str, obj: dict) -> dict:
              "data": {"object": obj}}
     g.setdefault("_sandbox_events", []).append(event)
     return event
-
-
-def estimated_fee(amount: int, currency: str) -> int:
-    from donations.giving import processor_fee_estimate
-    return processor_fee_estimate(amount, currency)
 
 
 class SandboxGateway:
@@ -120,7 +117,7 @@ class SandboxGateway:
             raise GatewayError("sandbox: this checkout is no longer open")
         amount, currency = session["amount_total"], session["currency"]
         txn = {"id": _id("txn"), "object": "balance_transaction", "amount": amount, "currency": currency,
-               "fee": estimated_fee(amount, currency.upper())}
+               "fee": processor_fee_estimate(amount, currency.upper())}
         charge = {"id": _id("ch"), "object": "charge", "amount": amount, "currency": currency,
                   "amount_refunded": 0, "refunded": False, "refunds": [], "paid": True,
                   "balance_transaction": txn["id"]}
@@ -157,48 +154,3 @@ class SandboxGateway:
             _event("charge.dispute.funds_reinstated", dispute)
         return event
 
-
-DEMO_DONORS = [("Siti Rahmawati", 10_000_000, "Semoga lancar dan berkah.", False),
-               ("Budi Santoso", 25_000_000, None, False),
-               ("Hamba Allah", 5_000_000, "Untuk adik-adik.", True),
-               ("Dewi Lestari", 50_000_000, "Sukses selalu!", False)]
-
-
-def load_demo_donations() -> list[str]:
-    """`flask demo`: paid donations, a fee per payment and one partial refund, through the sandbox."""
-    import sqlalchemy as sa
-    from flask import current_app
-
-    from campaigns.models import Campaign
-    from donations import giving
-    from donations.models import Donation
-    campaigns = db.session.execute(sa.select(Campaign).where(Campaign.status == "published")
-                                   .order_by(Campaign.id).limit(3)).scalars().all()
-    made = 0
-    for campaign in campaigns:
-        if db.session.execute(sa.select(Donation.id).where(Donation.campaign_id == campaign.id)).first():
-            continue  # idempotent: this campaign already has its demo donations
-        with current_app.test_request_context("/"):
-            g._no_donation_mail = True
-            gateway = SandboxGateway()
-            intents = []
-            for name, idr, message, anonymous in DEMO_DONORS:
-                amount = idr if campaign.currency == "IDR" else max(100, idr // 10_000)
-                donation = giving.start_donation(
-                    db.session.get(Campaign, campaign.id), amount=amount, donor_name=name,
-                    donor_email=f"{name.split()[0].lower()}@example.org", message=message,
-                    anonymous=anonymous, cover_fee=name.startswith("Budi"))
-                db.session.commit()
-                checkout = giving.begin_checkout(donation, "http://localhost/", "http://localhost/")
-                event = gateway.pay(checkout.id)
-                db.session.commit()
-                gateway.take_events()
-                giving.handle_event(event)
-                intents.append((gateway.fetch_checkout(checkout.id)["payment_intent"]["id"], amount))
-                made += 1
-            intent, amount = intents[0]
-            gateway.create_refund(intent, amount // 2, f"demo-refund-{campaign.public_id}", {})
-            db.session.commit()
-            for event in gateway.take_events():
-                giving.handle_event(event)
-    return [f"{made} sandbox donations added (with fees and a partial refund)."] if made else []

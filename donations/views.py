@@ -11,9 +11,14 @@ from amanah import i18n
 from amanah.extensions import db, limiter
 from amanah.i18n import current_locale
 from amanah.money import MoneyError
+from campaigns import services as campaign_services
+from campaigns.lifecycle import Status
 from donations import dashboard, forms, giving
-from donations.gateway import GatewayError, get_gateway, is_sandbox
+from donations.fees import processor_fee_estimate
+from donations.gateway import GatewayError
+from donations.issuing import issuer
 from donations.models import Donation, DonationStatus
+from donations.providers import get_gateway, is_sandbox
 
 bp = Blueprint("giving", __name__)
 
@@ -44,19 +49,16 @@ def sandbox_checkout(checkout_id: str):
 
 @bp.get("/donations/view/<token>")
 def guest_view(token: str):
-    from documents import receipts
     donation = dashboard.donation_from_token(token)
     if donation is None:
         abort(404)
     documents = [(d.serial, d.kind, url_for("documents.guest_document", token=token, serial=d.serial))
-                 for d in receipts.documents_of(donation.id)]
+                 for d in issuer().documents_of(donation.id)]
     return render_template("donations/dashboard_donation.html", donation=donation, documents=documents)
 
 
 def _open_campaign(public_id: str):
-    from campaigns import services
-    from campaigns.lifecycle import Status
-    campaign = services.get_by_public_id(public_id)
+    campaign = campaign_services.get_by_public_id(public_id)
     if campaign is None or campaign.status != Status.PUBLISHED:
         abort(404)
     return campaign
@@ -83,7 +85,7 @@ def give(public_id: str):
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
     if request.form.get("change"):  # back from the confirm step, with what was entered kept
         return render_template("donations/give.html", campaign=campaign, form=form, user=user)
-    fee = giving.processor_fee_estimate(amount, campaign.currency) if form.cover_fee.data else 0
+    fee = processor_fee_estimate(amount, campaign.currency) if form.cover_fee.data else 0
     if form.confirmed.data != "1":
         form.confirmed.data = "1"
         return render_template("donations/give_confirm.html", campaign=campaign, form=form, amount=amount,

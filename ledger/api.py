@@ -10,9 +10,10 @@ import hashlib
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
 
-from ledger import transparency, views
+from ledger import caches, queries, views
 from ledger.consistency import CheckpointRefused
-from ledger.views import IMMUTABLE, ParamError, checkpoint_refused, int_param, param_error
+from ledger.params import ParamError, int_param, param_error
+from ledger.views import IMMUTABLE, checkpoint_refused
 
 bp = Blueprint("ledger_api", __name__, url_prefix="/api/v1/ledger")
 bp.register_error_handler(ParamError, param_error)
@@ -38,7 +39,7 @@ def entry_json(seq: int, leaf: bytes, leaf_hash: bytes, fields: dict) -> dict:
     }
 
 
-def finances_json(finances: transparency.CampaignFinances, points: list) -> dict:
+def finances_json(finances: queries.CampaignFinances, points: list) -> dict:
     return {
         "campaign": finances.campaign,
         "currency": finances.currency,
@@ -51,7 +52,7 @@ def finances_json(finances: transparency.CampaignFinances, points: list) -> dict
         "money_out": finances.money_out,
         "balance": finances.balance,
         "fee_ratio": None if finances.fee_ratio is None else round(float(finances.fee_ratio), 6),
-        "fee_ratio_ceiling": float(transparency.FEE_CEILING),
+        "fee_ratio_ceiling": float(queries.FEE_CEILING),
         "fee_ratio_exceeded": finances.fee_ratio_exceeded,
         "donation_count": finances.donation_count,
         "entry_count": finances.entry_count,
@@ -82,17 +83,17 @@ def _dumps(body: dict) -> str:
 @bp.get("/entries")
 def entries():
     try:
-        filters = transparency.parse_filters(request.args)
-        before = transparency.parse_seq_arg(request.args, "before")
-        after = transparency.parse_seq_arg(request.args, "after")
-    except transparency.FilterError as exc:
+        filters = queries.parse_filters(request.args)
+        before = queries.parse_seq_arg(request.args, "before")
+        after = queries.parse_seq_arg(request.args, "after")
+    except queries.FilterError as exc:
         raise ParamError(exc.field, exc.message) from None
     limit = int_param("limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
-    size = transparency.head().size
+    size = queries.head().size
     etag = f"entries-{size}-{hash_query()}"
     if request.if_none_match.contains(etag):
         return _with_validators({}, etag, "no-cache")
-    page = transparency.list_entries(filters, before=before, after=after, limit=limit)
+    page = queries.list_entries(filters, before=before, after=after, limit=limit)
     args = {**filters.as_args(), "limit": limit}
     body = {
         "size": size,
@@ -109,7 +110,7 @@ def hash_query() -> str:
 
 @bp.get("/entries/<int:seq>")
 def entry(seq: int):
-    detail = transparency.get_entry(seq)
+    detail = queries.get_entry(seq)
     if detail is None:
         abort(404)
     body = entry_json(detail.seq, detail.leaf, detail.leaf_hash, detail.fields)
@@ -119,10 +120,10 @@ def entry(seq: int):
 
 @bp.get("/campaigns/<campaign_id>")
 def campaign(campaign_id: str):
-    finances = transparency.campaign_finances(campaign_id)
+    finances = queries.campaign_finances(campaign_id)
     if finances is None:
         abort(404)
     etag = f"campaign-{finances.last_seq}"
     if request.if_none_match.contains(etag):
         return _with_validators({}, etag, "no-cache")
-    return _with_validators(finances_json(finances, transparency.chart_series(finances)), etag, "no-cache")
+    return _with_validators(finances_json(finances, caches.chart_series(finances)), etag, "no-cache")

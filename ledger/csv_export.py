@@ -1,6 +1,6 @@
 """The ledger as CSV for people with a spreadsheet: streamed, any size, safe to open.
 
-- Rows come from keyset batches (transparency.iter_entry_rows) and are written by the csv module
+- Rows come from keyset batches (queries.iter_entry_rows) and are written by the csv module
   into a small buffer that is handed out and emptied every few rows, so memory stays flat however
   many entries there are; there is no row limit.
 - Formula injection: a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return
@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from amanah import money
 from ledger.entry import format_at
-from ledger.transparency import EntryRow
+from ledger.queries import EntryRow
 
 COLUMNS = ("seq", "time_utc", "kind", "campaign", "amount", "amount_minor", "currency", "ref", "memo",
            "evidence", "payment", "leaf_hash")

@@ -1,8 +1,10 @@
 """The OpenAPI 3.1 description of the ledger's machine endpoints: /api/v1/ledger/* and /ledger/*.
 
-Registered into the site-wide document (amanah.openapi) by ledger.views.init_app.
+Registered into the site-wide document (amanah.openapi) by ledger.blueprints.init_app.
 """
 from __future__ import annotations
+
+from amanah import openapi
 
 HEX32 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 SEQ_MAX = 2**63 - 1
@@ -260,6 +262,4 @@ TAGS = [
 
 
 def register() -> None:
-    from amanah import openapi
-
     openapi.register_paths(PATHS, schemas=SCHEMAS, tags=TAGS)

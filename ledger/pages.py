@@ -1,5 +1,6 @@
 """The ledger's public pages: every entry, one entry with its proof, a campaign's finances, the
-auditor's guide, and the CSV export. Views only parse input, call ledger.transparency and render.
+auditor's guide, and the CSV export. Views only parse input, call ledger.queries (and
+ledger.formatting) and render.
 
 Caching: an entry page depends only on its (immutable) entry, so its ETag is the leaf hash plus the
 locale and viewer, and it may be kept for a day. List pages carry an ETag derived from the ledger's
@@ -38,9 +39,10 @@ from amanah.extensions import db
 from amanah.frame import render_framed
 from amanah.i18n import current_locale
 from amanah.translated_templates import render_translated
-from ledger import checkpoints, csv_export, transparency
+from ledger import checkpoints, csv_export, formatting, queries
 from ledger.consistency import CheckpointRefused
-from ledger.views import IMMUTABLE, ParamError, checkpoint_refused, int_param, param_error
+from ledger.params import ParamError, int_param, param_error
+from ledger.views import IMMUTABLE, checkpoint_refused
 
 bp = Blueprint("ledger_pages", __name__, url_prefix="/ledger")
 bp.register_error_handler(ParamError, param_error)
@@ -107,7 +109,7 @@ def cached(render, *, etag: str, cache_control: str, last_modified=None, weak: b
 
 def kind_names() -> dict[str, str]:
     """The kinds' labels in the request's language, translated once per table."""
-    return {kind: str(label) for kind, label in transparency.KIND_LABELS.items()}
+    return {kind: str(label) for kind, label in formatting.KIND_LABELS.items()}
 
 
 @lru_cache(maxsize=65536)
@@ -134,7 +136,7 @@ def percent(ratio) -> str:
     return format_percent(float(ratio), "#,##0.0%")
 
 
-def proof_view(bundle: transparency.InclusionBundle) -> dict:
+def proof_view(bundle: queries.InclusionBundle) -> dict:
     """An inclusion proof as the entry page shows it: hashes in hex, made here and not by the
     template, where each call costs several times more."""
     return {"size": bundle.size, "root": bundle.root.hex(), "hashes": [h.hex() for h in bundle.proof],
@@ -218,20 +220,20 @@ def page(title: str, body: Markup, status: int = 200):
 @bp.get("")
 def index():
     try:
-        filters = transparency.parse_filters(request.args)
-        before = transparency.parse_seq_arg(request.args, "before")
-        after = transparency.parse_seq_arg(request.args, "after")
-    except transparency.FilterError as exc:
+        filters = queries.parse_filters(request.args)
+        before = queries.parse_seq_arg(request.args, "before")
+        after = queries.parse_seq_arg(request.args, "after")
+    except queries.FilterError as exc:
         body = Markup(render_template("ledger/index.html", filters=None, args=request.args,  # noqa: S704
-                                      error=exc, page=None, kinds=transparency.KIND_LABELS))
+                                      error=exc, page=None, kinds=formatting.KIND_LABELS))
         return page(_("Public ledger"), body, 400)
-    head = transparency.head()
+    head = queries.head()
 
     def render():
         body = content(("index", request.query_string, head.size), "ledger/index.html",
-                       filters=filters, args=request.args, error=None, kinds=transparency.KIND_LABELS,
+                       filters=filters, args=request.args, error=None, kinds=formatting.KIND_LABELS,
                        size=head.size,
-                       page=lambda: transparency.list_entries(filters, before=before, after=after,
+                       page=lambda: queries.list_entries(filters, before=before, after=after,
                                                               limit=PAGE_SIZE))
         return page(_("Public ledger"), body)
 
@@ -241,16 +243,16 @@ def index():
 
 @bp.get("/entries/<int:seq>")
 def entry(seq: int):
-    detail = transparency.get_entry(seq, with_proof_hashes=True)
+    detail = queries.get_entry(seq, with_proof_hashes=True)
     if detail is None:
         abort(404)
 
     def render():
-        cp, signed = transparency.proof_checkpoint(detail)
+        cp, signed = queries.proof_checkpoint(detail)
         if signed:
             db.session.commit()
         body = content(("entry", seq, detail.has_next, cp.size), "ledger/entry.html", entry=detail,
-                       proof=lambda: proof_view(transparency.inclusion_bundle(detail, cp)))
+                       proof=lambda: proof_view(queries.inclusion_bundle(detail, cp)))
         return page(_("Ledger entry %(seq)d", seq=seq), body)
 
     # The head entry's page still changes (a "next" link will appear); later ones never do.
@@ -262,16 +264,16 @@ def entry(seq: int):
 def _proof_bundle(seq_text: str):
     # The seq is taken as text so that anything that is not an entry gets the same JSON 404.
     seq = int(seq_text) if seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 19 else -1
-    detail = transparency.get_entry(seq)
+    detail = queries.get_entry(seq)
     if detail is None:
         return None, (jsonify({"error": _("There is no entry %(seq)s.", seq=seq_text)}), 404)
     size = int_param("size", default=0) if request.args.get("size") else None
-    cp, signed = transparency.proof_checkpoint(detail, size)
+    cp, signed = queries.proof_checkpoint(detail, size)
     if cp is None:
         raise ParamError("size", _("No signed checkpoint of size %(size)d includes this entry.", size=size))
     if signed:
         db.session.commit()
-    return transparency.inclusion_bundle(detail, cp), None
+    return queries.inclusion_bundle(detail, cp), None
 
 
 def _download(body: str, mimetype: str, filename: str, pinned: bool) -> Response:
@@ -305,21 +307,21 @@ def entry_proof_text(seq: str):
 
 @bp.get("/campaigns/<campaign_id>")
 def campaign(campaign_id: str):
-    finances = transparency.campaign_finances(campaign_id)
+    finances = queries.campaign_finances(campaign_id)
     if finances is None:
         abort(404)
     try:
-        before = transparency.parse_seq_arg(request.args, "before")
-        after = transparency.parse_seq_arg(request.args, "after")
-    except transparency.FilterError as exc:
+        before = queries.parse_seq_arg(request.args, "before")
+        after = queries.parse_seq_arg(request.args, "after")
+    except queries.FilterError as exc:
         return error_response(400, exc.message, field=exc.field)
 
     def render():
-        filters = transparency.EntryFilters(campaign=campaign_id)
+        filters = queries.EntryFilters(campaign=campaign_id)
         key = ("campaign", campaign_id, finances.last_seq, request.query_string)
         body = content(key, "ledger/campaign.html", finances=finances, filters=filters,
-                       chart=lambda: transparency.campaign_chart(finances),
-                       page=lambda: transparency.list_entries(filters, before=before, after=after,
+                       chart=lambda: formatting.campaign_chart(finances),
+                       page=lambda: queries.list_entries(filters, before=before, after=after,
                                                               limit=CAMPAIGN_PAGE_SIZE))
         return page(_("Finances of campaign %(campaign)s", campaign=campaign_id), body)
 
@@ -330,14 +332,14 @@ def campaign(campaign_id: str):
 @bp.get("/verify")
 def verify_guide():
     try:
-        before = transparency.parse_seq_arg(request.args, "before")
-    except transparency.FilterError as exc:
+        before = queries.parse_seq_arg(request.args, "before")
+    except queries.FilterError as exc:
         return error_response(400, exc.message, field=exc.field)
     latest = checkpoints.latest(db.session)
 
     def render():
         def rows():
-            return transparency.checkpoint_page(before, CHECKPOINT_PAGE_SIZE)
+            return queries.checkpoint_page(before, CHECKPOINT_PAGE_SIZE)
 
         body = content(("verify", latest.size if latest else -1, request.query_string), "ledger/verify.html",
                        key=checkpoints.verifier_key_text(), latest=latest, before=before, rows=rows,
@@ -352,16 +354,16 @@ def verify_guide():
 def export_csv():
     """Entries as CSV (see ledger.csv_export), oldest first; same filters as the list."""
     try:
-        filters = transparency.parse_filters(request.args)
-    except transparency.FilterError as exc:
+        filters = queries.parse_filters(request.args)
+    except queries.FilterError as exc:
         raise ParamError(exc.field, exc.message) from None
-    current = transparency.head().size
+    current = queries.head().size
     start = int_param("start", default=0, maximum=current)
     end = int_param("end", default=current, maximum=current)
     if end < start:
         raise ParamError("end", _("The parameter end must not be smaller than start."))
     locale = current_locale()
-    rows = transparency.iter_entry_rows(filters, start, end)
+    rows = queries.iter_entry_rows(filters, start, end)
     response = Response(stream_with_context(csv_export.csv_chunks(rows, locale)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="ledger-{start}-{end}.csv"'
     response.headers["Access-Control-Allow-Origin"] = "*"

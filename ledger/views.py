@@ -8,26 +8,15 @@ from amanah.extensions import db
 from ledger import checkpoints, storage, tree
 from ledger.consistency import CheckpointRefused
 from ledger.models import LedgerCheckpoint
+from ledger.params import ParamError, int_param, param_error, size_param
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
+bp.register_error_handler(ParamError, param_error)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 EXPORT_BATCH = 2000  # leaves per query and per chunk written
 
 
-class ParamError(Exception):
-    def __init__(self, param: str, message: str):
-        super().__init__(message)
-        self.param = param
-        self.message = message
-
-
-@bp.errorhandler(ParamError)
-def param_error(exc: ParamError):
-    return jsonify({"error": exc.message, "field": exc.param}), 400
-
-
-@bp.errorhandler(CheckpointRefused)
 def checkpoint_refused(exc: CheckpointRefused):
     """The stored ledger does not extend what was signed (consistency.py logged why): sign nothing."""
     db.session.rollback()
@@ -38,31 +27,7 @@ def checkpoint_refused(exc: CheckpointRefused):
     return response
 
 
-def int_param(name: str, *, default: int | None = None, minimum: int = 0, maximum: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        if default is None:
-            raise ParamError(name, _("The parameter %(name)s is required.", name=name))
-        return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
-        raise ParamError(name, _("The parameter %(name)s must be a non-negative integer.", name=name))
-    value = int(raw)
-    if value < minimum:
-        raise ParamError(name, _("The parameter %(name)s must be at least %(minimum)d.",
-                                 name=name, minimum=minimum))
-    if maximum is not None and value > maximum:
-        raise ParamError(name, _("The parameter %(name)s must be at most %(maximum)d.",
-                                 name=name, maximum=maximum))
-    return value
-
-
-def size_param(name: str = "size", *, minimum: int = 0) -> int:
-    current = storage.size(db.session)
-    value = int_param(name, minimum=minimum)
-    if value > current:
-        raise ParamError(name, _("The parameter %(name)s is larger than the ledger, which has "
-                                 "%(current)d entries.", name=name, current=current))
-    return value
+bp.register_error_handler(CheckpointRefused, checkpoint_refused)
 
 
 def text_response(body: str, cache: str) -> Response:
@@ -148,21 +113,3 @@ def consistency_proof():
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
-
-def init_app(app) -> None:
-    from flask_babel import lazy_gettext as _l
-
-    from amanah import nav, openapi
-    from ledger import api, cli, pages
-    from ledger import openapi as ledger_openapi
-
-    app.register_blueprint(bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    app.cli.add_command(cli.ledger_cli)
-    nav.register_nav(app, "ledger_pages.index", _l("Ledger"), order=20)
-    ledger_openapi.register()
-    openapi.init_app(app)
-    pages.init_jinja(app)
-    from ledger import transparency
-    app.teardown_appcontext(transparency.close_reader)

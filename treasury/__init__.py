@@ -3,10 +3,10 @@
 Disbursements and their reversals, evidence documents stored by content hash (photos published
 without their metadata), and the public treasury API.
 """
+from amanah.demo import demo_loader
 
 
 def init_app(app) -> None:
-    from amanah.demo import demo_loader
     from treasury import api, demo, ledger_references, panels, views
 
     views.init_app(app)

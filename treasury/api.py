@@ -14,6 +14,7 @@ import re
 from flask import Blueprint, abort, request, url_for
 from flask_babel import gettext as _
 
+from amanah import openapi
 from amanah.errors import error_response
 from campaigns import services as campaign_services
 from treasury import disbursements
@@ -199,8 +200,6 @@ TAGS = [{"name": "treasury", "description": "What campaigns paid out, with evide
 
 
 def init_app(app) -> None:
-    from amanah import openapi
-
     app.register_blueprint(bp)
     openapi.register_paths(PATHS, schemas=SCHEMAS, tags=TAGS)
     openapi.init_app(app)

@@ -28,9 +28,12 @@ from amanah.extensions import db
 from amanah.i18n import format_money
 from amanah.money import MAX_MINOR
 from amanah.text import has_control_characters, one_line
+from campaigns.lifecycle import Status
 from campaigns.models import Campaign
-from ledger import balances, storage
+from donations.balances import available_balance
+from ledger import storage
 from ledger.models import CampaignTotal
+from ledger.queries import read_row
 from treasury import evidence as evidence_store
 from treasury.models import (
     PAYEE_MAX,
@@ -72,27 +75,6 @@ class DisbursementInput:
 
 
 # ---- reading ----
-
-def available_balance(campaign: Campaign) -> int:
-    """Donations minus refunds, chargebacks, fees and disbursements, read fresh from the database.
-
-    Summed from the campaign's ledger entries, not read from its running totals: the totals row
-    may be updated (it is derived data), and an edited one must not authorize a disbursement or a
-    refund the campaign cannot cover (issue 14). Under the append lock, as record() and
-    request_refund() take it, no entry can be added between this read and the append."""
-    held = balances.balance_from_entries(db.session, campaign.public_id, campaign.currency)
-    return held - reserved_refunds(campaign)
-
-
-def reserved_refunds(campaign: Campaign) -> int:
-    """Refunds asked of the provider but not yet confirmed: not in the ledger yet, but no longer
-    the campaign's to spend (a disbursement made meanwhile could leave the refund uncovered)."""
-    from donations.models import Donation, Refund, RefundStatus
-    return db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount), 0))
-        .join(Donation, Refund.donation_id == Donation.id)
-        .where(Donation.campaign_id == campaign.id, Refund.status == RefundStatus.REQUESTED.value)) or 0
-
 
 def for_campaign(campaign: Campaign, limit: int | None = None,
                  before: tuple[dt.date, int] | None = None) -> list[Disbursement]:
@@ -169,7 +151,6 @@ def evidence_visibility(sha256: str) -> bool | None:
 
     Read as the public ledger pages read (one autocommit round trip on PostgreSQL), since the
     entry page asks this of every disbursement it shows."""
-    from ledger.transparency import read_row
     if not evidence_store.SHA256_PATTERN.match(sha256 or ""):
         return None
     row = read_row(_EVIDENCE_PUBLIC, {"sha256": sha256})
@@ -184,8 +165,6 @@ _EVIDENCE_PUBLIC = (sa.select(Disbursement.evidence_public)
 def campaigns_to_manage(user: User, limit: int = 200) -> list[tuple[Campaign, int]]:
     """(campaign, available balance) for the treasury overview: a treasurer's own public campaigns;
     for an admin every public campaign that holds money, largest balance first."""
-    from campaigns.lifecycle import Status
-
     t = CampaignTotal.__table__.c
     balance = sa.func.coalesce(t.raised - t.refunded - t.chargebacks - t.fees - t.disbursed, 0)
     query = (sa.select(Campaign, balance).outerjoin(CampaignTotal.__table__, t.campaign == Campaign.public_id)

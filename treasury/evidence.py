@@ -35,6 +35,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from PIL import Image, UnidentifiedImageError
 
 from amanah.transactions import on_rollback
 from treasury import image_metadata
@@ -144,8 +145,6 @@ def _without_metadata(data: bytes) -> image_metadata.Cleaned:
 
 
 def _check_image(data: bytes, expected: str) -> None:
-    from PIL import Image, UnidentifiedImageError
-
     broken = _unreadable_image()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)

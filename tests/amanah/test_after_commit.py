@@ -128,6 +128,7 @@ def test_a_callback_may_use_the_session(app, calls):
     assert calls and calls[0] >= 1
 
 
+@pytest.mark.own_app  # it adds a route
 def test_a_request_that_fails_before_its_commit_runs_nothing(app, calls):
     @app.post("/test-after-commit-then-fail")
     def register_then_fail():

@@ -5,13 +5,14 @@ import sqlalchemy as sa
 
 from accounts.models import RoleChange
 from amanah.extensions import db
-from campaigns.models import CampaignRevision, CampaignTreasurerChange
+from campaigns.models import CampaignRevision
 from donations.models import Donation
 from ledger import checkpoints
 from tests.factories import make_user
 from tests.factories.documents import paid_donation
 from tests.factories.treasury import make_campaign, picture
 from treasury import disbursements
+from treasury.models import CampaignTreasurerChange
 
 # Each immutable table, with an UPDATE that changes a column its trigger protects.
 IMMUTABLE = {

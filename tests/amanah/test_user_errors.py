@@ -14,11 +14,11 @@ from amanah.transactions import after_commit
 def test_one_class_each_under_user_error():
     from campaigns import lifecycle, search, services
     from donations import models as donation_models
-    from ledger import transparency
+    from ledger import queries
     from treasury import disbursements
 
     assert services.ValidationError is disbursements.ValidationError is errors.ValidationError
-    assert search.FilterError is transparency.FilterError is errors.FilterError
+    assert search.FilterError is queries.FilterError is errors.FilterError
     assert lifecycle.IllegalTransition is donation_models.IllegalTransition is errors.IllegalTransition
     for cls in (errors.ValidationError, errors.FilterError, errors.IllegalTransition):
         assert issubclass(cls, errors.UserError)
@@ -72,6 +72,7 @@ def failing_app(app):
     return app
 
 
+@pytest.mark.own_app  # failing_app adds routes
 def test_an_uncaught_user_error_is_a_json_400_naming_the_field(failing_app, caplog):
     response = failing_app.test_client().get("/api/test-user-error", headers={"Accept-Language": "en"})
     assert "FilterError not caught on GET /api/test-user-error" in caplog.text  # a view forgot it
@@ -81,11 +82,13 @@ def test_an_uncaught_user_error_is_a_json_400_naming_the_field(failing_app, capl
         db.session.commit()  # the request's callbacks went with its transaction
 
 
+@pytest.mark.own_app  # failing_app adds routes
 def test_the_message_is_in_the_language_of_the_request(failing_app):
     response = failing_app.test_client().get("/api/test-user-error", headers={"Accept-Language": "id"})
     assert response.json["error"] == "Masukkan tanggal dengan format YYYY-MM-DD, mis. 2026-01-31."
 
 
+@pytest.mark.own_app  # failing_app adds routes
 def test_an_uncaught_user_error_on_a_page_is_an_html_400(failing_app):
     response = failing_app.test_client().get("/test-user-error", headers={"Accept-Language": "en"})
     assert response.status_code == 400 and response.mimetype == "text/html"

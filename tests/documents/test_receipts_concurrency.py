@@ -10,7 +10,7 @@ from amanah.extensions import db
 from documents import receipts
 from documents.models import Document, DocumentCounter
 from donations import giving
-from donations.gateway import get_gateway
+from donations.providers import get_gateway
 from tests.conftest import make_app
 from tests.factories.documents import make_campaign
 

@@ -14,9 +14,9 @@ from accounts.models import User
 from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns.models import Campaign
-from donations import giving
-from donations.gateway import get_gateway
+from donations import fees, giving
 from donations.models import Dispute, Donation, PaymentEvent, Refund
+from donations.providers import get_gateway
 from ledger.entry import donor_commitment
 from ledger.models import CampaignTotal
 from tests.factories import make_user
@@ -42,7 +42,7 @@ def sign(payload: bytes, secrets_: list[str], timestamp: int | None = None) -> s
 
 def test_fee_estimate_covers_the_fee_in_whole_rupiah(app):
     with app.app_context():
-        fee = giving.processor_fee_estimate(5_000_000, "IDR")
+        fee = fees.processor_fee_estimate(5_000_000, "IDR")
         total = 5_000_000 + fee
         assert fee % 100 == 0
         # what the processor keeps (3.4% + Rp 2.000) leaves at least the gift
@@ -271,7 +271,7 @@ def test_guest_donates_through_confirm_step_and_sandbox(app, client):
     assert confirm.status_code == 200 and b'name="confirmed" value="1"' in confirm.data
     with app.app_context():
         assert _count_donations() == 0  # nothing is created before the donor confirms
-        fee = giving.processor_fee_estimate(5_000_000, "IDR")
+        fee = fees.processor_fee_estimate(5_000_000, "IDR")
         from amanah.money import format_money
         assert format_money(5_000_000 + fee, "IDR").encode() in confirm.data
     response = client.post(f"/campaigns/{public_id}/give", data={**form, "confirmed": "1"})
@@ -460,7 +460,7 @@ def test_dashboard_needs_login(client):
 
 
 def test_demo_donations_are_idempotent_and_verify(app, runner):
-    from donations.sandbox import load_demo_donations
+    from donations.demo import load_demo_donations
     with app.app_context():
         make_campaign()
         assert load_demo_donations()

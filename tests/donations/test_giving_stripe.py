@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from campaigns.models import Campaign
-from donations.gateway import CheckoutRequest, GatewayError, get_gateway
+from donations.gateway import CheckoutRequest, GatewayError
 from donations.models import Donation, PaymentEvent, Refund
+from donations.providers import get_gateway
 from ledger.models import CampaignTotal
 from tests.factories import login, make_user
 from tests.factories.fake_stripe import FakeStripe, make_event, webhook
@@ -570,7 +571,7 @@ def test_a_lost_answer_leaves_the_refund_pending_until_the_webhook_books_it(stri
 def test_an_answer_lost_after_the_webhook_booked_the_refund_changes_nothing(stripe_app, client,
                                                                             fake_stripe, monkeypatch):
     from donations import giving
-    from donations.gateway import StripeGateway
+    from donations.stripe_gateway import StripeGateway
     donation_id, _, _ = _paid(stripe_app, client, fake_stripe)
     create = StripeGateway.create_refund
 
@@ -592,7 +593,7 @@ def test_a_refund_given_up_as_failed_is_booked_when_the_provider_says_it_was_mad
                                                                                   fake_stripe,
                                                                                   monkeypatch):
     from donations import giving
-    from donations.gateway import StripeGateway
+    from donations.stripe_gateway import StripeGateway
     donation_id, _, public_id = _paid(stripe_app, client, fake_stripe)
     create, made = StripeGateway.create_refund, []
 
@@ -615,7 +616,7 @@ def test_a_refund_given_up_as_failed_is_booked_when_the_provider_says_it_was_mad
 def test_no_transaction_is_open_while_the_provider_is_asked_for_a_refund(stripe_app, client, fake_stripe,
                                                                           monkeypatch):
     from donations import giving
-    from donations.gateway import StripeGateway
+    from donations.stripe_gateway import StripeGateway
     donation_id, _, _ = _paid(stripe_app, client, fake_stripe)
     create, seen = StripeGateway.create_refund, []
 
@@ -636,7 +637,7 @@ def test_no_transaction_is_open_while_the_provider_is_asked_for_a_refund(stripe_
 def test_which_stripe_errors_leave_the_outcome_unknown(error, unknown):
     import stripe
 
-    from donations.gateway import _stripe_outcome_unknown
+    from donations.stripe_gateway import _stripe_outcome_unknown
     status = {"APIError": 500, "IdempotencyError": 409, "RateLimitError": 429}.get(error, 400)
     cls = getattr(stripe, error)
     if error in ("CardError", "InvalidRequestError"):

@@ -10,8 +10,9 @@ from amanah.extensions import db
 from campaigns.models import Campaign
 from campaigns.services import today_wib
 from donations import giving
-from donations.gateway import GatewayError, get_gateway
+from donations.gateway import GatewayError
 from donations.models import Donation, Refund, RefundStatus
+from donations.providers import get_gateway
 from tests.factories import make_user
 from tests.factories.giving import entries, make_campaign, pending
 from tests.factories.treasury import picture

@@ -10,8 +10,8 @@ from amanah.extensions import db
 from campaigns import categories, regions
 from campaigns.models import Campaign
 from donations import giving
-from donations.gateway import get_gateway
 from donations.models import Donation
+from donations.providers import get_gateway
 from tests.factories import make_user
 
 _slugs = itertools.count(1)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from amanah.money import format_money
-from ledger import charts, checkpoints, csv_export, note, storage, transparency, tree
+from ledger import caches, charts, checkpoints, csv_export, formatting, note, queries, storage, tree
 from ledger.models import LedgerEntry
 from tests.factories.ledger import add, fill, html
 
@@ -331,8 +331,8 @@ def test_fee_ratio_above_ten_percent_is_flagged(app, client):
         add(kind="fee", campaign="cheap", amount=-100_000, payment="f1")  # exactly 10%: allowed
         add(campaign="costly", amount=1_000_000, payment="p2")
         add(kind="fee", campaign="costly", amount=-100_001, payment="f2")
-        assert not transparency.campaign_finances("cheap").fee_ratio_exceeded
-        assert transparency.campaign_finances("costly").fee_ratio_exceeded
+        assert not queries.campaign_finances("cheap").fee_ratio_exceeded
+        assert queries.campaign_finances("costly").fee_ratio_exceeded
     assert 'data-flag="fee-ratio"' not in html(client.get("/ledger/campaigns/cheap"))
     page = html(client.get("/ledger/campaigns/costly", headers={"Accept-Language": "en"}))
     assert 'data-flag="fee-ratio"' in page and "10.0%" in page
@@ -342,8 +342,8 @@ def test_fee_ratio_above_ten_percent_is_flagged(app, client):
 def test_campaign_partial_renders_by_import_and_by_include(app):
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "en"}):
         fill(3)
-        finances = transparency.campaign_finances("camp00000001")
-        chart = transparency.campaign_chart(finances)
+        finances = queries.campaign_finances("camp00000001")
+        chart = formatting.campaign_chart(finances)
         imported = app.jinja_env.from_string(
             '{% from "ledger/_campaign_finances.html" import campaign_finances %}'
             "{{ campaign_finances(finances, chart, level=3) }}").render(finances=finances, chart=chart)
@@ -359,20 +359,20 @@ def test_campaign_partial_renders_by_import_and_by_include(app):
 # ---- the chart ----
 
 def test_chart_series_is_downsampled_and_extended_incrementally(app, monkeypatch):
-    monkeypatch.setattr(transparency, "CHART_POINTS", 16)
+    monkeypatch.setattr(caches, "CHART_POINTS", 16)
     with app.app_context(), app.test_request_context("/"):
         fill(100)
-        finances = transparency.campaign_finances("camp00000001")
-        points = transparency.chart_series(finances)
+        finances = queries.campaign_finances("camp00000001")
+        points = caches.chart_series(finances)
         assert 2 <= len(points) <= 16 + 2
         assert (points[-1].money_in, points[-1].money_out) == (finances.raised, finances.money_out)
         fill(37)
-        finances = transparency.campaign_finances("camp00000001")
+        finances = queries.campaign_finances("camp00000001")
         with recorded_sql() as statements:
-            extended = transparency.chart_series(finances)
+            extended = caches.chart_series(finances)
         assert any("seq >" in s for s in statements)
         app.extensions.pop("ledger.chart_series")
-        assert transparency.chart_series(finances) == extended
+        assert caches.chart_series(finances) == extended
         assert extended[-1].money_in - extended[-1].money_out == finances.balance
         times = [p.at for p in extended]
         assert times == sorted(times)
@@ -384,17 +384,17 @@ def test_a_cached_series_is_dropped_when_its_entries_were_rolled_back(app):
         for i in range(3):
             storage.append(db.session, kind="donation", campaign="camp00000001", amount=7_000_000 + i,
                            currency="IDR")
-        uncommitted = transparency.campaign_finances("camp00000001")
-        assert transparency.chart_series(uncommitted)[-1].money_in == uncommitted.raised  # cached at seq 7
+        uncommitted = queries.campaign_finances("camp00000001")
+        assert caches.chart_series(uncommitted)[-1].money_in == uncommitted.raised  # cached at seq 7
         db.session.rollback()
         fill(4)  # seqs 5..8 again, with other leaves
-        finances = transparency.campaign_finances("camp00000001")
+        finances = queries.campaign_finances("camp00000001")
         assert finances.last_seq == 8
-        assert transparency.chart_series(finances)[-1].money_in == finances.raised
+        assert caches.chart_series(finances)[-1].money_in == finances.raised
 
 
 def test_chart_svg_is_accessible_and_escapes_text():
-    point = transparency.ChartPoint
+    point = caches.ChartPoint
     points = [point(dt.datetime(2026, 1, d, tzinfo=dt.UTC), d * 1000, d * 300) for d in range(1, 6)]
     labels = charts.Labels(title="In & out <script>", desc="Rp 5.000 in", money_in="In", money_out="Out")
     svg = charts.cumulative_chart(points, labels, axis_money=str, date=lambda at: at.date().isoformat(),
@@ -515,7 +515,7 @@ def test_list_sql_uses_limits_not_aggregates(app, client):
 def test_entry_json_in_list_rows_matches_the_leaf(app):
     with app.app_context():
         appended = fill(3)
-        page = transparency.list_entries(transparency.EntryFilters(), limit=10)
+        page = queries.list_entries(queries.EntryFilters(), limit=10)
         assert [r.seq for r in page.rows] == [2, 1, 0]
         assert page.rows[0].leaf == appended[2].leaf
         assert page.rows[0].fields == json.loads(appended[2].leaf)
@@ -534,14 +534,14 @@ def test_pages_on_a_committed_database_see_each_new_entry(databases, fresh_datab
         assert client.get("/ledger/entries/2").status_code == 200
         with app.app_context():
             fill(2)
-            in_transaction = transparency.campaign_finances("camp00000001")  # through the session
+            in_transaction = queries.campaign_finances("camp00000001")  # through the session
             assert in_transaction.entry_count == 5
             db.session.remove()
         assert "Buku besar memuat 5 entri" in client.get("/ledger").get_data(as_text=True)
         assert re.search(r'proof\.json\?size=5"', client.get("/ledger/entries/4").get_data(as_text=True))
         body = client.get("/api/v1/ledger/campaigns/camp00000001").get_json()
         assert body["entry_count"] == 5 and body["series"][-1]["money_in"] == body["raised"]
-        with app.app_context(), transparency.reader() as source:
+        with app.app_context(), queries.reader() as source:
             kind = "Connection" if databases.backend == "postgresql" else "Session"
             assert type(source).__name__ == kind
     finally:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from amanah.money import format_money
-from ledger import storage, transparency
+from ledger import caches, queries, storage
 from ledger.models import CampaignTotal, LedgerEntry
 
 CAMPAIGNS = {"idr-a": "IDR", "idr-b": "IDR", "usd-c": "USD", "jpy-d": "JPY"}
@@ -113,13 +113,13 @@ def test_every_total_equals_the_sum_over_the_entries(app, client, seed):
             assert totals.last_seq == last
 
             with app.test_request_context("/"):
-                finances = transparency.campaign_finances(campaign)
+                finances = queries.campaign_finances(campaign)
                 assert {k: getattr(finances, k) for k in want} == want
                 assert finances.net_raised == want["raised"] - want["refunded"] - want["chargebacks"]
-                points = transparency.chart_series(finances)
+                points = caches.chart_series(finances)
                 assert points[-1].money_in == want["raised"]
                 assert points[-1].money_in - points[-1].money_out == want["balance"]
-                assert len(points) <= transparency.CHART_POINTS + 2
+                assert len(points) <= caches.CHART_POINTS + 2
 
     for campaign, s in sums.items():
         want = expected_figures(s)

@@ -1,4 +1,4 @@
-"""What the public sees of the ledger: entry lists, single entries with proofs, campaign finances.
+"""What the public reads of the ledger: entry lists, single entries with proofs, campaign finances.
 
 Plain functions over `db.session` that return dataclasses; the HTML pages (ledger.pages), the JSON
 API (ledger.api) and the campaign page (campaigns, through templates/ledger/_campaign_finances.html)
@@ -8,52 +8,34 @@ and a campaign's chart is folded from its entries once and then extended with ne
 
 For a campaign page:
 
-    from ledger import transparency
-    finances = transparency.campaign_finances(campaign.public_id)   # None before the first entry
-    chart = finances and transparency.campaign_chart(finances)
+    from ledger import formatting, queries
+    finances = queries.campaign_finances(campaign.public_id)   # None before the first entry
+    chart = finances and formatting.campaign_chart(finances)
     {% from "ledger/_campaign_finances.html" import campaign_finances %}
     {{ campaign_finances(finances, chart) }}
 """
-from __future__ import annotations
-
 import base64
-import dataclasses
 import datetime as dt
 import json
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import sqlalchemy as sa
-from babel.numbers import format_compact_currency
-from flask import current_app, g, has_request_context
-from flask_babel import format_date
+from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
-from amanah import money
 from amanah.errors import FilterError
 from amanah.extensions import db
-from ledger import charts, checkpoints, storage, tree
+from ledger import checkpoints, storage, tree
+from ledger.caches import SignedCheckpoint, checkpoint_note
+from ledger.formatting import KIND_LABELS, kind_label
 from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry, LedgerHash
 
-KIND_LABELS = {
-    "donation": _l("Donation"),
-    "refund": _l("Refund"),
-    "chargeback": _l("Chargeback"),
-    "chargeback_reversal": _l("Chargeback reversed"),
-    "refund_reversal": _l("Refund reversed"),
-    "fee": _l("Processing fee"),
-    "disbursement": _l("Disbursement"),
-    "disbursement_reversal": _l("Disbursement reversed"),
-}
-# Indonesian rules for public fundraising (PP 29/1980, art. 6) cap its costs at 10% of the proceeds.
 FEE_CEILING = Fraction(1, 10)
-CHART_POINTS = 200
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 MAX_SEQ = 2**63 - 1
@@ -157,7 +139,7 @@ class EntryRow:
 
     @property
     def kind_label(self) -> str:
-        return str(KIND_LABELS.get(self.kind, self.kind))
+        return kind_label(self.kind)
 
 
 _ROW_COLUMNS = (LedgerEntry.seq, LedgerEntry.at, LedgerEntry.kind, LedgerEntry.campaign, LedgerEntry.amount,
@@ -298,7 +280,7 @@ class EntryDetail:
 
     @property
     def kind_label(self) -> str:
-        return str(KIND_LABELS.get(self.fields["kind"], self.fields["kind"]))
+        return kind_label(self.fields["kind"])
 
 
 def _entry_query():
@@ -310,7 +292,6 @@ def _entry_query():
 
 
 def _entry_with_proof_hashes_query():
-    from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
     wanted = LedgerHash.idx == sa.any_(sa.bindparam("indexes", type_=ARRAY(sa.BigInteger)))
     hashes = sa.select(sa.func.array_agg(aggregate_order_by(LedgerHash.hash, LedgerHash.idx))).where(wanted)
     return _entry_query().add_columns(hashes.scalar_subquery().label("proof_hashes"))
@@ -389,27 +370,6 @@ class InclusionBundle:
         }
 
 
-@dataclass(frozen=True)
-class SignedCheckpoint:
-    size: int
-    root: bytes
-    note: str
-
-
-def _note(size: int, root: bytes) -> SignedCheckpoint | None:
-    """A stored checkpoint; its note is kept per process, as (size, root) fixes it for good."""
-    notes = current_app.extensions.setdefault("ledger.checkpoint_notes", OrderedDict())
-    found = notes.get((size, root))
-    if found is None:
-        cp = checkpoints.get(db.session, size)
-        if cp is None or bytes(cp.root) != root:
-            return None
-        found = notes[(size, root)] = SignedCheckpoint(cp.size, bytes(cp.root), cp.note)
-        while len(notes) > 64:
-            notes.popitem(last=False)
-    return found
-
-
 def proof_checkpoint(entry: EntryDetail, size: int | None = None) -> tuple[SignedCheckpoint | None, bool]:
     """(checkpoint to prove the entry against, whether it was signed just now).
 
@@ -423,7 +383,7 @@ def proof_checkpoint(entry: EntryDetail, size: int | None = None) -> tuple[Signe
             return None, False
         return SignedCheckpoint(cp.size, bytes(cp.root), cp.note), False
     if entry.latest_checkpoint is not None and entry.latest_checkpoint[0] > entry.seq:
-        cp = _note(*entry.latest_checkpoint)
+        cp = checkpoint_note(*entry.latest_checkpoint)
         if cp is not None:
             return cp, False
     cp = checkpoints.checkpoint_for_current_size(db.session)
@@ -445,7 +405,6 @@ def checkpoint_page(before: int | None = None, limit: int = 20) -> tuple[list[Le
         query = query.where(LedgerCheckpoint.size < before)
     rows = list(db.session.execute(query).scalars())
     return rows[:limit], (rows[limit - 1].size if len(rows) > limit else None)
-
 
 # ---- campaign finances ----
 
@@ -510,162 +469,3 @@ def campaign_finances(campaign_public_id: str) -> CampaignFinances | None:
         chargebacks=totals.chargebacks, fees=totals.fees, disbursed=totals.disbursed,
         donation_count=totals.donation_count, entry_count=totals.entry_count, last_seq=totals.last_seq,
         updated_at=totals.updated_at)
-
-
-# ---- the cumulative chart ----
-
-@dataclass(frozen=True)
-class ChartPoint:
-    at: dt.datetime
-    money_in: int   # cumulative donations
-    money_out: int  # cumulative refunds, net chargebacks, fees and disbursements
-
-
-@dataclass
-class _Series:
-    """A campaign's cumulative series folded up to `last_seq`, with one point every `step` entries.
-
-    When there are more than CHART_POINTS points, every other one is dropped and `step` doubles, so
-    the series stays small however long the campaign runs and new entries only extend it.
-    """
-
-    last_seq: int = -1
-    last_hash: bytes = b""
-    count: int = 0
-    money_in: int = 0
-    money_out: int = 0
-    first_at: dt.datetime | None = None
-    latest_at: dt.datetime | None = None
-    step: int = 1
-    points: list[ChartPoint] = field(default_factory=list)
-
-    def fold(self, at: dt.datetime, kind: str, amount: int) -> None:
-        if kind == "donation":
-            self.money_in += amount
-        else:
-            self.money_out -= amount
-        self.first_at = self.first_at or at
-        self.latest_at = at if self.latest_at is None else max(self.latest_at, at)
-        self.count += 1
-        if self.count % self.step == 0:
-            self.points.append(ChartPoint(self.latest_at, self.money_in, self.money_out))
-            if len(self.points) > CHART_POINTS:
-                self.points = self.points[1::2]
-                self.step *= 2
-
-    def series(self) -> list[ChartPoint]:
-        if self.first_at is None:
-            return []
-        out = [ChartPoint(self.first_at, 0, 0), *self.points]
-        if self.count % self.step:
-            out.append(ChartPoint(self.latest_at, self.money_in, self.money_out))
-        return out
-
-
-class _SeriesCache:
-    """Per-app cache of folded series. Entries never change, so a cached series can only lag behind;
-    it is trusted only while the leaf hash of its last folded entry is still what the database holds."""
-
-    def __init__(self, capacity: int = 512):
-        self.capacity = capacity
-        self.series: OrderedDict[str, _Series] = OrderedDict()
-        self.locks: dict[str, threading.Lock] = {}
-        self.guard = threading.Lock()
-
-    def lock_for(self, campaign: str) -> threading.Lock:
-        with self.guard:
-            return self.locks.setdefault(campaign, threading.Lock())
-
-    def get(self, campaign: str) -> _Series | None:
-        with self.guard:
-            found = self.series.get(campaign)
-            if found is not None:
-                self.series.move_to_end(campaign)
-            return found
-
-    def put(self, campaign: str, series: _Series) -> None:
-        with self.guard:
-            self.series[campaign] = series
-            self.series.move_to_end(campaign)
-            while len(self.series) > self.capacity:
-                evicted, _ = self.series.popitem(last=False)
-                self.locks.pop(evicted, None)
-
-
-def _cache() -> _SeriesCache:
-    return current_app.extensions.setdefault("ledger.chart_series", _SeriesCache())
-
-
-def chart_series(finances: CampaignFinances) -> list[ChartPoint]:
-    """Cumulative money in and out over time, at most about CHART_POINTS + 2 points.
-
-    Reads only the campaign's entries after the last one already folded, through the
-    (campaign, seq) index; the first call for a campaign in a process reads all of them once.
-    """
-    cache = _cache()
-    with cache.lock_for(finances.campaign):
-        series = cache.get(finances.campaign)
-        if series is not None and series.last_seq >= 0:
-            held = db.session.execute(sa.select(LedgerEntry.leaf_hash).where(
-                LedgerEntry.seq == series.last_seq, LedgerEntry.campaign == finances.campaign)).scalar()
-            if held is None or bytes(held) != series.last_hash:
-                series = None  # another database, or a transaction that was rolled back
-        if series is None or series.last_seq > finances.last_seq:
-            series = _Series()
-        if series.last_seq < finances.last_seq:
-            series = _extend(series, finances.campaign, finances.last_seq)
-            cache.put(finances.campaign, series)
-        return series.series()
-
-
-def _extend(series: _Series, campaign: str, upto: int, batch: int = 10_000) -> _Series:
-    # Work on a copy: a failed read must not leave a half-folded series in the cache.
-    series = dataclasses.replace(series, points=list(series.points))
-    low = series.last_seq
-    while low < upto:
-        columns = (LedgerEntry.seq, LedgerEntry.at, LedgerEntry.kind, LedgerEntry.amount)
-        rows = db.session.execute(sa.select(*columns)
-                                  .where(LedgerEntry.campaign == campaign, LedgerEntry.seq > low,
-                                         LedgerEntry.seq <= upto)
-                                  .order_by(LedgerEntry.seq).limit(batch)).all()
-        if not rows:
-            break
-        for row in rows:
-            series.fold(row.at, row.kind, row.amount)
-        low = rows[-1].seq
-    if low != series.last_seq:
-        series.last_seq = low
-        series.last_hash = storage.leaf_hash_at(db.session, low)
-    return series
-
-
-@dataclass(frozen=True)
-class Chart:
-    svg: Markup
-    points: list[ChartPoint]
-    currency: str
-
-
-def campaign_chart(finances: CampaignFinances, element_id: str = "finances-chart") -> Chart:
-    """The SVG chart of cumulative money in and out, with the points for its text alternative."""
-    from amanah.i18n import current_locale, format_money
-
-    points = chart_series(finances)
-    locale = current_locale()
-    currency = finances.currency
-
-    def axis_money(minor: int) -> str:
-        return format_compact_currency(money.to_decimal(minor, currency), currency, locale=locale,
-                                       fraction_digits=1)
-
-    labels = charts.Labels(
-        title=str(_l("Money in and out of campaign %(campaign)s over time", campaign=finances.campaign)),
-        desc=str(_l("Cumulative donations reach %(money_in)s and cumulative money out (refunds, "
-                    "chargebacks, fees and disbursements) reaches %(money_out)s, leaving %(balance)s.",
-                    money_in=format_money(finances.raised, currency),
-                    money_out=format_money(finances.money_out, currency),
-                    balance=format_money(finances.balance, currency))),
-        money_in=str(_l("Money in")), money_out=str(_l("Money out")))
-    svg = charts.cumulative_chart(points, labels, axis_money=axis_money, element_id=element_id,
-                                  date=lambda at: format_date(at, "medium"))
-    return Chart(svg=Markup(svg), points=points, currency=currency)  # noqa: S704 - built with escape()

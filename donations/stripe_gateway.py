@@ -1,0 +1,103 @@
+"""The Stripe provider: Stripe's Checkout, refunds and disputes through a `stripe.StripeClient`.
+
+Stripe is reached only through a client instance (never the global `stripe.api_key`);
+STRIPE_API_BASE points it elsewhere (tests, mocks). Every method returns plain dicts in Stripe's
+JSON shape, as the contract in donations.gateway asks.
+"""
+from __future__ import annotations
+
+import functools
+from urllib.parse import quote
+
+import stripe
+
+from donations.gateway import Checkout, CheckoutRequest, GatewayError
+
+# One request to Stripe fetches the session with its payment intent, charge and balance transaction.
+CHECKOUT_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
+
+
+def _stripe_outcome_unknown(exc: stripe.StripeError) -> bool:
+    # Stripe documents a 500 as "the request may or may not have been processed"; a request
+    # still running under the same idempotency key (409) has no outcome yet either.
+    return (isinstance(exc, (stripe.APIConnectionError, stripe.IdempotencyError))
+            or (exc.http_status or 0) >= 500)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(api_key: str, api_base: str | None, max_network_retries: int) -> stripe.StripeClient:
+    """One client per configuration and process: its HTTP client keeps connections to Stripe open
+    (a session per thread), so a webhook does not pay a new TCP and TLS handshake each time."""
+    base = {"api": api_base.rstrip("/")} if api_base else None
+    return stripe.StripeClient(api_key, base_addresses=base, max_network_retries=max_network_retries)
+
+
+class StripeGateway:
+    name = "stripe"
+
+    def __init__(self, api_key: str, api_base: str | None = None, max_network_retries: int = 2):
+        self.client = _client(api_key, api_base, max_network_retries)
+        self.round_trips = 0
+
+    def _call(self, fn, *args, **kwargs) -> dict:
+        self.round_trips += 1
+        try:
+            return fn(*args, **kwargs).to_dict()
+        except stripe.StripeError as exc:
+            raise GatewayError(f"Stripe: {exc.user_message or exc.__class__.__name__}",
+                               outcome_unknown=_stripe_outcome_unknown(exc)) from exc
+
+    def create_checkout(self, req: CheckoutRequest) -> Checkout:
+        metadata = {"donation_id": str(req.donation_id)}
+        params = {
+            "mode": "payment",
+            "submit_type": "donate",
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": req.currency.lower(), "unit_amount": req.amount,
+                "product_data": {"name": req.product_name}}}],
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "client_reference_id": str(req.donation_id),
+            "customer_email": req.customer_email,
+            "success_url": req.success_url,
+            "cancel_url": req.cancel_url,
+            "expires_at": int(req.expires_at.timestamp()),
+            "locale": req.locale if req.locale in ("id", "en") else "auto",
+        }
+        session = self._call(self.client.v1.checkout.sessions.create, params=params,
+                             options={"idempotency_key": req.idempotency_key})
+        return Checkout(session["id"], session["url"])
+
+    def _get(self, path: str, object_id: str, **params) -> dict:
+        """GET one object as plain JSON. Every webhook re-fetches what it acts on; the client's
+        raw_request spares building StripeObjects only to turn them back into dicts."""
+        self.round_trips += 1
+        try:
+            return self.client.raw_request("get", f"{path}/{quote(object_id, safe='')}", **params).data
+        except stripe.StripeError as exc:
+            raise GatewayError(f"Stripe: {exc.user_message or exc.__class__.__name__}",
+                               outcome_unknown=_stripe_outcome_unknown(exc)) from exc
+
+    def fetch_checkout(self, checkout_id: str) -> dict:
+        return self._get("/v1/checkout/sessions", checkout_id, expand=CHECKOUT_EXPAND)
+
+    def fetch_refund(self, refund_id: str) -> dict:
+        return self._get("/v1/refunds", refund_id)
+
+    def list_refunds(self, charge_id: str) -> list[dict]:
+        return self._call(self.client.v1.refunds.list, params={"charge": charge_id, "limit": 100})["data"]
+
+    def fetch_dispute(self, dispute_id: str) -> dict:
+        return self._get("/v1/disputes", dispute_id)
+
+    def fetch_payment_intent(self, payment_intent: str) -> dict:
+        return self._get("/v1/payment_intents", payment_intent)
+
+    def create_refund(self, payment_intent: str, amount: int, idempotency_key: str, metadata: dict) -> dict:
+        return self._call(self.client.v1.refunds.create,
+                          params={"payment_intent": payment_intent, "amount": amount,
+                                  "reason": "requested_by_customer", "metadata": metadata},
+                          options={"idempotency_key": idempotency_key})
+
+    def take_events(self) -> list[dict]:
+        return []  # Stripe delivers its events itself, to /webhooks/stripe
