@@ -26,7 +26,8 @@ def load_demo_donations() -> list[str]:
             continue  # idempotent: this campaign already has its demo donations
         with current_app.test_request_context("/"):
             g._no_donation_mail = True
-            gateway = SandboxGateway()
+            # Demo money is sandbox money even where Stripe keys are set: the whole request uses it.
+            gateway = g._payment_gateway = SandboxGateway()
             intents = []
             for name, idr, message, anonymous in DEMO_DONORS:
                 amount = idr if campaign.currency == "IDR" else max(100, idr // 10_000)

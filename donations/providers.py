@@ -24,4 +24,5 @@ def get_gateway() -> PaymentGateway:
 
 
 def is_sandbox() -> bool:
-    return not current_app.config.get("STRIPE_SECRET_KEY")
+    """Whether this request's payments go to the sandbox (no Stripe key, or `flask demo`)."""
+    return get_gateway().name == SandboxGateway.name

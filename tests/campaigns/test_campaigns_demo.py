@@ -40,3 +40,16 @@ def test_demo_campaigns(app, runner):
         assert _snapshot() == before
     html = app.test_client().get("/campaigns/?q=posyandu").get_data(as_text=True)
     assert "Posyandu Melati" in html
+
+
+def test_demo_works_with_stripe_keys_set_and_never_calls_stripe(app, runner):
+    from donations.models import Donation
+    # A Stripe that cannot be reached: any call to it would fail the command.
+    app.config.update(STRIPE_SECRET_KEY="sk_test_unreachable", STRIPE_API_BASE="http://127.0.0.1:9",
+                      STRIPE_MAX_NETWORK_RETRIES=0)
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        donations = list(db.session.scalars(sa.select(Donation)))
+        assert donations and {d.provider for d in donations} == {"sandbox"}
+        assert {d.status for d in donations} == {"paid"}
