@@ -86,8 +86,15 @@ def enqueue(job_id: int) -> None:
     if mode == "rq":
         from redis import Redis
         from rq import Queue
-        Queue(QUEUE, connection=Redis.from_url(app.config["REDIS_URL"])).enqueue(
-            run_in_new_app, job_id, job_timeout=3600)
+        try:
+            Queue(QUEUE, connection=Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2,
+                                                   socket_timeout=5)).enqueue(
+                run_in_new_app, job_id, job_timeout=3600)
+        except Exception:
+            # Redis is down: a job nobody will run must not stay "waiting" for good.
+            log.exception("document job %s could not be queued", job_id)
+            _fail(job_id, _l("The job could not be started: the background service is not "
+                             "available. Please try again later."))
     elif mode == "inline":
         run_job(job_id)
     else:
@@ -131,12 +138,17 @@ def run_job(job_id: int) -> None:
         _build(job)
     except Exception:
         log.exception("document job %s failed", job_id)
-        db.session.rollback()
-        job = db.session.get(DocumentJob, job_id)
         # The requester sees a plain reason; the details are in the log, not on their screen.
+        _fail(job_id, _l("Something went wrong on our side; please try again later."))
+
+
+def _fail(job_id: int, reason) -> None:
+    db.session.rollback()
+    job = db.session.get(DocumentJob, job_id)
+    if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
         job.status, job.finished_at = JobStatus.FAILED.value, now_utc()
-        job.error = str(_l("Something went wrong on our side; please try again later."))[:500]
-        db.session.commit()
+        job.error = str(reason)[:500]
+    db.session.commit()
 
 
 def _build(job: DocumentJob) -> None:

@@ -387,3 +387,29 @@ def test_links_in_a_bulk_job_use_the_configured_host_not_the_request_host(databa
             assert job.status == "done" and "evil.example" not in job.base_url
             # the configured scheme too (https outside development), not the request's http
             assert job.base_url.startswith("https://amanah.example/")
+
+
+def test_a_job_that_cannot_be_queued_while_redis_is_down_fails_with_a_plain_reason(databases, tmp_path):
+    from tests.conftest import one_rolled_back_transaction
+    from tests.factories.redis_server import running_redis
+    with running_redis() as redis:
+        redis.stop()  # a real Redis that has just gone away
+        app = make_app(databases.url, tmp_path / "instance", DOCUMENT_JOBS="rq", REDIS_URL=redis.url)
+        with one_rolled_back_transaction(app):
+            client = app.test_client()
+            start, end = _range(app)
+            with app.app_context():
+                treasurer = make_user(None, Role.TREASURER)
+                campaign = make_campaign(treasurer=treasurer)
+                paid_donation(app, campaign)
+                login(client, treasurer)
+                public_id = campaign.public_id
+            started = client.post(f"/campaigns/{public_id}/documents/receipts",
+                                  data={"from": start, "to": end}, headers={"Accept-Language": "en"})
+            assert started.status_code == 303
+            status = client.get(started.location + ".json", headers={"Accept-Language": "en"}).json
+            assert status["status"] == "failed"
+            assert "background service is not available" in status["error"]
+            with app.app_context():
+                (job,) = db.session.execute(db.select(DocumentJob)).scalars()
+                assert job.status == "failed" and job.finished_at is not None
