@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from amanah.db import now_utc
 from ledger import entry as entries
-from ledger import tree
-from ledger.models import CampaignTotal, LedgerEntry, LedgerHash
+from ledger import tiles, tree
+from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry, LedgerHash
 
 # Any constant works: it names "the ledger's append lock" among PostgreSQL advisory locks.
 APPEND_LOCK_KEY = 0x616D616E6168  # b"amanah"
@@ -305,6 +305,27 @@ def inclusion_proof(session: Session, index: int, tree_size: int,
 
 def consistency_proof(session: Session, old: int, tree_size: int) -> list[bytes]:
     return tree.prove_tree(tree_size, old, hash_reader(session))
+
+
+def signed_size(session: Session) -> int:
+    """The size of the newest signed checkpoint (0 when none is): what tiles may cover."""
+    value = session.execute(sa.select(LedgerCheckpoint.size).order_by(LedgerCheckpoint.size.desc())
+                            .limit(1)).scalar_one_or_none()
+    return value or 0
+
+
+def tile_hashes(session: Session, tile: tiles.Tile) -> list[bytes]:
+    """The stored hashes a C2SP hash tile is made of, in one query."""
+    return hash_reader(session)(tile.stored_hash_indexes())
+
+
+def bundle_leaves(session: Session, tile: tiles.Tile) -> list[bytes]:
+    """The leaves of a C2SP entry bundle, in one query."""
+    start = tile.first_leaf()
+    leaves = next(iter_leaf_batches(session, start, start + tile.width, tile.width), [])
+    if len(leaves) != tile.width:
+        raise LedgerError(f"entries {start}..{start + tile.width - 1} are missing")
+    return leaves
 
 
 def iter_leaves(session: Session, start: int, end: int, batch: int = 2000):

@@ -1,11 +1,13 @@
 """The ledger's public HTTP endpoints (LEDGER.md), open to everyone without an account."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+import gzip
+
+from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 from flask_babel import gettext as _
 
 from amanah.extensions import db
-from ledger import checkpoints, storage, tree
+from ledger import checkpoints, storage, tiles, tree
 from ledger.consistency import CheckpointRefused
 from ledger.models import LedgerCheckpoint
 from ledger.params import ParamError, int_param, param_error, size_param
@@ -14,6 +16,8 @@ bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 bp.register_error_handler(ParamError, param_error)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+# A partial tile never changes either, but clients should move on to the full one once it exists.
+PARTIAL_TILE = "public, max-age=60"
 EXPORT_BATCH = 2000  # leaves per query and per chunk written
 
 
@@ -113,3 +117,29 @@ def consistency_proof():
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
+
+
+@bp.get("/tile/<path:path>")
+def tile(path: str):
+    """C2SP tlog-tiles: hash tiles and entry bundles of the tree up to the newest signed checkpoint
+    (the tile root is /ledger/checkpoint). A tile the checkpoint does not cover yet is a 404."""
+    try:
+        wanted = tiles.parse_tile_path(path)
+    except tiles.TileError:
+        abort(404)
+    signed = storage.signed_size(db.session)
+    if wanted.needs() > signed:
+        abort(404)
+    if wanted.level is None:
+        body = tiles.encode_bundle(storage.bundle_leaves(db.session, wanted))
+    else:
+        body = b"".join(storage.tile_hashes(db.session, wanted))
+    response = Response(body, mimetype="application/octet-stream")
+    if wanted.level is None:
+        response.vary.add("Accept-Encoding")
+        if "gzip" in request.accept_encodings:
+            response.set_data(gzip.compress(body, compresslevel=6, mtime=0))
+            response.headers["Content-Encoding"] = "gzip"
+    response.headers["Cache-Control"] = IMMUTABLE if wanted.full else PARTIAL_TILE
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
