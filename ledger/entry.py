@@ -48,6 +48,19 @@ _AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]
 DONOR_PREFIX = b"amanah-donor-v1\x00"
 
 
+# How each kind moves a campaign's totals: (column, sign applied to the entry's amount).
+TOTAL_EFFECTS = {
+    "donation": ("raised", 1),
+    "refund": ("refunded", -1),
+    "chargeback": ("chargebacks", -1),
+    "chargeback_reversal": ("chargebacks", -1),  # a positive amount that lowers net chargebacks
+    "refund_reversal": ("refunded", -1),  # a refund that failed after succeeding: money stayed
+    "fee": ("fees", -1),
+    "disbursement": ("disbursed", -1),
+    "disbursement_reversal": ("disbursed", -1),  # a disbursement recorded in error: money stayed
+}
+
+
 class EntryError(ValueError):
     """An entry (or leaf) that breaks the format; the message names the member."""
 

@@ -23,17 +23,8 @@ from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry, LedgerHa
 # Any constant works: it names "the ledger's append lock" among PostgreSQL advisory locks.
 APPEND_LOCK_KEY = 0x616D616E6168  # b"amanah"
 
-# How each kind moves a campaign's totals: (column, sign applied to the entry's amount).
-TOTAL_EFFECTS: dict[str, tuple[str, int]] = {
-    "donation": ("raised", 1),
-    "refund": ("refunded", -1),
-    "chargeback": ("chargebacks", -1),
-    "chargeback_reversal": ("chargebacks", -1),  # a positive amount that lowers net chargebacks
-    "refund_reversal": ("refunded", -1),  # a refund that failed after succeeding: money stayed
-    "fee": ("fees", -1),
-    "disbursement": ("disbursed", -1),
-    "disbursement_reversal": ("disbursed", -1),  # a disbursement recorded in error: money stayed
-}
+# How each kind moves a campaign's totals (ledger.entry, so that the standalone monitor sums alike).
+TOTAL_EFFECTS = entries.TOTAL_EFFECTS
 
 
 # Up to this many entries per flush are written in one statement on PostgreSQL (see flush());

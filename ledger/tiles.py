@@ -96,7 +96,7 @@ def parse_tile_path(path: str) -> Tile:
         if not _DECIMAL.match(w) or not 1 <= int(w) < TILE_WIDTH:
             raise TileError(f"bad partial tile width {w!r:.20}")
         width = int(w)
-        rest = rest[:-2] + [rest[-2][:-2]]
+        rest = [*rest[:-2], rest[-2][:-2]]
     if not _LAST.match(rest[-1]) or not all(_GROUP.match(p) for p in rest[:-1]):
         raise TileError("bad tile index: 3-digit groups, all but the last prefixed with x")
     if len(rest) > 1 and rest[0] == "x000":

@@ -465,6 +465,22 @@ class CompactRange:
         stack.append(h)
         self.size += width
 
+    @classmethod
+    def restore(cls, size, hashes):
+        """A range saved earlier as (size, hashes()): one hash per 1 bit of size."""
+        if type(size) is not int or size < 0 or len(hashes) != bin(size).count("1"):
+            raise ProofError(f"a compact range of size {size} needs one hash per 1 bit")
+        for h in hashes:
+            _check_hash(h, "compact range hash")
+        kept = cls()
+        kept.size = size
+        kept._stack = list(hashes)
+        return kept
+
+    def hashes(self):
+        """The roots of the complete subtrees, largest first (save them with the size)."""
+        return list(self._stack)
+
     def root(self):
         """Root of the tree of the leaves appended so far."""
         stack = self._stack

@@ -31,7 +31,7 @@ def test_tiles_and_bundles_rebuild_the_signed_root(app, client):
     assert cp.size == 600
     leaves = client.get("/ledger/export.jsonl").data.split(b"\n")[:-1]
     leaf_hashes = []
-    for t in [t for t in tiles.tiles_for_size(cp.size)]:
+    for t in tiles.tiles_for_size(cp.size):
         response = client.get(f"/ledger/{t.path()}")
         assert response.status_code == 200, t.path()
         assert response.mimetype == "application/octet-stream"
@@ -107,7 +107,8 @@ def test_go_tile_hash_reader_checks_the_tiles_against_the_checkpoint(live_server
 
     ok = run()
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == "OK: 70005 entries in 274 bundles, tiles match the checkpoint, extends size 300"
+    assert ok.stdout.strip() == ("OK: 70005 entries in 274 bundles, tiles match the checkpoint, "
+                                 "extends size 300")
 
     # One stored leaf hash changed behind the application's back: Go's tile reader refuses the tile.
     with app.app_context():
@@ -205,7 +206,8 @@ func main() {
 	bundles := 0
 	for start := int64(0); start < tree.N; start += 256 {
 		w := tree.N - start
-		path := fmt.Sprintf("tile/entries/%s", strings.TrimPrefix(tlog.Tile{H: 8, L: 0, N: start / 256, W: 256}.Path(), "tile/8/0/"))
+		full := tlog.Tile{H: 8, L: 0, N: start / 256, W: 256}
+		path := "tile/entries/" + strings.TrimPrefix(full.Path(), "tile/8/0/")
 		if w < 256 {
 			path += fmt.Sprintf(".p/%d", w)
 		} else {
@@ -240,7 +242,8 @@ func main() {
 	proof, err := tlog.ProveTree(tree.N, old.N, hr)
 	check(err)
 	check(tlog.CheckTree(proof, tree.N, tree.Hash, old.N, old.Hash))
-	fmt.Printf("OK: %d entries in %d bundles, tiles match the checkpoint, extends size %d\n", tree.N, bundles, old.N)
+	fmt.Printf("OK: %d entries in %d bundles, tiles match the checkpoint, extends size %d\n",
+		tree.N, bundles, old.N)
 }
 
 func check(err error) {
