@@ -129,7 +129,8 @@ class Witness:
             problem = self._inconsistency(request, cp, size, root)
             if problem:
                 db.execute("INSERT INTO refused (origin, old_size, checkpoint, reason, at) "
-                           "VALUES (?, ?, ?, ?, ?)", (origin, request.old_size, request.checkpoint, problem, int(self.clock())))
+                           "VALUES (?, ?, ?, ?, ?)",
+                           (origin, request.old_size, request.checkpoint, problem, int(self.clock())))
                 db.execute("COMMIT")
                 raise Answer(422, f"{problem}\n")
             now = int(self.clock())
