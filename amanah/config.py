@@ -157,6 +157,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_DEFAULT_SENDER", text, "Amanah <no-reply@amanah.localhost>", (), "From address"),
     Setting("LEDGER_ORIGIN", text, "amanah.localhost/ledger", PROD, "the log's name in checkpoints"),
     Setting("LEDGER_SIGNING_KEY", text, None, PROD, "Ed25519 note key; unset: one in the instance"),
+    # C2SP tlog-witnesses that cosign each new checkpoint: `<URL prefix> <verifier key>` per witness,
+    # separated by newlines or `;`. Unset: none.
+    Setting("LEDGER_WITNESSES", text, None, (), "witnesses: `URL KEY` per witness, `;`-separated"),
     Setting("ORG_NAME", text, "Yayasan Amanah Demo", (), "organization on receipts and pages"),
     Setting("ORG_ADDRESS", text, "", (), "its address"),
     Setting("ORG_REGISTRATION_NO", text, "", (), "its registration number"),

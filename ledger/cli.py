@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from amanah.extensions import db
-from ledger import audit, checkpoints, consistency, note, references, storage
+from ledger import audit, checkpoints, consistency, note, references, storage, witnesses
 
 
 @click.group("ledger")
@@ -79,3 +79,17 @@ def keygen_command(name: str | None):
     click.echo(signing)
     click.echo("# verifier key (public, served at /ledger/key):")
     click.echo(verifier)
+
+
+@ledger_cli.command("push-witnesses")
+@with_appcontext
+def push_witnesses_command():
+    """Send the newest checkpoint to every LEDGER_WITNESSES witness that has not cosigned it
+    (the app also does this in the background); exit 1 if one did not cosign."""
+    checkpoints.checkpoint_for_current_size(db.session)
+    db.session.commit()
+    results = witnesses.push(db.session)
+    for name, outcome in results.items():
+        click.echo(f"{name}: {outcome}")
+    if any(outcome != "cosigned" for outcome in results.values()):
+        sys.exit(1)

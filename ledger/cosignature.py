@@ -171,6 +171,17 @@ def verify_cosignatures(signed_note: str, witnesses) -> list[Cosigned]:
     return list(found.values())
 
 
+def require_witnesses(signed_note: str, witnesses, minimum: int) -> list[Cosigned]:
+    """A witness policy: at least `minimum` of `witnesses` validly cosigned the note. Returns the
+    cosignatures found; raises CosignatureError naming who did and how many are needed."""
+    found = verify_cosignatures(signed_note, witnesses)
+    if len(found) < minimum:
+        names = ", ".join(c.witness for c in found) or "none of them"
+        raise CosignatureError(f"the checkpoint is cosigned by {len(found)} of the given witnesses "
+                               f"({names}); the policy needs at least {minimum}")
+    return found
+
+
 def add_signature_lines(signed_note: str, lines) -> str:
     """The note with more signature lines appended (each a full line, ending in a newline)."""
     return signed_note + "".join(line if line.endswith("\n") else line + "\n" for line in lines)

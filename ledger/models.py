@@ -61,6 +61,21 @@ class LedgerCheckpoint(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
 
 
+class LedgerCosignature(db.Model):
+    """A witness's cosignature (C2SP tlog-cosignature) of the checkpoint for `size`: the exact
+    signature line it answered, served as an extra line of that checkpoint's note."""
+
+    __tablename__ = "ledger_cosignatures"
+
+    size: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("ledger_checkpoints.size"),
+                                      primary_key=True)
+    witness: Mapped[str] = mapped_column(sa.String(255), primary_key=True)  # the witness key's name
+    key_id: Mapped[bytes] = mapped_column(sa.LargeBinary(4))
+    timestamp: Mapped[int] = mapped_column(sa.BigInteger)  # POSIX seconds, as the witness signed it
+    line: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+
 class CampaignTotal(db.Model):
     """Running totals per campaign, updated in the same transaction as each append.
 

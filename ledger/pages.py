@@ -39,7 +39,7 @@ from amanah.extensions import db
 from amanah.frame import render_framed
 from amanah.i18n import current_locale
 from amanah.translated_templates import render_translated
-from ledger import checkpoints, csv_export, formatting, queries
+from ledger import checkpoints, csv_export, formatting, queries, witnesses
 from ledger.consistency import CheckpointRefused
 from ledger.params import ParamError, int_param, param_error
 from ledger.views import IMMUTABLE, checkpoint_refused
@@ -336,18 +336,19 @@ def verify_guide():
     except queries.FilterError as exc:
         return error_response(400, exc.message, field=exc.field)
     latest = checkpoints.latest(db.session)
+    cosigned = witnesses.status(db.session)
+    version = (latest.size if latest else -1, tuple((w.name, w.size) for w in cosigned))
 
     def render():
         def rows():
             return queries.checkpoint_page(before, CHECKPOINT_PAGE_SIZE)
 
-        body = content(("verify", latest.size if latest else -1, request.query_string), "ledger/verify.html",
+        body = content(("verify", version, request.query_string), "ledger/verify.html",
                        key=checkpoints.verifier_key_text(), latest=latest, before=before, rows=rows,
-                       origin=current_app.config["LEDGER_ORIGIN"])
+                       origin=current_app.config["LEDGER_ORIGIN"], witness_status=cosigned)
         return page(_("Verify the ledger"), body)
 
-    return cached(render, etag=page_etag("verify", latest.size if latest else -1, request.query_string),
-                  cache_control="no-cache")
+    return cached(render, etag=page_etag("verify", version, request.query_string), cache_control="no-cache")
 
 
 @bp.get("/export.csv")

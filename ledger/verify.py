@@ -33,6 +33,7 @@ from itertools import chain, compress, count, islice
 from operator import not_
 from typing import NamedTuple
 
+from ledger import cosignature
 from ledger.entry import GENESIS_PREV, EntryError, chain_fields, parse_entry
 from ledger.note import Checkpoint, NoteError, open_checkpoint, parse_verifier_key
 from ledger.tree import (
@@ -407,10 +408,45 @@ def _parse_args(argv):
                    help="also check that every line is a valid entry in canonical form (slower)")
     p.add_argument("--progress", action="store_true", help="show progress even if stderr is not a terminal")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.add_argument("--witness", action="append", default=[], metavar="KEY",
+                   help="a witness's verifier key, or a file holding it (repeatable)")
+    p.add_argument("--min-witnesses", type=int, default=None,
+                   help="require cosignatures by at least this many --witness keys (default: all)")
     args = p.parse_args(argv)
-    if not args.tlog_proof and not (args.export and args.checkpoint):
-        p.error("give --export and --checkpoint, or --tlog-proof")
+    if not args.tlog_proof and not args.checkpoint:
+        p.error("give --checkpoint (with --export to check the ledger), or --tlog-proof")
+    minimum = len(args.witness) if args.min_witnesses is None else args.min_witnesses
+    if not 0 <= minimum <= len(args.witness):
+        p.error("--min-witnesses must be between 0 and the number of --witness keys")
+    args.min_witnesses = minimum
     return args
+
+
+def _witness_keys(args):
+    keys = []
+    for value in args.witness:
+        text = value
+        if os.path.isfile(value):
+            with open(value, encoding="utf-8") as f:
+                text = f.read()
+        keys.append(cosignature.parse_witness_key(text.strip()))
+    return keys
+
+
+def _check_witnesses(args, note_text):
+    """Apply the --witness/--min-witnesses policy to a checkpoint note: the cosignatures found.
+    Raises CosignatureError when the policy does not hold."""
+    if not args.witness:
+        return []
+    if isinstance(note_text, bytes):
+        note_text = note_text.decode("utf-8", "replace")
+    return cosignature.require_witnesses(note_text, _witness_keys(args), args.min_witnesses)
+
+
+def _print_witnesses(found):
+    for c in found:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c.timestamp))
+        print(f"cosigned by witness {c.witness} at {at}")
 
 
 def _read_inputs(args):
@@ -453,15 +489,35 @@ def _main_tlog_proof(args):
         return 2
     try:
         cp, hashed = verify_tlog_proof(text, key, leaf=leaf, origin=args.origin)
-    except (ProofError, NoteError, EntryError) as e:
+        found = _check_witnesses(args, parse_tlog_proof(text).checkpoint)
+    except (ProofError, NoteError, EntryError, cosignature.CosignatureError) as e:
         print(f"FAIL: {e}", file=sys.stderr)
         return 1
     if not args.quiet:
         index = parse_tlog_proof(text).index
         print(f"OK: entry {index} (leaf hash {hashed.hex()}) is in {cp.origin} at size {cp.size}: "
               "signature and inclusion proof verified")
+        _print_witnesses(found)
         if leaf is not None:
             print(leaf.decode("utf-8"))
+    return 0
+
+
+def _main_checkpoint(args):
+    """Only --checkpoint: its signature, and the witness policy."""
+    try:
+        key, checkpoint, _old = _read_inputs(args)
+        cp = open_checkpoint(checkpoint.decode("utf-8"), key, args.origin)
+        found = _check_witnesses(args, checkpoint)
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"ledger.verify: {e}", file=sys.stderr)
+        return 2
+    except (NoteError, cosignature.CosignatureError) as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"checkpoint {cp.origin} size {cp.size}: signature verified")
+        _print_witnesses(found)
     return 0
 
 
@@ -469,8 +525,15 @@ def main(argv=None):
     args = _parse_args(argv)
     if args.tlog_proof:
         return _main_tlog_proof(args)
+    if not args.export:
+        return _main_checkpoint(args)
     try:
         key, checkpoint, old = _read_inputs(args)
+        try:
+            found = _check_witnesses(args, checkpoint)
+        except cosignature.CosignatureError as e:
+            print(f"FAIL: {e}", file=sys.stderr)
+            return 1
         if args.export == "-":
             result = _run(args, key, checkpoint, old, sys.stdin.buffer)
         else:
@@ -484,6 +547,7 @@ def main(argv=None):
         return 1
     if not args.quiet:
         _report(result)
+        _print_witnesses(found)
     return 0
 
 

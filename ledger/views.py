@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import gzip
 
-from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
+from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from flask_babel import gettext as _
 
 from amanah.extensions import db
-from ledger import checkpoints, storage, tiles, tree
+from ledger import checkpoints, cosignature, storage, tiles, tree, witnesses
 from ledger.consistency import CheckpointRefused
 from ledger.models import LedgerCheckpoint
 from ledger.params import ParamError, int_param, param_error, size_param
@@ -43,9 +43,14 @@ def text_response(body: str, cache: str) -> Response:
 
 @bp.get("/checkpoint")
 def checkpoint():
+    """The newest checkpoint with every witness cosignature collected for it (C2SP: extra signature
+    lines of the same note). Witnesses that have not cosigned it are asked in the background."""
     cp = checkpoints.checkpoint_for_current_size(db.session)
+    found = witnesses.cosignatures(db.session, cp.size)
     db.session.commit()
-    return text_response(cp.note, "no-cache")
+    if witnesses.missing(found):
+        witnesses.schedule(current_app._get_current_object(), cp.size)
+    return text_response(cosignature.add_signature_lines(cp.note, [c.line for c in found]), "no-cache")
 
 
 @bp.get("/key")

@@ -1,0 +1,126 @@
+"""Tile serving and the witness round trip on a large ledger (target: a full tile in <= 5 ms median
+at 1,000,000 entries).
+
+    DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/ledger_tiles.py --size 1000000
+
+Fills the configured database up to --size entries with bench/ledger_fill.py if it holds fewer,
+signs a checkpoint, then times, through the app (routing, one query, the response):
+random full level-0 and level-1 hash tiles, full entry bundles (plain and gzip), the partial
+tiles at the end; and a witness round trip: `python -m ledger.witness`'s server on loopback in
+this process, add-checkpoint with a consistency proof from the previous size, for growing sizes.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ledger_fill import fill
+
+from amanah import create_app
+from amanah.extensions import db
+from ledger import checkpoints, cosignature, note, storage, tiles, tree, witness
+
+
+def timed(fn, samples: int) -> tuple[float, float]:
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[max(int(len(times) * 0.99) - 1, 0)]
+
+
+def report(name: str, fn, samples: int) -> None:
+    median, p99 = timed(fn, samples)
+    print(f"{name:<44} median {median:6.2f} ms   p99 {p99:6.2f} ms", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--witness-samples", type=int, default=200)
+    args = parser.parse_args()
+    app = create_app({"RATELIMIT_ENABLED": False})
+    with app.app_context():
+        have = storage.size(db.session)
+        db.session.remove()
+    if have < args.size:
+        print(f"filling {args.size - have:,} entries first...", file=sys.stderr)
+        fill(args.size - have)
+    rng = random.Random(20)
+    client = app.test_client()
+    assert client.get("/ledger/checkpoint").status_code == 200
+    with app.app_context():
+        n = storage.signed_size(db.session)
+        print(f"ledger size {n:,} (signed) on {db.engine.dialect.name}")
+        full0, full1 = n // 256, n // 65536
+
+        def get(path, **headers):
+            def fetch():
+                response = client.get(path() if callable(path) else path, headers=headers)
+                assert response.status_code == 200, response.status_code
+            return fetch
+
+        report("full level-0 tile (HTTP)", get(lambda: f"/ledger/{tiles.Tile(0, rng.randrange(full0), 256).path()}"),
+               args.samples)
+        report("full level-1 tile (HTTP)", get(lambda: f"/ledger/{tiles.Tile(1, rng.randrange(full1), 256).path()}"),
+               args.samples)
+        report("full level-0 tile (service)",
+               lambda: storage.tile_hashes(db.session, tiles.Tile(0, rng.randrange(full0), 256)), args.samples)
+        report("full entry bundle (HTTP, identity)",
+               get(lambda: f"/ledger/{tiles.Tile(None, rng.randrange(full0), 256).path()}"), args.samples)
+        report("full entry bundle (HTTP, gzip)",
+               get(lambda: f"/ledger/{tiles.Tile(None, rng.randrange(full0), 256).path()}",
+                   **{"Accept-Encoding": "gzip"}), args.samples)
+        last = [t for t in tiles.tiles_for_size(n) if not t.full]
+        report(f"partial tiles at the end ({len(last)}, each)", get(lambda: f"/ledger/{rng.choice(last).path()}"),
+               args.samples)
+
+        # The witness round trip, over loopback HTTP with a consistency proof each time.
+        signing_key = checkpoints.signing_key_text()
+        key = note.parse_signing_key(signing_key).verifier().text()
+        reader = storage.hash_reader(db.session)
+        signer = cosignature.parse_witness_signing_key(cosignature.generate_witness_key("bench.test/w")[0])
+        with tempfile.TemporaryDirectory() as folder:
+            w = witness.Witness(signer, [key], Path(folder) / "w.sqlite3")
+            ready = threading.Event()
+            servers = []
+            threading.Thread(target=witness.serve, args=(w, "127.0.0.1", 0), daemon=True,
+                             kwargs={"ready": lambda s: (servers.append(s), ready.set())}).start()
+            ready.wait(10)
+            url = f"http://127.0.0.1:{servers[0].server_port}/add-checkpoint"
+            origin = app.config["LEDGER_ORIGIN"]
+            sizes = iter(range(n - args.witness_samples - 1, n + 1))
+            state = {"old": 0}
+
+            def round_trip():
+                size = next(sizes)
+                text = note.sign_checkpoint(origin, size, tree.tree_hash(size, reader), signing_key)
+                old = state["old"]
+                proof = tree.prove_tree(size, old, reader) if 0 < old < size else []
+                body = cosignature.add_checkpoint_request(old, proof, text)
+                with urllib.request.urlopen(urllib.request.Request(url, data=body)) as r:  # noqa: S310
+                    assert r.status == 200
+                state["old"] = size
+
+            round_trip()
+            report("witness round trip (sign, proof, POST, cosign)", round_trip, args.witness_samples)
+            servers[0].shutdown()
+        db.session.remove()
+        db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""The app's side of C2SP tlog-witness: pushing signed checkpoints to LEDGER_WITNESSES and keeping
+the cosignatures they answer, which /ledger/checkpoint serves as extra signature lines.
+
+A push never runs inside a request: after a new checkpoint is signed and committed, schedule()
+starts a background thread, one at a time per process. A witness that is down costs that thread
+a timeout and nothing else; it gets the newest checkpoint, with a consistency proof from the size
+it last cosigned, the next time a checkpoint is fetched (at most every RETRY_SECONDS) or when
+`flask ledger push-witnesses` runs.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from amanah.extensions import db
+from ledger import consistency, cosignature, storage
+from ledger.models import LedgerCheckpoint, LedgerCosignature
+
+log = logging.getLogger(__name__)
+TIMEOUT_SECONDS = 5.0
+RETRY_SECONDS = 30.0
+USER_AGENT = "amanah-ledger/1"
+
+
+class Witness(NamedTuple):
+    url: str  # the submission prefix; the request goes to <url>/add-checkpoint
+    key: cosignature.WitnessVerifier
+
+
+def configured(config) -> list[Witness]:
+    """LEDGER_WITNESSES: `<URL> <witness verifier key>` per witness, separated by `;` or newlines."""
+    raw = config.get("LEDGER_WITNESSES") or ""
+    witnesses = []
+    for item in re.split(r"[;\n]", raw):
+        if not item.strip():
+            continue
+        url, _, key = item.strip().partition(" ")
+        if not url.startswith(("http://", "https://")) or not key.strip():
+            raise ValueError(f"LEDGER_WITNESSES: expected `<http(s) URL> <witness key>`, "
+                             f"got {item.strip()!r}")
+        witnesses.append(Witness(url.rstrip("/"), cosignature.parse_witness_key(key.strip())))
+    return witnesses
+
+
+def cosignatures(session: Session, size: int) -> list[LedgerCosignature]:
+    return list(session.execute(sa.select(LedgerCosignature).where(LedgerCosignature.size == size)
+                                .order_by(LedgerCosignature.witness)).scalars())
+
+
+def cosigned_note(session: Session, checkpoint: LedgerCheckpoint) -> str:
+    """The checkpoint's note with every cosignature collected for its size."""
+    lines = [c.line for c in cosignatures(session, checkpoint.size)]
+    return cosignature.add_signature_lines(checkpoint.note, lines)
+
+
+class WitnessStatus(NamedTuple):
+    name: str
+    url: str
+    key: str
+    size: int | None  # the largest size it has cosigned, None if none yet
+    timestamp: int | None
+
+
+def status(session: Session) -> list[WitnessStatus]:
+    """Each configured witness with the newest checkpoint size it has cosigned (one query)."""
+    witnesses = configured(current_app.config)
+    if not witnesses:
+        return []
+    rows = dict(session.execute(
+        sa.select(LedgerCosignature.witness, sa.func.max(LedgerCosignature.size))
+        .where(LedgerCosignature.witness.in_([w.key.name for w in witnesses]))
+        .group_by(LedgerCosignature.witness)).all())
+    out = []
+    for w in witnesses:
+        size = rows.get(w.key.name)
+        found = session.get(LedgerCosignature, (size, w.key.name)) if size is not None else None
+        out.append(WitnessStatus(w.key.name, w.url, w.key.text(), size, found.timestamp if found else None))
+    return out
+
+
+def _post(url: str, body: bytes) -> tuple[int, str]:
+    request = urllib.request.Request(  # noqa: S310 - configured http(s) URLs only (configured())
+        f"{url}/add-checkpoint", data=body, method="POST",
+        headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+
+
+def _last_cosigned_size(session: Session, witness: Witness) -> int:
+    value = session.execute(sa.select(sa.func.max(LedgerCosignature.size))
+                            .where(LedgerCosignature.witness == witness.key.name)).scalar()
+    return value or 0
+
+
+def push_one(session: Session, witness: Witness, checkpoint: LedgerCheckpoint) -> str:
+    """Ask one witness to cosign `checkpoint`; store its cosignature. Returns what happened."""
+    old = _last_cosigned_size(session, witness)
+    for _attempt in range(2):  # a 409 tells the size the witness has; try once more from there
+        if old > checkpoint.size:
+            return f"the witness has cosigned size {old}, larger than {checkpoint.size}"
+        proof = storage.consistency_proof(session, old, checkpoint.size) if 0 < old < checkpoint.size else []
+        body = cosignature.add_checkpoint_request(old, proof, checkpoint.note)
+        try:
+            status, answer = _post(witness.url, body)
+        except (urllib.error.URLError, OSError) as exc:
+            return f"unreachable: {getattr(exc, 'reason', exc)}"
+        if status == 409 and re.fullmatch(r"(0|[1-9][0-9]{0,18})\n", answer):
+            old = int(answer)
+            continue
+        if status != 200:
+            return f"refused with {status}: {answer.strip()[:200]}"
+        try:
+            found = cosignature.verify_cosignatures(
+                cosignature.add_signature_lines(checkpoint.note, answer.splitlines()), [witness.key])
+        except cosignature.CosignatureError as exc:
+            return f"bad answer: {exc}"
+        if not found:
+            return "the answer holds no cosignature by the configured key"
+        got = found[0]
+        session.add(LedgerCosignature(size=checkpoint.size, witness=got.witness, key_id=witness.key.key_id,
+                                      timestamp=got.timestamp, line=got.line))
+        session.commit()
+        return "cosigned"
+    return "the witness keeps answering 409"
+
+
+def push(session: Session, witnesses: list[Witness] | None = None) -> dict[str, str]:
+    """Send the newest checkpoint to every configured witness that has not cosigned it yet."""
+    witnesses = configured(current_app.config) if witnesses is None else witnesses
+    newest = consistency.newest_signed(session)
+    results = {}
+    if newest is None:
+        return results
+    have = {c.witness for c in cosignatures(session, newest.size)}
+    for witness in witnesses:
+        if witness.key.name in have:
+            results[witness.key.name] = "cosigned"
+            continue
+        results[witness.key.name] = outcome = push_one(session, witness, newest)
+        if outcome != "cosigned":
+            session.rollback()
+            log.warning("ledger witness %s (%s) did not cosign size %d: %s", witness.key.name, witness.url,
+                        newest.size, outcome)
+    return results
+
+
+_running = threading.Lock()
+_last_attempt: dict[str, float] = {"size": -1, "at": 0.0}
+
+
+def missing(found: list[LedgerCosignature]) -> bool:
+    """Whether a configured witness has not cosigned (found: the checkpoint's cosignatures)."""
+    have = {c.witness for c in found}
+    return any(w.key.name not in have for w in configured(current_app.config))
+
+
+def schedule(app, size: int) -> None:
+    """Push in a background thread: right away for a size not tried yet in this process, else at
+    most every RETRY_SECONDS (a witness that was down). One push at a time per process."""
+    now = time.monotonic()
+    if size == _last_attempt["size"] and now - _last_attempt["at"] < RETRY_SECONDS:
+        return
+    if not _running.acquire(blocking=False):
+        return
+    _last_attempt.update(size=size, at=now)
+    threading.Thread(target=_push_in_background, args=(app,), name="ledger-witness-push", daemon=True).start()
+
+
+def _push_in_background(app) -> None:
+    try:
+        with app.app_context():
+            try:
+                push(db.session)
+            except Exception:
+                log.exception("pushing the ledger checkpoint to witnesses failed")
+            finally:
+                db.session.remove()
+    finally:
+        _running.release()
