@@ -143,7 +143,7 @@ def tile(path: str):
     if wanted.level is None:
         response.vary.add("Accept-Encoding")
         if "gzip" in request.accept_encodings:
-            response.set_data(gzip.compress(body, compresslevel=6, mtime=0))
+            response.set_data(gzip.compress(body, compresslevel=1, mtime=0))
             response.headers["Content-Encoding"] = "gzip"
     response.headers["Cache-Control"] = IMMUTABLE if wanted.full else PARTIAL_TILE
     response.headers["Access-Control-Allow-Origin"] = "*"
