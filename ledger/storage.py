@@ -308,10 +308,35 @@ def signed_size(session: Session) -> int:
 _HASH_RANGE = sa.text("SELECT idx, hash FROM ledger_hashes WHERE idx >= :low AND idx <= :high")
 
 
+# Full tiles above level 0, by (database, level, index): (the subtree hash they make up, their
+# hashes). Their 256 hashes lie far apart in the stored hashes and cost one index lookup each; a
+# cached copy is served after one lookup of the stored hash of the subtree they span, which it
+# must equal (so a database that was rewritten or swapped never gets another's tile).
+_FULL_TILES: dict[tuple[str, int, int], tuple[bytes, list[bytes]]] = {}
+_FULL_TILES_MAX = 1024  # 8 MiB
+
+
 def tile_hashes(session: Session, tile: tiles.Tile) -> list[bytes]:
-    """The stored hashes a C2SP hash tile is made of, in one query. A level-0 tile's leaf hashes
-    lie in one range of about twice as many stored hashes (the interior ones between them), read
-    in index order; higher tiles' hashes are far apart and are read by index."""
+    """The stored hashes a C2SP hash tile is made of. A level-0 tile's leaf hashes lie in one range
+    of about twice as many stored hashes (the interior ones between them), read in index order;
+    higher tiles' hashes are far apart: read by index once, then kept (see _FULL_TILES)."""
+    if tile.level == 0 or not tile.full:
+        return _read_tile_hashes(session, tile)
+    key = (str(session.get_bind().url), tile.level, tile.index)
+    span_index = tree.stored_hash_index(tiles.TILE_HEIGHT * (tile.level + 1), tile.index)
+    cached = _FULL_TILES.get(key)
+    if cached is not None and hash_reader(session)([span_index])[0] == cached[0]:
+        return cached[1]
+    hashes = _read_tile_hashes(session, tile)
+    span = tree.root_from_leaf_hashes(hashes)
+    if hash_reader(session)([span_index])[0] == span:
+        if len(_FULL_TILES) >= _FULL_TILES_MAX:
+            _FULL_TILES.clear()
+        _FULL_TILES[key] = (span, hashes)
+    return hashes
+
+
+def _read_tile_hashes(session: Session, tile: tiles.Tile) -> list[bytes]:
     indexes = tile.stored_hash_indexes()
     if tile.level != 0:
         if dialect_name(session) == "postgresql":

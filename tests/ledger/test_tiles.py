@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from amanah.extensions import db
-from ledger import note, tiles, tree
+from ledger import note, storage, tiles, tree
 from tests.factories.ledger import allow_changes, fill
 
 GO_MODULES = Path("/usr/share/gocode")
@@ -109,6 +109,19 @@ def test_go_tile_hash_reader_checks_the_tiles_against_the_checkpoint(live_server
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == ("OK: 70005 entries in 274 bundles, tiles match the checkpoint, "
                                  "extends size 300")
+
+    # A full tile above level 0 is read once and then kept, tied to the stored hash of the subtree
+    # it spans: a database whose hashes differ there gets its own tile, never the kept one.
+    with app.app_context():
+        level1 = tiles.Tile(1, 0, 256)
+        kept = storage.tile_hashes(db.session, level1)
+        allow_changes("ledger_hashes", "UPDATE")
+        change = sa.text("UPDATE ledger_hashes SET hash = :h WHERE idx = :i")
+        db.session.execute(change, {"h": b"\x01" * 32, "i": tree.stored_hash_index(8, 5)})
+        assert storage.tile_hashes(db.session, level1) == kept
+        db.session.execute(change, {"h": b"\x02" * 32, "i": tree.stored_hash_index(16, 0)})
+        assert storage.tile_hashes(db.session, level1)[5] == b"\x01" * 32
+        db.session.rollback()
 
     # One stored leaf hash changed behind the application's back: Go's tile reader refuses the tile.
     with app.app_context():
