@@ -160,6 +160,7 @@ SETTINGS: tuple[Setting, ...] = (
     # C2SP tlog-witnesses that cosign each new checkpoint: `<URL prefix> <verifier key>` per witness,
     # separated by newlines or `;`. Unset: none.
     Setting("LEDGER_WITNESSES", text, None, (), "witnesses: `URL KEY` per witness, `;`-separated"),
+    Setting("PERSONAL_CAMPAIGNS", flag, True, (), "may a person run a campaign without an organization"),
     Setting("ORG_NAME", text, "Yayasan Amanah Demo", (), "organization on receipts and pages"),
     Setting("ORG_ADDRESS", text, "", (), "its address"),
     Setting("ORG_REGISTRATION_NO", text, "", (), "its registration number"),

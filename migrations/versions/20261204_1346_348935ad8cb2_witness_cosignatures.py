@@ -1,7 +1,7 @@
 """Witness cosignatures of ledger checkpoints (C2SP tlog-cosignature), one per witness and size.
 
 Revision ID: 348935ad8cb2
-Revises: 6d2f8a1c9e57
+Revises: 0af95a03f3eb
 Create Date: 2026-12-04 13:46:36
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '348935ad8cb2'
-down_revision = '6d2f8a1c9e57'
+down_revision = '0af95a03f3eb'
 branch_labels = None
 depends_on = None
 
