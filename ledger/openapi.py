@@ -253,6 +253,22 @@ PATHS = {
         [seq_query("size", "Prove against the stored checkpoint of this size (default: the latest).",
                    minimum=1)]),
         "parameters": [SEQ_PATH]},
+    "/ledger/tile/{path}": get(
+        "C2SP tlog-tiles: a hash tile or an entry bundle", "ledger files",
+        {"200": {"description": "A hash tile (W concatenated 32-byte hashes, 256 when full) or an entry "
+                                "bundle (each leaf after its big-endian uint16 length); immutable when full.",
+                 "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+         "404": {"description": "The path names no tile, or the newest checkpoint does not cover it yet "
+                                "(text); a path no route matches gets the site's HTML page.",
+                 "content": {"text/plain": {"schema": {"type": "string"}},
+                             "text/html": {"schema": {"type": "string"}}}}},
+        [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
+          "description": "`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]` (it holds slashes, which OpenAPI "
+                         "path parameters cannot express): L the level 0-63, N in 3-digit groups, all but "
+                         "the last prefixed with x (1234067: x001/x234/067), W the width of a partial "
+                         "tile, 1-255."}],
+        description="C2SP tlog-tiles (https://c2sp.org/tlog-tiles). The tile root is /ledger/checkpoint; "
+                    "tiles the newest checkpoint does not cover are not found."),
 }
 
 TAGS = [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gzip
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 from flask_babel import gettext as _
 
 from amanah.extensions import db
@@ -124,6 +124,13 @@ def consistency_proof():
 
 
 
+def no_tile() -> Response:
+    response = text_response(_("No such tile: the path names no tile, or the newest checkpoint does "
+                               "not cover it yet.") + "\n", "no-cache")
+    response.status_code = 404
+    return response
+
+
 @bp.get("/tile/<path:path>")
 def tile(path: str):
     """C2SP tlog-tiles: hash tiles and entry bundles of the tree up to the newest signed checkpoint
@@ -131,10 +138,10 @@ def tile(path: str):
     try:
         wanted = tiles.parse_tile_path(path)
     except tiles.TileError:
-        abort(404)
+        return no_tile()
     signed = storage.signed_size(db.session)
     if wanted.needs() > signed:
-        abort(404)
+        return no_tile()
     if wanted.level is None:
         body = tiles.encode_bundle(storage.bundle_leaves(db.session, wanted))
     else:

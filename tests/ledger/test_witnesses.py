@@ -15,9 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from amanah.extensions import db
-from ledger import checkpoints, cosignature, note, tree, witnesses
+from ledger import checkpoints, cosignature, monitor, note, tree, witnesses
 from ledger.models import LedgerCosignature
 from tests.factories.ledger import allow_changes, fill
+from tests.ledger.test_monitor import BASE, fetcher
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +97,17 @@ def test_two_witnesses_cosign_and_the_checkpoint_carries_their_lines(app, client
     short = verify_cli(tmp_path, served, key, pair[0].key, stranger, minimum=2)
     assert short.returncode == 1 and "cosigned by 1 of the given witnesses (witness.test/w1)" in short.stderr
     assert verify_cli(tmp_path, first, key, pair[0].key, minimum=1).returncode == 1
+
+    # The monitor applies the same policy and reports who cosigned.
+    both = monitor.Monitor(BASE, key, None, fetch=fetcher(client), witnesses=[w.key for w in pair],
+                           min_witnesses=2)
+    both.run()
+    assert sorted(w["witness"] for w in both.report["witnesses"]) == ["witness.test/w1", "witness.test/w2"]
+    strict = monitor.Monitor(BASE, key, None, fetch=fetcher(client), witnesses=[pair[0].key, stranger],
+                             min_witnesses=2)
+    with pytest.raises(monitor.Misbehaviour) as caught:
+        strict.run()
+    assert caught.value.kind == "too_few_witnesses"
 
     # The next checkpoint goes with a consistency proof from the size each one cosigned.
     with app.app_context():
