@@ -9,11 +9,16 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from amanah import nav, openapi
-from ledger import api, cli, home, pages, queries, views
+from amanah.config import ConfigError
+from ledger import api, cli, home, pages, queries, views, witnesses
 from ledger import openapi as ledger_openapi
 
 
 def init_app(app) -> None:
+    try:
+        witnesses.configured(app.config)  # a bad LEDGER_WITNESSES stops the app here, not a request
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     app.register_blueprint(views.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -123,7 +123,6 @@ def consistency_proof():
     return response
 
 
-
 def no_tile() -> Response:
     response = text_response(_("No such tile: the path names no tile, or the newest checkpoint does "
                                "not cover it yet.") + "\n", "no-cache")
@@ -149,7 +148,7 @@ def tile(path: str):
     response = Response(body, mimetype="application/octet-stream")
     if wanted.level is None:
         response.vary.add("Accept-Encoding")
-        if "gzip" in request.accept_encodings:
+        if request.accept_encodings["gzip"] > 0:
             response.set_data(gzip.compress(body, compresslevel=1, mtime=0))
             response.headers["Content-Encoding"] = "gzip"
     response.headers["Cache-Control"] = IMMUTABLE if wanted.full else PARTIAL_TILE

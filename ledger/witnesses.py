@@ -104,14 +104,18 @@ def _last_cosigned_size(session: Session, witness: Witness) -> int:
     return value or 0
 
 
-def push_one(session: Session, witness: Witness, checkpoint: LedgerCheckpoint) -> str:
-    """Ask one witness to cosign `checkpoint`; store its cosignature. Returns what happened."""
+def push_one(session: Session, witness: Witness, size: int, signed_note: str) -> str:
+    """Ask one witness to cosign the checkpoint for `size`; store its cosignature. Returns what
+    happened. No transaction stays open while the witness is asked (on SQLite every transaction
+    holds the write lock), so a slow witness holds up nobody."""
     old = _last_cosigned_size(session, witness)
     for _attempt in range(2):  # a 409 tells the size the witness has; try once more from there
-        if old > checkpoint.size:
-            return f"the witness has cosigned size {old}, larger than {checkpoint.size}"
-        proof = storage.consistency_proof(session, old, checkpoint.size) if 0 < old < checkpoint.size else []
-        body = cosignature.add_checkpoint_request(old, proof, checkpoint.note)
+        if old > size:
+            session.rollback()
+            return f"the witness has cosigned size {old}, larger than {size}"
+        proof = storage.consistency_proof(session, old, size) if 0 < old < size else []
+        session.rollback()
+        body = cosignature.add_checkpoint_request(old, proof, signed_note)
         try:
             status, answer = _post(witness.url, body)
         except (urllib.error.URLError, OSError) as exc:
@@ -123,14 +127,14 @@ def push_one(session: Session, witness: Witness, checkpoint: LedgerCheckpoint) -
             return f"refused with {status}: {answer.strip()[:200]}"
         try:
             found = cosignature.verify_cosignatures(
-                cosignature.add_signature_lines(checkpoint.note, answer.splitlines()), [witness.key])
+                cosignature.add_signature_lines(signed_note, answer.splitlines()), [witness.key])
         except cosignature.CosignatureError as exc:
             return f"bad answer: {exc}"
         if not found:
             return "the answer holds no cosignature by the configured key"
         got = found[0]
-        session.add(LedgerCosignature(size=checkpoint.size, witness=got.witness, key_id=witness.key.key_id,
-                                      timestamp=got.timestamp, line=got.line))
+        session.merge(LedgerCosignature(size=size, witness=got.witness, key_id=witness.key.key_id,
+                                        timestamp=got.timestamp, line=got.line))
         session.commit()
         return "cosigned"
     return "the witness keeps answering 409"
@@ -142,17 +146,19 @@ def push(session: Session, witnesses: list[Witness] | None = None) -> dict[str, 
     newest = consistency.newest_signed(session)
     results = {}
     if newest is None:
+        session.rollback()
         return results
-    have = {c.witness for c in cosignatures(session, newest.size)}
+    size, signed_note = newest.size, newest.note
+    have = {c.witness for c in cosignatures(session, size)}
+    session.rollback()
     for witness in witnesses:
         if witness.key.name in have:
             results[witness.key.name] = "cosigned"
             continue
-        results[witness.key.name] = outcome = push_one(session, witness, newest)
+        results[witness.key.name] = outcome = push_one(session, witness, size, signed_note)
         if outcome != "cosigned":
-            session.rollback()
             log.warning("ledger witness %s (%s) did not cosign size %d: %s", witness.key.name, witness.url,
-                        newest.size, outcome)
+                        size, outcome)
     return results
 
 

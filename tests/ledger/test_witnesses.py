@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from amanah.config import ConfigError
 from amanah.extensions import db
 from ledger import checkpoints, cosignature, monitor, note, tree, witnesses
 from ledger.models import LedgerCosignature
+from tests.conftest import make_app
 from tests.factories.ledger import allow_changes, fill
 from tests.ledger.test_monitor import BASE, fetcher
 
@@ -189,6 +191,11 @@ def test_a_hanging_witness_delays_nothing(live_server, tmp_path):
     finally:
         hanging.close()
         good.stop()
+
+
+def test_a_bad_witness_setting_stops_the_app(databases, tmp_path):
+    with pytest.raises(ConfigError, match="LEDGER_WITNESSES"):
+        make_app(databases.url, tmp_path / "instance", LEDGER_WITNESSES="ftp://witness.test key")
 
 
 def test_witness_configuration_is_checked(app):
