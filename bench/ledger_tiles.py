@@ -104,7 +104,7 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, read top to bottom
             ready.wait(10)
             url = f"http://127.0.0.1:{servers[0].server_port}/add-checkpoint"
             origin = app.config["LEDGER_ORIGIN"]
-            sizes = iter(range(n - args.witness_samples - 1, n + 1))
+            sizes = iter(range(n - 2 * args.witness_samples, n + 1))  # warm-up, then the samples
             state = {"old": 0}
 
             def round_trip():
