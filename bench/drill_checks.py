@@ -15,13 +15,14 @@ from drill_services import ROOT, VENV_BIN
 
 def flask(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def flask_or_die(env: dict, *args: str) -> str:
     result = flask(env, *args)
     if result.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        raise RuntimeError(f"flask {' '.join(args)} failed ({result.returncode}):\n"
+                           f"{result.stdout}{result.stderr}")
     return result.stdout
 
 
@@ -88,12 +89,14 @@ def compare(label: str, provider: dict[str, int], entries: list[tuple[str, int]]
 
 def money_matches(engine, stripe_payments: dict, stripe_refunds: dict) -> bool:
     sandbox_payments, sandbox_refunds = sandbox_objects(engine)
-    rows = query(engine, "SELECT kind, payment, amount FROM ledger_entries WHERE kind IN ('donation', 'refund')")
+    rows = query(engine, "SELECT kind, payment, amount FROM ledger_entries "
+                         "WHERE kind IN ('donation', 'refund')")
     donations = [(payment, amount) for kind, payment, amount in rows if kind == "donation"]
     refunds = [(payment, amount) for kind, payment, amount in rows if kind == "refund"]
     print(f"  provider side: sandbox {len(sandbox_payments)} payments and {len(sandbox_refunds)} refunds, "
           f"Stripe {len(stripe_payments)} payments and {len(stripe_refunds)} refunds")
-    payments_ok = compare("payments -> donation entries", {**sandbox_payments, **stripe_payments}, donations, 1)
+    payments_ok = compare("payments -> donation entries", {**sandbox_payments, **stripe_payments},
+                          donations, 1)
     refunds_ok = compare("refunds -> refund entries", {**sandbox_refunds, **stripe_refunds}, refunds, -1)
     return payments_ok and refunds_ok
 
@@ -129,7 +132,7 @@ def standalone_verify(env: dict, verifier_key: str, folder: Path) -> bool:
     result = subprocess.run(
         [sys.executable, "-m", "ledger.verify", "--export", str(folder / "ledger.jsonl"),
          "--checkpoint", str(folder / "checkpoint.txt"), "--key", str(folder / "key.txt")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     print(f"  python -m ledger.verify: exit {result.returncode}: {last_line(result.stdout + result.stderr)}")
     return result.returncode == 0
 

@@ -6,6 +6,7 @@ which here also keeps the webhooks Stripe would send in an outbox for the drill 
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import random
@@ -76,7 +77,8 @@ class Postgres:
 
     def _options(self) -> str:
         # fsync off: the drill restarts the server cleanly (-m fast), it does not crash the machine.
-        return f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        return (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c max_connections=200")
 
     def start(self) -> None:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
@@ -90,10 +92,8 @@ class Postgres:
         self.restarts += 1
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        except subprocess.CalledProcessError:
-            pass
 
 
 class Redis(RedisServer):

@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import os
 import random
 import re
 import shutil
@@ -91,10 +92,13 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # ---- what the drill saw ----
 
 class Tally:
+    """What the drill saw: task outcomes, 5xx answers by route and when, faults and their windows."""
+
     def __init__(self):
         self.lock = threading.Lock()
         self.outcomes: collections.Counter = collections.Counter()
-        self.errors: collections.Counter = collections.Counter()  # (status, route)
+        self.errors: list[tuple[float, int, str]] = []  # (when, status, route) of each 5xx
+        self.windows: list[tuple[float, float, str]] = []  # (from, to, fault) while something was down
         self.requests = 0
         self.dropped = 0
         self.started = time.monotonic()
@@ -113,11 +117,25 @@ class Tally:
             if status is None:
                 self.dropped += 1
             elif status >= 500:
-                self.errors[(status, f"{method} {route}")] += 1
+                self.errors.append((time.monotonic(), status, f"{method} {route}"))
 
-    def fault(self, text: str) -> None:
+    def fault(self, text: str, window: tuple[float, float] | None = None) -> None:
         with self.lock:
             self.faults.append(f"{time.monotonic() - self.started:6.1f} s  {text}")
+            if window:
+                self.windows.append((*window, text.split(" ", maxsplit=1)[0]))
+
+    def during(self, when: float) -> str | None:
+        """The fault a moment falls in (its window and 2 s after, while connections recover)."""
+        return next((label for start, end, label in self.windows if start <= when <= end + 2.0), None)
+
+    def errors_by_route(self) -> list[tuple[int, str, int, collections.Counter]]:
+        """(status, route, count, {fault or "no fault": count}), most frequent first."""
+        grouped: dict = collections.defaultdict(collections.Counter)
+        for when, status, route in self.errors:
+            grouped[(status, route)][self.during(when) or "no fault"] += 1
+        return sorted(((status, route, sum(c.values()), c) for (status, route), c in grouped.items()),
+                      key=lambda item: -item[2])
 
 
 class Client:
@@ -126,7 +144,8 @@ class Client:
     def __init__(self, app: Gunicorn, tally: Tally, rng: random.Random, cookies=None):
         self.app, self.tally = app, tally
         self.http = requests.Session()
-        self.http.headers["X-Forwarded-For"] = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        address = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        self.http.headers["X-Forwarded-For"] = address
         if cookies is not None:
             self.http.cookies.update(cookies)
 
@@ -208,7 +227,8 @@ class Drill:
         client, path = self.client("sandbox"), urlsplit(location).path
         for attempt in range(2):  # a donor whose page broke presses "pay" once more
             token = client.csrf(path)
-            response = client.send("POST", path, data={"choice": "pay", "csrf_token": token}) if token else None
+            response = None if token is None else client.send(
+                "POST", path, data={"choice": "pay", "csrf_token": token})
             if response is not None and response.status_code == 303:
                 return "paid" if attempt == 0 else "paid on second press"
             if response is not None and response.status_code == 409:
@@ -226,7 +246,8 @@ class Drill:
     def paid_donations(self, provider: str) -> list[tuple[int, int, int]]:
         """(id, total, refunded or set aside) of paid donations, read from the database."""
         query = sa.text("""
-            SELECT d.id, d.total, COALESCE(SUM(r.amount) FILTER (WHERE r.status IN ('requested', 'succeeded')), 0)
+            SELECT d.id, d.total,
+                   COALESCE(SUM(r.amount) FILTER (WHERE r.status IN ('requested', 'succeeded')), 0)
             FROM donations d LEFT JOIN donation_refunds r ON r.donation_id = d.id
             WHERE d.status = 'paid' AND d.provider = :provider GROUP BY d.id, d.total""")
         for _ in range(60):
@@ -256,8 +277,8 @@ class Drill:
         token = client.csrf(path)
         if token is None:
             return "refund form failed"
-        response = client.send("POST", path, data={"amount": rupiah(amount), "reason": "Drill: the donor asked",
-                                                   "csrf_token": token})
+        response = client.send("POST", path, data={
+            "amount": rupiah(amount), "reason": "Drill: the donor asked", "csrf_token": token})
         if response is None:
             return "refund dropped"
         return {303: "refund answered", 422: "refund refused (amount)"}.get(
@@ -365,6 +386,7 @@ class Chaos:
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.redis_down_for = 0.0
+        self.kills = 0
 
     def start(self) -> None:
         self.thread.start()
@@ -376,7 +398,8 @@ class Chaos:
         while not self.stopping.wait(0.1):
             now, done = time.monotonic(), self.progress()
             if self.args.kill_every > 0 and now >= next_kill:
-                app = self.rng.choice(self.apps)
+                self.kills += 1
+                app = self.apps[self.kills % len(self.apps)]
                 pid = app.kill_worker(self.rng)
                 if pid:
                     self.tally.fault(f"kill -9 {app.name} worker {pid}")
@@ -385,7 +408,8 @@ class Chaos:
                 restarts_at.pop(0)
                 started = time.monotonic()
                 self.postgres.restart()
-                self.tally.fault(f"PostgreSQL restarted (-m fast) in {time.monotonic() - started:.1f} s")
+                self.tally.fault(f"PostgreSQL restarted (-m fast) in {time.monotonic() - started:.1f} s",
+                                 (started, time.monotonic()))
             if redis_stopped is None and self.args.redis_down > 0 and done >= redis_at:
                 self.redis.stop()
                 redis_stopped = now
@@ -402,7 +426,8 @@ class Chaos:
         self.redis.start()
         self.redis.outages += 1
         self.redis_down_for += down
-        self.tally.fault(f"Redis started again after {down:.1f} s")
+        now = time.monotonic()
+        self.tally.fault(f"Redis started again after {down:.1f} s", (now - down, now))
         self.rq.ensure_running()
 
     def stop(self) -> None:
@@ -417,7 +442,8 @@ def plan(args, rng: random.Random) -> list[str]:
     when there is something to refund."""
     tasks = ["sandbox"] * args.sandbox + ["stripe"] * args.stripe
     rng.shuffle(tasks)
-    later = [f"refund:{'stripe' if n % 2 else 'sandbox'}" for n in range(args.refunds)] + ["bulk"] * args.bulk_jobs
+    later = [f"refund:{'stripe' if n % 2 else 'sandbox'}" for n in range(args.refunds)]
+    later += ["bulk"] * args.bulk_jobs
     for task in later:
         tasks.insert(rng.randrange(len(tasks) // 5, len(tasks) + 1), task)
     return tasks
@@ -446,141 +472,182 @@ def report(tally: Tally, deliverer: Deliverer, chaos: Chaos, apps: list[Gunicorn
           f"RQ worker started {chaos.rq.starts} time(s)")
     for line in tally.faults:
         print(f"  {line}")
-    fivexx = sum(tally.errors.values())
-    print(f"HTTP: {tally.requests} requests, {fivexx} answered 5xx, {tally.dropped} connections dropped")
-    for (status, route), n in sorted(tally.errors.items(), key=lambda item: -item[1]):
-        print(f"  {status} {route}: {n}")
+    print(f"HTTP: {tally.requests} requests, {len(tally.errors)} answered 5xx, {tally.dropped} connections "
+          f"dropped (a worker killed under them)")
+    for status, route, n, when in tally.errors_by_route():
+        print(f"  {status} {route}: {n} ({', '.join(f'{k} {v}' for k, v in when.most_common())})")
     print(f"webhooks: {deliverer.events} events, {sum(deliverer.statuses.values())} deliveries "
           f"({', '.join(f'{k} {v}' for k, v in sorted(deliverer.statuses.items()))}), "
           f"undelivered after the grace period: {undelivered}")
 
 
+class Stack:
+    """Everything the drill runs, started in order and stopped in reverse, whatever happens."""
+
+    def __init__(self, args):
+        self.args = args
+        self.workdir = Path(tempfile.mkdtemp(prefix="amanah-drill-"))
+        self.workdir.chmod(0o755)  # the postgres user must reach its folder inside
+        self.postgres, self.redis = Postgres(self.workdir), Redis(self.workdir)
+        self.fake = DrillStripe(API_KEY)
+        self.apps: list[Gunicorn] = []
+        self.rq: RqWorker | None = None
+        self.engine = None
+
+    def __enter__(self) -> Stack:
+        started = time.monotonic()
+        self.postgres.start()
+        self.redis.start()
+        self.fake.start()
+        instance = self.workdir / "instance"
+        instance.mkdir()
+        self.env, self.verifier_key = app_environment(self.postgres.url, self.redis.url, instance)
+        self.stripe_env = {**self.env, "STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                           "STRIPE_API_BASE": self.fake.url}
+        flask_or_die(self.env, "db", "upgrade")
+        flask_or_die(self.env, "demo")
+        self.engine = sa.create_engine(self.postgres.url.replace("postgresql://", "postgresql+psycopg://"),
+                                       pool_pre_ping=True)
+        self.campaigns = [row[0] for row in query(self.engine, """
+            SELECT c.public_id FROM campaigns c JOIN users u ON u.id = c.treasurer_id
+            WHERE c.status = 'published' AND c.currency = 'IDR' AND u.email = :email""", email=TREASURER[0])]
+        if not self.campaigns:
+            raise RuntimeError("flask demo made no published IDR campaign of its treasurer")
+        self.apps = [
+            Gunicorn("sandbox", self.env, self.args.workers, self.workdir / "sandbox.log"),
+            Gunicorn("stripe", self.stripe_env, self.args.stripe_workers, self.workdir / "stripe.log")]
+        self.rq = RqWorker(self.env, self.workdir / "rq.log")
+        self.rq.ensure_running()
+        for app in self.apps:
+            app.start()
+        for app in self.apps:
+            app.wait_ready()
+        print(f"set up in {time.monotonic() - started:.1f} s: PostgreSQL {self.postgres.bin.parent.name} "
+              f"(port {self.postgres.port}), Redis (port {self.redis.port}), RQ worker, fake Stripe, "
+              f"gunicorn -w {self.args.workers} without Stripe keys (sandbox) and "
+              f"-w {self.args.stripe_workers} with them; flask demo's {len(self.campaigns)} IDR campaigns; "
+              f"folder {self.workdir}")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for app in self.apps:
+            app.stop()
+        if self.rq is not None:
+            self.rq.stop()
+        if self.engine is not None:
+            self.engine.dispose()
+        self.fake.stop()
+        self.redis.stop()
+        self.postgres.stop()
+        if self.args.keep:
+            print(f"kept {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def run_burst(args, stack: Stack, tally: Tally) -> None:
+    """The burst with its faults, then webhooks retried for the grace period; prints what happened."""
+    drill = Drill(args, stack.apps[0], stack.apps[1], stack.fake, stack.engine, stack.campaigns, tally)
+    drill.sign_in("sandbox")
+    drill.sign_in("stripe")
+    tasks = plan(args, random.Random(args.seed))
+    progress, run = burst(drill, tasks)
+    deliverer = Deliverer(stack.fake, stack.apps[1], tally, args.duplicates, args.seed + 2)
+    chaos = Chaos(args, stack.apps, stack.postgres, stack.redis, stack.rq, tally, progress)
+    lose_at = len(tasks) // 3
+
+    def task(numbered: tuple[int, str]) -> None:
+        n, name = numbered
+        if n == lose_at and args.lost_answers:
+            stack.fake.lose_answers = args.lost_answers
+            tally.fault(f"the next {args.lost_answers} Stripe API answers are lost (500 after doing it)")
+        run(name)
+    deliverer.start()
+    chaos.start()
+    started = tally.started = time.monotonic()
+    with ThreadPoolExecutor(args.clients) as pool:
+        list(pool.map(task, enumerate(tasks)))
+    seconds = time.monotonic() - started
+    chaos.stop()
+    for app in stack.apps:
+        app.wait_ready()
+    deadline = time.monotonic() + args.grace
+    while deliverer.backlog() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    undelivered = deliverer.stop()
+    wait_for_jobs(stack.engine, 30)
+    report(tally, deliverer, chaos, stack.apps, stack.postgres, undelivered, seconds)
+
+
+def settle_and_check(stack: Stack) -> dict[str, bool]:
+    """At most one reconcile run per provider instance, then every check; {check: held}."""
+    engine = stack.engine
+    print("after the burst:")
+    state_counts(engine)
+    reconciled = reconcile_available(stack.env)
+    if reconciled:
+        for label, environment in (("sandbox", stack.env), ("Stripe", stack.stripe_env)):
+            reconcile(environment, label)
+        state_counts(engine)
+    else:
+        print("  reconcile: SKIPPED, `flask payments reconcile` does not exist in this checkout yet")
+    print("checks:")
+    checks = {"money": money_matches(engine, stack.fake.payments(), stack.fake.refunds()),
+              "flask ledger verify": ledger_verify(stack.env),
+              "python -m ledger.verify": standalone_verify(stack.env, stack.verifier_key, stack.workdir)}
+    jobs = unfinished_jobs(engine)
+    stuck = jobs.get("queued", 0) + jobs.get("running", 0)
+    print(f"  bulk jobs: {', '.join(f'{s} {n}' for s, n in sorted(jobs.items())) or 'none'}; "
+          f"stuck {stuck}: {'OK' if not stuck else 'FAIL'}")
+    checks["bulk jobs"] = not stuck
+    refunds = dict(query(engine, "SELECT status, count(*) FROM donation_refunds GROUP BY 1"))
+    requested = refunds.get("requested", 0)
+    if reconciled:
+        print(f"  refund reservations still requested after reconcile: {requested}: "
+              f"{'OK' if not requested else 'FAIL'}")
+        checks["refund reservations"] = not requested
+    else:
+        print(f"  refund reservations still requested: {requested} (not judged without reconcile)")
+    exceptions = logged_exceptions(*(app.log for app in stack.apps), stack.workdir / "rq.log")
+    print("exceptions logged (last line of each traceback): "
+          + (", ".join(f"{k} {v}" for k, v in exceptions.most_common()) or "none"))
+    return checks
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sandbox", type=int, default=200, help="sandbox donations through the pages")
-    parser.add_argument("--stripe", type=int, default=100, help="Stripe checkouts, paid, with webhooks")
-    parser.add_argument("--refunds", type=int, default=40, help="refund tasks, half on each instance")
+    parser.add_argument("--sandbox", type=int, default=400, help="sandbox donations through the pages")
+    parser.add_argument("--stripe", type=int, default=200, help="Stripe checkouts, paid, with webhooks")
+    parser.add_argument("--refunds", type=int, default=80, help="refund tasks, half on each instance")
     parser.add_argument("--refund-triples", type=float, default=0.25,
                         help="share of refund tasks that are three concurrent refunds of one donation")
-    parser.add_argument("--bulk-jobs", type=int, default=3, help="bulk receipt downloads (RQ jobs)")
+    parser.add_argument("--bulk-jobs", type=int, default=4, help="bulk receipt downloads (RQ jobs)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers of the sandbox instance")
-    parser.add_argument("--stripe-workers", type=int, default=2, help="gunicorn workers of the Stripe instance")
-    parser.add_argument("--kill-every", type=float, default=3.0, help="seconds between worker kills (0: none)")
+    parser.add_argument("--stripe-workers", type=int, default=2,
+                        help="gunicorn workers of the Stripe instance")
+    parser.add_argument("--kill-every", type=float, default=2.0,
+                        help="seconds between worker kills (0: none)")
     parser.add_argument("--pg-restarts", type=int, default=2, help="PostgreSQL restarts during the burst")
     parser.add_argument("--redis-down", type=float, default=5.0, help="seconds Redis is stopped (0: never)")
     parser.add_argument("--lost-answers", type=int, default=2,
                         help="Stripe API answers lost (carried out, answered 500) a third into the burst")
     parser.add_argument("--duplicates", type=float, default=0.05, help="share of webhooks delivered twice")
-    parser.add_argument("--grace", type=float, default=30.0, help="seconds to retry failed webhooks afterwards")
+    parser.add_argument("--grace", type=float, default=30.0,
+                        help="seconds to retry failed webhooks afterwards")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
     args = parser.parse_args()
-
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="amanah-drill-"))
-    workdir.chmod(0o755)  # the postgres user must reach its folder inside
-    postgres, redis, fake = Postgres(workdir), Redis(workdir), DrillStripe(API_KEY)
-    tally, apps, rq, engine = Tally(), [], None, None
-    try:
-        postgres.start()
-        redis.start()
-        fake.start()
-        instance = workdir / "instance"
-        instance.mkdir()
-        env, verifier_key = app_environment(postgres.url, redis.url, instance)
-        stripe_env = {**env, "STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                      "STRIPE_API_BASE": fake.url}
-        flask_or_die(env, "db", "upgrade")
-        flask_or_die(env, "demo")
-        engine = sa.create_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"),
-                                  pool_pre_ping=True)
-        campaigns = [row[0] for row in query(engine, """
-            SELECT c.public_id FROM campaigns c JOIN users u ON u.id = c.treasurer_id
-            WHERE c.status = 'published' AND c.currency = 'IDR' AND u.email = :email""", email=TREASURER[0])]
-        if not campaigns:
-            raise RuntimeError("flask demo made no published IDR campaign of its treasurer")
-        apps = [Gunicorn("sandbox", env, args.workers, workdir / "sandbox.log"),
-                Gunicorn("stripe", stripe_env, args.stripe_workers, workdir / "stripe.log")]
-        rq = RqWorker(env, workdir / "rq.log")
-        rq.ensure_running()
-        for app in apps:
-            app.start()
-        for app in apps:
-            app.wait_ready()
-        print(f"set up in {time.monotonic() - started:.1f} s: PostgreSQL {postgres.bin.parent.name} on port "
-              f"{postgres.port}, Redis on {redis.port}, fake Stripe on {fake.url}, gunicorn -w {args.workers} "
-              f"(sandbox) and -w {args.stripe_workers} (Stripe), {len(campaigns)} campaigns; folder {workdir}")
-
-        drill = Drill(args, apps[0], apps[1], fake, engine, campaigns, tally)
-        drill.sign_in("sandbox")
-        drill.sign_in("stripe")
-        tasks = plan(args, random.Random(args.seed))
-        progress, one = burst(drill, tasks)
-        deliverer = Deliverer(fake, apps[1], tally, args.duplicates, args.seed + 2)
-        chaos = Chaos(args, apps, postgres, redis, rq, tally, progress)
-        lose_at = max(1, len(tasks) // 3)
-
-        def task(n_task):
-            n, name = n_task
-            if n == lose_at and args.lost_answers:
-                fake.lose_answers = args.lost_answers
-                tally.fault(f"the next {args.lost_answers} Stripe API answers are lost (500 after doing it)")
-            one(name)
-        deliverer.start()
-        chaos.start()
-        burst_started = time.monotonic()
-        with ThreadPoolExecutor(args.clients) as pool:
-            list(pool.map(task, enumerate(tasks)))
-        burst_seconds = time.monotonic() - burst_started
-        chaos.stop()
-        for app in apps:
-            app.wait_ready()
-        deadline = time.monotonic() + args.grace
-        while deliverer.backlog() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        undelivered = deliverer.stop()
-        jobs = wait_for_jobs(engine, 30)
-        report(tally, deliverer, chaos, apps, postgres, undelivered, burst_seconds)
-
-        print("after the burst:")
-        state_counts(engine)
-        if reconcile_available(env):
-            for label, environment in (("sandbox", env), ("Stripe", stripe_env)):
-                reconcile(environment, label)
-            state_counts(engine)
-        else:
-            print("  reconcile: SKIPPED, `flask payments reconcile` does not exist in this checkout yet")
-        print("checks:")
-        checks = {"money": money_matches(engine, fake.payments(), fake.refunds()),
-                  "flask ledger verify": ledger_verify(env),
-                  "python -m ledger.verify": standalone_verify(env, verifier_key, workdir)}
-        jobs = unfinished_jobs(engine)
-        stuck = jobs.get("queued", 0) + jobs.get("running", 0)
-        print(f"  bulk jobs: {', '.join(f'{s} {n}' for s, n in sorted(jobs.items())) or 'none'}; "
-              f"stuck {stuck}: {'OK' if not stuck else 'FAIL'}")
-        checks["bulk jobs"] = not stuck
-        exceptions = logged_exceptions(*(app.log for app in apps), workdir / "rq.log")
-        print("exceptions logged by the app: " + (", ".join(f"{k} {v}" for k, v in exceptions.most_common())
-                                                   or "none"))
-        failed = [name for name, ok in checks.items() if not ok]
-        print(f"drill took {time.monotonic() - started:.1f} s: "
-              + (f"FAILED: {', '.join(failed)}" if failed else "every invariant holds"))
-        return 1 if failed else 0
-    finally:
-        for app in apps:
-            app.stop()
-        if rq is not None:
-            rq.stop()
-        if engine is not None:
-            engine.dispose()
-        fake.stop()
-        redis.stop()
-        postgres.stop()
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"fault drill: {args.sandbox} sandbox donations, {args.stripe} Stripe checkouts, {args.refunds} "
+          f"refund tasks, {args.bulk_jobs} bulk jobs from {args.clients} clients; {os.cpu_count()} CPUs")
+    with Stack(args) as stack:
+        run_burst(args, stack, Tally())
+        checks = settle_and_check(stack)
+    failed = [name for name, ok in checks.items() if not ok]
+    print(f"drill took {time.monotonic() - started:.1f} s: "
+          + (f"FAILED: {', '.join(failed)}" if failed else "every invariant holds"))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
