@@ -25,6 +25,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ledger.note import generate_key  # noqa: E402
 from tests.factories.fake_stripe import FakeStripe, make_event  # noqa: E402
 from tests.factories.redis_server import RedisServer  # noqa: E402
 
@@ -233,7 +234,6 @@ def app_environment(database_url: str, redis_url: str, instance: Path) -> tuple[
     """(environment, ledger verifier key): what every process of the app shares, one database, one
     Redis, one instance folder and one ledger signing key (two keys would sign checkpoints that no
     single verifier key checks)."""
-    from ledger.note import generate_key
     signing, verifier = generate_key("drill.amanah.localhost/ledger")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "AMANAH_", "DATABASE_"))}
     env.update({
