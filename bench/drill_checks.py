@@ -60,18 +60,38 @@ def reconcile(env: dict, label: str) -> tuple[int, str]:
 
 # ---- the provider's money against the ledger ----
 
-def sandbox_objects(engine) -> tuple[dict[str, int], dict[str, int]]:
-    """(payments, refunds) the sandbox provider made: id -> amount."""
-    payments, refunds = {}, {}
+def sandbox_objects(engine) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+    """(payments, refunds, {id: donation id}) the sandbox provider made: id -> amount."""
+    payments, refunds, donations = {}, {}, {}
     for data, in query(engine, "SELECT data FROM sandbox_objects"):
         if data.get("object") == "payment_intent" and data.get("status") == "succeeded":
             payments[data["id"]] = data["amount"]
+            donations[data["id"]] = (data.get("metadata") or {}).get("donation_id")
         elif data.get("object") == "refund" and data.get("status") == "succeeded":
             refunds[data["id"]] = data["amount"]
-    return payments, refunds
+            donations[data["id"]] = (data.get("metadata") or {}).get("donation_id")
+    return payments, refunds, donations
 
 
-def compare(label: str, provider: dict[str, int], entries: list[tuple[str, int]], sign: int) -> bool:
+def describe(engine, ids: list[str], donations: dict[str, str]) -> list[str]:
+    """Each provider object with its donation's state here: `pi_x (donation 12 pending)`."""
+    wanted = [int(d) for i in ids if str(d := donations.get(i) or "").isdigit()]
+    states = {str(i): s for i, s in query(engine, "SELECT id, status FROM donations WHERE id = ANY(:ids)",
+                                          ids=wanted)} if wanted else {}
+    refunds = dict(query(engine, "SELECT provider_id, status FROM donation_refunds "
+                                 "WHERE provider_id = ANY(:ids)", ids=ids))
+    out = []
+    for i in ids:
+        donation = donations.get(i)
+        what = f"donation {donation} {states.get(str(donation), '?')}" if donation else "no donation named"
+        if i in refunds:
+            what += f", refund row {refunds[i]}"
+        out.append(f"{i} ({what})")
+    return out
+
+
+def compare(label: str, provider: dict[str, int], entries: list[tuple[str, int]], sign: int,
+            explain=lambda ids: ids) -> bool:
     """Every provider object is one ledger entry, for its amount; no entry names anything else."""
     counts = collections.Counter(payment for payment, _ in entries)
     missing = sorted(set(provider) - set(counts))
@@ -83,12 +103,16 @@ def compare(label: str, provider: dict[str, int], entries: list[tuple[str, int]]
           f"extra {len(extra)}, twice {len(twice)}, wrong amount {len(wrong)}: {'OK' if ok else 'FAIL'}")
     for name, ids in (("missing", missing), ("extra", extra), ("twice", twice), ("wrong amount", wrong)):
         if ids:
-            print(f"    {name}: {', '.join(ids[:8])}{' ...' if len(ids) > 8 else ''}")
+            print(f"    {name}: {'; '.join(explain(ids[:8]))}{' ...' if len(ids) > 8 else ''}")
     return ok
 
 
-def money_matches(engine, stripe_payments: dict, stripe_refunds: dict) -> bool:
-    sandbox_payments, sandbox_refunds = sandbox_objects(engine)
+def money_matches(engine, stripe_payments: dict, stripe_refunds: dict, stripe_donations: dict) -> bool:
+    sandbox_payments, sandbox_refunds, sandbox_donations = sandbox_objects(engine)
+    names = {**sandbox_donations, **stripe_donations}
+
+    def explain(ids):
+        return describe(engine, ids, names)
     rows = query(engine, "SELECT kind, payment, amount FROM ledger_entries "
                          "WHERE kind IN ('donation', 'refund')")
     donations = [(payment, amount) for kind, payment, amount in rows if kind == "donation"]
@@ -96,8 +120,9 @@ def money_matches(engine, stripe_payments: dict, stripe_refunds: dict) -> bool:
     print(f"  provider side: sandbox {len(sandbox_payments)} payments and {len(sandbox_refunds)} refunds, "
           f"Stripe {len(stripe_payments)} payments and {len(stripe_refunds)} refunds")
     payments_ok = compare("payments -> donation entries", {**sandbox_payments, **stripe_payments},
-                          donations, 1)
-    refunds_ok = compare("refunds -> refund entries", {**sandbox_refunds, **stripe_refunds}, refunds, -1)
+                          donations, 1, explain)
+    refunds_ok = compare("refunds -> refund entries", {**sandbox_refunds, **stripe_refunds}, refunds, -1,
+                         explain)
     return payments_ok and refunds_ok
 
 

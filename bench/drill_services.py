@@ -223,6 +223,12 @@ class DrillStripe(FakeStripe):
             return {o["id"]: o["amount"] for o in self.objects.values()
                     if o["object"] == "payment_intent" and o["status"] == "succeeded"}
 
+    def donations(self) -> dict[str, str]:
+        """Payment intents and refunds: id -> the donation id their metadata names."""
+        with self._lock:
+            return {o["id"]: (o.get("metadata") or {}).get("donation_id") for o in self.objects.values()
+                    if o["object"] in ("payment_intent", "refund")}
+
     def refunds(self) -> dict[str, int]:
         """Succeeded refunds: id -> amount."""
         with self._lock:

@@ -592,7 +592,8 @@ def settle_and_check(stack: Stack) -> dict[str, bool]:
     else:
         print("  reconcile: SKIPPED, `flask payments reconcile` does not exist in this checkout yet")
     print("checks:")
-    checks = {"money": money_matches(engine, stack.fake.payments(), stack.fake.refunds()),
+    checks = {"money": money_matches(engine, stack.fake.payments(), stack.fake.refunds(),
+                                    stack.fake.donations()),
               "flask ledger verify": ledger_verify(stack.env),
               "python -m ledger.verify": standalone_verify(stack.env, stack.verifier_key, stack.workdir)}
     jobs = unfinished_jobs(engine)
