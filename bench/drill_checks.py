@@ -53,7 +53,7 @@ def reconcile(env: dict, label: str) -> tuple[int, str]:
     result = flask(env, "payments", "reconcile")
     output = (result.stdout + result.stderr).strip()
     print(f"  reconcile ({label} instance): exit {result.returncode} in {time.monotonic() - started:.1f} s")
-    for line in output.splitlines()[-12:]:
+    for line in [line for line in output.splitlines() if not line.startswith("INFO:stripe:")][-12:]:
         print(f"    {line}")
     return result.returncode, output
 

@@ -24,17 +24,21 @@ The burst, from --clients concurrent clients, each with its own X-Forwarded-For 
   - a few bulk receipt downloads (RQ jobs).
 Meanwhile gunicorn workers are killed with SIGKILL every --kill-every seconds, PostgreSQL is
 restarted (`pg_ctl restart -m fast`) --pg-restarts times and Redis is stopped for --redis-down
-seconds, at fixed fractions of the burst.
+seconds, at fixed fractions of the burst; a third of the way in, the fake Stripe carries out the
+next --lost-answers API requests and answers them with a 500. No task starts after
+--burst-seconds (those left are counted), so a slow day lengthens nothing but the count.
 
 Afterwards: webhooks still failing are retried for --grace seconds, bulk jobs may finish, then
-`flask payments reconcile` runs once per provider instance (skipped, saying so, where the command
-does not exist). Then the checks, each printed with its counts; the exit status is 1 if any fails:
+`flask payments reconcile` runs once, configured as the Stripe instance, which asks both
+providers (skipped, saying so, where the command does not exist). Then the checks, each printed
+with its counts; the exit status is 1 if any fails:
   - every payment the provider holds (the sandbox's `sandbox_objects`, the fake Stripe's payment
     intents) is a `donation` entry of the ledger exactly once, and no entry names another;
   - every refund the provider made is a `refund` entry exactly once, for the same amount;
   - `flask ledger verify` and the standalone `python -m ledger.verify` (on an export, a signed
     checkpoint and the verifier key) pass;
-  - no bulk job is left queued or running.
+  - no bulk job is left queued or running;
+  - the reconcile run settles everything (exit 0).
 Also printed, not judged: HTTP 5xx by route, connections dropped by killed workers, refund
 reservations still `requested`, and the tracebacks the app logged, by exception.
 """
@@ -449,16 +453,25 @@ def plan(args, rng: random.Random) -> list[str]:
     return tasks
 
 
-def burst(drill: Drill, tasks: list[str]):
-    """(progress(), run(task)): run counts what is done, progress says which share of the burst."""
-    done = [0]
-    lock = threading.Lock()
+class Burst:
+    """The tasks, bounded in time: none starts after `seconds`. Progress, which the faults follow,
+    is the share of tasks done or of the time spent, whichever is further along."""
 
-    def run(task):
-        drill.run_task(task)
-        with lock:
-            done[0] += 1
-    return (lambda: done[0] / len(tasks)), run
+    def __init__(self, drill: Drill, tasks: list[str], seconds: float):
+        self.drill, self.tasks, self.seconds = drill, tasks, seconds
+        self.done, self.lock = 0, threading.Lock()
+        self.started = time.monotonic()
+
+    def progress(self) -> float:
+        return max(self.done / len(self.tasks), (time.monotonic() - self.started) / self.seconds)
+
+    def run(self, task: str) -> None:
+        if time.monotonic() - self.started > self.seconds:
+            self.drill.tally.count("not started: the burst's time was up")
+        else:
+            self.drill.run_task(task)
+        with self.lock:
+            self.done += 1
 
 
 def report(tally: Tally, deliverer: Deliverer, chaos: Chaos, apps: list[Gunicorn], postgres: Postgres,
@@ -551,9 +564,9 @@ def run_burst(args, stack: Stack, tally: Tally) -> None:
     drill.sign_in("sandbox")
     drill.sign_in("stripe")
     tasks = plan(args, random.Random(args.seed))
-    progress, run = burst(drill, tasks)
+    bounded = Burst(drill, tasks, args.burst_seconds)
     deliverer = Deliverer(stack.fake, stack.apps[1], tally, args.duplicates, args.seed + 2)
-    chaos = Chaos(args, stack.apps, stack.postgres, stack.redis, stack.rq, tally, progress)
+    chaos = Chaos(args, stack.apps, stack.postgres, stack.redis, stack.rq, tally, bounded.progress)
     lose_at = len(tasks) // 3
 
     def task(numbered: tuple[int, str]) -> None:
@@ -561,10 +574,10 @@ def run_burst(args, stack: Stack, tally: Tally) -> None:
         if n == lose_at and args.lost_answers:
             stack.fake.lose_answers = args.lost_answers
             tally.fault(f"the next {args.lost_answers} Stripe API answers are lost (500 after doing it)")
-        run(name)
+        bounded.run(name)
+    started = tally.started = bounded.started = time.monotonic()
     deliverer.start()
     chaos.start()
-    started = tally.started = time.monotonic()
     with ThreadPoolExecutor(args.clients) as pool:
         list(pool.map(task, enumerate(tasks)))
     seconds = time.monotonic() - started
@@ -586,8 +599,9 @@ def settle_and_check(stack: Stack) -> dict[str, bool]:
     state_counts(engine)
     reconciled = reconcile_available(stack.env)
     if reconciled:
-        for label, environment in (("sandbox", stack.env), ("Stripe", stack.stripe_env)):
-            reconcile(environment, label)
+        # One run, with the Stripe instance's configuration: it asks every configured provider,
+        # the sandbox (in our database) and Stripe.
+        code, _output = reconcile(stack.stripe_env, "Stripe keys set: the sandbox and Stripe")
         state_counts(engine)
     else:
         print("  reconcile: SKIPPED, `flask payments reconcile` does not exist in this checkout yet")
@@ -601,14 +615,15 @@ def settle_and_check(stack: Stack) -> dict[str, bool]:
     print(f"  bulk jobs: {', '.join(f'{s} {n}' for s, n in sorted(jobs.items())) or 'none'}; "
           f"stuck {stuck}: {'OK' if not stuck else 'FAIL'}")
     checks["bulk jobs"] = not stuck
+    if reconciled:
+        print(f"  flask payments reconcile: exit {code}: {'OK' if code == 0 else 'FAIL (unsettled, above)'}")
+        checks["reconcile settles everything"] = code == 0
+    # A reservation the provider never heard of (its worker killed before the call) stays set
+    # aside until reconciliation finds it older than 15 minutes; any the provider did make is
+    # a refund the money check above already requires in the ledger.
     refunds = dict(query(engine, "SELECT status, count(*) FROM donation_refunds GROUP BY 1"))
     requested = refunds.get("requested", 0)
-    if reconciled:
-        print(f"  refund reservations still requested after reconcile: {requested}: "
-              f"{'OK' if not requested else 'FAIL'}")
-        checks["refund reservations"] = not requested
-    else:
-        print(f"  refund reservations still requested: {requested} (not judged without reconcile)")
+    print(f"  refund reservations still set aside: {requested} (not judged: released after 15 minutes)")
     exceptions = logged_exceptions(*(app.log for app in stack.apps), stack.workdir / "rq.log")
     print("exceptions logged (last line of each traceback): "
           + (", ".join(f"{k} {v}" for k, v in exceptions.most_common()) or "none"))
@@ -634,6 +649,8 @@ def main() -> int:
     parser.add_argument("--lost-answers", type=int, default=2,
                         help="Stripe API answers lost (carried out, answered 500) a third into the burst")
     parser.add_argument("--duplicates", type=float, default=0.05, help="share of webhooks delivered twice")
+    parser.add_argument("--burst-seconds", type=float, default=100.0,
+                        help="no task starts after this many seconds of burst")
     parser.add_argument("--grace", type=float, default=30.0,
                         help="seconds to retry failed webhooks afterwards")
     parser.add_argument("--seed", type=int, default=14)
