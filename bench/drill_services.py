@@ -117,6 +117,7 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.killed = 0
+        self._seen: dict[int, float] = {}  # worker pid -> when first seen
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
@@ -137,6 +138,15 @@ class Gunicorn:
             return [int(pid) for pid in path.read_text().split()]
         except (OSError, ValueError):
             return []
+
+    def settled(self, seconds: float) -> bool:
+        """Whether all its workers have been up for `seconds` (each booted, not only forked):
+        a crash now and then, not a crash storm that leaves no worker standing on a slow day."""
+        now = time.monotonic()
+        pids = self.worker_pids()
+        for pid in pids:
+            self._seen.setdefault(pid, now)
+        return len(pids) >= self.workers and all(now - self._seen[pid] >= seconds for pid in pids)
 
     def kill_worker(self, rng: random.Random) -> int | None:
         pids = self.worker_pids()
@@ -194,6 +204,13 @@ class DrillStripe(FakeStripe):
         super().__init__(api_key)
         self.outbox: list[dict] = []
         self._outbox_lock = threading.Lock()
+
+    def start(self, port: int = 0) -> DrillStripe:
+        super().start(port)
+        # A worker killed while it waits for an answer resets the connection; that is the drill's
+        # doing, not news worth a traceback on the console.
+        self.server.handle_error = lambda request, client_address: None
+        return self
 
     def emit(self, event_type: str, obj: dict) -> None:
         with self._outbox_lock:

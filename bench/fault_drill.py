@@ -90,6 +90,7 @@ from tests.factories.fake_stripe import webhook
 API_KEY, WEBHOOK_SECRET = "sk_test_drill", "whsec_drill"
 TREASURER = ("agus.pratama@amanah.test", "demo-treasurer-2026")  # flask demo's treasurer
 WIB = dt.timezone(dt.timedelta(hours=7))
+SETTLE_SECONDS = 3.0  # a worker is killed only once all of its app's workers have been up this long
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -383,8 +384,9 @@ class Chaos:
     PostgreSQL at fixed fractions of the burst, stop Redis for a while halfway."""
 
     def __init__(self, args, apps: list[Gunicorn], postgres: Postgres, redis: Redis, rq: RqWorker,
-                 tally: Tally, progress):
+                 fake: DrillStripe, tally: Tally, progress):
         self.args, self.apps, self.postgres, self.redis, self.rq = args, apps, postgres, redis, rq
+        self.fake, self.lose_answers = fake, args.lost_answers
         self.tally, self.progress = tally, progress
         self.rng = random.Random(args.seed + 1)
         self.stopping = threading.Event()
@@ -401,13 +403,19 @@ class Chaos:
         next_kill = time.monotonic() + self.args.kill_every
         while not self.stopping.wait(0.1):
             now, done = time.monotonic(), self.progress()
+            settled = [app.settled(SETTLE_SECONDS) for app in self.apps]
             if self.args.kill_every > 0 and now >= next_kill:
-                self.kills += 1
                 app = self.apps[self.kills % len(self.apps)]
-                pid = app.kill_worker(self.rng)
-                if pid:
-                    self.tally.fault(f"kill -9 {app.name} worker {pid}")
-                next_kill = now + self.args.kill_every
+                if settled[self.kills % len(self.apps)]:  # else wait until its workers are back
+                    self.kills += 1
+                    pid = app.kill_worker(self.rng)
+                    if pid:
+                        self.tally.fault(f"kill -9 {app.name} worker {pid}")
+                    next_kill = now + self.args.kill_every
+            if self.lose_answers and done >= 1 / 3:
+                self.fake.lose_answers, self.lose_answers = self.lose_answers, 0
+                self.tally.fault(f"the next {self.fake.lose_answers} Stripe API answers are lost "
+                                 "(carried out, answered 500)")
             if restarts_at and done >= restarts_at[0]:
                 restarts_at.pop(0)
                 started = time.monotonic()
@@ -566,20 +574,13 @@ def run_burst(args, stack: Stack, tally: Tally) -> None:
     tasks = plan(args, random.Random(args.seed))
     bounded = Burst(drill, tasks, args.burst_seconds)
     deliverer = Deliverer(stack.fake, stack.apps[1], tally, args.duplicates, args.seed + 2)
-    chaos = Chaos(args, stack.apps, stack.postgres, stack.redis, stack.rq, tally, bounded.progress)
-    lose_at = len(tasks) // 3
-
-    def task(numbered: tuple[int, str]) -> None:
-        n, name = numbered
-        if n == lose_at and args.lost_answers:
-            stack.fake.lose_answers = args.lost_answers
-            tally.fault(f"the next {args.lost_answers} Stripe API answers are lost (500 after doing it)")
-        bounded.run(name)
+    chaos = Chaos(args, stack.apps, stack.postgres, stack.redis, stack.rq, stack.fake, tally,
+                  bounded.progress)
     started = tally.started = bounded.started = time.monotonic()
     deliverer.start()
     chaos.start()
     with ThreadPoolExecutor(args.clients) as pool:
-        list(pool.map(task, enumerate(tasks)))
+        list(pool.map(bounded.run, tasks))
     seconds = time.monotonic() - started
     chaos.stop()
     for app in stack.apps:
