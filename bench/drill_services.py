@@ -118,8 +118,10 @@ class Gunicorn:
         self.process: subprocess.Popen | None = None
         self.killed = 0
         self._seen: dict[int, float] = {}  # worker pid -> when first seen
+        self.boot_seconds = 0.0  # from start to every worker answering, measured once
 
     def start(self) -> None:
+        self._started = time.monotonic()
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [str(VENV_BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
@@ -131,6 +133,8 @@ class Gunicorn:
         deadline = time.monotonic() + timeout
         while len(self.worker_pids()) < self.workers and time.monotonic() < deadline:
             time.sleep(0.2)
+        if not self.boot_seconds:
+            self.boot_seconds = time.monotonic() - self._started
 
     def worker_pids(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -140,8 +144,10 @@ class Gunicorn:
             return []
 
     def settled(self, seconds: float) -> bool:
-        """Whether all its workers have been up for `seconds` (each booted, not only forked):
-        a crash now and then, not a crash storm that leaves no worker standing on a slow day."""
+        """Whether all its workers have been up for `seconds`, and at least as long as the app
+        took to boot at the start (each booted, not only forked): a crash now and then, not a
+        crash storm that leaves no worker standing on a slow day."""
+        seconds = max(seconds, self.boot_seconds)
         now = time.monotonic()
         pids = self.worker_pids()
         for pid in pids:

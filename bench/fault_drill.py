@@ -643,7 +643,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers of the sandbox instance")
     parser.add_argument("--stripe-workers", type=int, default=2,
                         help="gunicorn workers of the Stripe instance")
-    parser.add_argument("--kill-every", type=float, default=2.0,
+    parser.add_argument("--kill-every", type=float, default=3.0,
                         help="seconds between worker kills (0: none)")
     parser.add_argument("--pg-restarts", type=int, default=2, help="PostgreSQL restarts during the burst")
     parser.add_argument("--redis-down", type=float, default=5.0, help="seconds Redis is stopped (0: never)")
