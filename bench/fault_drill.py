@@ -178,6 +178,8 @@ def rupiah(minor: int) -> str:
 # ---- the burst ----
 
 class Drill:
+    """The burst's tasks, each as a visitor of one instance would do it through its pages."""
+
     def __init__(self, args, sandbox_app: Gunicorn, stripe_app: Gunicorn, fake: DrillStripe, engine,
                  campaigns: list[str], tally: Tally):
         self.args, self.rng = args, random.Random(args.seed)
@@ -209,9 +211,8 @@ class Drill:
                                f"{response.status_code if response is not None else 'no answer'}")
         self.treasurer_cookies[provider] = client.http.cookies
 
-    def donate(self, provider: str) -> str | None:
+    def donate(self, client: Client) -> str | None:
         """The donate form, up to the provider's checkout page; returns its address."""
-        client = self.client(provider)
         campaign = self.pick(self.campaigns)
         token = client.csrf(f"/campaigns/{campaign}/give")
         if token is None:
@@ -226,10 +227,11 @@ class Drill:
         return response.headers["Location"]
 
     def sandbox_donation(self) -> str:
-        location = self.donate("sandbox")
+        client = self.client("sandbox")
+        location = self.donate(client)
         if location is None:
             return "donate form failed"
-        client, path = self.client("sandbox"), urlsplit(location).path
+        path = urlsplit(location).path
         for attempt in range(2):  # a donor whose page broke presses "pay" once more
             token = client.csrf(path)
             response = None if token is None else client.send(
@@ -242,7 +244,7 @@ class Drill:
         return "pay failed"
 
     def stripe_donation(self) -> str:
-        location = self.donate("stripe")
+        location = self.donate(self.client("stripe"))
         if location is None:
             return "donate form failed"
         self.fake.complete(urlsplit(location).path.rsplit("/", 1)[-1])  # the donor pays at Stripe
