@@ -1,6 +1,6 @@
 """Fault drill: money keeps matching the provider while workers die, PostgreSQL restarts and Redis stops.
 
-    python bench/fault_drill.py                    # 1.5 to 2 minutes on 2 cores
+    python bench/fault_drill.py                    # under a minute on 2 idle cores, 3 to 4 when busy
     python bench/fault_drill.py --sandbox 500 --stripe 250 --refunds 100 --kill-every 1 --seed 7
 
 Everything runs on loopback and belongs to the drill: its own PostgreSQL cluster (initdb in a
@@ -652,7 +652,7 @@ def main() -> int:
     parser.add_argument("--lost-answers", type=int, default=2,
                         help="Stripe API answers lost (carried out, answered 500) a third into the burst")
     parser.add_argument("--duplicates", type=float, default=0.05, help="share of webhooks delivered twice")
-    parser.add_argument("--burst-seconds", type=float, default=100.0,
+    parser.add_argument("--burst-seconds", type=float, default=75.0,
                         help="no task starts after this many seconds of burst")
     parser.add_argument("--grace", type=float, default=30.0,
                         help="seconds to retry failed webhooks afterwards")
