@@ -149,6 +149,12 @@ def _mark_paid(donation: Donation, session: dict) -> str:
         donation.flag_reason = (f"provider reports {amount} {currency}, "
                                 f"expected {donation.total} {donation.currency}")
         log.warning("donation %s flagged: %s", donation.id, donation.flag_reason)
+        if isinstance(amount, int) and amount != donation.total and currency == donation.currency:
+            # Paid short or over (a virtual account): what was paid is kept for the treasurer,
+            # and none of it counts as the intended gift.
+            anomalies.record(AnomalyKind.AMOUNT, provider=donation.provider, provider_object=session["id"],
+                             donation_id=donation.id, amount=amount, currency=currency,
+                             detail=f"paid {amount}, the donation is {donation.total}")
         return "flagged"
     charge = intent.get("latest_charge") or {}
     txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
@@ -164,10 +170,11 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     appender = storage.Appender(db.session)
     entry = appender.append(kind="donation", campaign=campaign.public_id, amount=amount,
                             currency=currency, donor=donor_commitment(donation.donor_secret),
-                            payment=intent["id"])
+                            payment=intent["id"], memo=session.get("ledger_memo"))
     if fee > 0:
         appender.append(kind="fee", campaign=campaign.public_id, amount=-fee, currency=currency,
-                        ref=entry.seq, payment=intent["id"])
+                        ref=entry.seq, payment=intent["id"],
+                        memo=txn.get("ledger_memo") if isinstance(txn, dict) else None)
     appender.flush()
     donation.ledger_seq, donation.paid_at = entry.seq, now_utc()
     donation.payment_intent, donation.processor_fee = intent["id"], fee
@@ -452,29 +459,30 @@ HANDLERS = {
 
 def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, user=None,
                    message: str | None = None, anonymous: bool = False, cover_fee: bool = False,
-                   locale: str = "id") -> Donation:
-    """A pending donation (flushed, not committed); the caller commits before calling the provider."""
+                   locale: str = "id", method: str = "card") -> Donation:
+    """A pending donation (flushed, not committed); the caller commits before calling the provider.
+    `method` (a donations.methods code) picks the provider: cards to Stripe, the rest to Xendit."""
     fee = processor_fee_estimate(amount, campaign.currency) if cover_fee else 0
     donation = Donation(campaign=campaign, user=user, donor_name=donor_name, donor_email=donor_email.lower(),
                         message=message or None, anonymous=anonymous, locale=locale, amount=amount,
                         fee_covered=fee, total=amount + fee, currency=campaign.currency,
-                        provider=get_gateway().name,
+                        provider=get_gateway(method).name, payment_method=method,
                         donor_secret=secrets.token_hex(32))
     db.session.add(donation)
     db.session.flush()
     return donation
 
 
-def begin_checkout(donation: Donation, success_url: str, cancel_url: str):
+def begin_checkout(donation: Donation, success_url: str, cancel_url: str, mobile_number: str | None = None):
     """Open the provider's checkout for a committed pending donation; returns (id, url)."""
     minutes = max(30, current_app.config["CHECKOUT_EXPIRY_MINUTES"])  # Stripe's minimum is 30
-    checkout = get_gateway().create_checkout(CheckoutRequest(
+    checkout = gateway_named(donation.provider).create_checkout(CheckoutRequest(
         donation_id=donation.id, amount=donation.total, currency=donation.currency,
         product_name=donation.campaign.title[:250], customer_email=donation.donor_email,
         success_url=success_url, cancel_url=cancel_url,
         expires_at=now_utc() + dt.timedelta(minutes=minutes),
         idempotency_key=f"amanah-checkout-{donation.id}-{donation.donor_secret[:16]}",
-        locale=donation.locale))
+        locale=donation.locale, method=donation.payment_method or "card", mobile_number=mobile_number))
     donation.checkout_id = checkout.id
     return checkout
 

@@ -59,7 +59,10 @@ class Donation(db.Model):
     total: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
     status: Mapped[str] = mapped_column(sa.String(10), default=DonationStatus.PENDING.value)
-    provider: Mapped[str] = mapped_column(sa.String(10))  # stripe | sandbox
+    provider: Mapped[str] = mapped_column(sa.String(10))  # stripe | xendit | sandbox
+    # How the donor chose to pay (donations.methods: "card", "qris", "va_bca", "ovo", ...); None
+    # for donations made before there was a choice (all by card).
+    payment_method: Mapped[str | None] = mapped_column(sa.String(20))
     checkout_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     payment_intent: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     charge_id: Mapped[str | None] = mapped_column(sa.String(255))
@@ -80,7 +83,7 @@ class Donation(db.Model):
         sa.CheckConstraint("fee_covered >= 0", name="fee_covered_nonnegative"),
         sa.CheckConstraint("total = amount + fee_covered", name="total_is_sum"),
         sa.CheckConstraint(_in("status", DonationStatus), name="status_known"),
-        sa.CheckConstraint("provider IN ('stripe', 'sandbox')", name="provider_known"),
+        sa.CheckConstraint("provider IN ('stripe', 'xendit', 'sandbox')", name="provider_known"),
         sa.CheckConstraint("status <> 'paid' OR (ledger_seq IS NOT NULL AND paid_at IS NOT NULL)",
                            name="paid_is_recorded"),
         sa.Index("ix_donations_campaign_status_paid_at", "campaign_id", "status", "paid_at"),
@@ -180,6 +183,9 @@ class AnomalyKind(enum.StrEnum):
     OVERDRAWN = "overdrawn"
     # In another currency than the donation's: nothing can be booked without a rate.
     CURRENCY = "currency"
+    # A payment of another amount than the donation's (a virtual account paid short or over):
+    # recorded as what it is, never booked as the intended gift.
+    AMOUNT = "amount"
 
 
 class PaymentAnomaly(db.Model):

@@ -1,6 +1,10 @@
 """Giving pages: the sandbox checkout and a guest's view of a donation. Thin: parse, call, render."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import segno
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,12 +17,13 @@ from amanah.i18n import current_locale
 from amanah.money import MoneyError
 from campaigns import services as campaign_services
 from campaigns.lifecycle import Status
-from donations import dashboard, forms, giving
+from donations import dashboard, forms, giving, methods
 from donations.fees import processor_fee_estimate
 from donations.gateway import GatewayError
 from donations.issuing import issuer
 from donations.models import Donation, DonationStatus
-from donations.providers import get_gateway, in_process_events, is_sandbox
+from donations.providers import gateway_named, get_gateway, in_process_events, is_sandbox
+from donations.xendit_gateway import XenditGateway, payment_instructions
 
 bp = Blueprint("giving", __name__)
 
@@ -181,3 +186,37 @@ def refund_form(donation_id: int):
     if donation is None or not can(current_user, Action.REFUND_DONATION, donation):
         abort(404)
     return render_template("donations/dashboard_refund.html", donation=donation, form=FlaskForm())
+
+
+# Phones get the wallet's deeplink (its app opens); other browsers its web page.
+PHONE_AGENTS = ("Android", "iPhone", "iPad", "Mobile")
+WIB = ZoneInfo("Asia/Jakarta")  # donors read times in Western Indonesian Time
+
+
+@bp.get("/give/pay/<checkout_id>")
+def xendit_payment(checkout_id: str):
+    """The donor's page for a Xendit payment: the QRIS code, or the virtual account to transfer
+    to, or on to the e-wallet. Found by its payment request's id, which only the donor was given."""
+    donation = db.session.scalar(sa.select(Donation).where(Donation.checkout_id == checkout_id,
+                                                            Donation.provider == XenditGateway.name))
+    if donation is None:
+        abort(404)
+    if donation.status != DonationStatus.PENDING:
+        return redirect(dashboard.guest_url(donation), code=303)
+    db.session.rollback()  # no transaction open while Xendit is asked
+    try:
+        info = payment_instructions(gateway_named(XenditGateway.name).fetch_payment_request(checkout_id))
+    except GatewayError:
+        flash(_("The payment provider could not be reached; please reload this page in a moment."), "error")
+        return render_template("donations/pay.html", donation=donation, info=None, qr=None), 502
+    if info["kind"] == methods.EWALLET:
+        agent = request.headers.get("User-Agent", "")
+        phone = any(word in agent for word in PHONE_AGENTS)
+        target = (info["deeplink_url"] or info["mobile_url"]) if phone else info["web_url"]
+        if target:
+            return redirect(target, code=303)
+    qr = segno.make(info["qr_string"], error="m").svg_inline(scale=5, title=_("QRIS code")) \
+        if info["qr_string"] else None
+    expires = info["expires_at"].astimezone(WIB).strftime("%Y-%m-%d %H:%M") if info["expires_at"] else None
+    return render_template("donations/pay.html", donation=donation, info=info, qr=qr, expires=expires,
+                           done_url=dashboard.guest_url(donation))

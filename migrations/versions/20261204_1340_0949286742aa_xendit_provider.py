@@ -1,0 +1,45 @@
+"""Xendit as a payment provider: donations may be made with it, and say how the donor paid.
+
+`provider` admits 'xendit'; `payment_method` names the method the donor chose (card, QRIS, a
+bank's virtual account, an e-wallet). An anomaly may now be a payment of another amount than the
+donation's (a virtual account paid short or over).
+
+Revision ID: 0949286742aa
+Revises: 6d2f8a1c9e57
+Create Date: 2026-12-04 13:40:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0949286742aa'
+down_revision = '6d2f8a1c9e57'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('donations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('payment_method', sa.String(length=20), nullable=True))
+        batch_op.drop_constraint(batch_op.f('ck_donations_provider_known'), type_='check')
+        batch_op.create_check_constraint(
+            batch_op.f('ck_donations_provider_known'), "provider IN ('stripe', 'xendit', 'sandbox')")
+    with op.batch_alter_table('payment_anomalies', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_payment_anomalies_kind_known'), type_='check')
+        batch_op.create_check_constraint(
+            batch_op.f('ck_payment_anomalies_kind_known'),
+            "kind IN ('foreign_payment', 'overdrawn', 'currency', 'amount')")
+
+
+def downgrade():
+    with op.batch_alter_table('payment_anomalies', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_payment_anomalies_kind_known'), type_='check')
+        batch_op.create_check_constraint(
+            batch_op.f('ck_payment_anomalies_kind_known'), "kind IN ('foreign_payment', 'overdrawn', 'currency')")
+    with op.batch_alter_table('donations', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_donations_provider_known'), type_='check')
+        batch_op.create_check_constraint(
+            batch_op.f('ck_donations_provider_known'), "provider IN ('stripe', 'sandbox')")
+        batch_op.drop_column('payment_method')
