@@ -57,7 +57,10 @@ def sandbox_checkout(checkout_id: str):
         giving.handle_event(event, gateway)
         paid = event["type"] == "checkout.session.completed"
         return redirect(session["success_url"] if paid else session["cancel_url"], code=303)
-    return render_template("donations/sandbox_checkout.html", session=session, form=form)
+    method = methods.method_named(session.get("payment_method"))
+    qr = segno.make(session["sandbox_qr_string"], error="m").svg_inline(scale=5, title=_("QRIS code")) \
+        if session.get("sandbox_qr_string") else None
+    return render_template("donations/sandbox_checkout.html", session=session, form=form, method=method, qr=qr)
 
 
 @bp.get("/donations/view/<token>")
@@ -93,8 +96,9 @@ def give(public_id: str):
     # Every rule runs, so a donor sees all that needs correcting at once, each next to its field.
     valid = form.validate()
     amount = forms.clean_amount(form, campaign.currency)
+    method = forms.clean_method(form, campaign.currency)
     guest_ok = user is not None or forms.clean_guest(form)
-    if not valid or amount is None or not guest_ok:
+    if not valid or amount is None or method is None or not guest_ok:
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
     if request.form.get("change"):  # back from the confirm step, with what was entered kept
         return render_template("donations/give.html", campaign=campaign, form=form, user=user)
@@ -102,18 +106,20 @@ def give(public_id: str):
     if form.confirmed.data != "1":
         form.confirmed.data = "1"
         return render_template("donations/give_confirm.html", campaign=campaign, form=form, amount=amount,
-                               fee=fee, total=amount + fee, user=user)
+                               fee=fee, total=amount + fee, user=user,
+                               method_label=forms.method_label(methods.method_named(method)))
     donation = giving.start_donation(
         campaign, amount=amount, user=user,
         donor_name=user.display_name if user else form.name.data.strip(),
         donor_email=user.email if user else form.email.data.strip(),
         message=(form.message.data or "").strip() or None, anonymous=form.anonymous.data,
-        cover_fee=form.cover_fee.data, locale=current_locale())
+        cover_fee=form.cover_fee.data, locale=current_locale(), method=method)
     db.session.commit()
     try:
         checkout = giving.begin_checkout(
             donation, success_url=dashboard.guest_url(donation),
-            cancel_url=url_for("giving.give", public_id=campaign.public_id, cancelled=1, _external=True))
+            cancel_url=url_for("giving.give", public_id=campaign.public_id, cancelled=1, _external=True),
+            mobile_number=forms.ovo_number(form) if method == "ovo" else None)
     except GatewayError:
         db.session.rollback()
         donation.move_to(DonationStatus.FAILED)

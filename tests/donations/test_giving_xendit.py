@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from donations import giving, methods
+from donations.forms import method_label
 from donations.gateway import CheckoutRequest, GatewayError
 from donations.models import Donation, PaymentAnomaly, PaymentEvent, Refund
 from donations.providers import gateway_named, get_gateway
@@ -410,3 +411,80 @@ def test_reconciliation_books_a_refund_whose_callback_was_lost(xendit_app, clien
     assert result.exit_code == 0, result.output
     with xendit_app.app_context():
         assert [e.amount for e in entries("refund")] == [-1_000_000]
+
+
+# ---- the donate form and the payment page ----
+
+def donate(client, public_id: str, method: str, **extra):
+    form = {"preset": "custom", "custom_amount": "50.000", "name": "Budi", "email": "budi@example.org",
+            "confirmed": "1", "method": method, **extra}
+    return client.post(f"/campaigns/{public_id}/give", data=form)
+
+
+def campaign_id(app) -> str:
+    with app.app_context():
+        return make_campaign().public_id
+
+
+def test_the_form_offers_every_method_in_plain_text(xendit_app, client):
+    page = client.get(f"/campaigns/{campaign_id(xendit_app)}/give").get_data(as_text=True)
+    for code in ("qris", "va_bca", "va_bni", "va_bri", "va_mandiri", "va_permata", "ovo", "dana",
+                 "shopeepay", "linkaja", "card"):
+        assert f'value="{code}"' in page
+    assert "<img" not in page.split("give-method")[1].split("</fieldset>")[0]
+
+
+def test_without_xendit_keys_the_local_methods_are_labelled_sandbox(app, client):
+    with app.test_request_context():
+        assert "sandbox" in method_label(methods.BY_CODE["qris"])
+
+
+def test_giving_by_qris_shows_its_qr_code_and_amount(xendit_app, client, fake_xendit):
+    response = donate(client, campaign_id(xendit_app), "qris")
+    assert response.status_code == 303 and "/give/pay/pr-" in response.location
+    page = client.get(response.location)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="qris-code"' in html and "<svg" in html
+    assert "50.000" in html.split('id="pay-amount"')[1][:40]
+
+
+def test_giving_by_virtual_account_shows_number_bank_amount_and_expiry(xendit_app, client, fake_xendit):
+    response = donate(client, campaign_id(xendit_app), "va_permata")
+    html = client.get(response.location).get_data(as_text=True)
+    (request,) = fake_xendit.payment_requests.values()
+    number = request["payment_method"]["virtual_account"]["channel_properties"]["virtual_account_number"]
+    assert f'<code id="va-number">{number}</code>' in html and "PERMATA" in html
+    assert '<code id="va-amount">50000</code>' in html and "WIB" in html
+    assert f'data-copy="{number}"' in html
+
+
+def test_giving_by_e_wallet_redirects_to_the_wallet_and_a_phone_to_its_deeplink(xendit_app, client, fake_xendit):
+    location = donate(client, campaign_id(xendit_app), "dana").location
+    desktop = client.get(location, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)"})
+    assert desktop.status_code == 303 and desktop.location.endswith("/web")
+    phone = client.get(location, headers={"User-Agent": "Mozilla/5.0 (Linux; Android 14) Mobile"})
+    assert phone.status_code == 303 and phone.location.endswith("/deeplink")
+
+
+def test_ovo_needs_the_donor_s_phone_number(xendit_app, client, fake_xendit):
+    public_id = campaign_id(xendit_app)
+    assert donate(client, public_id, "ovo").status_code == 422
+    assert donate(client, public_id, "ovo", mobile_number="081234567890").status_code == 303
+    (request,) = fake_xendit.payment_requests.values()
+    assert request["payment_method"]["ewallet"]["channel_properties"]["mobile_number"] == "+6281234567890"
+
+
+def test_an_unknown_method_is_a_form_error(xendit_app, client, fake_xendit):
+    assert donate(client, campaign_id(xendit_app), "bitcoin").status_code == 422
+    assert fake_xendit.payment_requests == {}
+
+
+def test_giving_by_qris_through_the_sandbox(app, client):
+    response = donate(client, campaign_id(app), "qris")
+    assert response.status_code == 303 and "/give/sandbox/" in response.location
+    html = client.get(response.location).get_data(as_text=True)
+    assert 'id="qris-code"' in html and "<svg" in html
+    with app.app_context():
+        donation = db.session.scalars(sa.select(Donation)).one()
+        assert (donation.provider, donation.payment_method) == ("sandbox", "qris")
