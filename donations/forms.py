@@ -64,8 +64,8 @@ def clean_method(form: DonateForm, currency: str) -> str | None:
         form.method.errors = [*form.method.errors, str(_l("Choose how to pay."))]
         return None
     if code == "ovo" and not re.fullmatch(r"\+?[0-9]{9,15}", (form.mobile_number.data or "").strip()):
-        form.mobile_number.errors = [*form.mobile_number.errors,
-                                     str(_l("Enter the phone number of your OVO account, like 081234567890."))]
+        problem = _l("Enter the phone number of your OVO account, like 081234567890.")
+        form.mobile_number.errors = [*form.mobile_number.errors, str(problem)]
         return None
     return code
 

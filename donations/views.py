@@ -60,7 +60,8 @@ def sandbox_checkout(checkout_id: str):
     method = methods.method_named(session.get("payment_method"))
     qr = segno.make(session["sandbox_qr_string"], error="m").svg_inline(scale=5, title=_("QRIS code")) \
         if session.get("sandbox_qr_string") else None
-    return render_template("donations/sandbox_checkout.html", session=session, form=form, method=method, qr=qr)
+    return render_template("donations/sandbox_checkout.html", session=session, form=form, method=method,
+                           qr=qr)
 
 
 @bp.get("/donations/view/<token>")

@@ -459,7 +459,8 @@ def test_giving_by_virtual_account_shows_number_bank_amount_and_expiry(xendit_ap
     assert f'data-copy="{number}"' in html
 
 
-def test_giving_by_e_wallet_redirects_to_the_wallet_and_a_phone_to_its_deeplink(xendit_app, client, fake_xendit):
+def test_giving_by_e_wallet_redirects_to_the_wallet_and_a_phone_to_its_deeplink(xendit_app, client,
+                                                                                fake_xendit):
     location = donate(client, campaign_id(xendit_app), "dana").location
     desktop = client.get(location, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)"})
     assert desktop.status_code == 303 and desktop.location.endswith("/web")
