@@ -29,6 +29,7 @@ from donations.dashboard import guest_token
 from donations.fees import processor_fee_estimate
 from donations.gateway import CheckoutRequest, GatewayError, PaymentGateway
 from donations.issuing import issuer
+from donations.ledger_references import actual_fee_payment
 from donations.models import (
     AnomalyKind,
     Dispute,
@@ -178,11 +179,61 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     appender.flush()
     donation.ledger_seq, donation.paid_at = entry.seq, now_utc()
     donation.payment_intent, donation.processor_fee = intent["id"], fee
+    donation.fee_estimated = fee > 0 and isinstance(txn, dict) and bool(txn.get("estimate"))
     donation.charge_id = charge.get("id") if isinstance(charge, dict) else charge
     donation.move_to(DonationStatus.PAID)
     issuer().receipt(donation, entry.leaf_hash)  # numbered in this same transaction
     _queue_paid_mail(donation)
     return "paid"
+
+
+def _fee_of(session: dict) -> tuple[dict | None, bool]:
+    """(the balance transaction of a paid session, whether its fee is only an estimate)."""
+    intent = session.get("payment_intent")
+    charge = intent.get("latest_charge") if isinstance(intent, dict) else None
+    txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
+    return (txn, bool(txn.get("estimate"))) if isinstance(txn, dict) else (None, True)
+
+
+def correct_estimated_fee(gateway: PaymentGateway, donation_id: int) -> str:
+    """Replace a fee booked as an estimate by the provider's actual fee, once the provider knows it:
+    a `fee_reversal` entry takes the estimate back, a `fee` entry books the actual fee. The ledger
+    only grows; the estimate's entry stays, and says it was one. Idempotent."""
+    db.session.rollback()
+    row = db.session.execute(sa.select(Donation.checkout_id, Donation.currency).where(
+        Donation.id == donation_id, Donation.fee_estimated.is_(True),
+        Donation.fee_corrected_seq.is_(None), Donation.provider == gateway.name)).first()
+    db.session.rollback()
+    if row is None or not row.checkout_id:
+        return "unchanged"
+    txn, estimated = _fee_of(gateway.fetch_checkout(row.checkout_id))
+    if estimated or (txn.get("currency") or "").upper() != row.currency:
+        return "unchanged"  # the provider has not booked it yet
+    actual = int(txn.get("fee") or 0)
+    try:
+        donation = _lock_donation(donation_id)
+        if donation.fee_corrected_seq is not None or not donation.fee_estimated:
+            db.session.rollback()
+            return "unchanged"
+        campaign = donation.campaign
+        appender = storage.Appender(db.session)
+        reversal = appender.append(kind="fee_reversal", campaign=campaign.public_id,
+                                   amount=donation.processor_fee, currency=donation.currency,
+                                   ref=donation.ledger_seq + 1, payment=donation.payment_intent,
+                                   memo="Estimated fee replaced by the provider's actual fee")
+        if actual > 0:
+            appender.append(kind="fee", campaign=campaign.public_id, amount=-actual,
+                            currency=donation.currency, ref=donation.ledger_seq, payment=actual_fee_payment(donation.payment_intent),
+                            memo=txn.get("ledger_memo"))
+        appender.flush()
+        donation.fee_corrected_seq, donation.actual_fee = reversal.seq, actual
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    log.info("donation %s: estimated fee %s replaced by the actual %s", donation_id,
+             donation.processor_fee, actual)
+    return "fee corrected"
 
 
 # What the donor is told, by event: (subject, template under templates/mail/).

@@ -67,6 +67,12 @@ class Donation(db.Model):
     payment_intent: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     charge_id: Mapped[str | None] = mapped_column(sa.String(255))
     processor_fee: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # The fee booked at payment was an estimate (the provider's price list, not its books): once the
+    # actual fee is known, a `fee_reversal` entry (at fee_corrected_seq) takes the estimate back and
+    # a `fee` entry with actual_fee follows it (at fee_corrected_seq + 1, when not zero).
+    fee_estimated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    actual_fee: Mapped[int | None] = mapped_column(sa.BigInteger)
+    fee_corrected_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
     # Random per-donation secret; the ledger keeps only its commitment. Printed for the donor.
     donor_secret: Mapped[str] = mapped_column(sa.String(64))
     ledger_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)

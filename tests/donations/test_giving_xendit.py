@@ -489,3 +489,29 @@ def test_giving_by_qris_through_the_sandbox(app, client):
     with app.app_context():
         donation = db.session.scalars(sa.select(Donation)).one()
         assert (donation.provider, donation.payment_method) == ("sandbox", "qris")
+
+
+# ---- fees ----
+
+def test_reconciliation_replaces_an_estimated_fee_by_the_actual_one(xendit_app, client, fake_xendit):
+    fake_xendit.book_fees = False
+    fake_xendit.fee_bp = 100  # Xendit's books say 1%, the price list 0.7%
+    donation_id, request_id = start(xendit_app, "qris")
+    assert deliver(client, fake_xendit, fake_xendit.pay(request_id)).json == {"status": "paid"}
+    runner = xendit_app.test_cli_runner()
+    assert runner.invoke(args=["payments", "reconcile"]).exit_code == 0  # not booked there yet
+    with xendit_app.app_context():
+        assert [e.kind for e in entries()] == ["donation", "fee"]
+    fake_xendit.book_fee(request_id)
+    assert runner.invoke(args=["payments", "reconcile"]).exit_code == 0
+    assert runner.invoke(args=["payments", "reconcile"]).exit_code == 0  # a second run changes nothing
+    with xendit_app.app_context():
+        donation, fee, reversal, actual = entries()
+        assert (fee.kind, fee.amount) == ("fee", -38_900)  # the estimate stays, marked as one
+        assert (reversal.kind, reversal.amount, reversal.ref) == ("fee_reversal", 38_900, fee.seq)
+        assert (actual.kind, actual.amount, actual.ref) == ("fee", -(500 + 55) * 100, donation.seq)
+        assert json.loads(actual.leaf)["payment"] == f"{request_id}/fee"
+        row = db.session.get(Donation, donation_id)
+        assert (row.fee_estimated, row.actual_fee, row.fee_corrected_seq) == (True, 55_500, reversal.seq)
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0, result.output
