@@ -223,7 +223,8 @@ def correct_estimated_fee(gateway: PaymentGateway, donation_id: int) -> str:
                                    memo="Estimated fee replaced by the provider's actual fee")
         if actual > 0:
             appender.append(kind="fee", campaign=campaign.public_id, amount=-actual,
-                            currency=donation.currency, ref=donation.ledger_seq, payment=actual_fee_payment(donation.payment_intent),
+                            currency=donation.currency, ref=donation.ledger_seq,
+                            payment=actual_fee_payment(donation.payment_intent),
                             memo=txn.get("ledger_memo"))
         appender.flush()
         donation.fee_corrected_seq, donation.actual_fee = reversal.seq, actual
