@@ -23,7 +23,7 @@ from amanah.i18n import format_money
 from amanah.links import absolute_url
 from amanah.mail import deliver, render_message
 from amanah.transactions import after_commit
-from donations import anomalies
+from donations import anomalies, methods
 from donations.balances import available_balance
 from donations.dashboard import guest_token
 from donations.fees import processor_fee_estimate
@@ -549,6 +549,53 @@ def refund_reason_problem(reason: str | None):
     return None if (reason or "").strip() else _l("Give a reason for the refund.")
 
 
+NOT_REFUNDABLE = _l("A payment to a bank's virtual account cannot be sent back through the payment provider: "
+                    "transfer the money back to the donor, then record the transfer with its evidence.")
+
+
+def refund_by_transfer(donation: Donation, actor, amount: int, reason: str, evidence_sha256: str,
+                       before_append=None) -> Refund:
+    """Book money a treasurer sent back to the donor by bank transfer (a payment the provider cannot
+    refund, such as a virtual account's): a `refund` entry whose `evidence` is the hash of the
+    transfer's proof, and the donor's credit note, at once. Nothing is asked of the provider.
+
+    The same checks and lock order as request_refund (the donation's row, then the ledger's append
+    lock, then the balance); `before_append` runs once they have passed (the caller stores the
+    evidence file there). The caller commits."""
+    problem = refund_reason_problem(reason)
+    if problem:
+        raise RefundRefused(problem, field="reason")
+    if methods.method_named(donation.payment_method).refundable:
+        raise RefundRefused(_l("This payment can be refunded through the payment provider; use the refund "
+                               "form instead."))
+    donation = _lock_donation(donation.id)
+    storage.lock(db.session)
+    if donation.status != DonationStatus.PAID:
+        raise RefundRefused(_l("Only a paid donation can be refunded."))
+    outstanding = sum(r.amount for r in donation.refunds if r.status == RefundStatus.REQUESTED)
+    if not 0 < amount <= donation.total - outstanding - _taken_back(donation):
+        raise RefundRefused(_l("The refund must be more than zero and at most what is left to refund."),
+                            field="amount")
+    balance = available_balance(donation.campaign)
+    if amount > balance:
+        raise RefundRefused(_l("The campaign's available balance (%(balance)s) cannot cover this refund: "
+                               "its money has been disbursed or is already set aside.",
+                               balance=format_money(max(balance, 0), donation.currency)))
+    if before_append is not None:
+        before_append()
+    entry = storage.append(db.session, kind="refund", campaign=donation.campaign.public_id, amount=-amount,
+                           currency=donation.currency, ref=donation.ledger_seq, evidence=evidence_sha256,
+                           memo="Returned to the donor by bank transfer")
+    refund = Refund(donation=donation, amount=amount, reason=reason.strip(), requested_by_id=actor.id,
+                    status=RefundStatus.SUCCEEDED.value, ledger_seq=entry.seq)
+    db.session.add(refund)
+    db.session.flush()
+    note = issuer().credit_note(refund, entry.leaf_hash)
+    _queue_donor_mail("refunded", donation, amount=amount, remaining=donation.total - donation.refunded,
+                      document=note.serial)
+    return refund
+
+
 class RefundOutcomeUnknown(Exception):
     """The provider's answer to a refund was lost: the reservation stays until it is settled."""
 
@@ -568,6 +615,8 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     problem = refund_reason_problem(reason)
     if problem:
         raise RefundRefused(problem, field="reason")
+    if not methods.method_named(donation.payment_method).refundable:
+        raise RefundRefused(NOT_REFUNDABLE)
     gateway = gateway_named(donation.provider)  # refused here, before anything is set aside
     donation = _lock_donation(donation.id)
     storage.lock(db.session)

@@ -177,8 +177,9 @@ def refund(donation_id: int):
             flash(_("The payment provider could not be reached; nothing was refunded."), "error")
             return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
     if errors:  # shown next to the field at fault, with what was entered kept
+        by_hand = not methods.method_named(donation.payment_method).refundable
         return render_template("donations/dashboard_refund.html", donation=donation, form=form,
-                               errors=errors, entered=request.form), 422
+                               errors=errors, entered=request.form, transfer_back=by_hand), 422
     db.session.commit()
     for gateway, event in in_process_events():  # the sandbox confirms at once; Stripe by webhook
         giving.handle_event(event, gateway)
@@ -192,7 +193,8 @@ def refund_form(donation_id: int):
     donation = db.session.get(Donation, donation_id)
     if donation is None or not can(current_user, Action.REFUND_DONATION, donation):
         abort(404)
-    return render_template("donations/dashboard_refund.html", donation=donation, form=FlaskForm())
+    return render_template("donations/dashboard_refund.html", donation=donation, form=FlaskForm(),
+                           transfer_back=not methods.method_named(donation.payment_method).refundable)
 
 
 # Phones get the wallet's deeplink (its app opens); other browsers its web page.

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import io
 import json
 
 import pytest
@@ -16,6 +18,7 @@ from amanah.extensions import db
 from donations import giving, methods
 from donations.forms import method_label
 from donations.gateway import CheckoutRequest, GatewayError
+from donations.issuing import issuer
 from donations.models import Donation, PaymentAnomaly, PaymentEvent, Refund
 from donations.providers import gateway_named, get_gateway
 from donations.xendit_fees import fee_estimate
@@ -25,8 +28,11 @@ from donations.xendit_gateway import (
     from_xendit_amount,
     to_xendit_amount,
 )
+from tests.factories import login, make_user
 from tests.factories.fake_xendit import FakeXendit
 from tests.factories.giving import entries, make_campaign
+from tests.factories.treasury import pdf
+from treasury import donor_refunds
 
 API_KEY = "xnd_development_amanah"
 TOKEN = "cbtoken_amanah_1234567890"
@@ -367,10 +373,69 @@ def test_a_virtual_account_payment_is_not_refunded_through_xendit(xendit_app, cl
     donation_id, _ = paid(xendit_app, client, fake_xendit, "va_bca")
     with xendit_app.test_request_context():
         donation = db.session.get(Donation, donation_id)
-        with pytest.raises(GatewayError, match="disbursement"):
+        with pytest.raises(giving.RefundRefused) as refused:
             giving.request_refund(donation, donation.campaign.treasurer, 1_000_000, "Salah transfer")
+        assert refused.value.args[0] is giving.NOT_REFUNDABLE
+        db.session.rollback()
         assert fake_xendit.calls("POST", "/refunds") == []
-        assert db.session.scalar(sa.select(Refund.status)) == "failed"  # the reservation is released
+        assert count(Refund) == 0  # refused before anything was set aside
+        # and were it asked, the gateway refuses too
+        with pytest.raises(GatewayError, match="disbursement back to the donor"):
+            gateway_named("xendit").create_refund(donation.payment_intent, 1_000_000, "k", {})
+
+
+def test_the_treasurer_records_a_virtual_account_refund_as_a_transfer_back_with_evidence(xendit_app, client,
+                                                                                         fake_xendit):
+    donation_id, _ = paid(xendit_app, client, fake_xendit, "va_bca")
+    with xendit_app.app_context():
+        donation = db.session.get(Donation, donation_id)
+        treasurer = make_user(None, "treasurer")
+        donation.campaign.treasurer_id = treasurer.id
+        db.session.commit()
+        login(client, treasurer)
+        assert "enctype=\"multipart/form-data\"" in client.get(f"/donations/{donation_id}/refund").get_data(
+            as_text=True)
+    url = f"/treasury/donations/{donation_id}/transfer-back"
+    missing = client.post(url, data={"amount": "20.000", "reason": "Donatur minta"})
+    assert missing.status_code == 422 and 'id="evidence-error"' in missing.get_data(as_text=True)
+    proof = pdf(1)
+    response = client.post(url, data={"amount": "20.000", "reason": "Donatur minta",
+                                      "evidence": (io.BytesIO(proof), "bukti.pdf")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with xendit_app.app_context():
+        (entry,) = entries("refund")
+        leaf = json.loads(entry.leaf)
+        assert entry.amount == -2_000_000 and leaf["evidence"] == hashlib.sha256(proof).hexdigest()
+        assert "payment" not in leaf
+        refund = db.session.scalars(sa.select(Refund)).one()
+        assert (refund.status, refund.ledger_seq, refund.provider_id) == ("succeeded", entry.seq, None)
+        assert [d.kind for d in issuer().documents_of(donation_id)] == ["receipt", "credit_note"]
+    assert fake_xendit.calls("POST", "/refunds") == []
+    assert xendit_app.test_cli_runner().invoke(args=["ledger", "verify"]).exit_code == 0
+
+
+def test_another_user_cannot_record_a_transfer_back(xendit_app, client, fake_xendit):
+    donation_id, _ = paid(xendit_app, client, fake_xendit, "va_bca")
+    with xendit_app.app_context():
+        login(client, make_user())
+    response = client.post(f"/treasury/donations/{donation_id}/transfer-back",
+                           data={"amount": "20.000", "reason": "x",
+                                 "evidence": (io.BytesIO(pdf(1)), "b.pdf")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 404
+    with xendit_app.app_context():
+        assert entries("refund") == []
+
+
+def test_a_transfer_back_is_only_for_payments_the_provider_cannot_refund(xendit_app, client, fake_xendit):
+    donation_id, _ = paid(xendit_app, client, fake_xendit, "qris")
+    with xendit_app.test_request_context():
+        donation = db.session.get(Donation, donation_id)
+        with pytest.raises(giving.RefundRefused):
+            donor_refunds.record_transfer_back(donation, donation.campaign.treasurer, 1_000_000, "x", pdf(1))
+        db.session.rollback()
+        assert entries("refund") == [] and count(Refund) == 0
 
 
 def test_a_refund_of_a_non_whole_rupiah_amount_is_refused(xendit_app, client, fake_xendit):
