@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from donations import giving, methods
+from donations.dashboard import anomaly_kind_label
 from donations.forms import method_label
 from donations.gateway import CheckoutRequest, GatewayError
 from donations.issuing import issuer
@@ -580,3 +581,14 @@ def test_reconciliation_replaces_an_estimated_fee_by_the_actual_one(xendit_app, 
         assert (row.fee_estimated, row.actual_fee, row.fee_corrected_seq) == (True, 55_500, reversal.seq)
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_short_payment_is_listed_for_admins_on_the_reconciliation_page(xendit_app, client, fake_xendit):
+    _, request_id = start(xendit_app, "va_bni")
+    deliver(client, fake_xendit, fake_xendit.pay(request_id, amount=20_000))
+    with xendit_app.app_context():
+        login(client, make_user(None, "admin"))
+    with xendit_app.test_request_context():
+        label = anomaly_kind_label("amount")
+    page = client.get("/payments/reconciliation").get_data(as_text=True)
+    assert request_id in page and label in page
