@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import re
 import secrets
-import unicodedata
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -14,8 +12,10 @@ from accounts.models import User
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import ISO_EXPONENT, MAX_MINOR
+from amanah.text import ascii_slug
 from campaigns import categories, regions
 from campaigns.lifecycle import EDITABLE_STATUSES, Status, Transition
+from organizations.models import Organization
 
 PUBLIC_ID_LENGTH = 12
 TITLE_MAX = 120
@@ -42,9 +42,7 @@ RESERVED_SLUGS = frozenset({"edit", "submit", "close", "review", "updates", "tre
 
 
 def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    slug = slug[:SLUG_MAX].rstrip("-") or "kampanye"
+    slug = ascii_slug(text, SLUG_MAX) or "kampanye"
     return f"{slug}-kampanye" if slug in RESERVED_SLUGS else slug
 
 
@@ -67,6 +65,9 @@ class Campaign(db.Model):
     cover: Mapped[str | None] = mapped_column(sa.String(80))  # <sha256>.webp under instance/uploads/covers
     organizer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     treasurer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    # The organization that runs it; None for a person's own campaign (where configuration allows).
+    organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="RESTRICT"), index=True)
     status: Mapped[str] = mapped_column(sa.String(16), default=Status.DRAFT.value)
     rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
@@ -76,6 +77,7 @@ class Campaign(db.Model):
 
     organizer: Mapped[User] = relationship(foreign_keys=[organizer_id], lazy="joined")
     treasurer: Mapped[User] = relationship(foreign_keys=[treasurer_id])
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
     transitions: Mapped[list[CampaignTransition]] = relationship(
         back_populates="campaign", order_by="CampaignTransition.id")
     updates: Mapped[list[CampaignUpdate]] = relationship(

@@ -122,13 +122,15 @@ def edit(public_id: str):
 
 def _edit_form(campaign):
     form = CampaignForm(obj=campaign)
+    form.offer_organizations(campaign.organizer if campaign is not None else _user(),
+                             campaign.organization if campaign is not None else None)
     if request.method == "GET" and campaign is not None:
         form.goal.data = amount_text(campaign.goal, campaign.currency)
     if form.is_submitted():
         parsed = form.validate()
         cover, cover_error = _cover_bytes(form)
         data = form.to_input(cover)
-        errors = services.check_campaign(data, campaign)
+        errors = services.check_campaign(data, campaign, _user())
         if cover_error:
             errors["cover"] = cover_error
         if parsed and not errors:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from amanah import evidence as evidence_store
 from donations import giving
 from donations.models import Donation, Refund
-from treasury import evidence as evidence_store
 
 
 def record_transfer_back(donation: Donation, actor, amount: int, reason: str, upload: bytes | None) -> Refund:

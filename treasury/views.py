@@ -8,6 +8,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from accounts.permissions import Action, can, permission_required
+from amanah import evidence as evidence_store
 from amanah import i18n
 from amanah.extensions import db, login_manager
 from amanah.money import MoneyError
@@ -15,7 +16,6 @@ from campaigns import services as campaign_services
 from donations import giving
 from donations.models import Donation
 from treasury import disbursements, donor_refunds, treasurers
-from treasury import evidence as evidence_store
 from treasury.forms import DisbursementForm, ReversalForm, TreasurerForm
 
 bp = Blueprint("treasury", __name__)
