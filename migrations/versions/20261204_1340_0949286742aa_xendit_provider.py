@@ -6,7 +6,7 @@ bank's virtual account, an e-wallet). A fee booked as an estimate is marked, and
 donation's (a virtual account paid short or over).
 
 Revision ID: 0949286742aa
-Revises: 6d2f8a1c9e57
+Revises: 5212875f973a
 Create Date: 2026-12-04 13:40:00
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0949286742aa'
-down_revision = '6d2f8a1c9e57'
+down_revision = '5212875f973a'
 branch_labels = None
 depends_on = None
 
