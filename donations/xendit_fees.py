@@ -44,3 +44,17 @@ def fee_estimate(method: Method, amount: int) -> int:
     before_vat = -(-rupiah * rate.rate_bp // 10_000) + rate.fixed
     with_vat = -(-before_vat * (10_000 + VAT_BP) // 10_000)
     return with_vat * RUPIAH
+
+
+def gross_up(method: Method, amount: int) -> int:
+    """What to add to a gift of `amount` (minor units of IDR, whole rupiah) paid by `method` so that
+    after Xendit's fee (as estimated here) the campaign receives `amount` exactly or a rupiah more:
+    the smallest whole-rupiah total whose estimated fee leaves at least `amount`."""
+    rate = FEES[method.code]
+    scale = 10_000 * 10_000
+    keep = scale - rate.rate_bp * (10_000 + VAT_BP)  # of each rupiah paid, in hundredths of a basis point
+    rupiah = -(-(amount // RUPIAH + fee_estimate(method, 0) // RUPIAH) * scale // keep)
+    total = max((rupiah - 2) * RUPIAH, amount)
+    while total - fee_estimate(method, total) < amount:  # a rupiah or two of rounding, at most
+        total += RUPIAH
+    return total - amount
