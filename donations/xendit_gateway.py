@@ -66,6 +66,10 @@ BY_CHANNEL = {(m.kind, m.channel): m for m in methods.METHODS if m.local}
 KIND_OF_TYPE = {value: key for key, value in TYPES.items()}
 
 
+class NotAtXendit(GatewayError):
+    """Xendit has no such object (a 404): asking again will not find it either."""
+
+
 class AmountNotWholeRupiah(GatewayError):
     """Xendit takes whole rupiah only; the amount would have to be rounded, which it never is."""
 
@@ -127,6 +131,8 @@ class XenditGateway:
         try:
             result = fn(*args, _request_timeout=TIMEOUT, **kwargs)
         except xendit.XenditSdkException as exc:
+            if str(exc.status) == "404":
+                raise NotAtXendit(f"Xendit: {exc.errorCode or 404} {exc.errorMessage}".strip()) from exc
             raise GatewayError(f"Xendit: {exc.errorCode or exc.status} {exc.errorMessage}".strip(),
                                outcome_unknown=_outcome_unknown(exc)) from exc
         except (urllib3.exceptions.HTTPError, ValueError, xendit.OpenApiException) as exc:

@@ -592,3 +592,11 @@ def test_a_short_payment_is_listed_for_admins_on_the_reconciliation_page(xendit_
         label = anomaly_kind_label("amount")
     page = client.get("/payments/reconciliation").get_data(as_text=True)
     assert request_id in page and label in page
+
+
+def test_a_callback_naming_nothing_xendit_has_is_acknowledged(xendit_app, client, fake_xendit):
+    body = {"event": "payment.succeeded", "business_id": "b", "created": "2026-12-04T10:00:00Z",
+            "data": {"id": "py-1", "payment_request_id": "pr-unknown", "amount": 50_000}}
+    assert deliver(client, fake_xendit, body).json == {"status": "not ours"}
+    with xendit_app.app_context():
+        assert entries() == []
