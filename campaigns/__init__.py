@@ -17,6 +17,7 @@ def init_app(app) -> None:
         cli,
         demo,
         feeds,
+        indicators,
         lifecycle,
         openapi,
         organization_demo,
@@ -38,6 +39,7 @@ def init_app(app) -> None:
     site_openapi.init_app(app)
     app.jinja_env.globals.update(
         excerpt=rendering.plain_excerpt,
+        indicator_value=indicators.format_value,
         days_left=services.days_left,
         status_label=lambda code: str(lifecycle.STATUS_LABELS[lifecycle.Status(code)]),
         transition_label=lambda name: str(lifecycle.TRANSITION_LABELS.get(name, lifecycle.CREATED_LABEL)),

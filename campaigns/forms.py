@@ -13,7 +13,7 @@ from wtforms import DateField, SelectField, StringField, TextAreaField, Validati
 
 from amanah.i18n import current_locale, parse_money
 from amanah.money import MoneyError, display_digits, to_decimal
-from campaigns import categories, regions, services
+from campaigns import categories, indicators, regions, services
 from organizations import services as org_services
 from organizations.models import MemberRole
 
@@ -124,3 +124,27 @@ class CloseForm(FlaskForm):
 class UpdateForm(FlaskForm):
     title = StringField(_l("Title"))
     body = TextAreaField(_l("Update"), description=_l("Markdown works: **bold**, lists, links."))
+
+
+class IndicatorForm(FlaskForm):
+    name = StringField(_l("Indicator"), description=_l(
+        "What will be measured, e.g. “toddlers weighed monthly”, “students passing the reading test”, "
+        "“wells built”."))
+    unit = StringField(_l("Unit"), description=_l(
+        "What is counted or measured: toddlers, students, wells, km."))
+    kind = SelectField(_l("Kind of number"), validate_choice=False)
+    direction = SelectField(_l("Which way is better"), validate_choice=False)
+    baseline = StringField(_l("Baseline"), description=_l("Where things stand now."))
+    target = StringField(_l("Target"))
+    due = LocalDateField(_l("Target date"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [(k.value, label) for k, label in indicators.KIND_LABELS.items()]
+        self.direction.choices = [(d.value, label) for d, label in indicators.DIRECTION_LABELS.items()]
+
+    def to_input(self) -> indicators.IndicatorInput:
+        return indicators.IndicatorInput(
+            name=self.name.data or "", unit=self.unit.data or "", kind=self.kind.data or "",
+            direction=self.direction.data or "", baseline=self.baseline.data or "",
+            target=self.target.data or "", due=self.due.data)

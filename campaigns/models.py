@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import enum
 import secrets
 
 import sqlalchemy as sa
@@ -26,6 +27,8 @@ BENEFICIARY_MAX = 2_000
 REASON_MAX = 2_000
 UPDATE_TITLE_MAX = 120
 UPDATE_BODY_MAX = 10_000
+INDICATOR_NAME_MAX = 120
+INDICATOR_UNIT_MAX = 40
 
 
 def _in(column: str, values) -> str:
@@ -84,6 +87,8 @@ class Campaign(db.Model):
         back_populates="campaign", order_by="CampaignUpdate.id.desc()")
     revisions: Mapped[list[CampaignRevision]] = relationship(
         back_populates="campaign", order_by="CampaignRevision.id.desc()", lazy="select")
+    indicators: Mapped[list[CampaignIndicator]] = relationship(
+        back_populates="campaign", order_by="CampaignIndicator.id", cascade="save-update, merge, delete")
 
     __table_args__ = (
         sa.CheckConstraint(f"length(public_id) = {PUBLIC_ID_LENGTH}", name="public_id_length"),
@@ -175,6 +180,54 @@ class CampaignRevision(db.Model):
 
     campaign: Mapped[Campaign] = relationship(back_populates="revisions")
     editor: Mapped[User] = relationship(lazy="joined")
+
+
+class IndicatorKind(enum.StrEnum):
+    COUNT = "count"  # whole numbers: toddlers weighed, wells built, students passing
+    PERCENT = "percent"  # 0 to 100, up to two decimals: share of children immunized
+    MEASURE = "measure"  # any amount with up to two decimals in its unit: km of road, litres
+
+
+class IndicatorDirection(enum.StrEnum):
+    INCREASE = "increase"  # more is better (wells built)
+    DECREASE = "decrease"  # less is better (stunted toddlers)
+
+
+class CampaignIndicator(db.Model):
+    """An outcome the organizer promises to measure: from a baseline to a target by a due date.
+
+    Values are integer hundredths of the unit (never floats), whatever the kind: 84 toddlers is
+    8400, 72.5% is 7250. Once the campaign is public an indicator is never changed or removed, only
+    added to (each addition is recorded as a CampaignRevision), so what donors read stays on record.
+    """
+
+    __tablename__ = "campaign_indicators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(INDICATOR_NAME_MAX))
+    unit: Mapped[str] = mapped_column(sa.String(INDICATOR_UNIT_MAX))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    direction: Mapped[str] = mapped_column(sa.String(10))
+    baseline: Mapped[int] = mapped_column(sa.BigInteger)  # hundredths of the unit
+    target: Mapped[int] = mapped_column(sa.BigInteger)
+    due: Mapped[dt.date]
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="indicators")
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", IndicatorKind), name="kind_known"),
+        sa.CheckConstraint(_in("direction", IndicatorDirection), name="direction_known"),
+        sa.CheckConstraint("(direction = 'increase' AND target > baseline) OR "
+                           "(direction = 'decrease' AND target < baseline)", name="target_beyond_baseline"),
+    )
+
+    def snapshot(self) -> dict:
+        """As a campaign revision records it."""
+        return {"name": self.name, "unit": self.unit, "kind": self.kind, "direction": self.direction,
+                "baseline": self.baseline, "target": self.target, "due": self.due.isoformat()}
 
 
 class CampaignUpdate(db.Model):

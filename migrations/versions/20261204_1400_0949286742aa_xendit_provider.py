@@ -6,8 +6,8 @@ bank's virtual account, an e-wallet). A fee booked as an estimate is marked, and
 donation's (a virtual account paid short or over).
 
 Revision ID: 0949286742aa
-Revises: 5212875f973a
-Create Date: 2026-12-04 13:40:00
+Revises: 0af95a03f3eb
+Create Date: 2026-12-04 14:00:00
 
 """
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0949286742aa'
-down_revision = '5212875f973a'
+down_revision = '0af95a03f3eb'
 branch_labels = None
 depends_on = None
 
