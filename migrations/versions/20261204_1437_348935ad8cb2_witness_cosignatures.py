@@ -1,8 +1,8 @@
 """Witness cosignatures of ledger checkpoints (C2SP tlog-cosignature), one per witness and size.
 
 Revision ID: 348935ad8cb2
-Revises: 0af95a03f3eb
-Create Date: 2026-12-04 13:46:36
+Revises: 0949286742aa
+Create Date: 2026-12-04 14:37:00
 
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '348935ad8cb2'
-down_revision = '0af95a03f3eb'
+down_revision = '0949286742aa'
 branch_labels = None
 depends_on = None
 
