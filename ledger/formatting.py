@@ -26,6 +26,7 @@ KIND_LABELS = {
     "fee": _l("Processing fee"),
     "disbursement": _l("Disbursement"),
     "disbursement_reversal": _l("Disbursement reversed"),
+    "report": _l("Progress report"),
 }
 
 
