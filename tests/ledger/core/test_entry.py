@@ -125,8 +125,8 @@ def test_a_report_moves_no_money_and_lists_its_files_in_order():
         with pytest.raises(EntryError, match="must be 0 for kind 'report'"):
             validate_entry(good(kind="report", amount=amount))
     for files, problem in (([], "list of 1..50"), ([h2, h1], "ascending"), ([h1, h1], "ascending"),
-                           (["A" * 64], "64 lowercase hex"), ("x", "list of 1..50"), ([h1] * 51, "list of 1..50"),
-                           ([1], "64 lowercase hex")):
+                           (["A" * 64], "64 lowercase hex"), ("x", "list of 1..50"),
+                           ([h1] * 51, "list of 1..50"), ([1], "64 lowercase hex")):
         with pytest.raises(EntryError, match=problem):
             validate_entry(good(kind="report", amount=0, files=files))
     # The donation kinds keep refusing 0.
