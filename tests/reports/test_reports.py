@@ -4,6 +4,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -200,3 +203,19 @@ def test_a_report_altered_afterwards_is_caught_by_verify(app, world, backend):
         db.session.commit()
     result = app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert result.exit_code == 1 and "progress report 1" in result.output
+
+
+def test_the_standalone_verifier_accepts_a_ledger_with_reports(app, world, client, tmp_path):
+    with app.test_request_context():
+        services.post_report(_campaign(world), db.session.get(User, world["organizer"]), _report(world))
+        db.session.commit()
+    (tmp_path / "ledger.jsonl").write_bytes(client.get("/ledger/export.jsonl").data)
+    (tmp_path / "cp.txt").write_bytes(client.get("/ledger/checkpoint").data)
+    (tmp_path / "key.txt").write_bytes(client.get("/ledger/key").data)
+    result = subprocess.run(
+        [sys.executable, "-m", "ledger.verify", "--export", "ledger.jsonl", "--checkpoint", "cp.txt",
+         "--key", "key.txt"], cwd=tmp_path, env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    csv = client.get("/ledger/export.csv").get_data(as_text=True)
+    assert ",report," in csv
