@@ -25,8 +25,8 @@ from amanah.mail import deliver, render_message
 from amanah.transactions import after_commit
 from donations import anomalies
 from donations.balances import available_balance
-from donations.dashboard import guest_token
-from donations.fees import processor_fee_estimate
+from donations.dashboard import guest_token, verified_owner
+from donations.fees import fee_to_cover
 from donations.gateway import CheckoutRequest, GatewayError
 from donations.issuing import issuer
 from donations.models import (
@@ -445,8 +445,15 @@ HANDLERS = {
 def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, user=None,
                    message: str | None = None, anonymous: bool = False, cover_fee: bool = False,
                    locale: str = "id") -> Donation:
-    """A pending donation (flushed, not committed); the caller commits before calling the provider."""
-    fee = processor_fee_estimate(amount, campaign.currency) if cover_fee else 0
+    """A pending donation (flushed, not committed); the caller commits before calling the provider.
+
+    Covering the fee grosses the gift up so that the campaign nets at least `amount` (fees.py). A
+    guest gift made with an account's verified address joins that account, as earlier ones did when
+    the address was verified; an unverified address attaches nothing.
+    """
+    fee = fee_to_cover(amount, campaign.currency) if cover_fee else 0
+    if user is None:
+        user = verified_owner(donor_email)
     donation = Donation(campaign=campaign, user=user, donor_name=donor_name, donor_email=donor_email.lower(),
                         message=message or None, anonymous=anonymous, locale=locale, amount=amount,
                         fee_covered=fee, total=amount + fee, currency=campaign.currency,

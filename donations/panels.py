@@ -1,4 +1,5 @@
-"""What giving adds to a campaign's page: the sandbox banner and the latest donations."""
+"""What giving adds to a campaign's page: the sandbox banner, the latest donations, and how the fees
+donors chose to cover compare with the fees the provider actually took."""
 from __future__ import annotations
 
 from campaigns.panels import register_panel
@@ -20,8 +21,18 @@ def recent_donations_context(user, campaign) -> dict:
     return {"donations": dashboard.recent_donations(campaign)}
 
 
+def covered_fees_visible(user, campaign) -> bool:
+    return campaign.is_public
+
+
+def covered_fees_context(user, campaign) -> dict:
+    return {"covered": dashboard.covered_fees(campaign)}
+
+
 def register(app) -> None:
     register_panel(app, "banner", "donations.sandbox_banner", "donations/_sandbox_banner.html",
                    visible=sandbox_banner_visible)
     register_panel(app, "side", "donations.recent", "donations/_recent_donations.html",
                    visible=recent_donations_visible, context=recent_donations_context)
+    register_panel(app, "main", "donations.covered_fees", "donations/_covered_fees.html",
+                   visible=covered_fees_visible, context=covered_fees_context)
