@@ -12,9 +12,10 @@ def init_app(app) -> None:
 
     `feeds` is imported for its side effect: it adds the Atom route to views.bp before registration.
     """
-    from campaigns import api, cli, demo, feeds, lifecycle, openapi, rendering, services, views  # noqa: F401
+    from campaigns import api, cli, demo, feeds, ledger_names, lifecycle, openapi, rendering, services, views  # noqa: F401
 
     app.register_blueprint(views.bp)
+    ledger_names.init_app(app)
     app.register_blueprint(api.bp)
     app.cli.add_command(cli.campaigns_cli)
     register_nav(app, "campaigns.index", _l("Campaigns"), order=10)

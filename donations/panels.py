@@ -2,6 +2,8 @@
 donors chose to cover compare with the fees the provider actually took."""
 from __future__ import annotations
 
+from flask import g
+
 from campaigns.panels import register_panel
 from donations import dashboard
 from donations.providers import is_sandbox
@@ -21,12 +23,21 @@ def recent_donations_context(user, campaign) -> dict:
     return {"donations": dashboard.recent_donations(campaign)}
 
 
+def _covered_fees(campaign) -> dict | None:
+    # Asked by the visibility test and then by the context: one query per campaign and request.
+    found = g.setdefault("_covered_fees", {})
+    if campaign.id not in found:
+        found[campaign.id] = dashboard.covered_fees(campaign)
+    return found[campaign.id]
+
+
 def covered_fees_visible(user, campaign) -> bool:
-    return campaign.is_public
+    # Wherever the campaign's finances are public, once a donor covered a fee.
+    return campaign.is_public and _covered_fees(campaign) is not None
 
 
 def covered_fees_context(user, campaign) -> dict:
-    return {"covered": dashboard.covered_fees(campaign)}
+    return {"covered": _covered_fees(campaign)}
 
 
 def register(app) -> None:

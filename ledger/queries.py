@@ -34,6 +34,13 @@ from ledger import checkpoints, storage, tree
 from ledger.caches import SignedCheckpoint, checkpoint_note
 from ledger.formatting import KIND_LABELS, kind_label
 from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry, LedgerHash
+from ledger.names import (  # noqa: F401 - the public read side: campaigns registers its names here
+    CampaignName,
+    campaign_name,
+    campaign_names,
+    names_version,
+    register_campaign_names,
+)
 
 FEE_CEILING = Fraction(1, 10)
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
