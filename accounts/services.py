@@ -20,8 +20,8 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
-from accounts.models import GRANTABLE_ROLES, Role, RoleAction, RoleChange, User, UserRole
 from accounts import verification
+from accounts.models import GRANTABLE_ROLES, Role, RoleAction, RoleChange, User, UserRole
 from accounts.passwords import (
     hash_password,
     needs_rehash,

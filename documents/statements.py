@@ -115,7 +115,8 @@ def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
         back = refunded[d.id]
         receipt = next((s for k, s in documents[d.id] if k == DocumentKind.RECEIPT), "")
         notes = [s for k, s in documents[d.id] if k in (DocumentKind.CREDIT_NOTE, DocumentKind.CANCELLATION)]
-        lines.append({"date": format_wib_date(d.paid_at, locale), "receipt": receipt, "credit_notes": ", ".join(notes),
+        lines.append({"date": format_wib_date(d.paid_at, locale), "receipt": receipt,
+                      "credit_notes": ", ".join(notes),
                       "campaign": d.campaign.title, "ledger_seq": d.ledger_seq,
                       "amount": format_money(d.total, d.currency, locale),
                       "refunded": format_money(back, d.currency, locale) if back else "",
@@ -127,7 +128,8 @@ def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
     return {
         "organization": _organization(), "donor": {"name": user.display_name, "email": user.email,
                                                    "npwp": user.npwp, "nik": user.nik},
-        "start": start.isoformat(), "end": end.isoformat(), "generated": format_wib(now_utc(), locale), "lines": lines,
+        "start": start.isoformat(), "end": end.isoformat(), "generated": format_wib(now_utc(), locale),
+        "lines": lines,
         "totals": [{"currency": c, "count": t["count"], "gross": format_money(t["gross"], c, locale),
                     "refunded": format_money(t["refunded"], c, locale),
                     "net": format_money(t["gross"] - t["refunded"], c, locale)}

@@ -239,7 +239,8 @@ def index():
                                                               limit=PAGE_SIZE))
         return page(_("Public ledger"), body)
 
-    return cached(render, etag=page_etag("index", head.size, request.query_string, names), cache_control="no-cache",
+    return cached(render, etag=page_etag("index", head.size, request.query_string, names),
+                  cache_control="no-cache",
                   last_modified=head.last_at)
 
 
@@ -332,7 +333,8 @@ def campaign(campaign_id: str):
         title = name.title if name else campaign_id
         return page(_("Finances of campaign %(campaign)s", campaign=title), body)
 
-    return cached(render, etag=page_etag("campaign", campaign_id, finances.last_seq, request.query_string, names),
+    return cached(render,
+                  etag=page_etag("campaign", campaign_id, finances.last_seq, request.query_string, names),
                   cache_control="no-cache", last_modified=finances.updated_at)
 
 

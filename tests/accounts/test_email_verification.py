@@ -40,7 +40,8 @@ def owner_of(donation_id):
     return db.session.get(Donation, donation_id).user_id
 
 
-def test_registration_mails_a_link_and_only_opening_it_attaches_guest_gifts(fast_hashing, app, client, smtp_server):
+def test_registration_mails_a_link_and_only_opening_it_attaches_guest_gifts(fast_hashing, app, client,
+                                                                           smtp_server):
     with app.app_context():
         campaign = make_campaign()
         gift = paid_donation(app, campaign)  # a guest gift from siti@example.test
@@ -123,7 +124,8 @@ def test_a_changed_address_must_be_verified_again_and_old_links_die(fast_hashing
                                 amount=1_000_000, total=1_000_000, currency="IDR", provider="sandbox",
                                 donor_secret="0" * 64))
         db.session.commit()
-        sari_gift = db.session.scalar(sa.select(Donation.id).where(Donation.donor_email == "sari@example.test"))
+        sari_gift = db.session.scalar(
+            sa.select(Donation.id).where(Donation.donor_email == "sari@example.test"))
         with pytest.raises(verification.VerificationError):
             verification.verify(old_link)  # mailed to the old address: proves nothing about the new one
         assert owner_of(sari_gift) is None
@@ -158,7 +160,8 @@ def test_resend_sends_a_new_link_to_an_unverified_user_only(app, client, smtp_se
     assert client.post(verify_link(message)).status_code == 303
     client.post("/account/email/verify")
     assert len(smtp_server.messages) == 1  # verified: nothing more to send
-    assert client.post("/account/email/verify", data={"next": "https://evil.test/"}).location == "/account/profile"
+    elsewhere = client.post("/account/email/verify", data={"next": "https://evil.test/"})
+    assert elsewhere.location == "/account/profile"
 
 
 @pytest.fixture

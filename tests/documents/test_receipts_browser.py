@@ -43,7 +43,8 @@ def test_proof_page_verifies_a_receipt_proof_and_refuses_a_forged_one(live_serve
         # the verified entry's amount, campaign (linked to its page) and time, in the page's language
         page.locator("#proof-entry[data-loaded]").wait_for()
         details = page.locator("#proof-entry").inner_text()
-        assert "Rp 1.500.000" in details and re.search(r"\d{1,2} \w+ 20\d\d, \d\d\.\d\d WIB", details), details
+        assert "Rp 1.500.000" in details, details
+        assert re.search(r"\d{1,2} \w+ 20\d\d, \d\d\.\d\d WIB", details), details
         campaign_link = page.locator("#proof-entry a")
         assert campaign_link.inner_text() == "Air bersih untuk desa"
         assert campaign_link.get_attribute("href").startswith("/campaigns/")

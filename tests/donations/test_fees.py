@@ -70,9 +70,11 @@ def test_a_provider_fee_above_the_estimate_shows_what_the_campaign_bore(app, cli
     client.post(f"/give/sandbox/{checkout_id}", data={"choice": "pay"})
     with app.app_context():
         # as if the real provider had charged Rp 4.876 where Rp 4.711 was added
-        db.session.execute(sa.update(Donation).where(Donation.id == donation_id).values(processor_fee=487_600))
+        db.session.execute(sa.update(Donation).where(Donation.id == donation_id)
+                           .values(processor_fee=487_600))
         db.session.commit()
-    page = client.get(f"/campaigns/{public_id}", headers={"Accept-Language": "id"}, follow_redirects=True).get_data(as_text=True)
+    page = client.get(f"/campaigns/{public_id}", headers={"Accept-Language": "id"}, follow_redirects=True)
+    page = page.get_data(as_text=True)
     section = page[page.index('class="covered-fees"'):]
     assert "Rp 4.876" in section and "Rp 165" in section
 
