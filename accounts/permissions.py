@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
     CHANGE_TREASURER = "change_treasurer"
     # giving and documents
     REFUND_DONATION = "refund_donation"  # object: the donation
+    VIEW_RECONCILIATION = "view_reconciliation"  # reconciliation runs and payment anomalies; no object
     VIEW_DONATION_DOCUMENT = "view_donation_document"  # receipts and credit notes; object: the donation
     DOWNLOAD_STATEMENT = "download_statement"  # a donor's own statement; no object
     VIEW_CAMPAIGN_REPORT = "view_campaign_report"  # object: the campaign
@@ -150,6 +151,10 @@ def _refund_donation(user, donation) -> bool:
     return _is_admin(user) or _is_treasurer_for(user, donation)
 
 
+def _view_reconciliation(user, _obj) -> bool:
+    return _is_admin(user) or _is_auditor(user)  # what the providers did that the ledger did not take in
+
+
 def _view_donation_document(user, donation) -> bool:
     """The donor, the campaign's treasurer and admins. The donor is asked first: their own
     receipts cost no look-up of the campaign."""
@@ -208,6 +213,7 @@ RULES: dict[Action, Callable[[Any, Any], bool]] = {
     Action.VIEW_CAMPAIGN_HISTORY: _view_campaign_history,
     Action.CHANGE_TREASURER: _change_treasurer,
     Action.REFUND_DONATION: _refund_donation,
+    Action.VIEW_RECONCILIATION: _view_reconciliation,
     Action.VIEW_DONATION_DOCUMENT: _view_donation_document,
     Action.DOWNLOAD_STATEMENT: _download_statement,
     Action.VIEW_CAMPAIGN_REPORT: _view_campaign_report,

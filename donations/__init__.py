@@ -7,11 +7,23 @@ from amanah.demo import demo_loader
 
 
 def init_app(app) -> None:
-    from donations import dashboard, demo, ledger_references, models, panels, views, webhooks
+    from donations import (
+        cli,
+        dashboard,
+        demo,
+        ledger_references,
+        models,
+        panels,
+        reconciliation_views,
+        views,
+        webhooks,
+    )
     from donations.providers import is_sandbox
 
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(reconciliation_views.bp)
+    app.cli.add_command(cli.payments_cli)
     assert models.Donation  # the giving tables are part of the metadata that migrations compare
     demo_loader(order=30, name="donations")(demo.load_demo_donations)
     panels.register(app)
@@ -20,4 +32,5 @@ def init_app(app) -> None:
     app.jinja_env.globals["payment_sandbox"] = is_sandbox
     app.jinja_env.globals.update(donation_status_label=dashboard.donation_status_label,
                                  refund_status_label=dashboard.refund_status_label,
-                                 document_kind_label=dashboard.document_kind_label)
+                                 document_kind_label=dashboard.document_kind_label,
+                                 anomaly_kind_label=dashboard.anomaly_kind_label)

@@ -18,8 +18,15 @@ REFUND_STATUS_LABELS = {"requested": _l("requested, awaiting the payment provide
                         "failed": _l("failed"), "reversed": _l("failed after it succeeded: reversed")}
 
 
+ANOMALY_KIND_LABELS = {"foreign_payment": _l("not the donation's own payment"),
+                       "overdrawn": _l("more than the donation received"),
+                       "currency": _l("in another currency")}
 DOCUMENT_KIND_LABELS = {"receipt": _l("Receipt"), "credit_note": _l("Credit note"),
                         "cancellation": _l("Cancellation of a credit note")}
+
+
+def anomaly_kind_label(kind: str) -> str:
+    return str(ANOMALY_KIND_LABELS.get(kind, kind))
 
 
 def document_kind_label(kind: str) -> str:

@@ -7,12 +7,14 @@ the one the configuration asks for. This module imports neither, nor Flask nor s
 provider can import the contract without a circle.
 
 Webhook signatures are not part of the contract: only Stripe sends webhooks, and its endpoint
-(donations.webhooks) verifies them. The sandbox hands its events over in-process (take_events).
+(donations.webhooks) verifies them. The sandbox hands its events over in-process (take_events),
+and keeps them until they are acknowledged (undelivered_events), so none is lost to a crash.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 
@@ -80,6 +82,25 @@ class PaymentGateway(Protocol):
     def create_refund(self, payment_intent: str, amount: int, idempotency_key: str, metadata: dict) -> dict:
         """Refund `amount` of a payment; idempotent under idempotency_key. Returns the refund."""
 
+    # --- reconciliation: what the provider did, whatever events were lost ---
+
+    def checkouts_since(self, since: dt.datetime) -> Iterator[dict]:
+        """Every checkout session created at or after `since`, newest first, all pages."""
+
+    def refunds_since(self, since: dt.datetime) -> Iterator[dict]:
+        """Every refund created at or after `since`, newest first, all pages."""
+
+    def disputes_since(self, since: dt.datetime) -> Iterator[dict]:
+        """Every dispute created at or after `since`, newest first, all pages."""
+
+    # --- events the provider hands over in-process ---
+
     def take_events(self) -> list[dict]:
         """Events the provider produced in-process and not yet handed over (the sandbox's);
         a provider that delivers its events by webhook returns []."""
+
+    def undelivered_events(self) -> list[dict]:
+        """In-process events the app has not acknowledged (recorded as a PaymentEvent), oldest
+        first: a crash between the provider's change and its confirmation left them behind. A
+        provider that delivers by webhook returns [] (it retries by itself; reconciliation covers
+        what its retries gave up on)."""

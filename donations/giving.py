@@ -27,7 +27,7 @@ from donations import anomalies
 from donations.balances import available_balance
 from donations.dashboard import guest_token, verified_owner
 from donations.fees import fee_to_cover
-from donations.gateway import CheckoutRequest, GatewayError
+from donations.gateway import CheckoutRequest, GatewayError, PaymentGateway
 from donations.issuing import issuer
 from donations.models import (
     AnomalyKind,
@@ -38,7 +38,7 @@ from donations.models import (
     Refund,
     RefundStatus,
 )
-from donations.providers import get_gateway, is_sandbox
+from donations.providers import gateway_named, get_gateway
 from ledger import storage
 from ledger.entry import donor_commitment
 
@@ -57,14 +57,17 @@ def _lock_donation(donation_id: int) -> Donation | None:
     ).scalar_one_or_none()
 
 
-def _donation_id(metadata: dict | None) -> int | None:
+def donation_id_in(metadata: dict | None) -> int | None:
+    """The donation a provider object's metadata names (a hint to check, never proof of ownership)."""
     raw = (metadata or {}).get("donation_id", "")
     ok = isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 19
     return int(raw) if ok else None
 
 
-def handle_event(event: dict) -> str:
-    """Apply one provider event (already authenticated); returns what happened, for logs and tests."""
+def handle_event(event: dict, gateway: PaymentGateway | None = None) -> str:
+    """Apply one event of `gateway` (already authenticated; by default this request's provider);
+    returns what happened, for logs and tests."""
+    gateway = gateway or get_gateway()
     event_type, event_id = event.get("type"), event.get("id")
     handler = HANDLERS.get(event_type)
     if handler is None or not isinstance(event_id, str):
@@ -74,7 +77,7 @@ def handle_event(event: dict) -> str:
     # one Stripe request; the unique event id below turns the duplicate away all the same.
     db.session.rollback()
     try:
-        apply = handler(event_type, event["data"]["object"])
+        apply = handler(gateway, event_type, event["data"]["object"])
     except NotOurs as exc:
         apply = exc.acknowledge
     try:
@@ -92,12 +95,12 @@ def handle_event(event: dict) -> str:
     return result
 
 
-def apply_object(event_type: str, obj: dict) -> str:
+def apply_object(gateway: PaymentGateway, event_type: str, obj: dict) -> str:
     """What handle_event does for an event, without one: reconciliation applies the provider's
     current objects through this same path (idempotent: what is recorded already stays as is)."""
     db.session.rollback()
     try:
-        apply = HANDLERS[event_type](event_type, obj)
+        apply = HANDLERS[event_type](gateway, event_type, obj)
     except NotOurs as exc:
         apply = exc.acknowledge
     try:
@@ -109,15 +112,15 @@ def apply_object(event_type: str, obj: dict) -> str:
     return result
 
 
-def _checkout_handler(event_type: str, obj: dict):
-    session = get_gateway().fetch_checkout(obj["id"])
-    return lambda: _apply_checkout(event_type, session)
+def _checkout_handler(gateway: PaymentGateway, event_type: str, obj: dict):
+    session = gateway.fetch_checkout(obj["id"])
+    return lambda: _apply_checkout(gateway, event_type, session)
 
 
-def _apply_checkout(event_type: str, session: dict) -> str:
-    donation_id = _donation_id(session.get("metadata"))
+def _apply_checkout(gateway: PaymentGateway, event_type: str, session: dict) -> str:
+    donation_id = donation_id_in(session.get("metadata"))
     donation = _lock_donation(donation_id) if donation_id else None
-    if donation is None or donation.checkout_id != session["id"]:
+    if donation is None or donation.checkout_id != session["id"] or donation.provider != gateway.name:
         log.warning("checkout %s matches no donation", session.get("id"))
         return "unknown"
     if session.get("payment_status") == "paid":
@@ -127,6 +130,9 @@ def _apply_checkout(event_type: str, session: dict) -> str:
     if session.get("status") == "expired":
         donation.move_to(DonationStatus.EXPIRED)
         return "expired"
+    intent = session.get("payment_intent")
+    if isinstance(intent, dict) and intent.get("status") in ("processing", "succeeded"):
+        return "unchanged"  # a failure reported out of order: the payment is still on its way
     if event_type == "checkout.session.async_payment_failed":
         donation.move_to(DonationStatus.FAILED)
         return "failed"
@@ -220,15 +226,16 @@ class NotOurs(Exception):
     """The provider object is not a payment of ours: acknowledged (a retry would find the same),
     logged once, and recorded as an anomaly when it names one of our donations."""
 
-    def __init__(self, provider_object: str, reason: str, claimed: int | None = None):
+    def __init__(self, provider: str, provider_object: str, reason: str, claimed: int | None = None):
         super().__init__(f"{provider_object}: {reason}")
-        self.provider_object, self.reason, self.claimed = provider_object, reason, claimed
+        self.provider, self.provider_object = provider, provider_object
+        self.reason, self.claimed = reason, claimed
 
     def acknowledge(self) -> str:
         if self.claimed is None:
             log.info("not one of our payments: %s", self)
         elif db.session.get(Donation, self.claimed) is not None:
-            anomalies.record(AnomalyKind.FOREIGN_PAYMENT, provider=get_gateway().name,
+            anomalies.record(AnomalyKind.FOREIGN_PAYMENT, provider=self.provider,
                              provider_object=self.provider_object, donation_id=self.claimed,
                              detail=f"names donation {self.claimed} but {self.reason}")
         return "not ours"
@@ -238,7 +245,7 @@ def _intent_id(value) -> str | None:
     return value.get("id") if isinstance(value, dict) else value
 
 
-def _donation_for_intent(payment_intent, about: str) -> tuple[int, dict | None]:
+def _donation_for_intent(gateway: PaymentGateway, payment_intent, about: str) -> tuple[int, dict | None]:
     """(donation id, re-fetched checkout session when the donation still awaits confirmation) of
     the donation paid by `payment_intent`, or NotOurs.
 
@@ -247,22 +254,24 @@ def _donation_for_intent(payment_intent, about: str) -> tuple[int, dict | None]:
     it only says which donation to ask about, never which one to book against.
     """
     if not isinstance(payment_intent, str) or not payment_intent:
-        raise NotOurs(about, "it has no payment")
-    gateway = get_gateway()
+        raise NotOurs(gateway.name, about, "it has no payment")
     columns = (Donation.id, Donation.status, Donation.checkout_id, Donation.payment_intent)
-    row = db.session.execute(sa.select(*columns).where(Donation.payment_intent == payment_intent)).first()
+    row = db.session.execute(sa.select(*columns).where(Donation.payment_intent == payment_intent,
+                                                       Donation.provider == gateway.name)).first()
     db.session.rollback()
     if row is not None:
         return row.id, None
-    claimed = _donation_id(gateway.fetch_payment_intent(payment_intent).get("metadata"))
-    row = db.session.execute(sa.select(*columns).where(Donation.id == claimed)).first() \
+    claimed = donation_id_in(gateway.fetch_payment_intent(payment_intent).get("metadata"))
+    row = db.session.execute(sa.select(*columns).where(Donation.id == claimed,
+                                                       Donation.provider == gateway.name)).first() \
         if claimed else None
     db.session.rollback()
     if row is None or row.payment_intent is not None or not row.checkout_id:
-        raise NotOurs(about, f"payment {payment_intent} is not the one it was paid with", claimed)
+        raise NotOurs(gateway.name, about, f"payment {payment_intent} is not the one it was paid with",
+                      claimed)
     session = gateway.fetch_checkout(row.checkout_id)
     if _intent_id(session.get("payment_intent")) != payment_intent:
-        raise NotOurs(about, f"payment {payment_intent} is not its checkout's", claimed)
+        raise NotOurs(gateway.name, about, f"payment {payment_intent} is not its checkout's", claimed)
     return row.id, session if row.status == DonationStatus.PENDING else None
 
 
@@ -277,15 +286,14 @@ def _paid_donation(donation_id: int, session: dict | None) -> Donation:
     return donation
 
 
-def _refund_handler(event_type: str, obj: dict):
-    gateway = get_gateway()
+def _refund_handler(gateway: PaymentGateway, event_type: str, obj: dict):
     if event_type == "charge.refunded":
         refunds = gateway.list_refunds(obj["id"])
         intent = obj.get("payment_intent")
     else:
         refunds = [gateway.fetch_refund(obj["id"])]
         intent = refunds[0].get("payment_intent")
-    donation_id, session = _donation_for_intent(intent, obj["id"])
+    donation_id, session = _donation_for_intent(gateway, intent, obj["id"])
     return lambda: _apply_refunds(_paid_donation(donation_id, session), refunds)
 
 
@@ -396,9 +404,9 @@ def _reservation(donation: Donation, data: dict) -> Refund | None:
     return row
 
 
-def _dispute_handler(event_type: str, obj: dict):
-    dispute = get_gateway().fetch_dispute(obj["id"])
-    donation_id, session = _donation_for_intent(dispute.get("payment_intent"), dispute["id"])
+def _dispute_handler(gateway: PaymentGateway, event_type: str, obj: dict):
+    dispute = gateway.fetch_dispute(obj["id"])
+    donation_id, session = _donation_for_intent(gateway, dispute.get("payment_intent"), dispute["id"])
     return lambda: _apply_dispute(event_type, _paid_donation(donation_id, session), dispute)
 
 
@@ -457,7 +465,7 @@ def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, 
     donation = Donation(campaign=campaign, user=user, donor_name=donor_name, donor_email=donor_email.lower(),
                         message=message or None, anonymous=anonymous, locale=locale, amount=amount,
                         fee_covered=fee, total=amount + fee, currency=campaign.currency,
-                        provider="sandbox" if is_sandbox() else "stripe",
+                        provider=get_gateway().name,
                         donor_secret=secrets.token_hex(32))
     db.session.add(donation)
     db.session.flush()
@@ -507,6 +515,7 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     problem = refund_reason_problem(reason)
     if problem:
         raise RefundRefused(problem, field="reason")
+    gateway = gateway_named(donation.provider)  # refused here, before anything is set aside
     donation = _lock_donation(donation.id)
     storage.lock(db.session)
     if donation.status != DonationStatus.PAID:
@@ -529,14 +538,14 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     refund_id, intent, donation_id = refund.id, donation.payment_intent, donation.id
     db.session.commit()
     try:
-        data = get_gateway().create_refund(intent, amount, f"amanah-refund-{refund_id}",
+        data = gateway.create_refund(intent, amount, f"amanah-refund-{refund_id}",
                                            {"donation_id": str(donation_id), "amanah_refund": str(refund_id)})
     except GatewayError as exc:
         if exc.outcome_unknown:
             log.warning("refund %s of donation %s: outcome unknown (%s); it stays reserved until "
                         "the provider's event or reconciliation settles it", refund_id, donation_id, exc)
             raise RefundOutcomeUnknown(str(exc)) from exc
-        _release_reservation(donation_id, refund_id)
+        release_reservation(donation_id, refund_id)
         raise
     refund = db.session.get(Refund, refund_id)
     if refund.provider_id is None:  # the provider's event may have matched it already
@@ -544,12 +553,14 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     return refund
 
 
-def _release_reservation(donation_id: int, refund_id: int) -> None:
-    """The provider refused the refund for certain: the money set aside is the campaign's again,
-    unless the provider's event has meanwhile said otherwise."""
+def release_reservation(donation_id: int, refund_id: int) -> bool:
+    """The provider did not make the refund, for certain: the money set aside is the campaign's
+    again, unless the provider's event has meanwhile said otherwise. True when released."""
     db.session.rollback()
     _lock_donation(donation_id)
     refund = db.session.get(Refund, refund_id)
-    if refund.status == RefundStatus.REQUESTED and refund.provider_id is None:
+    released = refund.status == RefundStatus.REQUESTED and refund.provider_id is None
+    if released:
         refund.status = RefundStatus.FAILED.value
     db.session.commit()
+    return released

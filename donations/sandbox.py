@@ -4,11 +4,20 @@ It keeps its "provider objects" (checkout sessions, payment intents, refunds) in
 shape and emits the same events Stripe would; those go through the same confirmation service
 (donations.giving.handle_event) as Stripe's webhooks, so there is one code path for money.
 Its demo donations are made by donations.demo.
+
+Each event is kept as one of its objects, written in the same transaction as the change it
+reports. Handing it over (take_events) and confirming it are a second step that a killed worker
+or a restarted database can interrupt; until the app has recorded the event (a PaymentEvent with
+its id), undelivered_events still lists it, and reconciliation or the donor's next click on the
+checkout page delivers it again.
 """
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from collections.abc import Iterator
 
+import sqlalchemy as sa
 from flask import g, url_for
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -16,7 +25,7 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from donations.fees import processor_fee_estimate
 from donations.gateway import Checkout, CheckoutRequest, GatewayError
-from donations.models import SandboxObject
+from donations.models import PaymentEvent, SandboxObject
 
 
 def _id(prefix: str) -> str:
@@ -43,8 +52,21 @@ def _put(data: dict) -> dict:
 def _event(event_type: str, obj: dict) -> dict:
     event = {"id": _id("evt"), "object": "event", "type": event_type, "created": int(now_utc().timestamp()),
              "data": {"object": obj}}
+    _put(event)
     g.setdefault("_sandbox_events", []).append(event)
     return event
+
+
+def _of_kind(prefix: str):
+    """Rows whose id starts with `prefix` and the sandbox's marker (ids are <prefix>_sbx_<hex>)."""
+    return SandboxObject.id.like(f"{prefix}\\_sbx\\_%", escape="\\")
+
+
+def _since(prefix: str, since: dt.datetime) -> Iterator[dict]:
+    rows = db.session.scalars(
+        sa.select(SandboxObject).where(_of_kind(prefix), SandboxObject.created_at >= since)
+        .order_by(SandboxObject.created_at.desc(), SandboxObject.id))
+    return iter([row.data for row in rows])
 
 
 class SandboxGateway:
@@ -58,7 +80,7 @@ class SandboxGateway:
             "metadata": {"donation_id": str(req.donation_id)},
             "client_reference_id": str(req.donation_id), "payment_intent": None,
             "success_url": req.success_url, "cancel_url": req.cancel_url,
-            "expires_at": int(req.expires_at.timestamp()),
+            "created": int(now_utc().timestamp()), "expires_at": int(req.expires_at.timestamp()),
         }
         session["url"] = url_for("giving.sandbox_checkout", checkout_id=session["id"], _external=True)
         _put(session)
@@ -93,7 +115,8 @@ class SandboxGateway:
             raise GatewayError("sandbox: refund exceeds the charge")
         refund = {"id": _id("re"), "object": "refund", "amount": amount, "status": "succeeded",
                   "charge": charge["id"], "payment_intent": payment_intent,
-                  "currency": charge["currency"], "metadata": metadata}
+                  "currency": charge["currency"], "metadata": metadata,
+                  "created": int(now_utc().timestamp())}
         _put(refund)
         charge["amount_refunded"] += amount
         charge["refunds"] = [*charge.get("refunds", []), refund["id"]]
@@ -102,8 +125,27 @@ class SandboxGateway:
         _event("charge.refunded", charge)
         return refund
 
+    def checkouts_since(self, since: dt.datetime) -> Iterator[dict]:
+        return _since("cs", since)
+
+    def refunds_since(self, since: dt.datetime) -> Iterator[dict]:
+        return _since("re", since)
+
+    def disputes_since(self, since: dt.datetime) -> Iterator[dict]:
+        return _since("dp", since)
+
     def take_events(self) -> list[dict]:
         return g.pop("_sandbox_events", [])
+
+    def undelivered_events(self) -> list[dict]:
+        delivered = sa.select(PaymentEvent.event_id).where(PaymentEvent.event_id == SandboxObject.id)
+        query = (sa.select(SandboxObject).where(_of_kind("evt"), ~delivered.exists())
+                 .order_by(SandboxObject.created_at, SandboxObject.id))
+        return [row.data for row in db.session.scalars(query)]
+
+    def undelivered_events_of(self, checkout_id: str) -> list[dict]:
+        """The undelivered events about one checkout (the donor's second click on its page)."""
+        return [e for e in self.undelivered_events() if e["data"]["object"].get("id") == checkout_id]
 
     # --- what the donor does on the sandbox page ---
 
@@ -147,7 +189,8 @@ class SandboxGateway:
         dispute = {"id": _id("dp"), "object": "dispute",
                    "amount": charge["amount"] - charge["amount_refunded"],
                    "currency": charge["currency"], "charge": charge["id"],
-                   "payment_intent": payment_intent, "status": "won" if won else "lost"}
+                   "payment_intent": payment_intent, "status": "won" if won else "lost",
+                   "created": int(now_utc().timestamp())}
         _put(dispute)
         event = _event("charge.dispute.funds_withdrawn", dispute)
         if won:

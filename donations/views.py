@@ -18,7 +18,7 @@ from donations.fees import fee_to_cover
 from donations.gateway import GatewayError
 from donations.issuing import issuer
 from donations.models import Donation, DonationStatus
-from donations.providers import get_gateway, is_sandbox
+from donations.providers import get_gateway, in_process_events, is_sandbox
 
 bp = Blueprint("giving", __name__)
 
@@ -39,11 +39,19 @@ def sandbox_checkout(checkout_id: str):
         try:
             event = gateway.pay(checkout_id) if choice == "pay" else gateway.fail(checkout_id)
         except GatewayError:
-            abort(409)
-        db.session.commit()
-        gateway.take_events()
-        giving.handle_event(event)
-        return redirect(session["success_url"] if choice == "pay" else session["cancel_url"], code=303)
+            # Paid or failed already. If that answer's confirmation was lost (a worker killed, the
+            # database restarted), the donor's second click delivers it now instead of a dead end.
+            db.session.rollback()
+            lost = gateway.undelivered_events_of(checkout_id)
+            if not lost:
+                abort(409)
+            event = lost[-1]
+        else:
+            db.session.commit()
+            gateway.take_events()
+        giving.handle_event(event, gateway)
+        paid = event["type"] == "checkout.session.completed"
+        return redirect(session["success_url"] if paid else session["cancel_url"], code=303)
     return render_template("donations/sandbox_checkout.html", session=session, form=form)
 
 
@@ -160,8 +168,8 @@ def refund(donation_id: int):
         return render_template("donations/dashboard_refund.html", donation=donation, form=form,
                                errors=errors, entered=request.form), 422
     db.session.commit()
-    for event in get_gateway().take_events():  # the sandbox confirms at once; Stripe by webhook
-        giving.handle_event(event)
+    for gateway, event in in_process_events():  # the sandbox confirms at once; Stripe by webhook
+        giving.handle_event(event, gateway)
     flash(_("Refund requested. It appears in the ledger once the payment provider confirms it."), "success")
     return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
 

@@ -11,6 +11,8 @@ from flask import Blueprint, current_app, jsonify, request
 from amanah.extensions import csrf
 from donations import giving
 from donations.gateway import GatewayError
+from donations.providers import gateway_named
+from donations.stripe_gateway import StripeGateway
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
@@ -105,7 +107,8 @@ def stripe_webhook():
         log.warning("webhook refused: %s", problem)
         return jsonify({"error": problem}), 400
     try:
-        result = giving.handle_event(event)
+        handled = event["type"] in giving.HANDLERS  # others are ignored, configured or not
+        result = giving.handle_event(event, gateway_named(StripeGateway.name)) if handled else "ignored"
     except giving.RetryLater as exc:
         log.info("webhook %s deferred: %s", event["id"], exc)
         return jsonify({"status": "retry"}), 503

@@ -66,6 +66,7 @@ def disbursement(evidence_public: bool = True) -> Disbursement:
 TABLE = [
     ("manage-users", Action.MANAGE_USERS, None, {"admin"}),
     ("role-changes", Action.VIEW_ROLE_CHANGES, None, {"admin", "auditor"}),
+    ("reconciliation", Action.VIEW_RECONCILIATION, None, {"admin", "auditor"}),
     ("view-published", Action.VIEW_CAMPAIGN, campaign, EVERYONE),
     ("view-closed", Action.VIEW_CAMPAIGN, lambda: campaign("closed"), EVERYONE),
     ("view-draft", Action.VIEW_CAMPAIGN, lambda: campaign("draft"), PRIVATE),

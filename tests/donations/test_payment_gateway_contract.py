@@ -28,8 +28,9 @@ def _instance(provider):
 
 
 def test_the_contract_names_what_giving_uses():
-    assert CONTRACT_METHODS == ["create_checkout", "create_refund", "fetch_checkout", "fetch_dispute",
-                                "fetch_payment_intent", "fetch_refund", "list_refunds", "take_events"]
+    assert CONTRACT_METHODS == ["checkouts_since", "create_checkout", "create_refund", "disputes_since",
+                                "fetch_checkout", "fetch_dispute", "fetch_payment_intent", "fetch_refund",
+                                "list_refunds", "refunds_since", "take_events", "undelivered_events"]
     assert CONTRACT_ATTRIBUTES == ["name", "round_trips"]
 
 

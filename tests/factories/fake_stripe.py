@@ -410,22 +410,49 @@ class FakeStripe:
             charge["refunded"] = charge["amount_refunded"] == charge["amount"]
         return self._expand(self._public(refund), paths)
 
-    def list_refunds(self, params: dict) -> dict:
-        _only(params, {"charge", "payment_intent", "limit", "expand"})
+    def _list(self, kind: str, url: str, params: dict, filters: set[str]) -> dict:
+        """One page of a list endpoint as Stripe pages it: newest first, `limit` (at most 100),
+        `starting_after` the last id of the previous page, `created[gte|gt|lte|lt]`."""
+        _only(params, filters | {"limit", "expand", "created", "starting_after", "ending_before"})
         paths = self._expand_param(params)
         if any(not p.startswith("data.") for p in paths):
             raise StripeApiError(400, "A list's objects are expanded with data.<field>", param="expand")
         paths = [p.removeprefix("data.") for p in paths]
-        check_expand("refund", paths)
+        check_expand(kind, paths)
         limit = _int(params.get("limit", "10"), "limit", 1)
         if limit > 100:
             raise StripeApiError(400, "limit must be at most 100", param="limit")
-        data = [r for r in self.objects.values() if r["object"] == "refund"
-                and params.get("charge") in (None, r["charge"])
-                and params.get("payment_intent") in (None, r["payment_intent"])]
-        data.sort(key=lambda r: r["created"], reverse=True)
-        return {"object": "list", "url": "/v1/refunds", "has_more": len(data) > limit,
-                "data": [self._expand(self._public(r), paths) for r in data[:limit]]}
+        created = params.get("created")
+        bounds = {}
+        if isinstance(created, dict):
+            _only(created, {"gte", "gt", "lte", "lt"}, "created")
+            bounds = {op: _int(v, f"created[{op}]") for op, v in created.items()}
+        elif created is not None:
+            bounds = {"gte": _int(created, "created"), "lte": _int(created, "created")}
+        checks = {"gte": lambda c, b: c >= b, "gt": lambda c, b: c > b,
+                  "lte": lambda c, b: c <= b, "lt": lambda c, b: c < b}
+        data = [o for o in self.objects.values() if o["object"] == kind
+                and all(params.get(f) in (None, o.get(f)) for f in filters)
+                and all(checks[op](o.get("created", 0), b) for op, b in bounds.items())]
+        order = {object_id: n for n, object_id in enumerate(self.objects)}
+        data.sort(key=lambda o: (o.get("created", 0), order[o["id"]]), reverse=True)
+        if params.get("starting_after"):
+            ids = [o["id"] for o in data]
+            if params["starting_after"] not in ids:
+                self.get(params["starting_after"], kind)  # 404 for an unknown id, as Stripe
+                ids = []
+            data = data[ids.index(params["starting_after"]) + 1:] if ids else []
+        return {"object": "list", "url": url, "has_more": len(data) > limit,
+                "data": [self._expand(self._public(o), paths) for o in data[:limit]]}
+
+    def list_refunds(self, params: dict) -> dict:
+        return self._list("refund", "/v1/refunds", params, {"charge", "payment_intent"})
+
+    def list_checkout_sessions(self, params: dict) -> dict:
+        return self._list("checkout.session", "/v1/checkout/sessions", params, {"payment_intent"})
+
+    def list_disputes(self, params: dict) -> dict:
+        return self._list("dispute", "/v1/disputes", params, {"charge", "payment_intent"})
 
     # --- what happens on Stripe's side (the donor pays, a bank disputes) ---
 
@@ -525,6 +552,8 @@ class FakeStripe:
         ("GET", re.compile(r"^/v1/refunds/([^/]+)$"), "refund"),
         ("POST", re.compile(r"^/v1/refunds$"), "create_refund"),
         ("GET", re.compile(r"^/v1/refunds$"), "list_refunds"),
+        ("GET", re.compile(r"^/v1/checkout/sessions$"), "list_checkout_sessions"),
+        ("GET", re.compile(r"^/v1/disputes$"), "list_disputes"),
     ]
 
     def _authorize(self, request: Request) -> None:
