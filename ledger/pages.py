@@ -249,20 +249,18 @@ def entry(seq: int):
     detail = queries.get_entry(seq, with_proof_hashes=True)
     if detail is None:
         abort(404)
-    names = queries.names_version()
 
     def render():
         cp, signed = queries.proof_checkpoint(detail)
         if signed:
             db.session.commit()
-        body = content(("entry", seq, detail.has_next, cp.size, names), "ledger/entry.html", entry=detail,
-                       campaign=lambda: queries.campaign_name(detail.fields.get("campaign")),
+        body = content(("entry", seq, detail.has_next, cp.size), "ledger/entry.html", entry=detail,
                        proof=lambda: proof_view(queries.inclusion_bundle(detail, cp)))
         return page(_("Ledger entry %(seq)d", seq=seq), body)
 
     # The head entry's page still changes (a "next" link will appear); later ones never do.
     cache_control = f"public, max-age={ENTRY_MAX_AGE}" if detail.has_next else "no-cache"
-    return cached(render, etag=page_etag("entry", detail.leaf_hash.hex(), detail.has_next, names),
+    return cached(render, etag=page_etag("entry", detail.leaf_hash.hex(), detail.has_next),
                   cache_control=cache_control)
 
 
@@ -391,6 +389,7 @@ def entry_summary(seq: int):
     if detail is None:
         return jsonify({"error": _("There is no entry %(seq)s.", seq=seq)}), 404
     f = detail.fields
+    queries.names_version()  # a renamed campaign is named anew
     name = queries.campaign_name(f.get("campaign"))
     body = {
         "seq": detail.seq, "leaf_hash": detail.leaf_hash.hex(), "kind": detail.kind_label,
