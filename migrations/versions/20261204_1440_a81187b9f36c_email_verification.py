@@ -4,8 +4,8 @@ Existing accounts start unverified: none of them has proven its address yet, and
 address lets earlier guest gifts join an account.
 
 Revision ID: a81187b9f36c
-Revises: 0af95a03f3eb
-Create Date: 2026-12-04 14:20:00.000000+00:00
+Revises: 0949286742aa
+Create Date: 2026-12-04 14:40:00.000000+00:00
 
 """
 from alembic import op
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a81187b9f36c'
-down_revision = '0af95a03f3eb'
+down_revision = '0949286742aa'
 branch_labels = None
 depends_on = None
 
