@@ -115,7 +115,7 @@ def test_sign_rules(kind, sign):
         validate_entry(good(kind=kind, amount=-sign * 100))
     assert set(KIND_SIGNS) == {"donation", "refund", "chargeback", "fee", "disbursement",
                                "chargeback_reversal", "refund_reversal", "disbursement_reversal",
-                               "report"}
+                               "fee_reversal", "report"}
 
 
 def test_a_report_moves_no_money_and_lists_its_files_in_order():

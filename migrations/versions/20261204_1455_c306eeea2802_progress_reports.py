@@ -5,7 +5,7 @@ never changed afterwards (a correction is a new report), so triggers refuse UPDA
 all four tables (and TRUNCATE on PostgreSQL), as for the other records donors rely on.
 
 Revision ID: c306eeea2802
-Revises: 0af95a03f3eb
+Revises: a81187b9f36c
 Create Date: 2026-12-04 14:10:47.350856+00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c306eeea2802'
-down_revision = '0af95a03f3eb'
+down_revision = 'a81187b9f36c'
 branch_labels = None
 depends_on = None
 
