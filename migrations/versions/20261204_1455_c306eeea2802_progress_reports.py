@@ -6,7 +6,7 @@ all four tables (and TRUNCATE on PostgreSQL), as for the other records donors re
 
 Revision ID: c306eeea2802
 Revises: a81187b9f36c
-Create Date: 2026-12-04 14:10:47.350856+00:00
+Create Date: 2026-12-04 14:55:00+00:00
 
 """
 from alembic import op

@@ -27,9 +27,10 @@ from treasury import disbursements
 ROOT = Path(__file__).resolve().parents[2]
 
 # Every panel, in the order the page draws them (slot by slot, top to bottom).
-PAGE_ORDER = ["donations.sandbox_banner", "donations.covered_fees", "reports.timeline", "treasury.disbursements",
-              "treasury.treasurer_changed", "donations.recent", "reports.post", "treasury.change_treasurer",
-              "treasury.box", "documents.campaign_documents", "treasury.treasurer_changes"]
+PAGE_ORDER = ["donations.sandbox_banner", "donations.covered_fees", "reports.timeline",
+              "treasury.disbursements", "treasury.treasurer_changed", "donations.recent", "reports.post",
+              "treasury.change_treasurer", "treasury.box", "documents.campaign_documents",
+              "treasury.treasurer_changes"]
 
 # What marks each panel in the page's HTML.
 MARKERS = {
@@ -47,7 +48,8 @@ MARKERS = {
 }
 BULK_LINK = "Download all receipts (ZIP)"
 
-EVERYONE_PUBLIC = ["donations.sandbox_banner", "reports.timeline", "treasury.disbursements", "donations.recent"]
+EVERYONE_PUBLIC = ["donations.sandbox_banner", "reports.timeline", "treasury.disbursements",
+                   "donations.recent"]
 # Who sees which panel of a published campaign (in the sandbox, as in the tests).
 PUBLISHED = {
     "anonymous": EVERYONE_PUBLIC,
