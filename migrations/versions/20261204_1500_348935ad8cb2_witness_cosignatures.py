@@ -1,8 +1,8 @@
 """Witness cosignatures of ledger checkpoints (C2SP tlog-cosignature), one per witness and size.
 
 Revision ID: 348935ad8cb2
-Revises: 0949286742aa
-Create Date: 2026-12-04 14:37:00
+Revises: c306eeea2802
+Create Date: 2026-12-04 15:00:00
 
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '348935ad8cb2'
-down_revision = '0949286742aa'
+down_revision = 'c306eeea2802'
 branch_labels = None
 depends_on = None
 
