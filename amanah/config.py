@@ -153,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("XENDIT_CALLBACK_TOKEN", text, None, (), "x-callback-token Xendit sends to /webhooks/xendit"),
     Setting("XENDIT_API_BASE", text, None, (), "another base URL for Xendit's API (tests, mocks)"),
     Setting("CHECKOUT_EXPIRY_MINUTES", integer(1, 24 * 60), 60, (), "checkout lifetime (under 30: 30)"),
-    Setting("DONATION_FEE_RATE_BP", integer(0, 10_000), 340, (), "'cover the fee' rate, basis points"),
+    Setting("DONATION_FEE_RATE_BP", integer(0, 9_999), 340, (), "'cover the fee' rate, basis points"),
     Setting("MAIL_SERVER", text, None, PROD, "SMTP host; unset: mail goes to instance/outbox"),
     Setting("MAIL_PORT", integer(1, 65_535), 25, (), "SMTP port"),
     Setting("MAIL_USERNAME", text, None, (), "SMTP login"),

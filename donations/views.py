@@ -103,7 +103,7 @@ def give(public_id: str):
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
     if request.form.get("change"):  # back from the confirm step, with what was entered kept
         return render_template("donations/give.html", campaign=campaign, form=form, user=user)
-    fee = fee_to_cover(amount, campaign.currency) if form.cover_fee.data else 0
+    fee = fee_to_cover(amount, campaign.currency, method) if form.cover_fee.data else 0
     if form.confirmed.data != "1":
         form.confirmed.data = "1"
         return render_template("donations/give_confirm.html", campaign=campaign, form=form, amount=amount,
