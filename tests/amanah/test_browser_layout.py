@@ -1,0 +1,157 @@
+"""Every kind of page, as each kind of visitor sees it, in a real browser: on a 390 px phone and a
+1366 px laptop no page is wider than the screen, the staff header stays on one row on the laptop,
+and axe-core finds no WCAG 2.1 A or AA violation.
+
+The world is the demo data (`flask demo`: every role, campaigns in each state, donations, a refund,
+disbursements with evidence), served by a real HTTP server; one Chromium serves the whole module.
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from flask import url_for
+from werkzeug.serving import make_server
+
+from accounts.models import User
+from amanah.demo import run_loaders
+from amanah.extensions import db
+from campaigns.models import Campaign
+from donations import dashboard
+from donations.models import Donation
+from ledger.models import LedgerEntry
+from tests.conftest import make_app, serve_until_shutdown
+from tests.factories.browser import axe_violations, chromium_browser, horizontal_overflow
+from treasury.models import Disbursement
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 768}
+PASSWORDS = {"donor": ("putri.handayani@amanah.test", "demo-donor-2026"),
+             "organizer": ("budi.santoso@amanah.test", "demo-organizer-2026"),
+             "treasurer": ("agus.pratama@amanah.test", "demo-treasurer-2026"),
+             "auditor": ("maya.kusuma@amanah.test", "demo-auditor-2026"),
+             "admin": ("dewi.lestari@amanah.test", "demo-admin-2026")}
+
+
+def _world(app) -> dict:
+    """The paths worth visiting, found in the demo data."""
+    def one(query):
+        return db.session.execute(query.limit(1)).scalars().first()
+
+    by_email = {u.email: u for u in db.session.scalars(sa.select(User))}
+    organizer = by_email[PASSWORDS["organizer"][0]]
+    funded = one(sa.select(Campaign).join(Donation, Donation.campaign_id == Campaign.id)
+                 .join(Disbursement, Disbursement.campaign_id == Campaign.id)
+                 .where(Campaign.status == "published").order_by(Campaign.id))
+    own_published = one(sa.select(Campaign).where(Campaign.organizer_id == organizer.id,
+                                                  Campaign.status == "published").order_by(Campaign.id))
+    own_draft = one(sa.select(Campaign).where(Campaign.organizer_id == organizer.id,
+                                              Campaign.status == "draft"))
+    submitted = one(sa.select(Campaign).where(Campaign.status == "submitted"))
+    donation = one(sa.select(Donation).where(Donation.campaign_id == funded.id, Donation.status == "paid")
+                   .order_by(Donation.id))
+    disbursement = one(sa.select(Disbursement).where(Disbursement.campaign_id == funded.id))
+    seq = one(sa.select(LedgerEntry.seq).where(LedgerEntry.kind == "disbursement"))
+    with app.test_request_context("/"):
+        guest_view = url_for("giving.guest_view", token=dashboard.guest_token(donation))
+    funded_path = f"/campaigns/{funded.public_id}"
+    return {
+        "anonymous": ["/", "/about", "/campaigns/", "/campaigns/?q=air&sort=newest", f"{funded_path}/{funded.slug}",
+                      f"{funded_path}/give", "/ledger", f"/ledger/entries/{seq}",
+                      f"/ledger/campaigns/{funded.public_id}", "/ledger/verify", "/ledger/receipt-proof",
+                      guest_view, "/account/login", "/account/register", "/account/password/forgot",
+                      "/no-such-page"],
+        "donor": ["/donations/mine", "/account/profile", "/account/password", "/account/email",
+                  f"{funded_path}/give"],
+        "organizer": ["/campaigns/mine", "/campaigns/new", f"/campaigns/{own_published.public_id}",
+                      f"/campaigns/{own_published.public_id}/edit", f"/campaigns/{own_draft.public_id}",
+                      f"/campaigns/{own_published.public_id}/updates/new"],
+        "treasurer": ["/treasury/", f"/treasury/{funded.public_id}/disbursements/new",
+                      f"/treasury/{funded.public_id}/disbursements/{disbursement.id}/reverse",
+                      f"{funded_path}/documents/receipts", funded_path],
+        "auditor": ["/admin/users/role-changes", "/payments/reconciliation", funded_path],
+        "admin": ["/admin/users", f"/admin/users/{organizer.id}", "/campaigns/review/",
+                  f"/campaigns/{submitted.public_id}/review", f"/campaigns/{submitted.public_id}",
+                  f"{funded_path}/treasurer", f"/donations/{donation.id}/refund", f"{funded_path}/changes",
+                  funded_path, "/treasury/", "/payments/reconciliation"],
+    }
+
+
+@pytest.fixture(scope="module")
+def site(databases, tmp_path_factory):
+    app = make_app(databases.fresh(), tmp_path_factory.mktemp("layout") / "instance")
+    with app.app_context():
+        run_loaders()
+        paths = _world(app)
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=serve_until_shutdown, args=(server,), daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    server.paths = paths
+    yield server
+    server.shutdown()
+    thread.join(timeout=5)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium_browser() as browser:
+        yield browser
+
+
+def signed_in_page(browser, site, role: str):
+    context = browser.new_context(locale="id-ID", viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    if role != "anonymous":
+        email, password = PASSWORDS[role]
+        page.goto(site.url + "/account/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.locator("main button[type=submit]").click()
+        page.wait_for_selector(".account-menu summary")
+    return page
+
+
+def header_on_one_row(page) -> bool:
+    """Whether the header's brand, links, buttons and menus sit side by side (their boxes all share
+    a horizontal band), rather than wrapping onto a second row."""
+    return page.evaluate("""() => {
+      const boxes = [...document.querySelectorAll(
+          '.header-inner .brand, .header-inner nav a, .header-inner summary, .header-inner form button')]
+        .filter(e => e.checkVisibility()).map(e => e.getBoundingClientRect());
+      return Math.max(...boxes.map(b => b.top)) < Math.min(...boxes.map(b => b.bottom));
+    }""")
+
+
+def check_page(page, url: str) -> list[str]:
+    """What is wrong with the page at `url` on a phone and on a laptop, one line each."""
+    problems = []
+    for name, size in (("390 px", PHONE), ("1366 px", LAPTOP)):
+        page.set_viewport_size(size)
+        page.goto(url)
+        overflow = horizontal_overflow(page)
+        if overflow > 0:
+            problems.append(f"{url} at {name}: {overflow} px wider than the screen")
+        if size is LAPTOP and not header_on_one_row(page):
+            problems.append(f"{url} at {name}: the header wraps onto a second row")
+        for violation in axe_violations(page):
+            problems.append(f"{url} at {name}: axe {violation['id']} ({violation['impact']}): "
+                            f"{violation['help']} {violation['nodes']}")
+    return problems
+
+
+@pytest.mark.parametrize("role", ["anonymous", "donor", "organizer", "treasurer", "auditor", "admin"])
+def test_every_page_fits_a_phone_and_passes_axe(browser, site, role):
+    page = signed_in_page(browser, site, role)
+    try:
+        problems = [problem for path in site.paths[role] for problem in check_page(page, site.url + path)]
+    finally:
+        page.context.close()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
