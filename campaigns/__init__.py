@@ -12,7 +12,7 @@ def init_app(app) -> None:
 
     `feeds` is imported for its side effect: it adds the Atom route to views.bp before registration.
     """
-    from campaigns import api, cli, demo, feeds, lifecycle, openapi, rendering, services, views  # noqa: F401
+    from campaigns import api, cli, demo, feeds, lifecycle, openapi, rendering, search, services, views  # noqa: F401
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
@@ -24,6 +24,8 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(
         excerpt=rendering.plain_excerpt,
         days_left=services.days_left,
+        # A campaign with its totals, for pages of other packages that show its progress (giving).
+        campaign_card=lambda campaign: search.Card(campaign, search.totals_for(campaign)),
         status_label=lambda code: str(lifecycle.STATUS_LABELS[lifecycle.Status(code)]),
         transition_label=lambda name: str(lifecycle.TRANSITION_LABELS.get(name, lifecycle.CREATED_LABEL)),
     )
