@@ -58,7 +58,8 @@ def _world(app) -> dict:
         guest_view = url_for("giving.guest_view", token=dashboard.guest_token(donation))
     funded_path = f"/campaigns/{funded.public_id}"
     return {
-        "anonymous": ["/", "/about", "/campaigns/", "/campaigns/?q=air&sort=newest", f"{funded_path}/{funded.slug}",
+        "anonymous": ["/", "/about", "/campaigns/", "/campaigns/?q=air&sort=newest",
+                      f"{funded_path}/{funded.slug}",
                       f"{funded_path}/give", "/ledger", f"/ledger/entries/{seq}",
                       f"/ledger/campaigns/{funded.public_id}", "/ledger/verify", "/ledger/receipt-proof",
                       guest_view, "/account/login", "/account/register", "/account/password/forgot",
@@ -142,7 +143,8 @@ def check_page(page, url: str) -> list[str]:
         if size is LAPTOP and not header_on_one_row(page):
             problems.append(f"{url} at {name}: the header wraps onto a second row")
     # axe once per page, on the phone: the same elements as on the laptop, only laid out in one column.
-    problems += [f"{url}: axe {v['id']} ({v['impact']}): {v['help']} {v['nodes']}" for v in axe_violations(page)]
+    problems += [f"{url}: axe {v['id']} ({v['impact']}): {v['help']} {v['nodes']}"
+                 for v in axe_violations(page)]
     return problems
 
 

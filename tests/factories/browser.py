@@ -57,7 +57,8 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 _AXE_RUN = """async (tags) => {
   const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
   return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " + n.failureSummary.split("\\n").slice(1).join(" "))}));
+    nodes: v.nodes.slice(0, 5).map(
+      n => n.target.join(" ") + " :: " + n.failureSummary.split("\\n").slice(1).join(" "))}));
 }"""
 
 
