@@ -29,6 +29,10 @@ class Action(enum.StrEnum):
     # accounts
     MANAGE_USERS = "manage_users"  # find users, grant and revoke roles
     VIEW_ROLE_CHANGES = "view_role_changes"  # the history of every grant and revocation
+    # organizations (object: the organization)
+    CREATE_ORGANIZATION = "create_organization"  # no object
+    MANAGE_ORGANIZATION = "manage_organization"  # its profile, members and verification papers
+    VERIFY_ORGANIZATION = "verify_organization"  # grant or withdraw the verified badge; no object: the queue
     # campaigns (object: the campaign)
     VIEW_CAMPAIGN = "view_campaign"
     CREATE_CAMPAIGN = "create_campaign"  # no object; also the organizer's "my campaigns" page
@@ -102,6 +106,20 @@ def _manage_users(user, _obj) -> bool:
 
 def _view_role_changes(user, _obj) -> bool:
     return _is_admin(user) or _is_auditor(user)  # auditors read every record; only admins change roles
+
+
+def _create_organization(user, _obj) -> bool:
+    return user is not None and user.has_role(Role.ORGANIZER, Role.ADMIN)
+
+
+def _manage_organization(user, organization) -> bool:
+    """Its organizers (while they hold the organizer role) and admins."""
+    return _is_admin(user) or (user is not None and user.has_role(Role.ORGANIZER)
+                               and organization.has_member(user, "organizer"))
+
+
+def _verify_organization(user, _organization) -> bool:
+    return _is_admin(user)
 
 
 def _view_campaign(user, campaign) -> bool:
@@ -203,6 +221,9 @@ def _view_evidence(user, disbursement) -> bool:
 RULES: dict[Action, Callable[[Any, Any], bool]] = {
     Action.MANAGE_USERS: _manage_users,
     Action.VIEW_ROLE_CHANGES: _view_role_changes,
+    Action.CREATE_ORGANIZATION: _create_organization,
+    Action.MANAGE_ORGANIZATION: _manage_organization,
+    Action.VERIFY_ORGANIZATION: _verify_organization,
     Action.VIEW_CAMPAIGN: _view_campaign,
     Action.CREATE_CAMPAIGN: _create_campaign,
     Action.EDIT_CAMPAIGN: _edit_campaign,

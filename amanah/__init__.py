@@ -19,7 +19,7 @@ from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
 # Domain packages that contribute blueprints, CLI commands, demo data or template helpers.
 # Each may expose init_app(app); listed here so the wiring never imports a package's views itself.
 DOMAIN_PACKAGES: tuple[str, ...] = (
-    "accounts", "donations", "documents", "treasury", "ledger.blueprints", "campaigns",
+    "accounts", "organizations", "donations", "documents", "treasury", "ledger.blueprints", "campaigns",
 )
 
 

@@ -157,6 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_DEFAULT_SENDER", text, "Amanah <no-reply@amanah.localhost>", (), "From address"),
     Setting("LEDGER_ORIGIN", text, "amanah.localhost/ledger", PROD, "the log's name in checkpoints"),
     Setting("LEDGER_SIGNING_KEY", text, None, PROD, "Ed25519 note key; unset: one in the instance"),
+    Setting("PERSONAL_CAMPAIGNS", flag, True, (), "may a person run a campaign without an organization"),
     Setting("ORG_NAME", text, "Yayasan Amanah Demo", (), "organization on receipts and pages"),
     Setting("ORG_ADDRESS", text, "", (), "its address"),
     Setting("ORG_REGISTRATION_NO", text, "", (), "its registration number"),

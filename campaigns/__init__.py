@@ -12,17 +12,35 @@ def init_app(app) -> None:
 
     `feeds` is imported for its side effect: it adds the Atom route to views.bp before registration.
     """
-    from campaigns import api, cli, demo, feeds, lifecycle, openapi, rendering, search, services, views  # noqa: F401
+    from campaigns import (  # noqa: F401
+        api,
+        cli,
+        demo,
+        feeds,
+        indicators,
+        lifecycle,
+        openapi,
+        organization_demo,
+        organization_pages,
+        rendering,
+        search,
+        services,
+        views,
+    )
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.organizations_bp)
+    app.register_blueprint(organization_pages.bp)
     app.cli.add_command(cli.campaigns_cli)
     register_nav(app, "campaigns.index", _l("Campaigns"), order=10)
     demo.register()
+    organization_demo.register()
     openapi.register()
     site_openapi.init_app(app)
     app.jinja_env.globals.update(
         excerpt=rendering.plain_excerpt,
+        indicator_value=indicators.format_value,
         days_left=services.days_left,
         # A campaign with its totals, for pages of other packages that show its progress (giving).
         campaign_card=lambda campaign: search.Card(campaign, search.totals_for(campaign)),

@@ -5,11 +5,43 @@ from flask import Blueprint, abort, request, url_for
 
 from amanah.errors import error_response
 from amanah.extensions import db
-from campaigns import search, services
+from campaigns import organization_pages, search, services
 from campaigns.models import Campaign
 from campaigns.rendering import render_markdown
+from organizations import services as org_services
+from organizations.models import Organization
 
 bp = Blueprint("campaigns_api", __name__, url_prefix="/api/v1/campaigns")
+organizations_bp = Blueprint("organizations_api", __name__, url_prefix="/api/v1/organizations")
+
+
+def organization_ref(org: Organization | None) -> dict | None:
+    if org is None:
+        return None
+    return {"slug": org.slug, "name": org.name, "type": org.type, "verified": org.is_verified,
+            "url": url_for("organization_pages.show", slug=org.slug, _external=True)}
+
+
+def _totals_json(totals: search.Totals) -> dict:
+    return {"raised": totals.raised, "refunded": totals.refunded, "chargebacks": totals.chargebacks,
+            "fees": totals.fees, "disbursed": totals.disbursed, "net_raised": totals.net_raised,
+            "balance": totals.balance, "donation_count": totals.donation_count}
+
+
+@organizations_bp.get("/<slug>")
+def get_organization(slug: str):
+    org = org_services.get_by_slug(slug)
+    if org is None:
+        abort(404)
+    cards = organization_pages.campaign_cards(org)
+    return {
+        **organization_ref(org),
+        "verified_at": org.verified_at.isoformat() if org.verified_at else None,
+        "legal_basis": org.legal_basis, "npwp": org.npwp, "address": org.address, "contact": org.contact,
+        "description_html": str(render_markdown(org.description)),
+        "totals": {currency: _totals_json(t) for currency, t in organization_pages.combined(cards).items()},
+        "campaigns": [campaign_json(card.campaign, card.totals) for card in cards],
+    }
 
 
 def campaign_json(campaign: Campaign, totals: search.Totals, detail: bool = False) -> dict:
@@ -29,16 +61,8 @@ def campaign_json(campaign: Campaign, totals: search.Totals, detail: bool = Fals
         "published_at": campaign.published_at.isoformat() if campaign.published_at else None,
         "closed_at": campaign.closed_at.isoformat() if campaign.closed_at else None,
         "organizer": campaign.organizer.display_name,
-        "totals": {
-            "raised": totals.raised,
-            "refunded": totals.refunded,
-            "chargebacks": totals.chargebacks,
-            "fees": totals.fees,
-            "disbursed": totals.disbursed,
-            "net_raised": totals.net_raised,
-            "balance": totals.balance,
-            "donation_count": totals.donation_count,
-        },
+        "organization": organization_ref(campaign.organization),
+        "totals": _totals_json(totals),
     }
     if detail:
         data["beneficiary"] = campaign.beneficiary

@@ -13,7 +13,9 @@ from wtforms import DateField, SelectField, StringField, TextAreaField, Validati
 
 from amanah.i18n import current_locale, parse_money
 from amanah.money import MoneyError, display_digits, to_decimal
-from campaigns import categories, regions, services
+from campaigns import categories, indicators, regions, services
+from organizations import services as org_services
+from organizations.models import MemberRole
 
 
 def amount_text(minor: int, currency: str) -> str:
@@ -66,6 +68,9 @@ class CampaignForm(FlaskForm):
         "Optional. JPEG, PNG or WebP, at most 5 MB; it is resized and re-encoded."))
     treasurer_id = SelectField(_l("Treasurer"), coerce=int_or_none, validate_choice=False,
                                description=_l("The person who will record how the money is spent."))
+    organization_id = SelectField(_l("Run by"), coerce=int_or_none, validate_choice=False, description=_l(
+        "The organization donors give to through this campaign. It cannot change once the campaign is "
+        "published."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -73,7 +78,18 @@ class CampaignForm(FlaskForm):
         self.category.choices = [("", _l("Choose a category")), *categories.choices()]
         self.region.choices = [("", _l("Choose a province")), *regions.choices()]
         self.treasurer_id.choices = treasurer_choices()
+        self.organization_id.choices = []
         self.goal_minor: int | None = None
+
+    def offer_organizations(self, organizer, current=None) -> None:
+        """The organizations `organizer` organizes for (and the campaign's own), and, where allowed,
+        running it in person."""
+        orgs = org_services.organizations_of(organizer, MemberRole.ORGANIZER) if organizer else []
+        if current is not None and current not in orgs:
+            orgs.append(current)
+        personal = [("", _l("Myself, in person"))] if services.personal_campaigns_allowed() else \
+            [("", _l("Choose an organization"))]
+        self.organization_id.choices = [*personal, *((o.id, o.name) for o in orgs)]
 
     def validate_goal(self, field):
         text = (field.data or "").strip()
@@ -89,7 +105,7 @@ class CampaignForm(FlaskForm):
             title=self.title.data or "", story=self.story.data or "", goal=self.goal_minor,
             currency=self.currency.data or "", deadline=self.deadline.data, category=self.category.data or "",
             region=self.region.data or "", city=self.city.data or "", beneficiary=self.beneficiary.data or "",
-            treasurer_id=self.treasurer_id.data, cover=cover)
+            treasurer_id=self.treasurer_id.data, cover=cover, organization_id=self.organization_id.data)
 
 
 class ActionForm(FlaskForm):
@@ -108,3 +124,27 @@ class CloseForm(FlaskForm):
 class UpdateForm(FlaskForm):
     title = StringField(_l("Title"))
     body = TextAreaField(_l("Update"), description=_l("Markdown works: **bold**, lists, links."))
+
+
+class IndicatorForm(FlaskForm):
+    name = StringField(_l("Indicator"), description=_l(
+        "What will be measured, e.g. “toddlers weighed monthly”, “students passing the reading test”, "
+        "“wells built”."))
+    unit = StringField(_l("Unit"), description=_l(
+        "What is counted or measured: toddlers, students, wells, km."))
+    kind = SelectField(_l("Kind of number"), validate_choice=False)
+    direction = SelectField(_l("Which way is better"), validate_choice=False)
+    baseline = StringField(_l("Baseline"), description=_l("Where things stand now."))
+    target = StringField(_l("Target"))
+    due = LocalDateField(_l("Target date"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [(k.value, label) for k, label in indicators.KIND_LABELS.items()]
+        self.direction.choices = [(d.value, label) for d, label in indicators.DIRECTION_LABELS.items()]
+
+    def to_input(self) -> indicators.IndicatorInput:
+        return indicators.IndicatorInput(
+            name=self.name.data or "", unit=self.unit.data or "", kind=self.kind.data or "",
+            direction=self.direction.data or "", baseline=self.baseline.data or "",
+            target=self.target.data or "", due=self.due.data)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import re
+import enum
 import secrets
-import unicodedata
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -14,8 +13,10 @@ from accounts.models import User
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import ISO_EXPONENT, MAX_MINOR
+from amanah.text import ascii_slug
 from campaigns import categories, regions
 from campaigns.lifecycle import EDITABLE_STATUSES, Status, Transition
+from organizations.models import Organization
 
 PUBLIC_ID_LENGTH = 12
 TITLE_MAX = 120
@@ -26,6 +27,8 @@ BENEFICIARY_MAX = 2_000
 REASON_MAX = 2_000
 UPDATE_TITLE_MAX = 120
 UPDATE_BODY_MAX = 10_000
+INDICATOR_NAME_MAX = 120
+INDICATOR_UNIT_MAX = 40
 
 
 def _in(column: str, values) -> str:
@@ -42,9 +45,7 @@ RESERVED_SLUGS = frozenset({"edit", "submit", "close", "review", "updates", "tre
 
 
 def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    slug = slug[:SLUG_MAX].rstrip("-") or "kampanye"
+    slug = ascii_slug(text, SLUG_MAX) or "kampanye"
     return f"{slug}-kampanye" if slug in RESERVED_SLUGS else slug
 
 
@@ -67,6 +68,9 @@ class Campaign(db.Model):
     cover: Mapped[str | None] = mapped_column(sa.String(80))  # <sha256>.webp under instance/uploads/covers
     organizer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     treasurer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    # The organization that runs it; None for a person's own campaign (where configuration allows).
+    organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="RESTRICT"), index=True)
     status: Mapped[str] = mapped_column(sa.String(16), default=Status.DRAFT.value)
     rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
@@ -76,12 +80,15 @@ class Campaign(db.Model):
 
     organizer: Mapped[User] = relationship(foreign_keys=[organizer_id], lazy="joined")
     treasurer: Mapped[User] = relationship(foreign_keys=[treasurer_id])
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
     transitions: Mapped[list[CampaignTransition]] = relationship(
         back_populates="campaign", order_by="CampaignTransition.id")
     updates: Mapped[list[CampaignUpdate]] = relationship(
         back_populates="campaign", order_by="CampaignUpdate.id.desc()")
     revisions: Mapped[list[CampaignRevision]] = relationship(
         back_populates="campaign", order_by="CampaignRevision.id.desc()", lazy="select")
+    indicators: Mapped[list[CampaignIndicator]] = relationship(
+        back_populates="campaign", order_by="CampaignIndicator.id", cascade="save-update, merge, delete")
 
     __table_args__ = (
         sa.CheckConstraint(f"length(public_id) = {PUBLIC_ID_LENGTH}", name="public_id_length"),
@@ -173,6 +180,54 @@ class CampaignRevision(db.Model):
 
     campaign: Mapped[Campaign] = relationship(back_populates="revisions")
     editor: Mapped[User] = relationship(lazy="joined")
+
+
+class IndicatorKind(enum.StrEnum):
+    COUNT = "count"  # whole numbers: toddlers weighed, wells built, students passing
+    PERCENT = "percent"  # 0 to 100, up to two decimals: share of children immunized
+    MEASURE = "measure"  # any amount with up to two decimals in its unit: km of road, litres
+
+
+class IndicatorDirection(enum.StrEnum):
+    INCREASE = "increase"  # more is better (wells built)
+    DECREASE = "decrease"  # less is better (stunted toddlers)
+
+
+class CampaignIndicator(db.Model):
+    """An outcome the organizer promises to measure: from a baseline to a target by a due date.
+
+    Values are integer hundredths of the unit (never floats), whatever the kind: 84 toddlers is
+    8400, 72.5% is 7250. Once the campaign is public an indicator is never changed or removed, only
+    added to (each addition is recorded as a CampaignRevision), so what donors read stays on record.
+    """
+
+    __tablename__ = "campaign_indicators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(INDICATOR_NAME_MAX))
+    unit: Mapped[str] = mapped_column(sa.String(INDICATOR_UNIT_MAX))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    direction: Mapped[str] = mapped_column(sa.String(10))
+    baseline: Mapped[int] = mapped_column(sa.BigInteger)  # hundredths of the unit
+    target: Mapped[int] = mapped_column(sa.BigInteger)
+    due: Mapped[dt.date]
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="indicators")
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", IndicatorKind), name="kind_known"),
+        sa.CheckConstraint(_in("direction", IndicatorDirection), name="direction_known"),
+        sa.CheckConstraint("(direction = 'increase' AND target > baseline) OR "
+                           "(direction = 'decrease' AND target < baseline)", name="target_beyond_baseline"),
+    )
+
+    def snapshot(self) -> dict:
+        """As a campaign revision records it."""
+        return {"name": self.name, "unit": self.unit, "kind": self.kind, "direction": self.direction,
+                "baseline": self.baseline, "target": self.target, "due": self.due.isoformat()}
 
 
 class CampaignUpdate(db.Model):

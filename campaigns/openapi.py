@@ -9,6 +9,7 @@ from amanah import openapi
 from campaigns import categories, regions
 from campaigns.lifecycle import PUBLIC_STATUSES, Status
 from campaigns.search import MAX_PAGE, QUERY_MAX, SORTS
+from organizations.models import OrganizationType
 
 TAG = {"name": "campaigns", "description": "Published and closed campaigns with their ledger totals."}
 MINOR = {"type": "integer", "description": "Integer minor units of the campaign's currency."}
@@ -68,13 +69,48 @@ SCHEMAS = {
             "published_at": NULLABLE_TIME,
             "closed_at": NULLABLE_TIME,
             "organizer": {"type": "string", "description": "The organizer's display name."},
+            "organization": {
+                "oneOf": [{"$ref": "#/components/schemas/OrganizationRef"}, {"type": "null"}],
+                "description": "The organization that runs it; null for a person's own campaign."},
             "totals": {"$ref": "#/components/schemas/CampaignTotals"},
             "beneficiary": {"type": "string", "description": "Only on a single campaign."},
             "story_html": {"type": "string", "description": "Sanitized HTML; only on a single campaign."},
             "feed_url": {"type": "string", "format": "uri", "description": "Only on a single campaign."},
         },
         "required": ["public_id", "slug", "title", "url", "status", "category", "region", "city",
-                     "currency", "goal", "deadline", "organizer", "totals"],
+                     "currency", "goal", "deadline", "organizer", "organization", "totals"],
+    },
+    "OrganizationRef": {
+        "type": "object",
+        "properties": {
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "type": {"type": "string", "enum": [t.value for t in OrganizationType]},
+            "verified": {"type": "boolean", "description": "An admin checked its legal documents."},
+            "url": {"type": "string", "format": "uri"},
+        },
+        "required": ["slug", "name", "type", "verified", "url"],
+    },
+    "Organization": {
+        "type": "object",
+        "properties": {
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "type": {"type": "string", "enum": [t.value for t in OrganizationType]},
+            "verified": {"type": "boolean"},
+            "verified_at": NULLABLE_TIME,
+            "legal_basis": {"type": "string"},
+            "npwp": {"type": ["string", "null"], "pattern": "^[0-9]{15,16}$"},
+            "address": {"type": "string"},
+            "contact": {"type": "string"},
+            "description_html": {"type": "string", "description": "Sanitized HTML."},
+            "url": {"type": "string", "format": "uri"},
+            "totals": {"type": "object", "description": "Its public campaigns' totals, per currency.",
+                       "additionalProperties": {"$ref": "#/components/schemas/CampaignTotals"}},
+            "campaigns": {"type": "array", "items": {"$ref": "#/components/schemas/Campaign"}},
+        },
+        "required": ["slug", "name", "type", "verified", "verified_at", "legal_basis", "npwp", "address",
+                     "contact", "description_html", "url", "totals", "campaigns"],
     },
     "CampaignPage": {
         "type": "object",
@@ -106,6 +142,16 @@ PATHS = {
                       "404": ERROR_404},
     }},
 }
+
+
+PATHS["/api/v1/organizations/{slug}"] = {"get": {
+    "summary": "One organization with its public campaigns and their combined totals",
+    "tags": ["campaigns"],
+    "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"},
+                    "description": "The organization's slug, as in its page's address."}],
+    "responses": {"200": _json("The organization.", {"$ref": "#/components/schemas/Organization"}),
+                  "404": _json("No organization has this slug.", {"$ref": "#/components/schemas/Error"})},
+}}
 
 
 def register() -> None:

@@ -15,7 +15,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from amanah.i18n import format_money
-from campaigns import categories, regions
+from campaigns import categories, indicators, regions
 from campaigns.models import Campaign, CampaignRevision
 
 FIELD_LABELS = {
@@ -28,6 +28,7 @@ FIELD_LABELS = {
     "beneficiary": _l("Beneficiaries"),
     "story": _l("Story"),
     "cover": _l("Cover image"),
+    "indicators": _l("Outcome indicators"),
 }
 # Fields whose change is told in a sentence of its own rather than as "before -> after".
 LONG_FIELDS = ("story", "cover")
@@ -64,6 +65,8 @@ def _show(name: str, value, campaign: Campaign) -> str:
         return categories.label(value)
     if name == "region":
         return regions.name(value)
+    if name == "indicators":
+        return "\n".join(indicators.describe(snapshot) for snapshot in value)
     return str(value)
 
 

@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from accounts.models import Role, User, UserRole
@@ -39,6 +40,7 @@ from campaigns.models import (
     new_public_id,
     slugify,
 )
+from organizations.models import MemberRole, Organization
 
 # Deadlines are days in Indonesian western time (WIB, UTC+7, no daylight saving): a campaign
 # takes donations until the end of its deadline day there.
@@ -69,6 +71,7 @@ class CampaignInput:
     beneficiary: str = ""
     treasurer_id: int | None = None
     cover: bytes | None = None  # an upload's raw bytes; None keeps the current cover
+    organization_id: int | None = None  # None: the organizer's own campaign
 
 
 def today_wib(now: dt.datetime | None = None) -> dt.date:
@@ -127,7 +130,8 @@ def checked_text(errors: dict, field: str, value: str, low: int, high: int, empt
     return value
 
 
-def _validate(data: CampaignInput, campaign: Campaign | None) -> tuple[dict, dict[str, str]]:
+def _validate(data: CampaignInput, campaign: Campaign | None,
+              organizer: User | None) -> tuple[dict, dict[str, str]]:
     errors: dict[str, str] = {}
     clean: dict = {
         "title": checked_text(errors, "title", data.title, TITLE_MIN, TITLE_MAX, _l("Enter a title.")),
@@ -168,6 +172,7 @@ def _validate(data: CampaignInput, campaign: Campaign | None) -> tuple[dict, dic
     else:
         clean["treasurer_id"] = data.treasurer_id
 
+    _check_organization(data, campaign, organizer, clean, errors)
     if data.cover is not None:
         try:
             clean["cover_bytes"] = images.reencode(data.cover)
@@ -177,6 +182,37 @@ def _validate(data: CampaignInput, campaign: Campaign | None) -> tuple[dict, dic
 
 
 TREASURER_LOCKED = _l("Once a campaign is published, only an admin can change its treasurer.")
+ORGANIZATION_LOCKED = _l("The organization cannot change once a campaign is published.")
+
+
+def personal_campaigns_allowed() -> bool:
+    return bool(current_app.config.get("PERSONAL_CAMPAIGNS", True))
+
+
+def _check_organization(data: CampaignInput, campaign: Campaign | None, organizer: User | None,
+                        clean: dict, errors: dict[str, str]) -> None:
+    """Who runs the campaign: an organization its organizer organizes for, or (where allowed) the
+    organizer in person. Donors give to that organization, so it is fixed once the campaign is public."""
+    wanted = data.organization_id
+    if campaign is not None and campaign.is_public:
+        if wanted != campaign.organization_id:
+            errors["organization_id"] = str(ORGANIZATION_LOCKED)
+        return
+    if wanted is None:
+        if not personal_campaigns_allowed():
+            errors["organization_id"] = str(_l("Choose the organization that runs this campaign."))
+        clean["organization_id"] = None
+        return
+    org = db.session.get(Organization, wanted) if isinstance(wanted, int) and 0 < wanted < 2**31 else None
+    if org is None or organizer is None or not org.has_member(organizer, MemberRole.ORGANIZER):
+        errors["organization_id"] = str(_l("Choose one of the organizations you organize for."))
+        return
+    clean["organization_id"] = org.id
+    treasurer = db.session.get(User, clean.get("treasurer_id") or data.treasurer_id or 0) \
+        if "treasurer_id" not in errors else None
+    if treasurer is not None and not org.has_member(treasurer, MemberRole.TREASURER):
+        errors["treasurer_id"] = str(_l("Choose one of %(organization)s's treasurers.",
+                                        organization=org.name))
 
 
 def treasurer_error(treasurer_id) -> str | None:
@@ -213,9 +249,11 @@ def _deadline_error(deadline: dt.date | None) -> str | None:
     return None
 
 
-def check_campaign(data: CampaignInput, campaign: Campaign | None = None) -> dict[str, str]:
-    """What is wrong with `data` (field -> message), without saving anything."""
-    return _validate(data, campaign)[1]
+def check_campaign(data: CampaignInput, campaign: Campaign | None = None,
+                   organizer: User | None = None) -> dict[str, str]:
+    """What is wrong with `data` (field -> message), without saving anything. `organizer` is who
+    writes a new campaign (an existing one keeps its own)."""
+    return _validate(data, campaign, campaign.organizer if campaign is not None else organizer)[1]
 
 
 def _fmt(minor: int, currency: str) -> str:
@@ -237,7 +275,7 @@ def create_campaign(organizer: User, data: CampaignInput) -> Campaign:
     """A new draft owned by `organizer`; ValidationError (nothing saved) on bad input."""
     if not can(organizer, Action.CREATE_CAMPAIGN):
         raise PermissionDenied("only organizers create campaigns")
-    clean, errors = _validate(data, None)
+    clean, errors = _validate(data, None, organizer)
     if errors:
         raise ValidationError(errors)
     campaign = Campaign(public_id=new_public_id(), organizer_id=organizer.id, status=Status.DRAFT.value)
@@ -272,7 +310,7 @@ def update_campaign(campaign: Campaign, actor: User, data: CampaignInput) -> Cam
     db.session.refresh(campaign)
     if not can(actor, Action.EDIT_CAMPAIGN, campaign):
         raise PermissionDenied("only the organizer edits, and only a draft, rejected or published campaign")
-    clean, errors = _validate(data, campaign)
+    clean, errors = _validate(data, campaign, campaign.organizer)
     if errors:
         raise ValidationError(errors)
     before = _snapshot(campaign)

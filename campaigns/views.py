@@ -8,11 +8,12 @@ from flask_login import current_user
 from accounts.permissions import Action, can, permission_required
 from amanah.errors import error_response
 from amanah.extensions import db, login_manager
-from campaigns import categories, images, lifecycle, panels, regions, revisions, search, services
+from campaigns import categories, images, indicators, lifecycle, panels, regions, revisions, search, services
 from campaigns.forms import (
     ActionForm,
     CampaignForm,
     CloseForm,
+    IndicatorForm,
     RejectForm,
     UpdateForm,
     amount_text,
@@ -122,13 +123,15 @@ def edit(public_id: str):
 
 def _edit_form(campaign):
     form = CampaignForm(obj=campaign)
+    form.offer_organizations(campaign.organizer if campaign is not None else _user(),
+                             campaign.organization if campaign is not None else None)
     if request.method == "GET" and campaign is not None:
         form.goal.data = amount_text(campaign.goal, campaign.currency)
     if form.is_submitted():
         parsed = form.validate()
         cover, cover_error = _cover_bytes(form)
         data = form.to_input(cover)
-        errors = services.check_campaign(data, campaign)
+        errors = services.check_campaign(data, campaign, _user())
         if cover_error:
             errors["cover"] = cover_error
         if parsed and not errors:
@@ -168,6 +171,7 @@ def show(public_id: str, slug: str | None):
         percent=search.Card(campaign, totals).percent,
         story=render_markdown(campaign.story), days_left=services.days_left(campaign),
         updates=[(u, render_markdown(u.body)) for u in campaign.updates],
+        outcome=indicators.progress_of(campaign),
         can_edit=can(user, Action.EDIT_CAMPAIGN, campaign),
         can_submit=can(user, Action.SUBMIT_CAMPAIGN, campaign) and _allows(campaign, Transition.SUBMIT),
         can_close=_may_close(user, campaign), can_post=can(user, Action.POST_CAMPAIGN_UPDATE, campaign),
@@ -283,3 +287,48 @@ def new_update(public_id: str):
             return redirect(_canonical(campaign, _anchor=f"update-{update.id}"), code=303)
     status = 422 if form.is_submitted() else 200
     return render_template("campaigns/update_form.html", form=form, campaign=campaign), status
+
+
+@bp.route("/<public_id>/indicators", methods=["GET", "POST"])
+def indicators_page(public_id: str):
+    """The organizer declares outcome indicators (after publication: adds; before: also removes)."""
+    campaign = _campaign_or_404(public_id)
+    if not can(_user(), Action.EDIT_CAMPAIGN, campaign):
+        return _deny(campaign)
+    form = IndicatorForm()
+    refused = None
+    if form.validate_on_submit():
+        try:
+            indicators.add_indicator(campaign, _user(), form.to_input())
+        except services.ValidationError as exc:
+            db.session.rollback()
+            _merge_errors(form, exc.errors)
+        except indicators.IndicatorRefused as exc:
+            db.session.rollback()
+            refused = str(exc.message)
+        else:
+            db.session.commit()
+            flash(_("The indicator is added."), "success")
+            return redirect(url_for("campaigns.indicators_page", public_id=public_id), code=303)
+    campaign = _campaign_or_404(public_id)
+    status = 422 if form.is_submitted() else 200
+    return render_template("campaigns/indicators.html", campaign=campaign, form=form, refused=refused,
+                           remove_form=ActionForm()), status
+
+
+@bp.post("/<public_id>/indicators/<int:indicator_id>/remove")
+def remove_indicator(public_id: str, indicator_id: int):
+    campaign = _campaign_or_404(public_id)
+    if not can(_user(), Action.EDIT_CAMPAIGN, campaign):
+        return _deny(campaign)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        indicators.remove_indicator(campaign, _user(), indicator_id)
+    except indicators.IndicatorRefused as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(_("The indicator is removed."), "success")
+    return redirect(url_for("campaigns.indicators_page", public_id=public_id), code=303)

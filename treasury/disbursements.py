@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from accounts.models import Role, User
 from accounts.permissions import Action, can
+from amanah import evidence as evidence_store
 from amanah.db import now_utc
 from amanah.errors import ValidationError
 from amanah.extensions import db
@@ -34,7 +35,6 @@ from donations.balances import available_balance
 from ledger import storage
 from ledger.models import CampaignTotal
 from ledger.queries import read_row
-from treasury import evidence as evidence_store
 from treasury.models import (
     PAYEE_MAX,
     PURPOSE_MAX,

@@ -7,11 +7,11 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import RadioField, SelectField, StringField, TextAreaField, ValidationError
 
+from amanah import evidence as evidence_store
 from amanah.i18n import parse_money
 from amanah.money import MoneyError
 from campaigns.forms import LocalDateField, int_or_none, treasurer_choices
 from treasury import disbursements
-from treasury import evidence as evidence_store
 from treasury.models import (
     CATEGORY_LABELS,
     PAYEE_KIND_LABELS,

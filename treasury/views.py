@@ -6,10 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from accounts.permissions import Action, can, permission_required
+from amanah import evidence as evidence_store
 from amanah.extensions import db, login_manager
 from campaigns import services as campaign_services
 from treasury import disbursements, treasurers
-from treasury import evidence as evidence_store
 from treasury.forms import DisbursementForm, ReversalForm, TreasurerForm
 
 bp = Blueprint("treasury", __name__)

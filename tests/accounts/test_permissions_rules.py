@@ -12,6 +12,7 @@ from accounts.models import User, UserRole
 from accounts.permissions import RULES, Action, can
 from campaigns.models import Campaign
 from donations.models import Donation
+from organizations.models import Organization, OrganizationMember
 from treasury.models import Disbursement
 
 ORGANIZER, OTHER_ORGANIZER, TREASURER, OTHER_TREASURER = 10, 11, 20, 21
@@ -54,6 +55,12 @@ def campaign(status: str = "published", organizer_id: int = ORGANIZER,
     return Campaign(organizer_id=organizer_id, treasurer_id=treasurer_id, status=status)
 
 
+def organization() -> Organization:
+    """"organizer" organizes for it, "treasurer" is its treasurer."""
+    return Organization(members=[OrganizationMember(user_id=ORGANIZER, role="organizer"),
+                                 OrganizationMember(user_id=TREASURER, role="treasurer")])
+
+
 def donation(donor_id: int | None = DONOR, status: str = "published") -> Donation:
     return Donation(user_id=donor_id, campaign=campaign(status))
 
@@ -67,6 +74,9 @@ TABLE = [
     ("manage-users", Action.MANAGE_USERS, None, {"admin"}),
     ("role-changes", Action.VIEW_ROLE_CHANGES, None, {"admin", "auditor"}),
     ("reconciliation", Action.VIEW_RECONCILIATION, None, {"admin", "auditor"}),
+    ("organization-create", Action.CREATE_ORGANIZATION, None, {"organizer", "other organizer", "admin"}),
+    ("organization-manage", Action.MANAGE_ORGANIZATION, organization, {"organizer", "admin"}),
+    ("organization-verify", Action.VERIFY_ORGANIZATION, organization, {"admin"}),
     ("view-published", Action.VIEW_CAMPAIGN, campaign, EVERYONE),
     ("view-closed", Action.VIEW_CAMPAIGN, lambda: campaign("closed"), EVERYONE),
     ("view-draft", Action.VIEW_CAMPAIGN, lambda: campaign("draft"), PRIVATE),

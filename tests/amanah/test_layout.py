@@ -13,7 +13,8 @@ def _layout_table() -> str:
 
 
 def test_the_packages_are_the_ones_the_layout_names():
-    assert PACKAGES == ["accounts", "amanah", "campaigns", "documents", "donations", "ledger", "treasury"]
+    assert PACKAGES == ["accounts", "amanah", "campaigns", "documents", "donations", "ledger",
+                        "organizations", "treasury"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
 from accounts.models import Role
+from amanah import evidence as evidence_store
 from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns import categories, regions
@@ -15,7 +16,6 @@ from campaigns.models import Campaign
 from ledger import storage
 from ledger.models import LedgerEntry
 from tests.factories import make_user
-from treasury import evidence as evidence_store
 from treasury.models import Disbursement
 
 RP = 100  # minor units per rupiah (IDR's ISO exponent is 2)

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import Role, User
+from amanah import evidence as evidence_store
 from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns.models import Campaign
@@ -18,7 +19,6 @@ from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories import login, make_user
 from tests.factories.treasury import EN, RP, form_data, fund, make_campaign, pdf, picture, stored_nothing
 from treasury import disbursements
-from treasury import evidence as evidence_store
 from treasury.models import Disbursement
 
 

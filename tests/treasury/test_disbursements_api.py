@@ -15,13 +15,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from amanah import evidence as evidence_store
 from amanah.extensions import db
 from campaigns.services import today_wib
 from ledger.models import LedgerEntry
 from tests.factories.treasury import fund, make_campaign, pdf, picture
 from treasury import api as disbursement_api
 from treasury import disbursements
-from treasury import evidence as evidence_store
 from treasury.models import Disbursement
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -430,8 +430,8 @@ def test_a_photo_recorded_before_metadata_was_removed_cannot_prove_a_second_paym
     same photo uploaded again (now cleaned, so with another hash) is still the same document."""
     import io
 
+    from amanah import image_metadata
     from tests.factories.treasury import drawing, rich_exif
-    from treasury import image_metadata
     out = io.BytesIO()
     drawing().save(out, "JPEG", quality=90, exif=rich_exif())  # GPS, camera, time: a phone photo
     photo = out.getvalue()

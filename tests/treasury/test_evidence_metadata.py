@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 
 from accounts.models import User
+from amanah import evidence as evidence_store
+from amanah import image_metadata
 from amanah.extensions import db
 from ledger.models import LedgerEntry
 from tests.factories import login
 from tests.factories.treasury import EN, SECRET_PLACE, drawing, form_data, rich_exif, stored_nothing
-from treasury import evidence as evidence_store
-from treasury import image_metadata
 from treasury.models import Disbursement
 
 TRAILER = b"\x00\x00\x00\x18ftypmp42MOTION-PHOTO-VIDEO" * 20

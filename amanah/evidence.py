@@ -1,4 +1,5 @@
-"""Evidence documents (invoices, transfer slips): checked by content, stored by their SHA-256.
+"""Uploaded documents (disbursement evidence, report evidence, an organization's verification
+papers): checked by content, stored by their SHA-256.
 
 The SHA-256 of the stored file goes into the ledger entry, and the stored file is exactly what is
 published: anyone can hash the file they download and find the ledger's value. Only three formats
@@ -9,7 +10,7 @@ Photos are published without their metadata. A phone picture of a transfer slip 
 tell anyone the GPS position where it was taken, the camera's make, model and serial number, the
 time, the editing history (XMP, Photoshop/IPTC), and may even carry a "motion photo" video or a
 second image after the end of the JPEG. So JPEG and PNG uploads go through
-treasury.image_metadata first: the metadata blocks and anything after the image's end are
+amanah.image_metadata first: the metadata blocks and anything after the image's end are
 dropped, losslessly (the compressed pixels are copied, never re-encoded), keeping only what is
 needed to show the image as intended (colour profile, transparency, and an EXIF orientation so
 that sideways photos still display upright). The checks and the hash are of these cleaned bytes;
@@ -17,7 +18,7 @@ an image with nothing to remove is kept byte for byte. PDFs are kept byte for by
 rewriting a PDF is not lossless, so a treasurer who wants a PDF's properties gone must export it
 without them.
 
-Storage is content-addressed: `instance/uploads/evidence/<sha256>`. A file is written under a
+Storage is content-addressed: `instance/uploads/<kind>/<sha256>`. A file is written under a
 temporary name and renamed into place, so a reader never sees half a file. Files that appear
 while a transaction is open are removed again if that transaction rolls back; a file without a
 disbursement row is never served (the row says who may see it).
@@ -37,8 +38,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
 
+from amanah import image_metadata
 from amanah.transactions import on_rollback
-from treasury import image_metadata
 
 PDF_MAGIC = b"%PDF-"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -179,25 +180,27 @@ def inspect(data: bytes) -> Evidence:
 
 # ---- storage ----
 
-def folder() -> Path:
-    path = Path(current_app.instance_path) / "uploads" / "evidence"
+def folder(kind: str = "evidence") -> Path:
+    """instance/uploads/<kind>: `evidence` (disbursements, progress reports) is published by its
+    rows' rules; `organization-documents` (verification papers) only ever to admins."""
+    path = Path(current_app.instance_path) / "uploads" / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def path_for(sha256: str) -> Path:
+def path_for(sha256: str, kind: str = "evidence") -> Path:
     if not SHA256_PATTERN.match(sha256 or ""):
         raise ValueError("not a SHA-256 hex digest")
-    return folder() / sha256
+    return folder(kind) / sha256
 
 
-def exists(sha256: str) -> bool:
-    return path_for(sha256).is_file()
+def exists(sha256: str, kind: str = "evidence") -> bool:
+    return path_for(sha256, kind).is_file()
 
 
-def store(evidence: Evidence) -> Path:
+def store(evidence: Evidence, kind: str = "evidence") -> Path:
     """Put the file in place inside the current transaction: if that rolls back, it goes again."""
-    target = path_for(evidence.sha256)
+    target = path_for(evidence.sha256, kind)
     if target.is_file():
         return target  # content-addressed: the same bytes are already there
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
