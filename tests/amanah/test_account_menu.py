@@ -9,7 +9,7 @@ from accounts.models import Role
 from tests.factories import login, make_user
 
 WORK = {"/donations/mine", "/campaigns/mine", "/campaigns/review/", "/treasury/", "/admin/users",
-        "/admin/users/role-changes", "/payments/reconciliation"}
+        "/admin/users/role-changes", "/payments/reconciliation", "/admin/organizations"}
 
 
 def _menu_links(html: str) -> set[str]:
@@ -23,7 +23,7 @@ def _menu_links(html: str) -> set[str]:
     ((Role.TREASURER,), {"/donations/mine", "/treasury/"}),
     ((Role.AUDITOR,), {"/donations/mine", "/admin/users/role-changes", "/payments/reconciliation"}),
     ((Role.ADMIN,), {"/donations/mine", "/campaigns/review/", "/treasury/", "/admin/users",
-                     "/admin/users/role-changes", "/payments/reconciliation"}),
+                     "/admin/users/role-changes", "/payments/reconciliation", "/admin/organizations"}),
     ((Role.ORGANIZER, Role.TREASURER), {"/donations/mine", "/campaigns/mine", "/treasury/"}),
 ])
 def test_the_account_menu_holds_each_roles_work(app, client, roles, expected):

@@ -21,6 +21,7 @@ from campaigns.models import Campaign
 from donations import dashboard
 from donations.models import Donation
 from ledger.models import LedgerEntry
+from organizations.models import Organization, OrganizationMember
 from tests.conftest import make_app, serve_until_shutdown
 from tests.factories.browser import axe_violations, chromium_browser, horizontal_overflow
 from treasury.models import Disbursement
@@ -54,6 +55,9 @@ def _world(app) -> dict:
                    .order_by(Donation.id))
     disbursement = one(sa.select(Disbursement).where(Disbursement.campaign_id == funded.id))
     seq = one(sa.select(LedgerEntry.seq).where(LedgerEntry.kind == "disbursement"))
+    organization = one(sa.select(Organization).order_by(Organization.id))
+    own_organization = one(sa.select(Organization).join(OrganizationMember)
+                           .where(OrganizationMember.user_id == organizer.id).order_by(Organization.id))
     with app.test_request_context("/"):
         guest_view = url_for("giving.guest_view", token=dashboard.guest_token(donation))
     funded_path = f"/campaigns/{funded.public_id}"
@@ -63,12 +67,14 @@ def _world(app) -> dict:
                       f"{funded_path}/give", "/ledger", f"/ledger/entries/{seq}",
                       f"/ledger/campaigns/{funded.public_id}", "/ledger/verify", "/ledger/receipt-proof",
                       guest_view, "/account/login", "/account/register", "/account/password/forgot",
-                      "/no-such-page"],
+                      "/organizations/", f"/organizations/{organization.slug}", "/no-such-page"],
         "donor": ["/donations/mine", "/account/profile", "/account/password", "/account/email",
                   f"{funded_path}/give"],
         "organizer": ["/campaigns/mine", "/campaigns/new", f"/campaigns/{own_published.public_id}",
                       f"/campaigns/{own_published.public_id}/edit", f"/campaigns/{own_draft.public_id}",
-                      f"/campaigns/{own_published.public_id}/updates/new"],
+                      f"/campaigns/{own_published.public_id}/updates/new",
+                      f"/campaigns/{own_published.public_id}/indicators", "/organizations/new",
+                      f"/organizations/{own_organization.slug}/manage"],
         "treasurer": ["/treasury/", f"/treasury/{funded.public_id}/disbursements/new",
                       f"/treasury/{funded.public_id}/disbursements/{disbursement.id}/reverse",
                       f"{funded_path}/documents/receipts", funded_path],
@@ -76,7 +82,8 @@ def _world(app) -> dict:
         "admin": ["/admin/users", f"/admin/users/{organizer.id}", "/campaigns/review/",
                   f"/campaigns/{submitted.public_id}/review", f"/campaigns/{submitted.public_id}",
                   f"{funded_path}/treasurer", f"/donations/{donation.id}/refund", f"{funded_path}/changes",
-                  funded_path, "/treasury/", "/payments/reconciliation"],
+                  funded_path, "/treasury/", "/payments/reconciliation", "/admin/organizations",
+                  f"/organizations/{organization.slug}/verification"],
     }
 
 
