@@ -15,8 +15,11 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP) translations
 
 # Catalogs are compiled from the committed .po sources on every install, never committed as .mo.
+# English is the language of the source strings: its catalog is compiled without statistics, which
+# would only count its (deliberately) empty translations; Indonesian's show what is missing.
 translations: $(STAMP)
-	$(BIN)/pybabel compile --statistics -d translations
+	$(BIN)/pybabel compile --statistics -d translations -l id
+	$(BIN)/pybabel compile -d translations -l en
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade

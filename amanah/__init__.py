@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from amanah import demo, errors, i18n, nav, security, transactions, views
+from amanah import demo, errors, home, i18n, nav, security, transactions, views
 from amanah.config import ROOT, instance_folder, load_config
 from amanah.db import ping_when_idle
 from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -21,6 +21,10 @@ from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
 DOMAIN_PACKAGES: tuple[str, ...] = (
     "accounts", "organizations", "donations", "documents", "treasury", "ledger.blueprints", "campaigns",
 )
+
+# Libraries whose INFO lines describe their own progress, not the app's: WeasyPrint logs seven
+# steps per PDF rendered, fontTools each font it subsets. Their warnings and errors still show.
+QUIET_LOGGERS = ("weasyprint.progress", "fontTools")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -34,6 +38,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     instance_path.mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(instance_path, test_config))
     logging.basicConfig(level=logging.INFO if app.config["AMANAH_ENV"] != "testing" else logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     if app.config["PROXY_HOPS"]:
         # Behind N reverse proxies the client's address, scheme and host arrive in X-Forwarded-*;
@@ -54,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     nav.init_app(app)
+    home.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     transactions.init_app(app)

@@ -129,6 +129,9 @@ class Setting:
 
 
 PROD = ("production",)
+DEMO_ORG_NAME = "Yayasan Amanah Demo"
+DEMO_ORG_ADDRESS = "Jl. Contoh Raya No. 1, Jakarta Pusat 10110 (alamat demo)"
+DEMO_ORG_REGISTRATION_NO = "AHU-0000000.AH.01.04.Tahun 2026 (nomor demo)"
 MIB = 1024 * 1024
 
 # Every environment variable Amanah reads, one line each; the README's configuration table lists
@@ -158,9 +161,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEDGER_ORIGIN", text, "amanah.localhost/ledger", PROD, "the log's name in checkpoints"),
     Setting("LEDGER_SIGNING_KEY", text, None, PROD, "Ed25519 note key; unset: one in the instance"),
     Setting("PERSONAL_CAMPAIGNS", flag, True, (), "may a person run a campaign without an organization"),
-    Setting("ORG_NAME", text, "Yayasan Amanah Demo", (), "organization on receipts and pages"),
-    Setting("ORG_ADDRESS", text, "", (), "its address"),
-    Setting("ORG_REGISTRATION_NO", text, "", (), "its registration number"),
+    # The demo organization, marked as such, until an operator names the real one.
+    Setting("ORG_NAME", text, DEMO_ORG_NAME, (), "organization on receipts and pages"),
+    Setting("ORG_ADDRESS", text, DEMO_ORG_ADDRESS, (), "its address"),
+    Setting("ORG_REGISTRATION_NO", text, DEMO_ORG_REGISTRATION_NO, (), "its registration number"),
     # Receipts are numbered <prefix>-<year>-<number>, credit notes <prefix>-CN-<year>-<number>.
     Setting("RECEIPT_PREFIX", text, "AMN", (), "prefix of document numbers"),
     # Where bulk document jobs run: "rq" (default with REDIS_URL), "thread" (default without),

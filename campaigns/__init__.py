@@ -17,6 +17,7 @@ def init_app(app) -> None:
         cli,
         demo,
         feeds,
+        home,
         indicators,
         lifecycle,
         openapi,
@@ -36,6 +37,7 @@ def init_app(app) -> None:
     register_nav(app, "campaigns.index", _l("Campaigns"), order=10)
     demo.register()
     organization_demo.register()
+    home.register(app)
     openapi.register()
     site_openapi.init_app(app)
     app.jinja_env.globals.update(

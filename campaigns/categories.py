@@ -24,6 +24,16 @@ LABELS = {
     Category.DIGITAL: _l("Digital community services"),
 }
 
+# What each kind covers, in a few examples (the home page's category links).
+DESCRIPTIONS = {
+    Category.SOCIAL: _l("aid for the elderly, people with disabilities and neglected children"),
+    Category.EDUCATION: _l("free tutoring, skills training, community reading gardens"),
+    Category.HEALTH: _l("posyandu, health education, immunization, community clinics"),
+    Category.ECONOMY: _l("cooperatives, small business (UMKM) training and programs"),
+    Category.CULTURE: _l("religious activities, the arts, preserving local culture"),
+    Category.DIGITAL: _l("free internet access, digital literacy, public service apps"),
+}
+
 CODES: tuple[str, ...] = tuple(c.value for c in Category)
 
 

@@ -1,4 +1,5 @@
-"""`flask demo` for campaigns: published campaigns in every category, a draft, one under review.
+"""`flask demo` for campaigns: published campaigns in every category, a draft, one under review,
+and one closed with its final update once its money was given and paid out.
 
 Idempotent: a campaign is found again by its organizer and title, an update by its title, and a
 cover image is content-addressed, so running the loader twice changes nothing.
@@ -6,6 +7,7 @@ cover image is content-addressed, so running the loader twice changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 
 import sqlalchemy as sa
@@ -15,7 +17,7 @@ from accounts.models import Role, User, UserRole
 from amanah.demo import demo_loader
 from amanah.extensions import db
 from campaigns import services
-from campaigns.demo_data import CAMPAIGNS
+from campaigns.demo_data import CAMPAIGNS, FINAL_UPDATES
 from campaigns.lifecycle import Status
 from campaigns.models import Campaign, CampaignUpdate
 
@@ -43,8 +45,10 @@ def _user(email: str) -> User:
     return user
 
 
+@functools.cache
 def cover_png(category: str) -> bytes:
-    """A simple picture per category: a coloured background and one shape, drawn here."""
+    """A simple picture per category: a coloured background and one shape, drawn here (at 1200 x 750,
+    scaled to 800 x 500: large enough for a page and a shared link, quick to encode as WebP)."""
     image = Image.new("RGB", (1200, 750), COLOURS[category])
     draw = ImageDraw.Draw(image)
     light = "#f6efe1"
@@ -70,7 +74,7 @@ def cover_png(category: str) -> bytes:
                      width=36 - i * 4)
         draw.ellipse((570, 490, 630, 550), fill=light)
     buffer = io.BytesIO()
-    image.save(buffer, "PNG")
+    image.resize((800, 500), Image.Resampling.LANCZOS).save(buffer, "PNG")
     return buffer.getvalue()
 
 
@@ -87,7 +91,7 @@ def _campaign(organizer: User, treasurer: User, admin: User, spec) -> tuple[Camp
     campaign = services.create_campaign(organizer, data)
     if status != Status.DRAFT:
         services.submit(campaign, organizer)
-    if status == Status.PUBLISHED:
+    if status in (Status.PUBLISHED, Status.CLOSED):  # a closed one is closed by close_demo_campaigns
         services.publish(campaign, admin)
     return campaign, True
 
@@ -108,6 +112,26 @@ def load_demo_campaigns() -> list[str]:
     return [f"Demo campaigns: {len(CAMPAIGNS)} defined, {created} created now."]
 
 
+def close_demo_campaigns() -> list[str]:
+    """After the gifts (donations' loader) and the payments (treasury's): the final update, then close."""
+    closed = 0
+    for spec in CAMPAIGNS:
+        title = spec[5]
+        if spec[1] != Status.CLOSED or title not in FINAL_UPDATES:
+            continue
+        organizer = _user(spec[0])
+        campaign = db.session.scalar(sa.select(Campaign).where(Campaign.organizer_id == organizer.id,
+                                                               Campaign.title == title))
+        if campaign is None or campaign.status != Status.PUBLISHED:
+            continue  # not created here, or closed already
+        update_title, body, reason = FINAL_UPDATES[title]
+        services.post_update(campaign, organizer, update_title, body)
+        services.close(campaign, organizer, reason)
+        closed += 1
+    return [f"Demo campaigns closed with their final update: {closed}."] if closed else []
+
+
 def register() -> None:
     demo_loader(order=20, name="campaigns")(load_demo_campaigns)
+    demo_loader(order=50, name="campaigns-closing")(close_demo_campaigns)
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 # (organizer e-mail, status, category, region, city, title, goal in rupiah, days to deadline,
-#  beneficiary, story in Markdown, updates as (title, body))
+#  beneficiary, story in Markdown, updates as (title, body)). A "closed" campaign is published first,
+#  takes its gifts and pays them out, and is closed with its final update (FINAL_UPDATES) at the end.
 CAMPAIGNS = [
     ("budi.santoso@amanah.test", "published", "health", "34", "Kabupaten Sleman",
      "Timbangan dan alat ukur baru untuk Posyandu Melati, Sleman", 18_500_000, 45,
@@ -192,4 +193,33 @@ perantara. Kami ingin membangun **rumah produksi bersama** dengan alat tenun yan
 
 Dengan tempat bersama, para penenun dapat berbagi pewarna alami, menjaga mutu, dan menjual
 langsung kepada pembeli.""", []),
+    ("rina.wulandari@amanah.test", "closed", "social", "33", "Kabupaten Demak",
+     "Paket sembako dan obat untuk warga terdampak banjir di Karanganyar, Demak", 6_000_000, 20,
+     "120 keluarga di tiga dusun Kecamatan Karanganyar yang rumahnya terendam.",
+     """Tanggul Sungai Wulan jebol dan air merendam tiga dusun di Kecamatan Karanganyar selama
+hampir dua minggu. Banyak keluarga kehilangan persediaan makanan dan tidak bisa bekerja.
+
+Karang taruna desa mendata **120 keluarga** yang paling membutuhkan. Kami ingin membagikan satu
+paket untuk setiap keluarga:
+
+- beras 5 kg, minyak goreng, gula, dan telur,
+- obat-obatan dasar untuk demam, diare, dan gatal kulit dari apotek setempat.
+
+Paket dibagikan di balai desa dengan daftar penerima yang ditandatangani. Nota pembelian akan
+dicatat bendahara di halaman ini.""",
+     [("Pembelian tahap pertama", "Beras dan minyak untuk 80 paket sudah dibeli dari UD Sumber "
+       "Rejeki. Pembagian pertama dilakukan Sabtu pagi di balai desa.")]),
 ]
+
+# The closed campaign's last word: posted when it closes, after its money was paid out.
+# title -> (update title, update body, the reason given for closing)
+FINAL_UPDATES = {
+    "Paket sembako dan obat untuk warga terdampak banjir di Karanganyar, Demak": (
+        "Laporan akhir: 120 paket sudah sampai",
+        "Seluruh **120 paket** sembako dan obat sudah dibagikan kepada keluarga yang terdata. Daftar "
+        "penerima yang ditandatangani kepala dusun tersimpan di kantor desa.\n\n"
+        "Dana yang terkumpul dipakai untuk beras, minyak, gula, telur, dan obat; nota setiap belanja "
+        "tercatat di bagian pengeluaran halaman ini dan di buku besar publik. Penggalangan dana kami "
+        "tutup karena kebutuhan sudah terpenuhi. Terima kasih kepada semua donatur.",
+        "Target tercapai dan seluruh paket sudah dibagikan."),
+}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from amanah import nav, openapi
-from ledger import api, cli, pages, queries, views
+from ledger import api, cli, home, pages, queries, views
 from ledger import openapi as ledger_openapi
 
 
@@ -23,3 +23,4 @@ def init_app(app) -> None:
     openapi.init_app(app)
     pages.init_jinja(app)
     app.teardown_appcontext(queries.close_reader)
+    home.register(app)

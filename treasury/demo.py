@@ -1,6 +1,7 @@
 """`flask demo`: a few disbursements, each with an evidence document drawn here and labelled as a
-demo (never a scan pretending to be a real invoice). Idempotent: a campaign that already has
-disbursements is left alone."""
+demo (never a scan pretending to be a real invoice): different payments for a few demo campaigns,
+and nearly all the money of the campaign that closes at the end of the demo. Idempotent: a campaign
+that already has disbursements is left alone."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,18 +13,30 @@ from PIL import Image, ImageDraw, ImageFont
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.money import format_money
+from campaigns.demo_data import CAMPAIGNS, FINAL_UPDATES
 from campaigns.models import Campaign
-from ledger.models import CampaignTotal
 from treasury import disbursements
 
-DEMO_CAMPAIGNS = 2
-
-# (payee kind, payee, purpose, category, share of the balance in percent, days ago, evidence public)
-DEMO_PAYMENTS = [
-    ("organization", "Toko Bangunan Sinar Jaya", "Pembelian bahan untuk kegiatan program (tahap 1)",
-     "goods", 40, 2, True),
-    ("individual", "Pak Darto", "Ongkos angkut barang ke lokasi kegiatan", "services", 10, 1, False),
-]
+# By campaign title: (payee kind, payee, purpose, category, share of the balance at that moment in
+# percent, days ago, evidence format, evidence public)
+DEMO_PAYMENTS = {
+    CAMPAIGNS[0][5]: [
+        ("organization", "Toko Alat Kesehatan Sehat Sentosa", "Dua timbangan digital bayi dan satu "
+         "infantometer untuk Posyandu Melati", "goods", 40, 2, "PDF", True),
+        ("individual", "Pak Darto", "Ongkos angkut timbangan dari Kota Yogyakarta ke Dusun Krapyak",
+         "services", 10, 1, "PNG", False),
+    ],
+    CAMPAIGNS[1][5]: [
+        ("organization", "Toko Buku Cahaya Kupang", "150 buku cerita anak untuk taman baca (tahap 1)",
+         "goods", 35, 3, "PNG", True),
+    ],
+    next(iter(FINAL_UPDATES)): [
+        ("organization", "UD Sumber Rejeki", "Beras, minyak goreng, gula dan telur untuk 120 paket sembako",
+         "direct_aid", 75, 4, "PDF", True),
+        ("organization", "Apotek Sehat Karanganyar", "Obat demam, diare dan salep kulit untuk 120 paket",
+         "goods", 90, 3, "PNG", True),
+    ],
+}
 
 
 def _font(size: int):
@@ -64,17 +77,16 @@ def demo_invoice(*, number: str, payee: str, purpose: str, amount: int, currency
 
 
 def load_demo_disbursements() -> list[str]:
-    published = db.session.execute(
-        sa.select(Campaign).where(Campaign.status == "published").order_by(Campaign.id)).scalars().all()
-    # The first two campaigns that took donations, always the same two, so a rerun adds nothing.
-    funded = [c for c in published if db.session.get(CampaignTotal, c.public_id) is not None][:DEMO_CAMPAIGNS]
+    campaigns = db.session.execute(sa.select(Campaign).where(
+        Campaign.title.in_(DEMO_PAYMENTS), Campaign.status == "published")).scalars().all()
     made = 0
-    for campaign in funded:
+    for campaign in sorted(campaigns, key=lambda c: c.id):
         if disbursements.for_campaign(campaign):
             continue
         created = campaign.created_at.astimezone(disbursements.CAMPAIGN_ZONE).date()
         today = now_utc().astimezone(disbursements.CAMPAIGN_ZONE).date()
-        for n, (kind, payee, purpose, category, percent, days_ago, public) in enumerate(DEMO_PAYMENTS):
+        for n, (kind, payee, purpose, category, percent, days_ago, fmt, public) in enumerate(
+                DEMO_PAYMENTS[campaign.title]):
             balance = disbursements.available_balance(campaign)
             step = 100_000 if campaign.currency == "IDR" else 100  # whole thousands of rupiah
             amount = balance * percent // 100 // step * step
@@ -83,8 +95,7 @@ def load_demo_disbursements() -> list[str]:
             paid_on = max(created, today - dt.timedelta(days=days_ago))
             document = demo_invoice(number=f"DEMO-{campaign.public_id[:6].upper()}-{n + 1}", payee=payee,
                                     purpose=purpose, amount=amount, currency=campaign.currency,
-                                    paid_on=paid_on, campaign=campaign.public_id,
-                                    fmt="PDF" if n == 0 else "PNG")
+                                    paid_on=paid_on, campaign=campaign.public_id, fmt=fmt)
             disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
                 amount=amount, paid_on=paid_on, payee_kind=kind, payee_name=payee, purpose=purpose,
                 category=category, evidence=document, evidence_public=public))

@@ -3,6 +3,7 @@ they run (services called directly, then the pages and the API)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 
 import pytest
@@ -263,18 +264,19 @@ def test_members_and_papers_are_added_through_the_manage_page(app, people):
         "csrf_token": _csrf(page), "email": email, "role": "organizer"})
     assert added.status_code == 303
     bad = client.post(f"/organizations/{slug}/documents", data={
-        "csrf_token": _csrf(page), "title": "Akta", "document": (__import__("io").BytesIO(b"nope"), "a.pdf")},
+        "csrf_token": _csrf(page), "title": "Akta", "document": (io.BytesIO(b"nope"), "a.pdf")},
         content_type="multipart/form-data")
     assert bad.status_code == 422
+    paper = pdf(4)  # made once: a PDF made again a second later has another creation date
     uploaded = client.post(f"/organizations/{slug}/documents", data={
-        "csrf_token": _csrf(page), "title": "Akta", "document": (__import__("io").BytesIO(pdf(4)), "a.pdf")},
+        "csrf_token": _csrf(page), "title": "Akta", "document": (io.BytesIO(paper), "a.pdf")},
         content_type="multipart/form-data")
     assert uploaded.status_code == 303
     with app.app_context():
         org = services.get_by_slug(slug)
         assert {m.user_id for m in org.members if m.role == "organizer"} == {
             people["organizer"], people["other_organizer"]}
-        assert [d.sha256 for d in org.documents] == [hashlib.sha256(pdf(4)).hexdigest()]
+        assert [d.sha256 for d in org.documents] == [hashlib.sha256(paper).hexdigest()]
     # Someone else cannot add themselves.
     stranger = client_for(app, people["donor"])
     assert stranger.post(f"/organizations/{slug}/members", data={
