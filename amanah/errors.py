@@ -6,7 +6,10 @@ one that reaches the app is answered 400, as JSON naming the field for API and J
 """
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+import contextlib
+
+import sqlalchemy as sa
+from flask import Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -22,7 +25,9 @@ TITLES = {
     413: _l("File too large"),
     429: _l("Too many requests"),
     500: _l("Something went wrong"),
+    503: _l("Briefly unavailable"),
 }
+RETRY_AFTER_SECONDS = 5
 
 
 class UserError(Exception):
@@ -112,6 +117,24 @@ def init_app(app) -> None:
         }
         message = messages.get(exc.code) or (exc.description if exc.code == 400 else exc.name)
         return error_response(exc.code, message)
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    def database_unavailable(exc):
+        """The database cannot be reached (restarting, a dropped connection, SQLite busy): not a bug
+        of the request, and over in seconds. 503 with Retry-After, so clients and Stripe try again."""
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            db.session.rollback()
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                           str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0])
+        message = _("The service is briefly unavailable. Please try again in a few seconds.")
+        try:
+            response, status = error_response(503, message)
+        except sa.exc.SQLAlchemyError:  # the page itself needs the database (the signed-in user)
+            response, status = Response(str(message), mimetype="text/plain"), 503
+        response = make_response(response, status)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(exc):

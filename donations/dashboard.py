@@ -18,7 +18,8 @@ REFUND_STATUS_LABELS = {"requested": _l("requested, awaiting the payment provide
 
 ANOMALY_KIND_LABELS = {"foreign_payment": _l("not the donation's own payment"),
                        "overdrawn": _l("more than the donation received"),
-                       "currency": _l("in another currency")}
+                       "currency": _l("in another currency"),
+                       "amount": _l("paid another amount than the donation's")}
 DOCUMENT_KIND_LABELS = {"receipt": _l("Receipt"), "credit_note": _l("Credit note"),
                         "cancellation": _l("Cancellation of a credit note")}
 

@@ -1,6 +1,8 @@
 """The donate form: a preset or custom amount, message, anonymity, fee cover, guest name and e-mail."""
 from __future__ import annotations
 
+import re
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -9,6 +11,8 @@ from wtforms.validators import Email, Length, Optional
 
 from amanah import i18n
 from amanah.money import MoneyError
+from donations import methods
+from donations.providers import is_sandbox
 
 CUSTOM = "custom"
 
@@ -25,6 +29,9 @@ class DonateForm(FlaskForm):
     email = EmailField(_l("Your e-mail"), validators=[
         Optional(), Email(message=_l("Enter a valid e-mail address, like nama@contoh.id.")),
         Length(max=254, message=_l("An e-mail address has at most %(n)d characters.", n=254))])
+    method = RadioField(_l("How to pay"), choices=[], validate_choice=False)
+    mobile_number = StringField(_l("OVO phone number"), validators=[
+        Optional(), Length(max=20, message=_l("Use at most %(n)d characters.", n=20))])
     confirmed = HiddenField()
 
 
@@ -40,6 +47,35 @@ def limits(currency: str) -> tuple[int, int]:
 def set_choices(form: DonateForm, currency: str) -> None:
     form.preset.choices = [(str(p), i18n.format_money(p, currency)) for p in presets(currency)]
     form.preset.choices.append((CUSTOM, str(_l("Other amount"))))
+    form.method.choices = [(m.code, method_label(m)) for m in methods.offered(currency)]
+
+
+def method_label(method: methods.Method) -> str:
+    """A method's plain-text label, saying so when the sandbox stands in for its provider."""
+    if is_sandbox(method.code):
+        return str(_l("%(method)s (sandbox: no real money)", method=method.label))
+    return str(method.label)
+
+
+def clean_method(form: DonateForm, currency: str) -> str | None:
+    """The chosen method's code (card when the form names none), or None with the error on its field."""
+    code = form.method.data or methods.CARD
+    if code not in {m.code for m in methods.offered(currency)}:
+        form.method.errors = [*form.method.errors, str(_l("Choose how to pay."))]
+        return None
+    if code == "ovo" and not re.fullmatch(r"\+?[0-9]{9,15}", (form.mobile_number.data or "").strip()):
+        problem = _l("Enter the phone number of your OVO account, like 081234567890.")
+        form.mobile_number.errors = [*form.mobile_number.errors, str(problem)]
+        return None
+    return code
+
+
+def ovo_number(form: DonateForm) -> str | None:
+    """The OVO account's number in international form (+62...), for Xendit to push the payment to."""
+    raw = (form.mobile_number.data or "").strip()
+    if not raw:
+        return None
+    return "+62" + raw[1:] if raw.startswith("0") else (raw if raw.startswith("+") else "+" + raw)
 
 
 def clean_amount(form: DonateForm, currency: str) -> int | None:
@@ -65,7 +101,8 @@ def clean_amount(form: DonateForm, currency: str) -> int | None:
     return amount
 
 
-DRAFT_FIELDS = ("preset", "custom_amount", "message", "anonymous", "cover_fee", "name", "email")
+DRAFT_FIELDS = ("preset", "custom_amount", "method", "mobile_number", "message", "anonymous", "cover_fee",
+                "name", "email")
 
 
 def draft_of(form: DonateForm) -> dict:

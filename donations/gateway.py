@@ -1,14 +1,16 @@
-"""The payment-gateway contract: what every provider (Stripe, the sandbox) offers giving.
+"""The payment-gateway contract: what every provider (Stripe, Xendit, the sandbox) offers giving.
 
 Every provider returns plain dicts in Stripe's JSON shape, so the confirmation service
 (donations.giving) has one code path for money whichever provider produced them. Each provider
-lives in its own module (donations.stripe_gateway, donations.sandbox); donations.providers picks
-the one the configuration asks for. This module imports neither, nor Flask nor stripe, so a
-provider can import the contract without a circle.
+lives in its own module (donations.stripe_gateway, donations.xendit_gateway, donations.sandbox);
+donations.providers picks the one the configuration and the donor's method ask for. This module
+imports none of them, nor Flask nor a provider's library, so a provider can import the contract
+without a circle.
 
-Webhook signatures are not part of the contract: only Stripe sends webhooks, and its endpoint
-(donations.webhooks) verifies them. The sandbox hands its events over in-process (take_events),
-and keeps them until they are acknowledged (undelivered_events), so none is lost to a crash.
+Notifications are verified by each provider's own endpoint (donations.webhooks: Stripe's signature,
+Xendit's callback token), which turns them into events for giving.handle_event. The sandbox hands
+its events over in-process (take_events), and keeps them until they are acknowledged
+(undelivered_events), so none is lost to a crash.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ class CheckoutRequest:
     expires_at: dt.datetime
     idempotency_key: str
     locale: str
+    method: str = "card"  # donations.methods code: which of the provider's methods the donor chose
+    mobile_number: str | None = None  # an OVO payment is pushed to the donor's phone
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +62,7 @@ class PaymentGateway(Protocol):
     dispute, re-fetched from the provider so that an event is only ever a trigger.
     """
 
-    name: str  # stored on each donation as its provider ("stripe", "sandbox")
+    name: str  # stored on each donation as its provider ("stripe", "xendit", "sandbox")
     round_trips: int  # requests made to the provider so far (benchmarks and tests count them)
 
     def create_checkout(self, req: CheckoutRequest) -> Checkout:

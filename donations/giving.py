@@ -23,12 +23,13 @@ from amanah.i18n import format_money
 from amanah.links import absolute_url
 from amanah.mail import deliver, render_message
 from amanah.transactions import after_commit
-from donations import anomalies
+from donations import anomalies, methods
 from donations.balances import available_balance
 from donations.dashboard import guest_token
 from donations.fees import processor_fee_estimate
 from donations.gateway import CheckoutRequest, GatewayError, PaymentGateway
 from donations.issuing import issuer
+from donations.ledger_references import actual_fee_payment
 from donations.models import (
     AnomalyKind,
     Dispute,
@@ -149,6 +150,12 @@ def _mark_paid(donation: Donation, session: dict) -> str:
         donation.flag_reason = (f"provider reports {amount} {currency}, "
                                 f"expected {donation.total} {donation.currency}")
         log.warning("donation %s flagged: %s", donation.id, donation.flag_reason)
+        if isinstance(amount, int) and amount != donation.total and currency == donation.currency:
+            # Paid short or over (a virtual account): what was paid is kept for the treasurer,
+            # and none of it counts as the intended gift.
+            anomalies.record(AnomalyKind.AMOUNT, provider=donation.provider, provider_object=session["id"],
+                             donation_id=donation.id, amount=amount, currency=currency,
+                             detail=f"paid {amount}, the donation is {donation.total}")
         return "flagged"
     charge = intent.get("latest_charge") or {}
     txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
@@ -164,18 +171,70 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     appender = storage.Appender(db.session)
     entry = appender.append(kind="donation", campaign=campaign.public_id, amount=amount,
                             currency=currency, donor=donor_commitment(donation.donor_secret),
-                            payment=intent["id"])
+                            payment=intent["id"], memo=session.get("ledger_memo"))
     if fee > 0:
         appender.append(kind="fee", campaign=campaign.public_id, amount=-fee, currency=currency,
-                        ref=entry.seq, payment=intent["id"])
+                        ref=entry.seq, payment=intent["id"],
+                        memo=txn.get("ledger_memo") if isinstance(txn, dict) else None)
     appender.flush()
     donation.ledger_seq, donation.paid_at = entry.seq, now_utc()
     donation.payment_intent, donation.processor_fee = intent["id"], fee
+    donation.fee_estimated = fee > 0 and isinstance(txn, dict) and bool(txn.get("estimate"))
     donation.charge_id = charge.get("id") if isinstance(charge, dict) else charge
     donation.move_to(DonationStatus.PAID)
     issuer().receipt(donation, entry.leaf_hash)  # numbered in this same transaction
     _queue_paid_mail(donation)
     return "paid"
+
+
+def _fee_of(session: dict) -> tuple[dict | None, bool]:
+    """(the balance transaction of a paid session, whether its fee is only an estimate)."""
+    intent = session.get("payment_intent")
+    charge = intent.get("latest_charge") if isinstance(intent, dict) else None
+    txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
+    return (txn, bool(txn.get("estimate"))) if isinstance(txn, dict) else (None, True)
+
+
+def correct_estimated_fee(gateway: PaymentGateway, donation_id: int) -> str:
+    """Replace a fee booked as an estimate by the provider's actual fee, once the provider knows it:
+    a `fee_reversal` entry takes the estimate back, a `fee` entry books the actual fee. The ledger
+    only grows; the estimate's entry stays, and says it was one. Idempotent."""
+    db.session.rollback()
+    row = db.session.execute(sa.select(Donation.checkout_id, Donation.currency).where(
+        Donation.id == donation_id, Donation.fee_estimated.is_(True),
+        Donation.fee_corrected_seq.is_(None), Donation.provider == gateway.name)).first()
+    db.session.rollback()
+    if row is None or not row.checkout_id:
+        return "unchanged"
+    txn, estimated = _fee_of(gateway.fetch_checkout(row.checkout_id))
+    if estimated or (txn.get("currency") or "").upper() != row.currency:
+        return "unchanged"  # the provider has not booked it yet
+    actual = int(txn.get("fee") or 0)
+    try:
+        donation = _lock_donation(donation_id)
+        if donation.fee_corrected_seq is not None or not donation.fee_estimated:
+            db.session.rollback()
+            return "unchanged"
+        campaign = donation.campaign
+        appender = storage.Appender(db.session)
+        reversal = appender.append(kind="fee_reversal", campaign=campaign.public_id,
+                                   amount=donation.processor_fee, currency=donation.currency,
+                                   ref=donation.ledger_seq + 1, payment=donation.payment_intent,
+                                   memo="Estimated fee replaced by the provider's actual fee")
+        if actual > 0:
+            appender.append(kind="fee", campaign=campaign.public_id, amount=-actual,
+                            currency=donation.currency, ref=donation.ledger_seq,
+                            payment=actual_fee_payment(donation.payment_intent),
+                            memo=txn.get("ledger_memo"))
+        appender.flush()
+        donation.fee_corrected_seq, donation.actual_fee = reversal.seq, actual
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    log.info("donation %s: estimated fee %s replaced by the actual %s", donation_id,
+             donation.processor_fee, actual)
+    return "fee corrected"
 
 
 # What the donor is told, by event: (subject, template under templates/mail/).
@@ -452,29 +511,30 @@ HANDLERS = {
 
 def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, user=None,
                    message: str | None = None, anonymous: bool = False, cover_fee: bool = False,
-                   locale: str = "id") -> Donation:
-    """A pending donation (flushed, not committed); the caller commits before calling the provider."""
+                   locale: str = "id", method: str = "card") -> Donation:
+    """A pending donation (flushed, not committed); the caller commits before calling the provider.
+    `method` (a donations.methods code) picks the provider: cards to Stripe, the rest to Xendit."""
     fee = processor_fee_estimate(amount, campaign.currency) if cover_fee else 0
     donation = Donation(campaign=campaign, user=user, donor_name=donor_name, donor_email=donor_email.lower(),
                         message=message or None, anonymous=anonymous, locale=locale, amount=amount,
                         fee_covered=fee, total=amount + fee, currency=campaign.currency,
-                        provider=get_gateway().name,
+                        provider=get_gateway(method).name, payment_method=method,
                         donor_secret=secrets.token_hex(32))
     db.session.add(donation)
     db.session.flush()
     return donation
 
 
-def begin_checkout(donation: Donation, success_url: str, cancel_url: str):
+def begin_checkout(donation: Donation, success_url: str, cancel_url: str, mobile_number: str | None = None):
     """Open the provider's checkout for a committed pending donation; returns (id, url)."""
     minutes = max(30, current_app.config["CHECKOUT_EXPIRY_MINUTES"])  # Stripe's minimum is 30
-    checkout = get_gateway().create_checkout(CheckoutRequest(
+    checkout = gateway_named(donation.provider).create_checkout(CheckoutRequest(
         donation_id=donation.id, amount=donation.total, currency=donation.currency,
         product_name=donation.campaign.title[:250], customer_email=donation.donor_email,
         success_url=success_url, cancel_url=cancel_url,
         expires_at=now_utc() + dt.timedelta(minutes=minutes),
         idempotency_key=f"amanah-checkout-{donation.id}-{donation.donor_secret[:16]}",
-        locale=donation.locale))
+        locale=donation.locale, method=donation.payment_method or "card", mobile_number=mobile_number))
     donation.checkout_id = checkout.id
     return checkout
 
@@ -487,6 +547,53 @@ class RefundRefused(UserError):
 
 def refund_reason_problem(reason: str | None):
     return None if (reason or "").strip() else _l("Give a reason for the refund.")
+
+
+NOT_REFUNDABLE = _l("A payment to a bank's virtual account cannot be sent back through the payment provider: "
+                    "transfer the money back to the donor, then record the transfer with its evidence.")
+
+
+def refund_by_transfer(donation: Donation, actor, amount: int, reason: str, evidence_sha256: str,
+                       before_append=None) -> Refund:
+    """Book money a treasurer sent back to the donor by bank transfer (a payment the provider cannot
+    refund, such as a virtual account's): a `refund` entry whose `evidence` is the hash of the
+    transfer's proof, and the donor's credit note, at once. Nothing is asked of the provider.
+
+    The same checks and lock order as request_refund (the donation's row, then the ledger's append
+    lock, then the balance); `before_append` runs once they have passed (the caller stores the
+    evidence file there). The caller commits."""
+    problem = refund_reason_problem(reason)
+    if problem:
+        raise RefundRefused(problem, field="reason")
+    if methods.method_named(donation.payment_method).refundable:
+        raise RefundRefused(_l("This payment can be refunded through the payment provider; use the refund "
+                               "form instead."))
+    donation = _lock_donation(donation.id)
+    storage.lock(db.session)
+    if donation.status != DonationStatus.PAID:
+        raise RefundRefused(_l("Only a paid donation can be refunded."))
+    outstanding = sum(r.amount for r in donation.refunds if r.status == RefundStatus.REQUESTED)
+    if not 0 < amount <= donation.total - outstanding - _taken_back(donation):
+        raise RefundRefused(_l("The refund must be more than zero and at most what is left to refund."),
+                            field="amount")
+    balance = available_balance(donation.campaign)
+    if amount > balance:
+        raise RefundRefused(_l("The campaign's available balance (%(balance)s) cannot cover this refund: "
+                               "its money has been disbursed or is already set aside.",
+                               balance=format_money(max(balance, 0), donation.currency)))
+    if before_append is not None:
+        before_append()
+    entry = storage.append(db.session, kind="refund", campaign=donation.campaign.public_id, amount=-amount,
+                           currency=donation.currency, ref=donation.ledger_seq, evidence=evidence_sha256,
+                           memo="Returned to the donor by bank transfer")
+    refund = Refund(donation=donation, amount=amount, reason=reason.strip(), requested_by_id=actor.id,
+                    status=RefundStatus.SUCCEEDED.value, ledger_seq=entry.seq)
+    db.session.add(refund)
+    db.session.flush()
+    note = issuer().credit_note(refund, entry.leaf_hash)
+    _queue_donor_mail("refunded", donation, amount=amount, remaining=donation.total - donation.refunded,
+                      document=note.serial)
+    return refund
 
 
 class RefundOutcomeUnknown(Exception):
@@ -508,6 +615,8 @@ def request_refund(donation: Donation, actor, amount: int, reason: str) -> Refun
     problem = refund_reason_problem(reason)
     if problem:
         raise RefundRefused(problem, field="reason")
+    if not methods.method_named(donation.payment_method).refundable:
+        raise RefundRefused(NOT_REFUNDABLE)
     gateway = gateway_named(donation.provider)  # refused here, before anything is set aside
     donation = _lock_donation(donation.id)
     storage.lock(db.session)

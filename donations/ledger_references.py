@@ -17,10 +17,17 @@ from ledger import references
 from ledger.references import Reference
 
 
+def actual_fee_payment(payment_intent: str) -> str:
+    """The `payment` of the entry booking a payment's actual fee after its estimate: the payment's
+    own reference already names the estimate's `fee` entry, and (kind, payment) is unique."""
+    return f"{payment_intent}/fee"
+
+
 def donation_references(session: Session) -> Iterator[Reference]:
     rows = session.execute(
         sa.select(Donation.id, Donation.ledger_seq, Donation.total, Donation.currency,
-                  Donation.payment_intent, Donation.processor_fee, Campaign.public_id)
+                  Donation.payment_intent, Donation.processor_fee, Donation.fee_corrected_seq,
+                  Donation.actual_fee, Campaign.public_id)
         .join(Campaign, Donation.campaign_id == Campaign.id)
         .where(Donation.ledger_seq.is_not(None)).order_by(Donation.ledger_seq))
     for row in rows:
@@ -29,6 +36,14 @@ def donation_references(session: Session) -> Iterator[Reference]:
         if row.processor_fee:
             yield Reference(f"donation {row.id}'s fee", row.ledger_seq + 1, "fee", row.public_id,
                             -row.processor_fee, row.currency, ref=row.ledger_seq, payment=row.payment_intent)
+        if row.fee_corrected_seq is not None:
+            yield Reference(f"donation {row.id}'s estimated fee taken back", row.fee_corrected_seq,
+                            "fee_reversal", row.public_id, row.processor_fee, row.currency,
+                            ref=row.ledger_seq + 1, payment=row.payment_intent)
+            if row.actual_fee:
+                yield Reference(f"donation {row.id}'s actual fee", row.fee_corrected_seq + 1, "fee",
+                                row.public_id, -row.actual_fee, row.currency, ref=row.ledger_seq,
+                                payment=actual_fee_payment(row.payment_intent))
 
 
 def refund_references(session: Session) -> Iterator[Reference]:

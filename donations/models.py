@@ -59,11 +59,20 @@ class Donation(db.Model):
     total: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
     status: Mapped[str] = mapped_column(sa.String(10), default=DonationStatus.PENDING.value)
-    provider: Mapped[str] = mapped_column(sa.String(10))  # stripe | sandbox
+    provider: Mapped[str] = mapped_column(sa.String(10))  # stripe | xendit | sandbox
+    # How the donor chose to pay (donations.methods: "card", "qris", "va_bca", "ovo", ...); None
+    # for donations made before there was a choice (all by card).
+    payment_method: Mapped[str | None] = mapped_column(sa.String(20))
     checkout_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     payment_intent: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     charge_id: Mapped[str | None] = mapped_column(sa.String(255))
     processor_fee: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # The fee booked at payment was an estimate (the provider's price list, not its books): once the
+    # actual fee is known, a `fee_reversal` entry (at fee_corrected_seq) takes the estimate back and
+    # a `fee` entry with actual_fee follows it (at fee_corrected_seq + 1, when not zero).
+    fee_estimated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    actual_fee: Mapped[int | None] = mapped_column(sa.BigInteger)
+    fee_corrected_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
     # Random per-donation secret; the ledger keeps only its commitment. Printed for the donor.
     donor_secret: Mapped[str] = mapped_column(sa.String(64))
     ledger_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
@@ -80,7 +89,7 @@ class Donation(db.Model):
         sa.CheckConstraint("fee_covered >= 0", name="fee_covered_nonnegative"),
         sa.CheckConstraint("total = amount + fee_covered", name="total_is_sum"),
         sa.CheckConstraint(_in("status", DonationStatus), name="status_known"),
-        sa.CheckConstraint("provider IN ('stripe', 'sandbox')", name="provider_known"),
+        sa.CheckConstraint("provider IN ('stripe', 'xendit', 'sandbox')", name="provider_known"),
         sa.CheckConstraint("status <> 'paid' OR (ledger_seq IS NOT NULL AND paid_at IS NOT NULL)",
                            name="paid_is_recorded"),
         sa.Index("ix_donations_campaign_status_paid_at", "campaign_id", "status", "paid_at"),
@@ -180,6 +189,9 @@ class AnomalyKind(enum.StrEnum):
     OVERDRAWN = "overdrawn"
     # In another currency than the donation's: nothing can be booked without a rate.
     CURRENCY = "currency"
+    # A payment of another amount than the donation's (a virtual account paid short or over):
+    # recorded as what it is, never booked as the intended gift.
+    AMOUNT = "amount"
 
 
 class PaymentAnomaly(db.Model):

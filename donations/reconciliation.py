@@ -74,6 +74,7 @@ def reconcile_provider(gateway: PaymentGateway, since: dt.datetime) -> Reconcili
         _refunds(gateway, since, tally)
         _disputes(gateway, since, tally)
         _reservations(gateway, tally)
+        _estimated_fees(gateway, tally)
     except GatewayError as exc:  # listing failed: what was not looked at is not settled
         db.session.rollback()
         tally.problem(gateway.name, f"the provider could not be asked: {exc}")
@@ -233,6 +234,21 @@ def _reservations(gateway: PaymentGateway, tally: _Tally) -> None:
                 "pending", "requires_action"):
             tally.problem(found["id"],
                           f"{found.get('status')} at the provider, still set aside here ({result})")
+
+
+# ---- fees booked as estimates ----
+
+def _estimated_fees(gateway: PaymentGateway, tally: _Tally) -> None:
+    """Fees booked from a price list because the provider had not booked its own yet: replaced by
+    the actual fee once the provider has it (an estimate still waiting is not a problem)."""
+    ids = db.session.scalars(sa.select(Donation.id).where(
+        Donation.provider == gateway.name, Donation.fee_estimated.is_(True),
+        Donation.fee_corrected_seq.is_(None), Donation.ledger_seq.is_not(None)).order_by(Donation.id)).all()
+    db.session.rollback()
+    for donation_id in ids:
+        tally.checked += 1
+        _apply(tally, f"donation {donation_id}'s fee",
+               lambda donation_id=donation_id: giving.correct_estimated_fee(gateway, donation_id))
 
 
 # ---- disputes ----

@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from amanah.db import now_utc
 from amanah.extensions import db
+from donations import methods
 from donations.fees import processor_fee_estimate
 from donations.gateway import Checkout, CheckoutRequest, GatewayError
 from donations.models import PaymentEvent, SandboxObject
@@ -81,7 +82,14 @@ class SandboxGateway:
             "client_reference_id": str(req.donation_id), "payment_intent": None,
             "success_url": req.success_url, "cancel_url": req.cancel_url,
             "created": int(now_utc().timestamp()), "expires_at": int(req.expires_at.timestamp()),
+            "payment_method": req.method,
         }
+        # Standing in for Xendit: what its payment page would show, made up and marked as such.
+        method = methods.method_named(req.method)
+        if method.kind == methods.QRIS:
+            session["sandbox_qr_string"] = f"SANDBOX-QRIS-NOT-PAYABLE-{secrets.token_hex(8).upper()}"
+        elif method.kind == methods.VIRTUAL_ACCOUNT:
+            session["sandbox_va_number"] = "9999" + "".join(secrets.choice("0123456789") for _ in range(10))
         session["url"] = url_for("giving.sandbox_checkout", checkout_id=session["id"], _external=True)
         _put(session)
         return Checkout(session["id"], session["url"])

@@ -1,6 +1,10 @@
 """Giving pages: the sandbox checkout and a guest's view of a donation. Thin: parse, call, render."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import segno
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,12 +17,13 @@ from amanah.i18n import current_locale
 from amanah.money import MoneyError
 from campaigns import services as campaign_services
 from campaigns.lifecycle import Status
-from donations import dashboard, forms, giving
+from donations import dashboard, forms, giving, methods
 from donations.fees import processor_fee_estimate
 from donations.gateway import GatewayError
 from donations.issuing import issuer
 from donations.models import Donation, DonationStatus
-from donations.providers import get_gateway, in_process_events, is_sandbox
+from donations.providers import gateway_named, get_gateway, in_process_events, is_sandbox
+from donations.xendit_gateway import XenditGateway, payment_instructions
 
 bp = Blueprint("giving", __name__)
 
@@ -52,7 +57,11 @@ def sandbox_checkout(checkout_id: str):
         giving.handle_event(event, gateway)
         paid = event["type"] == "checkout.session.completed"
         return redirect(session["success_url"] if paid else session["cancel_url"], code=303)
-    return render_template("donations/sandbox_checkout.html", session=session, form=form)
+    method = methods.method_named(session.get("payment_method"))
+    qr = segno.make(session["sandbox_qr_string"], error="m").svg_inline(scale=5, title=_("QRIS code")) \
+        if session.get("sandbox_qr_string") else None
+    return render_template("donations/sandbox_checkout.html", session=session, form=form, method=method,
+                           qr=qr)
 
 
 @bp.get("/donations/view/<token>")
@@ -91,8 +100,9 @@ def give(public_id: str):
     # Every rule runs, so a donor sees all that needs correcting at once, each next to its field.
     valid = form.validate()
     amount = forms.clean_amount(form, campaign.currency)
+    method = forms.clean_method(form, campaign.currency)
     guest_ok = user is not None or forms.clean_guest(form)
-    if not valid or amount is None or not guest_ok:
+    if not valid or amount is None or method is None or not guest_ok:
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
     if request.form.get("change"):  # back from the confirm step, with what was entered kept
         return render_template("donations/give.html", campaign=campaign, form=form, user=user)
@@ -100,18 +110,20 @@ def give(public_id: str):
     if form.confirmed.data != "1":
         form.confirmed.data = "1"
         return render_template("donations/give_confirm.html", campaign=campaign, form=form, amount=amount,
-                               fee=fee, total=amount + fee, user=user)
+                               fee=fee, total=amount + fee, user=user,
+                               method_label=forms.method_label(methods.method_named(method)))
     donation = giving.start_donation(
         campaign, amount=amount, user=user,
         donor_name=user.display_name if user else form.name.data.strip(),
         donor_email=user.email if user else form.email.data.strip(),
         message=(form.message.data or "").strip() or None, anonymous=form.anonymous.data,
-        cover_fee=form.cover_fee.data, locale=current_locale())
+        cover_fee=form.cover_fee.data, locale=current_locale(), method=method)
     db.session.commit()
     try:
         checkout = giving.begin_checkout(
             donation, success_url=dashboard.guest_url(donation),
-            cancel_url=url_for("giving.give", public_id=campaign.public_id, cancelled=1, _external=True))
+            cancel_url=url_for("giving.give", public_id=campaign.public_id, cancelled=1, _external=True),
+            mobile_number=forms.ovo_number(form) if method == "ovo" else None)
     except GatewayError:
         db.session.rollback()
         donation.move_to(DonationStatus.FAILED)
@@ -169,8 +181,9 @@ def refund(donation_id: int):
             flash(_("The payment provider could not be reached; nothing was refunded."), "error")
             return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)
     if errors:  # shown next to the field at fault, with what was entered kept
+        by_hand = not methods.method_named(donation.payment_method).refundable
         return render_template("donations/dashboard_refund.html", donation=donation, form=form,
-                               errors=errors, entered=request.form), 422
+                               errors=errors, entered=request.form, transfer_back=by_hand), 422
     db.session.commit()
     for gateway, event in in_process_events():  # the sandbox confirms at once; Stripe by webhook
         giving.handle_event(event, gateway)
@@ -184,4 +197,39 @@ def refund_form(donation_id: int):
     donation = db.session.get(Donation, donation_id)
     if donation is None or not can(current_user, Action.REFUND_DONATION, donation):
         abort(404)
-    return render_template("donations/dashboard_refund.html", donation=donation, form=FlaskForm())
+    return render_template("donations/dashboard_refund.html", donation=donation, form=FlaskForm(),
+                           transfer_back=not methods.method_named(donation.payment_method).refundable)
+
+
+# Phones get the wallet's deeplink (its app opens); other browsers its web page.
+PHONE_AGENTS = ("Android", "iPhone", "iPad", "Mobile")
+WIB = ZoneInfo("Asia/Jakarta")  # donors read times in Western Indonesian Time
+
+
+@bp.get("/give/pay/<checkout_id>")
+def xendit_payment(checkout_id: str):
+    """The donor's page for a Xendit payment: the QRIS code, or the virtual account to transfer
+    to, or on to the e-wallet. Found by its payment request's id, which only the donor was given."""
+    donation = db.session.scalar(sa.select(Donation).where(Donation.checkout_id == checkout_id,
+                                                            Donation.provider == XenditGateway.name))
+    if donation is None:
+        abort(404)
+    if donation.status != DonationStatus.PENDING:
+        return redirect(dashboard.guest_url(donation), code=303)
+    db.session.rollback()  # no transaction open while Xendit is asked
+    try:
+        info = payment_instructions(gateway_named(XenditGateway.name).fetch_payment_request(checkout_id))
+    except GatewayError:
+        flash(_("The payment provider could not be reached; please reload this page in a moment."), "error")
+        return render_template("donations/pay.html", donation=donation, info=None, qr=None), 502
+    if info["kind"] == methods.EWALLET:
+        agent = request.headers.get("User-Agent", "")
+        phone = any(word in agent for word in PHONE_AGENTS)
+        target = (info["deeplink_url"] or info["mobile_url"]) if phone else info["web_url"]
+        if target:
+            return redirect(target, code=303)
+    qr = segno.make(info["qr_string"], error="m").svg_inline(scale=5, title=_("QRIS code")) \
+        if info["qr_string"] else None
+    expires = info["expires_at"].astimezone(WIB).strftime("%Y-%m-%d %H:%M") if info["expires_at"] else None
+    return render_template("donations/pay.html", donation=donation, info=info, qr=qr, expires=expires,
+                           done_url=dashboard.guest_url(donation))

@@ -1,4 +1,5 @@
-"""POST /webhooks/stripe: verify Stripe's signature on the raw body, then hand the event over."""
+"""POST /webhooks/stripe and /webhooks/xendit: authenticate the provider's notification (Stripe's
+signature on the raw body, Xendit's callback token), then hand the event over to giving."""
 from __future__ import annotations
 
 import json
@@ -13,6 +14,7 @@ from donations import giving
 from donations.gateway import GatewayError
 from donations.providers import gateway_named
 from donations.stripe_gateway import StripeGateway
+from donations.xendit_gateway import NotAtXendit, XenditGateway, callback_event, callback_token_valid
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
@@ -114,5 +116,44 @@ def stripe_webhook():
         return jsonify({"status": "retry"}), 503
     except GatewayError as exc:  # Stripe could not be asked; it redelivers the event later
         log.warning("webhook %s deferred: %s", event["id"], exc)
+        return jsonify({"status": "retry"}), 503
+    return jsonify({"status": result})
+
+
+@bp.post("/xendit")
+@csrf.exempt  # authenticated by Xendit's callback token instead
+def xendit_webhook():
+    """Xendit's callbacks: the token first (nothing is read or written for a wrong one), then the
+    payment request or refund is re-fetched through giving; a retry of the same notification
+    (its webhook-id) changes nothing."""
+    if not callback_token_valid(current_app.config.get("XENDIT_CALLBACK_TOKEN"),
+                                request.headers.get("x-callback-token")):
+        log.warning("xendit callback refused from %s: wrong or missing x-callback-token", request.remote_addr)
+        return jsonify({"error": "invalid callback token"}), 401
+    try:
+        body = json.loads(request.get_data(cache=False).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        log.warning("xendit callback refused: body is not JSON")
+        return jsonify({"error": "malformed JSON"}), 400
+    event, paid, problem = callback_event(body, request.headers.get("webhook-id"))
+    problem = problem or ("a string holds a NUL character" if _has_nul(body) else None)
+    if problem:
+        log.warning("xendit callback refused: %s", problem)
+        return jsonify({"error": problem}), 400
+    if event is None:
+        return jsonify({"status": "ignored"})
+    try:
+        gateway = gateway_named(XenditGateway.name)
+        if paid is not None:
+            gateway.reported_paid[event["data"]["object"]["id"]] = paid
+        result = giving.handle_event(event, gateway)
+    except NotAtXendit as exc:  # names nothing Xendit has: not ours, and a retry would find the same
+        log.warning("xendit callback %s acknowledged: %s", event["id"], exc)
+        return jsonify({"status": "not ours"})
+    except giving.RetryLater as exc:
+        log.info("xendit callback %s deferred: %s", event["id"], exc)
+        return jsonify({"status": "retry"}), 503
+    except GatewayError as exc:  # Xendit could not be asked (or is not configured); it retries
+        log.warning("xendit callback %s deferred: %s", event["id"], exc)
         return jsonify({"status": "retry"}), 503
     return jsonify({"status": result})

@@ -25,6 +25,7 @@ KIND_SIGNS = {
     "chargeback_reversal": 1,
     "refund_reversal": 1,
     "disbursement_reversal": 1,
+    "fee_reversal": 1,
     "refund": -1,
     "chargeback": -1,
     "fee": -1,

@@ -24,6 +24,7 @@ KIND_LABELS = {
     "chargeback_reversal": _l("Chargeback reversed"),
     "refund_reversal": _l("Refund reversed"),
     "fee": _l("Processing fee"),
+    "fee_reversal": _l("Estimated fee replaced"),
     "disbursement": _l("Disbursement"),
     "disbursement_reversal": _l("Disbursement reversed"),
 }

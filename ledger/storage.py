@@ -31,6 +31,7 @@ TOTAL_EFFECTS: dict[str, tuple[str, int]] = {
     "chargeback_reversal": ("chargebacks", -1),  # a positive amount that lowers net chargebacks
     "refund_reversal": ("refunded", -1),  # a refund that failed after succeeding: money stayed
     "fee": ("fees", -1),
+    "fee_reversal": ("fees", -1),  # an estimated fee taken back when the actual one is booked
     "disbursement": ("disbursed", -1),
     "disbursement_reversal": ("disbursed", -1),  # a disbursement recorded in error: money stayed
 }

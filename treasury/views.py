@@ -1,15 +1,21 @@
-"""Treasury pages: record a disbursement, serve evidence documents. Thin: parse, call, render."""
+"""Treasury pages: record a disbursement, serve evidence documents, record a transfer back to a
+donor. Thin: parse, call, render."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from accounts.permissions import Action, can, permission_required
 from amanah import evidence as evidence_store
+from amanah import i18n
 from amanah.extensions import db, login_manager
+from amanah.money import MoneyError
 from campaigns import services as campaign_services
-from treasury import disbursements, treasurers
+from donations import giving
+from donations.models import Donation
+from treasury import disbursements, donor_refunds, treasurers
 from treasury.forms import DisbursementForm, ReversalForm, TreasurerForm
 
 bp = Blueprint("treasury", __name__)
@@ -195,3 +201,42 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     # The ledger's entry page asks it (when treasury is installed) whether evidence is public.
     app.jinja_env.globals["evidence_state"] = evidence_state
+
+
+@bp.post("/treasury/donations/<int:donation_id>/transfer-back")
+def transfer_back(donation_id: int):
+    """A refund the provider cannot make (a virtual account's): the treasurer sent the money back by
+    bank transfer and records it with its proof; the donor gets a credit note."""
+    user = _user()
+    donation = db.session.get(Donation, donation_id)
+    if donation is None or user is None or not can(user, Action.REFUND_DONATION, donation):
+        abort(404)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    reason = request.form.get("reason", "")
+    errors: dict[str, str] = {}
+    upload = request.files.get("evidence")
+    evidence = None
+    if upload is not None and upload.filename:
+        try:
+            evidence = evidence_store.read_limited(upload.stream)
+        except evidence_store.EvidenceError as exc:
+            errors["evidence"] = str(exc.args[0])
+    try:
+        amount = i18n.parse_money(request.form.get("amount", ""), donation.currency)
+    except MoneyError as exc:
+        errors["amount"] = str(exc)
+    if not errors:
+        try:
+            donor_refunds.record_transfer_back(donation, user, amount, reason, evidence)
+        except giving.RefundRefused as exc:
+            db.session.rollback()
+            errors[exc.field or "amount"] = str(exc)
+    if errors:
+        return render_template("donations/dashboard_refund.html", donation=donation, form=form,
+                               errors=errors, entered=request.form, transfer_back=True), 422
+    db.session.commit()
+    flash(_("The transfer back to the donor is recorded in the ledger, and the donor's credit note is "
+            "issued."), "success")
+    return redirect(url_for("giving.refund_form", donation_id=donation_id), code=303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from amanah import errors
@@ -119,3 +120,32 @@ def test_ordinary_text_passes(text):
 def test_one_line():
     assert one_line("  Beli\n semen \t dan  pasir ") == "Beli semen dan pasir"
     assert one_line(None) == one_line("") == ""
+
+
+@pytest.fixture
+def unreachable_database_app(app):
+    """Routes that meet what a PostgreSQL restart gives a request: the server refusing connections."""
+    def refused():
+        engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:9/amanah", pool_pre_ping=False)
+        try:
+            with engine.connect():
+                pass
+        finally:
+            engine.dispose()
+
+    app.add_url_rule("/api/test-database-down", "api_database_down", refused)
+    app.add_url_rule("/test-database-down", "database_down", refused, methods=["GET", "POST"])
+    return app
+
+
+@pytest.mark.own_app  # adds routes
+def test_a_database_that_cannot_be_reached_is_a_503_to_retry_not_a_500(unreachable_database_app, caplog):
+    client = unreachable_database_app.test_client()
+    page = client.get("/test-database-down", headers={"Accept-Language": "en"})
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "briefly unavailable" in page.get_data(as_text=True)
+    api = client.get("/api/test-database-down", headers={"Accept-Language": "en"})
+    assert api.status_code == 503 and api.headers["Retry-After"] == "5"
+    assert api.json == {"error": "The service is briefly unavailable. Please try again in a few seconds."}
+    assert "database unavailable on GET /test-database-down" in caplog.text
+    assert "unhandled error" not in caplog.text

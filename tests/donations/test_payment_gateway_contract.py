@@ -1,4 +1,4 @@
-"""Both payment providers keep the contract written down in donations.gateway.PaymentGateway.
+"""Every payment provider keeps the contract written down in donations.gateway.PaymentGateway.
 
 isinstance() on a runtime_checkable Protocol only checks that the names exist; the signatures
 are compared with inspect so that a provider whose method takes other arguments fails here,
@@ -14,8 +14,9 @@ from donations.gateway import PaymentGateway
 from donations.providers import get_gateway
 from donations.sandbox import SandboxGateway
 from donations.stripe_gateway import StripeGateway
+from donations.xendit_gateway import XenditGateway
 
-PROVIDERS = [SandboxGateway, StripeGateway]
+PROVIDERS = [SandboxGateway, StripeGateway, XenditGateway]
 CONTRACT_METHODS = sorted(name for name, member in vars(PaymentGateway).items()
                           if inspect.isfunction(member) and not name.startswith("_"))
 CONTRACT_ATTRIBUTES = sorted(PaymentGateway.__annotations__)
@@ -24,6 +25,8 @@ CONTRACT_ATTRIBUTES = sorted(PaymentGateway.__annotations__)
 def _instance(provider):
     if provider is StripeGateway:
         return StripeGateway("sk_test_contract", "http://127.0.0.1:9")  # never called
+    if provider is XenditGateway:
+        return XenditGateway("xnd_development_contract", "http://127.0.0.1:9")  # never called
     return provider()
 
 

@@ -20,11 +20,14 @@ class RedisServer:
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen | None = None
+        # More redis-server options, after the defaults (a later option wins): e.g. an append-only
+        # file so that a stop and start keeps the queue, as a production Redis does.
+        self.extra_args: tuple[str, ...] = ()
 
     def start(self) -> None:
         self._process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+             "--appendonly", "no", *self.extra_args], stdout=subprocess.DEVNULL)
         from redis import Redis
         connection = Redis.from_url(self.url, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10

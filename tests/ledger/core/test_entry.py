@@ -114,7 +114,8 @@ def test_sign_rules(kind, sign):
     with pytest.raises(EntryError, match="positive" if sign > 0 else "negative"):
         validate_entry(good(kind=kind, amount=-sign * 100))
     assert set(KIND_SIGNS) == {"donation", "refund", "chargeback", "fee", "disbursement",
-                               "chargeback_reversal", "refund_reversal", "disbursement_reversal"}
+                               "chargeback_reversal", "refund_reversal", "disbursement_reversal",
+                               "fee_reversal"}
 
 
 def test_not_an_object():
