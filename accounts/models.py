@@ -44,6 +44,9 @@ class User(UserMixin, db.Model):
     npwp: Mapped[str | None] = mapped_column(sa.String(16))
     nik: Mapped[str | None] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True)
+    # When the owner proved they receive mail at `email` (None: not yet, or not since it changed).
+    # Only then do earlier guest gifts made with this address join the account.
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column()
     # Part of the session identity: bumping it (password change, reset) signs out every session.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
@@ -61,6 +64,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.active
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"

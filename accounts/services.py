@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
+from accounts import verification
 from accounts.models import GRANTABLE_ROLES, Role, RoleAction, RoleChange, User, UserRole
 from accounts.passwords import (
     hash_password,
@@ -179,7 +180,8 @@ def _flush_unique_email() -> None:
 # ---- registration and sign-in ----
 
 def register_user(email: str, display_name: str, password: str,
-                  preferred_language: str | None = None) -> User:
+                  preferred_language: str | None = None, *, verify_by_mail: bool = True) -> User:
+    """A new, unverified account; the link that verifies its address is mailed after the commit."""
     errors: dict[str, list] = {}
     address = _collect(errors, normalize_email, email)
     name = _collect(errors, clean_display_name, display_name)
@@ -193,6 +195,8 @@ def register_user(email: str, display_name: str, password: str,
                 preferred_language=language)
     db.session.add(user)
     _flush_unique_email()
+    if verify_by_mail:
+        verification.send_verification(user)
     return user
 
 
@@ -230,7 +234,9 @@ def update_profile(user: User, display_name: str, preferred_language: str | None
 
 
 def change_email(user: User, password: str, new_email: str) -> User:
-    """Change the sign-in address after the current password is confirmed; tell the old address."""
+    """Change the sign-in address after the current password is confirmed; tell the old address.
+
+    The new address is unverified until the link mailed to it is opened."""
     errors: dict[str, list] = {}
     address = _collect(errors, normalize_email, new_email)
     if not verify_password(user.password_hash, password or ""):
@@ -248,6 +254,7 @@ def change_email(user: User, password: str, new_email: str) -> User:
     after_commit(mail.send, mail.render_message(
         old_address, _l("Your Amanah e-mail address was changed"), "email_changed",
         locale=_user_locale(user), user=user, old_email=old_address, new_email=address))
+    verification.address_changed(user)
     return user
 
 

@@ -6,7 +6,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from accounts import forms, services
+from accounts import forms, services, verification
 from amanah.extensions import db, limiter
 from amanah.i18n import LOCALE_COOKIE, current_locale
 from amanah.links import safe_next
@@ -20,6 +20,7 @@ RESET_REQUEST_LIMIT = "5 per minute; 20 per hour"
 RESET_ACCOUNT_LIMIT = "5 per hour"  # also keeps anyone from flooding a stranger's inbox
 REAUTH_LIMIT = "10 per minute; 50 per hour"
 REGISTER_LIMIT = "10 per minute; 50 per hour"
+VERIFY_RESEND_LIMIT = "3 per 10 minutes; 10 per day"  # per account: nobody floods an inbox with links
 INVALID = 422  # a submitted form with errors
 
 
@@ -67,8 +68,9 @@ def register():
         else:
             db.session.commit()
             _start_session(user, remember=False)
-            flash(_("Welcome to Amanah, %(name)s. Your account is ready.", name=user.display_name),
-                  "success")
+            flash(_("Welcome to Amanah, %(name)s. Your account is ready. We sent a link to %(email)s: "
+                    "open it to confirm your address, and gifts you made with it as a guest will join "
+                    "your account.", name=user.display_name, email=user.email), "success")
             return redirect(url_for("accounts.profile"), 303)
     return _render("accounts/register.html", form)
 
@@ -186,7 +188,8 @@ def change_email():
         else:
             db.session.commit()
             flash(_("Your e-mail address is now %(email)s. We told your previous address about the "
-                    "change.", email=user.email), "success")
+                    "change, and sent a link to the new one: open it to confirm the address.",
+                    email=user.email), "success")
             return redirect(url_for("accounts.profile"), 303)
     return _render("accounts/change_email.html", form, user=user)
 
@@ -212,3 +215,40 @@ def change_password():
                   "success")
             return redirect(url_for("accounts.profile"), 303)
     return _render("accounts/change_password.html", form, user=user)
+
+
+def _signed_in_account() -> str:
+    return f"verify-resend:{current_user.get_id()}"
+
+
+@bp.post("/account/email/verify")
+@login_required
+@limiter.limit(VERIFY_RESEND_LIMIT, key_func=_signed_in_account)
+def resend_verification():
+    user = current_user._get_current_object()  # CSRFProtect has checked the form's token
+    if user.email_verified:
+        flash(_("Your e-mail address %(email)s is already confirmed.", email=user.email), "success")
+    else:
+        verification.send_verification(user)
+        db.session.commit()
+        flash(_("We sent a new link to %(email)s. It works for seven days.", email=user.email), "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("accounts.profile"), 303)
+
+
+@bp.route("/account/email/verify/<token>", methods=["GET", "POST"])
+@limiter.limit(REAUTH_LIMIT, methods=["POST"])
+def verify_email(token: str):
+    """GET shows a button, POST verifies: a mail scanner that fetches links proves nothing."""
+    try:
+        user = verification.user_for_token(token)
+    except verification.VerificationError as exc:
+        return render_template("accounts/verify_invalid.html", message=str(exc)), 400
+    if request.method == "POST":  # CSRFProtect has checked the form's token
+        verification.verify(token)
+        db.session.commit()
+        flash(_("Thank you: %(email)s is confirmed. Gifts you made with it as a guest are now in your "
+                "donations.", email=user.email), "success")
+        if current_user.is_authenticated and current_user.id == user.id:
+            return redirect(url_for("giving.mine"), 303)
+        return redirect(url_for("accounts.login"), 303)
+    return render_template("accounts/verify_email.html", user=user)

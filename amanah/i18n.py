@@ -1,6 +1,10 @@
 """Locale choice and the template helpers that depend on it."""
 from __future__ import annotations
 
+import datetime as dt
+
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
 from flask import current_app, g, request, session
 from flask_babel import get_locale, get_translations
 from flask_login import current_user
@@ -8,6 +12,13 @@ from flask_login import current_user
 from amanah import money
 
 LOCALE_COOKIE = "lang"
+
+# Donors see times in Indonesian western time (WIB, UTC+7, no daylight saving), the zone of
+# Jakarta and of campaign deadlines; the ledger's own pages show UTC and say so.
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+# One format per language. Indonesian writes the time with a period (09.07), English with a colon.
+_DATETIME_PATTERNS = {"id": "d MMMM y, HH.mm", "en": "d MMMM y, HH:mm"}
+_DATE_PATTERN = "d MMMM y"
 
 
 def select_locale() -> str:
@@ -36,6 +47,38 @@ def format_money(minor: int, currency: str) -> str:
 
 def parse_money(text: str, currency: str) -> int:
     return money.parse_money(text, currency, current_locale())
+
+
+def _locale_or_current(locale: str | None) -> str:
+    return locale or (current_locale() if request else current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def in_wib(at: dt.datetime) -> dt.datetime:
+    """An aware instant on the WIB clock (a naive one is taken as UTC, as the database stores)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(WIB)
+
+
+def wib_date(at: dt.datetime | dt.date) -> dt.date:
+    """The WIB calendar day of an instant: 20:00 UTC is already the next day in Jakarta."""
+    return in_wib(at).date() if isinstance(at, dt.datetime) else at
+
+
+def format_wib(at: dt.datetime | None, locale: str | None = None) -> str:
+    """'4 Desember 2026, 09.07 WIB' / '4 December 2026, 09:07 WIB': every time a donor reads."""
+    if at is None:
+        return ""
+    locale = _locale_or_current(locale)
+    pattern = _DATETIME_PATTERNS.get(locale[:2], _DATETIME_PATTERNS["en"])
+    return babel_format_datetime(in_wib(at), pattern, locale=locale) + " WIB"
+
+
+def format_wib_date(at: dt.datetime | dt.date | None, locale: str | None = None) -> str:
+    """'4 Desember 2026' / '4 December 2026': the WIB day of an instant, or a calendar date as it is."""
+    if at is None:
+        return ""
+    return babel_format_date(wib_date(at), _DATE_PATTERN, locale=_locale_or_current(locale))
 
 
 def translations():
@@ -67,4 +110,6 @@ def init_app(app) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
     )
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["wib"] = format_wib
+    app.jinja_env.filters["wib_date"] = format_wib_date
     app.jinja_env.globals["current_locale"] = current_locale

@@ -20,7 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-QUERIES = {"one campaign": "sumur 4711", "a few campaigns": "nelayan", "every campaign": "air bersih"}
+QUERIES = {"one campaign": "sumur 4711", "a few campaigns": "nelayan", "every campaign": "air bersih",
+           # a province named beside a word: the campaigns there (all are in region 34) by their region
+           "a province": "Yogyakarta nelayan"}
 
 
 def fill(app, count: int) -> None:

@@ -19,6 +19,7 @@ def init_app(app) -> None:
         feeds,
         home,
         indicators,
+        ledger_names,
         lifecycle,
         openapi,
         organization_demo,
@@ -30,6 +31,7 @@ def init_app(app) -> None:
     )
 
     app.register_blueprint(views.bp)
+    ledger_names.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.organizations_bp)
     app.register_blueprint(organization_pages.bp)

@@ -11,10 +11,9 @@ import dataclasses
 import datetime as dt
 import difflib
 
-from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
-from amanah.i18n import format_money
+from amanah.i18n import format_money, format_wib_date
 from campaigns import categories, indicators, regions
 from campaigns.models import Campaign, CampaignRevision
 
@@ -60,7 +59,7 @@ def _show(name: str, value, campaign: Campaign) -> str:
     if name == "goal":
         return format_money(int(value), campaign.currency)
     if name == "deadline":
-        return format_date(dt.date.fromisoformat(value), "long")
+        return format_wib_date(dt.date.fromisoformat(value))
     if name == "category":
         return categories.label(value)
     if name == "region":

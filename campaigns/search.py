@@ -137,17 +137,46 @@ def totals_columns():
             sa.func.coalesce(t.disbursed, 0), sa.func.coalesce(t.donation_count, 0))
 
 
-def _text_condition(q: str):
+# Words that say what kind of place follows: "Kabupaten Jayapura" is "Jayapura Regency" in English,
+# and a city is stored as people write it. They are left out of a search with other words in it.
+PLACE_KIND_WORDS = {"kabupaten", "kab", "kota", "regency", "city", "provinsi", "prov", "province"}
+
+
+def _words_condition(q: str, *, only_stopwords_match: bool = False):
+    """Every word in the campaign's text. With `only_stopwords_match`, a query of nothing but words
+    the full-text search ignores ("dan") matches everything instead of nothing, as it does beside
+    other words in one query."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         config = sa.literal_column(f"'{SEARCH_CONFIG}'::regconfig")
-        return search_document().op("@@")(sa.func.websearch_to_tsquery(config, q))
+        query = sa.func.websearch_to_tsquery(config, q)
+        found = search_document().op("@@")(query)
+        return sa.or_(sa.func.numnode(query) == 0, found) if only_stopwords_match else found
     # Portable fallback: every word must appear somewhere (case-insensitive for ASCII letters).
     conditions = []
     for word in q.split()[:8]:
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(sa.or_(*(column.ilike(pattern, escape="\\") for column in (
             Campaign.title, Campaign.city, Campaign.beneficiary, Campaign.story))))
+    return sa.and_(*conditions)
+
+
+def _text_condition(q: str):
+    """Every word of `q` in the campaign's text, or, for a word that names a province (in Indonesian
+    or English: "Papua", "West Java"), the campaign in that province. Queries using websearch syntax
+    (quotes, OR, -word) are left to the full-text search as they are."""
+    words = q.split()
+    if '"' in q or any(w.startswith("-") or w.lower() == "or" for w in words):
+        return _words_condition(q)
+    places = {w: regions.codes_for_word(w) for w in words}
+    kinds = [w for w in words if w.lower().strip(".,") in PLACE_KIND_WORDS]
+    if not any(places.values()) and (not kinds or len(kinds) == len(words)):
+        return _words_condition(q)  # the common case, answered from the full-text index alone
+    rest = [w for w in words if not places[w] and (w not in kinds or len(kinds) == len(words))]
+    conditions = [_words_condition(" ".join(rest), only_stopwords_match=True)] if rest else []
+    for word, codes in places.items():
+        if codes:
+            conditions.append(sa.or_(_words_condition(word), Campaign.region.in_(sorted(codes))))
     return sa.and_(*conditions)
 
 

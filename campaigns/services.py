@@ -19,7 +19,7 @@ from accounts.permissions import Action, can
 from amanah.db import now_utc
 from amanah.errors import ValidationError
 from amanah.extensions import db
-from amanah.i18n import format_money
+from amanah.i18n import WIB, format_money
 from amanah.money import ISO_EXPONENT, to_minor
 from amanah.text import has_control_characters
 from campaigns import categories, images, lifecycle, regions
@@ -44,7 +44,6 @@ from organizations.models import MemberRole, Organization
 
 # Deadlines are days in Indonesian western time (WIB, UTC+7, no daylight saving): a campaign
 # takes donations until the end of its deadline day there.
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 MAX_DAYS_AHEAD = 366
 CAMPAIGN_CURRENCIES: tuple[str, ...] = tuple(ISO_EXPONENT)
 # Sensible goals in major units; anything outside is a typing mistake, not a campaign.

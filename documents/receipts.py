@@ -21,7 +21,6 @@ import hashlib
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from babel.dates import format_datetime
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -30,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from amanah.db import now_utc
 from amanah.extensions import db
+from amanah.i18n import format_wib
 from amanah.links import absolute_url
 from amanah.money import format_money
 from campaigns.models import Campaign
@@ -301,8 +301,7 @@ def qr_data_uri(url: str) -> str:
 
 
 def _when(iso: str, locale: str) -> str:
-    at = dt.datetime.fromisoformat(iso).astimezone(WIB)
-    return format_datetime(at, "d MMMM y, HH:mm", locale=locale) + " WIB"
+    return format_wib(dt.datetime.fromisoformat(iso), locale)
 
 
 def view_of(document: Document) -> dict:

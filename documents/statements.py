@@ -16,8 +16,8 @@ from sqlalchemy.orm import aliased
 
 from amanah.db import now_utc
 from amanah.extensions import db
+from amanah.i18n import WIB, format_wib, format_wib_date
 from amanah.money import format_money
-from campaigns.services import WIB
 from documents.models import Document, DocumentKind
 from donations.models import Donation, DonationStatus, Refund, RefundStatus
 from ledger import checkpoints, queries
@@ -74,10 +74,6 @@ def bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return low, high
 
 
-def _day(at: dt.datetime) -> str:
-    return at.astimezone(WIB).date().isoformat()
-
-
 def _organization() -> dict:
     config = current_app.config
     return {"name": config["ORG_NAME"], "address": config["ORG_ADDRESS"],
@@ -119,7 +115,8 @@ def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
         back = refunded[d.id]
         receipt = next((s for k, s in documents[d.id] if k == DocumentKind.RECEIPT), "")
         notes = [s for k, s in documents[d.id] if k in (DocumentKind.CREDIT_NOTE, DocumentKind.CANCELLATION)]
-        lines.append({"date": _day(d.paid_at), "receipt": receipt, "credit_notes": ", ".join(notes),
+        lines.append({"date": format_wib_date(d.paid_at, locale), "receipt": receipt,
+                      "credit_notes": ", ".join(notes),
                       "campaign": d.campaign.title, "ledger_seq": d.ledger_seq,
                       "amount": format_money(d.total, d.currency, locale),
                       "refunded": format_money(back, d.currency, locale) if back else "",
@@ -131,7 +128,8 @@ def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
     return {
         "organization": _organization(), "donor": {"name": user.display_name, "email": user.email,
                                                    "npwp": user.npwp, "nik": user.nik},
-        "start": start.isoformat(), "end": end.isoformat(), "generated": _day(now_utc()), "lines": lines,
+        "start": start.isoformat(), "end": end.isoformat(), "generated": format_wib(now_utc(), locale),
+        "lines": lines,
         "totals": [{"currency": c, "count": t["count"], "gross": format_money(t["gross"], c, locale),
                     "refunded": format_money(t["refunded"], c, locale),
                     "net": format_money(t["gross"] - t["refunded"], c, locale)}
@@ -182,7 +180,7 @@ def campaign_report(campaign, locale: str) -> dict:
         if fields["kind"] == "disbursement_reversal":  # shown as a negative disbursement, with its reason
             memo = str(_l("Reversal of entry %(seq)d, recorded in error: %(reason)s",
                           seq=fields["ref"], reason=memo))
-        disbursements.append({"seq": seq, "date": _day(at), "amount": money(-amount),
+        disbursements.append({"seq": seq, "date": format_wib_date(at, locale), "amount": money(-amount),
                               "memo": memo, "evidence": fields.get("evidence") or ""})
     return {
         "organization": _organization(),
@@ -192,5 +190,5 @@ def campaign_report(campaign, locale: str) -> dict:
         "last_seq": finances.last_seq if finances else None,
         "disbursements": disbursements,
         "checkpoint": {"size": cp.size, "root": bytes(cp.root).hex(), "note": cp.note},
-        "generated": now_utc().astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB"),
+        "generated": format_wib(now_utc(), locale),
     }

@@ -28,6 +28,7 @@ def init_app(app) -> None:
     demo_loader(order=30, name="donations")(demo.load_demo_donations)
     panels.register(app)
     ledger_references.init_app(app)
+    dashboard.init_app(app)
     app.jinja_env.globals["payment_sandbox"] = is_sandbox
     app.jinja_env.globals.update(donation_status_label=dashboard.donation_status_label,
                                  refund_status_label=dashboard.refund_status_label,

@@ -6,6 +6,8 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from accounts.models import User
+from accounts.verification import register_on_verified
 from amanah.extensions import db
 from donations.models import Donation, DonationStatus
 
@@ -84,6 +86,34 @@ def guest_receipt_url(donation: Donation) -> str:
     return url_for("documents.guest_receipt", token=guest_token(donation), _external=True)
 
 
+def claim_guest_donations(user) -> int:
+    """Attach the gifts made as a guest with the user's address to the account; how many.
+
+    Runs (accounts.verification) in the transaction that marks the address verified, and only then:
+    an address typed at registration proves nothing. Once attached, a gift stays with the account
+    even if its address changes later; its receipts, credit notes and statements follow user_id.
+    """
+    if not user.email_verified:
+        return 0
+    result = db.session.execute(
+        sa.update(Donation).where(Donation.user_id.is_(None), Donation.donor_email == user.email)
+        .values(user_id=user.id).execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+def init_app(app) -> None:
+    register_on_verified(app, claim_guest_donations)
+
+
+def verified_owner(email: str) -> User | None:
+    """The active account whose verified address is `email`, if any."""
+    address = (email or "").strip().lower()
+    if not address:
+        return None
+    return db.session.scalar(sa.select(User).where(User.email == address, User.active.is_(True),
+                                                   User.email_verified_at.is_not(None)))
+
+
 def donations_of(user) -> list[Donation]:
     """Every donation the signed-in donor made, newest first."""
     return list(db.session.execute(sa.select(Donation).where(Donation.user_id == user.id)
@@ -102,3 +132,20 @@ def recent_donations(campaign, limit: int = 10) -> list[dict]:
         .order_by(Donation.paid_at.desc(), Donation.id.desc()).limit(limit))
     return [{"name": None if r.anonymous else r.donor_name, "message": r.message, "amount": r.total,
              "currency": r.currency, "paid_at": r.paid_at} for r in rows]
+
+
+def covered_fees(campaign) -> dict | None:
+    """The paid gifts whose donors covered the fee: what they added, the fees the provider took on
+    those gifts, and the difference the campaign kept (positive) or bore (negative). None when no
+    donor covered a fee. The gross-up (fees.py) makes the difference zero or a few sen whenever the
+    provider charges the estimated formula; a real provider's fee may still differ."""
+    row = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Donation.fee_covered), 0),
+                  sa.func.coalesce(sa.func.sum(Donation.processor_fee), 0))
+        .where(Donation.campaign_id == campaign.id, Donation.status == DonationStatus.PAID,
+               Donation.fee_covered > 0)).one()
+    count, added, charged = row[0], int(row[1]), int(row[2])
+    if not count:
+        return None
+    return {"count": count, "added": added, "charged": charged, "difference": added - charged,
+            "currency": campaign.currency}

@@ -25,8 +25,8 @@ from amanah.mail import deliver, render_message
 from amanah.transactions import after_commit
 from donations import anomalies, methods
 from donations.balances import available_balance
-from donations.dashboard import guest_token
-from donations.fees import processor_fee_estimate
+from donations.dashboard import guest_token, verified_owner
+from donations.fees import fee_to_cover
 from donations.gateway import CheckoutRequest, GatewayError, PaymentGateway
 from donations.issuing import issuer
 from donations.ledger_references import actual_fee_payment
@@ -513,8 +513,15 @@ def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, 
                    message: str | None = None, anonymous: bool = False, cover_fee: bool = False,
                    locale: str = "id", method: str = "card") -> Donation:
     """A pending donation (flushed, not committed); the caller commits before calling the provider.
-    `method` (a donations.methods code) picks the provider: cards to Stripe, the rest to Xendit."""
-    fee = processor_fee_estimate(amount, campaign.currency) if cover_fee else 0
+    `method` (a donations.methods code) picks the provider: cards to Stripe, the rest to Xendit.
+
+    Covering the fee grosses the gift up so that the campaign nets at least `amount` (fees.py). A
+    guest gift made with an account's verified address joins that account, as earlier ones did when
+    the address was verified; an unverified address attaches nothing.
+    """
+    fee = fee_to_cover(amount, campaign.currency) if cover_fee else 0
+    if user is None:
+        user = verified_owner(donor_email)
     donation = Donation(campaign=campaign, user=user, donor_name=donor_name, donor_email=donor_email.lower(),
                         message=message or None, anonymous=anonymous, locale=locale, amount=amount,
                         fee_covered=fee, total=amount + fee, currency=campaign.currency,

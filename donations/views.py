@@ -18,7 +18,7 @@ from amanah.money import MoneyError
 from campaigns import services as campaign_services
 from campaigns.lifecycle import Status
 from donations import dashboard, forms, giving, methods
-from donations.fees import processor_fee_estimate
+from donations.fees import fee_to_cover
 from donations.gateway import GatewayError
 from donations.issuing import issuer
 from donations.models import Donation, DonationStatus
@@ -106,7 +106,7 @@ def give(public_id: str):
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
     if request.form.get("change"):  # back from the confirm step, with what was entered kept
         return render_template("donations/give.html", campaign=campaign, form=form, user=user)
-    fee = processor_fee_estimate(amount, campaign.currency) if form.cover_fee.data else 0
+    fee = fee_to_cover(amount, campaign.currency) if form.cover_fee.data else 0
     if form.confirmed.data != "1":
         form.confirmed.data = "1"
         return render_template("donations/give_confirm.html", campaign=campaign, form=form, amount=amount,

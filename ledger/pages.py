@@ -37,7 +37,7 @@ from amanah import money
 from amanah.errors import error_response
 from amanah.extensions import db
 from amanah.frame import render_framed
-from amanah.i18n import current_locale
+from amanah.i18n import current_locale, format_wib
 from amanah.translated_templates import render_translated
 from ledger import checkpoints, csv_export, formatting, queries
 from ledger.consistency import CheckpointRefused
@@ -165,7 +165,8 @@ def int_url(endpoint: str, **values: int) -> str:
 
 
 def init_jinja(app) -> None:
-    app.jinja_env.globals.update(kind_names=kind_names, money_formatter=money_formatter, int_url=int_url)
+    app.jinja_env.globals.update(kind_names=kind_names, money_formatter=money_formatter, int_url=int_url,
+                                 campaign_names=queries.campaign_names)
     app.jinja_env.filters.update(ledger_time=iso_minute, ledger_iso=iso_instant, ledger_percent=percent)
 
 
@@ -228,16 +229,18 @@ def index():
                                       error=exc, page=None, kinds=formatting.KIND_LABELS))
         return page(_("Public ledger"), body, 400)
     head = queries.head()
+    names = queries.names_version()  # the table names campaigns; a renamed one shows at once
 
     def render():
-        body = content(("index", request.query_string, head.size), "ledger/index.html",
+        body = content(("index", request.query_string, head.size, names), "ledger/index.html",
                        filters=filters, args=request.args, error=None, kinds=formatting.KIND_LABELS,
                        size=head.size,
                        page=lambda: queries.list_entries(filters, before=before, after=after,
                                                               limit=PAGE_SIZE))
         return page(_("Public ledger"), body)
 
-    return cached(render, etag=page_etag("index", head.size, request.query_string), cache_control="no-cache",
+    return cached(render, etag=page_etag("index", head.size, request.query_string, names),
+                  cache_control="no-cache",
                   last_modified=head.last_at)
 
 
@@ -315,17 +318,21 @@ def campaign(campaign_id: str):
         after = queries.parse_seq_arg(request.args, "after")
     except queries.FilterError as exc:
         return error_response(400, exc.message, field=exc.field)
+    names = queries.names_version()
 
     def render():
         filters = queries.EntryFilters(campaign=campaign_id)
-        key = ("campaign", campaign_id, finances.last_seq, request.query_string)
-        body = content(key, "ledger/campaign.html", finances=finances, filters=filters,
+        key = ("campaign", campaign_id, finances.last_seq, request.query_string, names)
+        name = queries.campaign_name(campaign_id)
+        body = content(key, "ledger/campaign.html", finances=finances, filters=filters, name=name,
                        chart=lambda: formatting.campaign_chart(finances),
                        page=lambda: queries.list_entries(filters, before=before, after=after,
                                                               limit=CAMPAIGN_PAGE_SIZE))
-        return page(_("Finances of campaign %(campaign)s", campaign=campaign_id), body)
+        title = name.title if name else campaign_id
+        return page(_("Finances of campaign %(campaign)s", campaign=title), body)
 
-    return cached(render, etag=page_etag("campaign", campaign_id, finances.last_seq, request.query_string),
+    return cached(render,
+                  etag=page_etag("campaign", campaign_id, finances.last_seq, request.query_string, names),
                   cache_control="no-cache", last_modified=finances.updated_at)
 
 
@@ -371,6 +378,31 @@ def export_csv():
     response.headers["Cache-Control"] = IMMUTABLE if "end" in request.args else "no-cache"
     response.vary.add("Accept-Language")
     response.vary.add("Cookie")
+    return response
+
+
+@bp.get("/entries/<int:seq>/summary.json")
+def entry_summary(seq: int):
+    """What the receipt-proof page shows of a verified entry, in the page's language: amount,
+    campaign (named and linked) and time, with the leaf hash the page checks against its proof."""
+    detail = queries.get_entry(seq)
+    if detail is None:
+        return jsonify({"error": _("There is no entry %(seq)s.", seq=seq)}), 404
+    f = detail.fields
+    queries.names_version()  # a renamed campaign is named anew
+    name = queries.campaign_name(f.get("campaign"))
+    body = {
+        "seq": detail.seq, "leaf_hash": detail.leaf_hash.hex(), "kind": detail.kind_label,
+        "amount": money.format_money(f["amount"], f["currency"], current_locale()),
+        "at": format_wib(dt.datetime.fromisoformat(f["at"].replace("Z", "+00:00"))),
+        "campaign": {"id": f.get("campaign"), "title": name.title if name else f.get("campaign"),
+                     "url": name.url if name else None,
+                     "ledger_url": url_for("ledger_pages.campaign", campaign_id=f.get("campaign"))},
+        "entry_url": int_url("ledger_pages.entry", seq=seq),
+    }
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.update(v.strip() for v in VARY.split(","))
     return response
 
 

@@ -30,10 +30,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from amanah.errors import FilterError
 from amanah.extensions import db
-from ledger import checkpoints, storage, tree
+from ledger import checkpoints, names, storage, tree
 from ledger.caches import SignedCheckpoint, checkpoint_note
 from ledger.formatting import KIND_LABELS, kind_label
 from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry, LedgerHash
+from ledger.names import CampaignName, register_campaign_names  # noqa: F401 - for campaigns
 
 FEE_CEILING = Fraction(1, 10)
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
@@ -252,6 +253,22 @@ def read_row(statement, params: dict | None = None):
 
 
 _HEAD = sa.select(LedgerEntry.seq, LedgerEntry.at).order_by(LedgerEntry.seq.desc()).limit(1)
+
+
+def names_version() -> str:
+    """What the pages' caches include so that a renamed campaign shows (ledger.names)."""
+    with reader() as r:
+        return names.names_version(r.execute)
+
+
+def campaign_names(ids) -> dict[str, CampaignName]:
+    """{public id: CampaignName} of the campaigns named (the ledger's tables show names, not ids)."""
+    with reader() as r:
+        return names.campaign_names(ids, r.execute)
+
+
+def campaign_name(public_id: str | None) -> CampaignName | None:
+    return campaign_names([public_id]).get(public_id) if public_id else None
 
 
 def head() -> LedgerHead:

@@ -8,6 +8,11 @@
   const result = document.getElementById("proof-result");
   const enc = new TextEncoder();
 
+  // A check that fails says why in the page's language: the reason's key names a data-reason-* text.
+  class Refused extends Error {
+    constructor(reason, detail) { super(reason); this.reason = reason; this.detail = detail || ""; }
+  }
+
   function b64(text) {
     const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
     return Uint8Array.from(bin, (c) => c.charCodeAt(0));
@@ -23,12 +28,12 @@
 
   function parse(text) {
     const split = text.indexOf("\n\n");
-    if (split < 0) throw new Error("no checkpoint");
+    if (split < 0) throw new Refused("damaged");
     const lines = text.slice(0, split).split("\n");
-    if (lines.shift() !== "c2sp.org/tlog-proof@v1") throw new Error("not a tlog-proof");
+    if (lines.shift() !== "c2sp.org/tlog-proof@v1") throw new Refused("damaged");
     let leafHash = null;  // Amanah's receipts carry the entry's leaf hash in the extra line
     if (lines[0] && lines[0].startsWith("extra ")) leafHash = b64(lines.shift().slice(6));
-    if (!lines[0] || !/^index (0|[1-9][0-9]*)$/.test(lines[0])) throw new Error("bad index line");
+    if (!lines[0] || !/^index (0|[1-9][0-9]*)$/.test(lines[0])) throw new Refused("damaged");
     const index = Number(lines.shift().slice(6));
     const hashes = lines.map(b64);
     const note = text.slice(split + 2);
@@ -61,7 +66,7 @@
     const [name, keyId, ...rest] = box.dataset.key.split("+");
     const keyData = rest.join("+");
     const raw = b64(keyData);
-    if (raw.length !== 33 || raw[0] !== 1) throw new Error("the page's verifier key is not an Ed25519 key");
+    if (raw.length !== 33 || raw[0] !== 1) throw new Refused("bad-key");
     const id = Uint8Array.from(keyId.match(/../g), (h) => parseInt(h, 16));
     for (const line of p.sigs) {
       const [, sigName, sigText] = line.split(" ");
@@ -82,35 +87,88 @@
 
   function show(fields) {
     const list = document.getElementById("proof-entry");
-    for (const [k, v] of Object.entries(fields)) {
+    for (const [k, v] of fields) {
       const dt = document.createElement("dt"); dt.textContent = k;
-      const dd = document.createElement("dd"); dd.textContent = String(v);
+      const dd = document.createElement("dd");
+      if (v instanceof Node) dd.append(v); else dd.textContent = String(v);
       list.append(dt, dd);
     }
   }
 
+  function link(text, href) {
+    const a = document.createElement("a");
+    a.textContent = text; a.href = href;
+    return a;
+  }
+
+  // Icon, colour (the class) and words: a verified and a refused proof never look alike.
+  function verdict(kind, title, text) {
+    const icon = document.createElement("span");
+    icon.className = "proof-icon"; icon.setAttribute("aria-hidden", "true");
+    icon.textContent = kind === "ok" ? "\u2714" : kind === "error" ? "\u2716" : "!";
+    const strong = document.createElement("strong");
+    strong.className = "proof-verdict"; strong.textContent = title;
+    const words = document.createElement("span");
+    words.className = "proof-reason"; words.textContent = text;
+    result.replaceChildren(icon, strong, document.createTextNode(" "), words);
+    result.className = "proof-result notice " + kind;
+  }
+
+  async function details(p) {
+    // Public data about a public entry: the page shows what the ledger says it holds.
+    const url = box.dataset.summaryUrl.replace(/0\/summary\.json$/, String(p.index) + "/summary.json");
+    const answer = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!answer.ok) return null;
+    const entry = await answer.json();
+    if (entry.leaf_hash !== hex(p.leafHash)) throw new Refused("mismatch");
+    return entry;
+  }
+
   async function run() {
     const fragment = location.hash.slice(1);
-    if (!fragment) { result.textContent = box.dataset.empty; return; }
+    if (!fragment) { result.textContent = box.dataset.empty; result.className = "proof-result notice"; return; }
     try {
-      const text = decodeURIComponent(fragment);
-      document.getElementById("proof-text").value = text;
-      const p = parse(text);
-      if (!p.leafHash || p.leafHash.length !== 32) throw new Error("the proof carries no leaf hash");
-      show({ [box.dataset.labelEntry]: p.index, [box.dataset.labelHash]: hex(p.leafHash),
-             [box.dataset.labelLog]: p.origin, [box.dataset.labelSize]: p.size });
-      const link = document.getElementById("proof-entry-link");
-      link.href = box.dataset.entryUrl.replace(/0$/, String(p.index));
-      link.hidden = false;
-      if (p.origin !== box.dataset.origin) throw new Error("checkpoint of another log: " + p.origin);
-      if (!(await included(p))) throw new Error("the inclusion proof does not lead to the signed root");
+      let p;
+      try {
+        const text = decodeURIComponent(fragment);
+        document.getElementById("proof-text").value = text;
+        p = parse(text);
+      } catch (e) {
+        throw e instanceof Refused ? e : new Refused("damaged");
+      }
+      if (!p.leafHash || p.leafHash.length !== 32) throw new Refused("no-leaf");
+      show([[box.dataset.labelEntry, p.index], [box.dataset.labelHash, hex(p.leafHash)],
+            [box.dataset.labelLog, p.origin], [box.dataset.labelSize, p.size]]);
+      const entryLink = document.getElementById("proof-entry-link");
+      entryLink.href = box.dataset.entryUrl.replace(/0$/, String(p.index));
+      entryLink.hidden = false;
+      if (p.origin !== box.dataset.origin) throw new Refused("other-log", p.origin);
+      if (!(await included(p))) throw new Refused("not-included");
       const sig = await signed(p);
-      if (sig === false) throw new Error("the checkpoint signature is not valid for the ledger key");
-      result.textContent = sig === null ? box.dataset.nosig : box.dataset.ok;
-      result.className = sig === null ? "notice" : "notice ok";
+      if (sig === false) throw new Refused("bad-signature");
+      let entry = null;
+      try {
+        entry = await details(p);
+      } catch (e) {
+        if (e instanceof Refused) throw e;
+      }
+      if (sig === null) verdict("partial", box.dataset.nosigTitle, box.dataset.nosig);
+      else verdict("ok", box.dataset.okTitle, box.dataset.ok);
+      if (entry) {
+        const campaign = entry.campaign.url ? link(entry.campaign.title, entry.campaign.url) : entry.campaign.title;
+        show([[box.dataset.labelAmount, entry.amount], [box.dataset.labelCampaign, campaign],
+              [box.dataset.labelTime, entry.at], [box.dataset.labelKind, entry.kind]]);
+        document.getElementById("proof-entry").dataset.loaded = "true";
+      } else {
+        const note = document.createElement("p");
+        note.textContent = box.dataset.summaryFailed;
+        result.append(note);
+      }
     } catch (e) {
-      result.textContent = box.dataset.bad + " " + e.message;
-      result.className = "notice error";
+      const reason = e instanceof Refused ? e.reason : "unknown";
+      const key = "reason" + reason.replace(/(^|-)(\w)/g, (m, dash, c) => c.toUpperCase());
+      const text = (box.dataset[key] || box.dataset.reasonUnknown) + (e.detail ? " " + e.detail : "");
+      verdict("error", box.dataset.badTitle, text);
     }
   }
   run();

@@ -386,9 +386,10 @@ def test_email_change_tells_the_old_address(app, client, smtp_server):
     response = client.post("/account/email", data={"email": "Budi.Baru@Example.test", "password": PASSWORD})
     assert response.status_code == 303
     assert load(app, user.id).email == "budi.baru@example.test"
-    [notice] = smtp_server.messages
+    notice, verify = smtp_server.messages
     assert notice["To"] == "budi@example.test"
     assert "budi.baru@example.test" in notice.get_content()
+    assert verify["To"] == "budi.baru@example.test" and "/account/email/verify/" in verify.get_content()
     assert signed_in(client)
     assert sign_in(app.test_client(), "budi.baru@example.test").status_code == 303
 

@@ -27,13 +27,15 @@ from treasury import disbursements
 ROOT = Path(__file__).resolve().parents[2]
 
 # Every panel, in the order the page draws them (slot by slot, top to bottom).
-PAGE_ORDER = ["donations.sandbox_banner", "treasury.disbursements", "treasury.treasurer_changed",
+PAGE_ORDER = ["donations.sandbox_banner", "donations.covered_fees", "treasury.disbursements",
+              "treasury.treasurer_changed",
               "donations.recent", "treasury.change_treasurer", "treasury.box", "documents.campaign_documents",
               "treasury.treasurer_changes"]
 
 # What marks each panel in the page's HTML.
 MARKERS = {
     "donations.sandbox_banner": 'class="sandbox-banner"',
+    "donations.covered_fees": 'class="covered-fees"',  # only once a donor covered a fee: not here
     "treasury.disbursements": 'id="disbursements"',
     "treasury.treasurer_changed": 'class="treasurer-changed"',
     "donations.recent": 'class="recent-donations"',

@@ -247,3 +247,59 @@ def test_search_counts_match_items(app, catalogue):
         assert page.total == 2 and page.pages == 1 and not page.has_next
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CampaignTotal)) == 3
+
+
+# ---- places: province names in both languages, and what kind of place a word names ----
+
+@pytest.fixture
+def places(app, catalogue):
+    people = make_people(app)
+    ids = dict(catalogue)
+    for key, title, region, city in [
+            ("jayapura", "Air bersih untuk kampung Sentani", "94", "Kabupaten Jayapura"),
+            ("manokwari", "Perahu untuk nelayan Teluk Doreri", "91", "Kabupaten Manokwari"),
+            ("bandung", "Perpustakaan keliling anak", "32", "Kota Bandung"),
+            ("semarang", "Dapur umum korban banjir", "33", "Kota Semarang")]:
+        ids[key] = make_campaign(app, people["owner"], people["treasurer"], title=title, region=region,
+                                 city=city, admin_id=people["admin"], beneficiary=f"Warga {city}",
+                                 story=f"{title}. Kami mengajak semua warga ikut membantu.")
+    return ids
+
+
+@pytest.mark.parametrize(("q", "keys"), [
+    ("Papua", ["jayapura", "manokwari"]),            # the issue: a campaign in Kabupaten Jayapura, Papua
+    ("papua barat", ["manokwari"]),
+    ("West Papua", ["manokwari"]),
+    ("Jayapura", ["jayapura"]),
+    ("Kabupaten Jayapura", ["jayapura"]),
+    ("Jayapura Regency", ["jayapura"]),
+    ("Bandung City", ["bandung"]),
+    ("Jawa Barat", ["bandung"]),
+    ("West Java", ["bandung"]),
+    ("jabar", ["bandung"]),
+    ("Central Java", ["semarang"]),
+    ("Java", ["bandung", "semarang"]),
+    ("banjir Java", ["semarang"]),
+    ("nelayan Papua", ["manokwari"]),
+    ("Yogyakarta", ["posyandu"]),
+    ("Jogja", ["posyandu"]),
+    ("East Nusa Tenggara", ["tamanbaca"]),
+    ("NTT", ["tamanbaca"]),
+    ("South Sulawesi", ["koperasi"]),
+    ("Sulawesi Selatan", ["koperasi"]),
+    ("Jakarta", ["lansia"]),
+    ("Kalimantan", []),
+    ("Papua Pegunungan", []),
+])
+def test_search_finds_provinces_and_cities_in_both_languages(app, places, q, keys):
+    assert sorted(_found(app, q=q)) == sorted(places[k] for k in keys)
+
+
+def test_province_words_are_read_generously_but_not_from_small_words():
+    from campaigns import regions
+    assert regions.codes_for_word("Papua") == {"91", "92", "94", "95", "96", "97"}
+    assert regions.codes_for_word("Sumatra") == regions.codes_for_word("Sumatera") == {"12", "13", "16"}
+    assert "92" not in regions.codes_for_word("west")  # Southwest Papua is not a western province
+    assert regions.codes_for_word("di") == regions.codes_for_word("of") == frozenset()
+    assert regions.codes_for_word("Kalim") == {"61", "62", "63", "64", "65"}
+    assert regions.codes_for_word("nelayan") == frozenset()

@@ -1,6 +1,8 @@
 """The receipt-proof page checks a QR code's proof with its static JavaScript, in a real browser."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from amanah.extensions import db
@@ -36,7 +38,16 @@ def test_proof_page_verifies_a_receipt_proof_and_refuses_a_forged_one(live_serve
         # forbids (it only passed when the first check already found the result).
         page.locator("#proof-result.notice").wait_for()
         assert "ok" in result.get_attribute("class"), result.inner_text()
-        assert result.inner_text().startswith("Terverifikasi")
+        assert page.locator("#proof-result .proof-verdict").inner_text() == "Terverifikasi"
+        assert page.locator("#proof-result .proof-icon").inner_text() == "\u2714"
+        # the verified entry's amount, campaign (linked to its page) and time, in the page's language
+        page.locator("#proof-entry[data-loaded]").wait_for()
+        details = page.locator("#proof-entry").inner_text()
+        assert "Rp 1.500.000" in details, details
+        assert re.search(r"\d{1,2} \w+ 20\d\d, \d\d\.\d\d WIB", details), details
+        campaign_link = page.locator("#proof-entry a")
+        assert campaign_link.inner_text() == "Air bersih untuk desa"
+        assert campaign_link.get_attribute("href").startswith("/campaigns/")
         assert page.locator("#proof-text").input_value() == text
         assert page.locator("#proof-entry-link").get_attribute("href") == f"/ledger/entries/{seq}"
         lines = text.split("\n")
@@ -44,7 +55,10 @@ def test_proof_page_verifies_a_receipt_proof_and_refuses_a_forged_one(live_serve
         lines[3] = lines[3][:10] + ("A" if lines[3][10] != "A" else "B") + lines[3][11:]
         page.goto(f"{live_server.url}/ledger/receipt-proof#{receipts.proof_fragment(chr(10).join(lines))}")
         page.locator("#proof-result.error").wait_for()
-        assert page.locator("#proof-result").inner_text().startswith("TIDAK terverifikasi")
+        assert page.locator("#proof-result .proof-verdict").inner_text() == "TIDAK terverifikasi"
+        assert page.locator("#proof-result .proof-icon").inner_text() == "\u2716"
+        # the reason in the page's language, not the script's English
+        assert page.locator("#proof-result .proof-reason").inner_text().startswith("Bukti inklusi tidak")
         assert errors == [], errors
 
 

@@ -42,7 +42,7 @@ def sign(payload: bytes, secrets_: list[str], timestamp: int | None = None) -> s
 
 def test_fee_estimate_covers_the_fee_in_whole_rupiah(app):
     with app.app_context():
-        fee = fees.processor_fee_estimate(5_000_000, "IDR")
+        fee = fees.fee_to_cover(5_000_000, "IDR")
         total = 5_000_000 + fee
         assert fee % 100 == 0
         # what the processor keeps (3.4% + Rp 2.000) leaves at least the gift
@@ -273,7 +273,7 @@ def test_guest_donates_through_confirm_step_and_sandbox(app, client):
     assert confirm.status_code == 200 and b'name="confirmed" value="1"' in confirm.data
     with app.app_context():
         assert _count_donations() == 0  # nothing is created before the donor confirms
-        fee = fees.processor_fee_estimate(5_000_000, "IDR")
+        fee = fees.fee_to_cover(5_000_000, "IDR")
         from amanah.money import format_money
         assert format_money(5_000_000 + fee, "IDR").encode() in confirm.data
     response = client.post(f"/campaigns/{public_id}/give", data={**form, "confirmed": "1"})
