@@ -43,6 +43,7 @@ class Action(enum.StrEnum):
     POST_CAMPAIGN_UPDATE = "post_campaign_update"
     VIEW_CAMPAIGN_HISTORY = "view_campaign_history"
     CHANGE_TREASURER = "change_treasurer"
+    POST_PROGRESS_REPORT = "post_progress_report"  # object: the campaign
     # giving and documents
     REFUND_DONATION = "refund_donation"  # object: the donation
     VIEW_RECONCILIATION = "view_reconciliation"  # reconciliation runs and payment anomalies; no object
@@ -154,6 +155,13 @@ def _post_campaign_update(user, campaign) -> bool:
     return _is_acting_organizer_of(user, campaign) and campaign.is_public
 
 
+def _post_progress_report(user, campaign) -> bool:
+    """Its acting organizer, its treasurer or an admin, once the campaign is public: reports
+    account for money given."""
+    return campaign.is_public and (_is_acting_organizer_of(user, campaign)
+                                   or _is_admin_or_treasurer_of(user, campaign))
+
+
 def _view_campaign_history(user, _campaign) -> bool:
     return _is_admin(user)
 
@@ -233,6 +241,7 @@ RULES: dict[Action, Callable[[Any, Any], bool]] = {
     Action.POST_CAMPAIGN_UPDATE: _post_campaign_update,
     Action.VIEW_CAMPAIGN_HISTORY: _view_campaign_history,
     Action.CHANGE_TREASURER: _change_treasurer,
+    Action.POST_PROGRESS_REPORT: _post_progress_report,
     Action.REFUND_DONATION: _refund_donation,
     Action.VIEW_RECONCILIATION: _view_reconciliation,
     Action.VIEW_DONATION_DOCUMENT: _view_donation_document,

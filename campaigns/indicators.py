@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from accounts.models import User
@@ -199,7 +200,16 @@ class Progress:
         return max(0, min(100, done))
 
 
+_VALUES_SOURCE = "campaign_indicator_values"
+
+
+def register_values_source(app, source) -> None:
+    """The reports package hands over where the latest values come from (campaign -> {indicator
+    id: hundredths}), so that campaigns does not import it."""
+    app.extensions[_VALUES_SOURCE] = source
+
+
 def progress_of(campaign: Campaign) -> list[Progress]:
-    # Progress reports (which carry the values) come with the reports package; until then every
-    # indicator stands at "no report yet", shown against its baseline and target.
-    return [Progress(indicator, None) for indicator in campaign.indicators]
+    source = current_app.extensions.get(_VALUES_SOURCE)
+    latest = source(campaign) if source is not None and campaign.indicators else {}
+    return [Progress(indicator, latest.get(indicator.id)) for indicator in campaign.indicators]

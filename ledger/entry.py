@@ -30,9 +30,13 @@ KIND_SIGNS = {
     "chargeback": -1,
     "fee": -1,
     "disbursement": -1,
+    # Anchors a campaign's progress report (its canonical hash in `evidence`, its evidence files'
+    # hashes in `files`); moves no money, so its amount is 0.
+    "report": 0,
 }
 REQUIRED = ("v", "seq", "prev", "at", "kind", "campaign", "amount", "currency")
-OPTIONAL = ("ref", "memo", "evidence", "donor", "payment")
+OPTIONAL = ("ref", "memo", "evidence", "donor", "payment", "files")
+MAX_FILES = 50
 
 # JCS writes numbers as IEEE doubles: integers beyond 2**53 lose digits.
 MAX_INT = 2**53 - 1
@@ -69,7 +73,7 @@ def format_at(dt):
 
 
 def build_entry(*, seq, prev, at, kind, campaign, amount, currency,
-                ref=None, memo=None, evidence=None, donor=None, payment=None):
+                ref=None, memo=None, evidence=None, donor=None, payment=None, files=None):
     """Return a validated entry dict; optional members left as None are omitted.
     ``at`` may be an aware datetime or RFC 3339 text."""
     entry = {
@@ -77,7 +81,8 @@ def build_entry(*, seq, prev, at, kind, campaign, amount, currency,
         "at": format_at(at) if isinstance(at, datetime) else at,
         "kind": kind, "campaign": campaign, "amount": amount, "currency": currency,
     }
-    optional = {"ref": ref, "memo": memo, "evidence": evidence, "donor": donor, "payment": payment}
+    optional = {"ref": ref, "memo": memo, "evidence": evidence, "donor": donor, "payment": payment,
+                "files": list(files) if files is not None else None}
     entry.update((k, v) for k, v in optional.items() if v is not None)
     validate_entry(entry)
     return entry
@@ -130,6 +135,10 @@ def _check_at(entry):
 def _check_amount(entry, kind):
     amount = _check_int(entry, "amount", -MAX_INT, MAX_INT)
     sign = KIND_SIGNS[kind]
+    if sign == 0:
+        if amount != 0:
+            raise EntryError(f"amount: must be 0 for kind {kind!r}, got {amount}")
+        return
     if amount == 0 or (amount > 0) != (sign > 0):
         need = "positive" if sign > 0 else "negative"
         raise EntryError(f"amount: must be {need} for kind {kind!r}, got {amount}")
@@ -167,6 +176,19 @@ def validate_entry(entry):
             _check_str(entry, name, _HEX64, "64 lowercase hex digits")
     if "payment" in entry:
         _check_str(entry, "payment", _PAYMENT, "a provider id of letters, digits and ._:/-")
+    if "files" in entry:
+        _check_files(entry["files"])
+
+
+def _check_files(files):
+    """`files`: the SHA-256s of published files, 1 to MAX_FILES, ascending, no repeats."""
+    if not isinstance(files, list) or not 0 < len(files) <= MAX_FILES:
+        raise EntryError(f"files: must be a list of 1..{MAX_FILES} hashes")
+    for item in files:
+        if not isinstance(item, str) or not _HEX64.match(item):
+            raise EntryError(f"files: each must be 64 lowercase hex digits: {item!r:.80}")
+    if files != sorted(set(files)):
+        raise EntryError("files: must be in ascending order without repeats")
 
 
 # --- parsing ------------------------------------------------------------

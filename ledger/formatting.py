@@ -27,6 +27,7 @@ KIND_LABELS = {
     "fee_reversal": _l("Estimated fee replaced"),
     "disbursement": _l("Disbursement"),
     "disbursement_reversal": _l("Disbursement reversed"),
+    "report": _l("Progress report"),
 }
 
 

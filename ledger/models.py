@@ -37,7 +37,8 @@ class LedgerEntry(db.Model):
         sa.Index("ix_ledger_entries_at", "at"),
         sa.Index("ix_ledger_entries_ref_seq", "ref", "seq"),  # the entries that refer to one entry
         sa.CheckConstraint("seq >= 0", name="seq_nonnegative"),
-        sa.CheckConstraint("amount <> 0", name="amount_nonzero"),
+        # Only a `report` (anchoring a progress report) moves no money.
+        sa.CheckConstraint("amount <> 0 OR kind = 'report'", name="amount_nonzero"),
     )
 
 

@@ -9,7 +9,7 @@ from amanah import openapi
 HEX32 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 SEQ_MAX = 2**63 - 1
 KINDS = ["donation", "refund", "refund_reversal", "chargeback", "chargeback_reversal", "fee", "fee_reversal",
-         "disbursement", "disbursement_reversal"]
+         "disbursement", "disbursement_reversal", "report"]
 CAMPAIGN_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 

@@ -11,6 +11,7 @@ registers a source (a function of the session yielding References) when the app 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -37,6 +38,8 @@ class Reference:
     currency: str
     ref: object = _UNKNOWN  # int | None when known
     payment: object = _UNKNOWN  # str | None when known
+    evidence: object = _UNKNOWN  # str | None when known (read from the leaf itself)
+    files: object = _UNKNOWN  # list[str] | None when known (read from the leaf itself)
 
 
 Source = Callable[[Session], Iterable[Reference]]
@@ -62,13 +65,19 @@ def _mismatch(reference: Reference, entry) -> str | None:
     for member, value in expected.items():
         if value is not _UNKNOWN and getattr(entry, member) != value:
             return f"{member} is {getattr(entry, member)!r} in the ledger but {value!r} in {reference.what}"
+    if reference.evidence is not _UNKNOWN or reference.files is not _UNKNOWN:
+        leaf = json.loads(bytes(entry.leaf))
+        for member in ("evidence", "files"):
+            value = getattr(reference, member)
+            if value is not _UNKNOWN and leaf.get(member) != value:
+                return f"{member} is {leaf.get(member)!r} in the ledger but {value!r} in {reference.what}"
     return None
 
 
 def problems(session: Session, all_sources: Iterable[Source]) -> Iterator[tuple[int, str]]:
     """(seq, problem) for every reference whose entry is missing or says something else."""
     columns = (LedgerEntry.seq, LedgerEntry.kind, LedgerEntry.campaign, LedgerEntry.amount,
-               LedgerEntry.currency, LedgerEntry.ref, LedgerEntry.payment)
+               LedgerEntry.currency, LedgerEntry.ref, LedgerEntry.payment, LedgerEntry.leaf)
     for source in all_sources:
         for batch in _batches(source(session)):
             found = {row.seq: row for row in session.execute(

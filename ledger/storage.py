@@ -198,12 +198,13 @@ class Appender:
     def append(self, *, kind: str, campaign: str, amount: int, currency: str,
                at: dt.datetime | None = None, ref: int | None = None, memo: str | None = None,
                evidence: str | None = None, donor: str | None = None,
-               payment: str | None = None) -> Appended:
+               payment: str | None = None, files: list[str] | None = None) -> Appended:
         seq = self.size
         at = at or now_utc()
         entry = entries.build_entry(
             seq=seq, prev=self.prev.hex(), at=at, kind=kind, campaign=campaign, amount=amount,
-            currency=currency, ref=ref, memo=memo, evidence=evidence, donor=donor, payment=payment)
+            currency=currency, ref=ref, memo=memo, evidence=evidence, donor=donor, payment=payment,
+            files=files)
         if ref is not None and not 0 <= ref < seq:
             raise entries.EntryError(f"ref {ref} does not point at an earlier entry")
         leaf = entries.canonical_bytes(entry)
@@ -217,10 +218,11 @@ class Appender:
             "at": at, "kind": kind, "campaign": campaign, "amount": amount, "currency": currency,
             "ref": ref, "payment": payment,
         })
-        column, sign = TOTAL_EFFECTS[kind]
         totals = self._totals[campaign]
         totals["currency"] = currency
-        totals[column] += sign * amount
+        if kind in TOTAL_EFFECTS:  # a report moves no money
+            column, sign = TOTAL_EFFECTS[kind]
+            totals[column] += sign * amount
         totals["donation_count"] += kind == "donation"
         totals["entry_count"] += 1
         totals["last_seq"] = seq

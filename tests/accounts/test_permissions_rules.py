@@ -74,6 +74,8 @@ TABLE = [
     ("manage-users", Action.MANAGE_USERS, None, {"admin"}),
     ("role-changes", Action.VIEW_ROLE_CHANGES, None, {"admin", "auditor"}),
     ("reconciliation", Action.VIEW_RECONCILIATION, None, {"admin", "auditor"}),
+    ("report", Action.POST_PROGRESS_REPORT, campaign, {"organizer", "treasurer", "admin"}),
+    ("report-draft", Action.POST_PROGRESS_REPORT, lambda: campaign("draft"), set()),
     ("organization-create", Action.CREATE_ORGANIZATION, None, {"organizer", "other organizer", "admin"}),
     ("organization-manage", Action.MANAGE_ORGANIZATION, organization, {"organizer", "admin"}),
     ("organization-verify", Action.VERIFY_ORGANIZATION, organization, {"admin"}),

@@ -10,7 +10,8 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
-SOURCES = ["accounts", "amanah", "campaigns", "documents", "donations", "ledger", "organizations", "treasury",
+SOURCES = ["accounts", "amanah", "campaigns", "documents", "donations", "ledger", "organizations", "reports",
+           "treasury",
            "templates"]
 
 

@@ -5,9 +5,10 @@ import sqlalchemy as sa
 
 from accounts.models import RoleChange
 from amanah.extensions import db
-from campaigns.models import CampaignRevision
+from campaigns.models import CampaignIndicator, CampaignRevision
 from donations.models import Donation
 from ledger import checkpoints
+from reports import services as report_services
 from tests.factories import make_user
 from tests.factories.documents import paid_donation
 from tests.factories.treasury import make_campaign, picture
@@ -25,6 +26,10 @@ IMMUTABLE = {
     "campaign_revisions": "editor_id = editor_id",
     "campaign_treasurer_changes": "reason = reason || 'X'",
     "role_changes": "action = action",
+    "progress_reports": "narrative = narrative || 'X'",
+    "progress_report_values": "value = value + 1",
+    "progress_report_evidence": "title = title || 'X'",
+    "progress_report_disbursements": "disbursement_id = disbursement_id",
 }
 
 
@@ -57,6 +62,15 @@ def _a_row_in_every_immutable_table(app) -> None:
             CampaignTreasurerChange(campaign_id=campaign.id, from_user_id=campaign.treasurer_id,
                                     to_user_id=other.id, changed_by_id=admin.id, reason="Pindah tugas"),
         ])
+        db.session.commit()
+        indicator = CampaignIndicator(campaign_id=campaign.id, name="Sumur", unit="sumur", kind="count",
+                                      direction="increase", baseline=0, target=400,
+                                      due=disbursements.now_utc().date(), created_by_id=admin.id)
+        db.session.add(indicator)
+        db.session.flush()
+        report_services.post_report(campaign, make_user(None, "admin"), report_services.ReportInput(
+            title="Laporan pertama", narrative="Sumur pertama selesai.", values={indicator.id: "1"},
+            evidence=[report_services.EvidenceUpload(picture(2), "Foto sumur")], disbursement_ids=[spent.id]))
         db.session.commit()
 
 

@@ -27,14 +27,16 @@ from treasury import disbursements
 ROOT = Path(__file__).resolve().parents[2]
 
 # Every panel, in the order the page draws them (slot by slot, top to bottom).
-PAGE_ORDER = ["donations.sandbox_banner", "donations.covered_fees", "treasury.disbursements",
-              "treasury.treasurer_changed",
-              "donations.recent", "treasury.change_treasurer", "treasury.box", "documents.campaign_documents",
+PAGE_ORDER = ["donations.sandbox_banner", "donations.covered_fees", "reports.timeline",
+              "treasury.disbursements", "treasury.treasurer_changed", "donations.recent", "reports.post",
+              "treasury.change_treasurer", "treasury.box", "documents.campaign_documents",
               "treasury.treasurer_changes"]
 
 # What marks each panel in the page's HTML.
 MARKERS = {
     "donations.sandbox_banner": 'class="sandbox-banner"',
+    "reports.timeline": 'class="reports-timeline"',
+    "reports.post": "Post a progress report",
     "donations.covered_fees": 'class="covered-fees"',  # only once a donor covered a fee: not here
     "treasury.disbursements": 'id="disbursements"',
     "treasury.treasurer_changed": 'class="treasurer-changed"',
@@ -46,16 +48,17 @@ MARKERS = {
 }
 BULK_LINK = "Download all receipts (ZIP)"
 
-EVERYONE_PUBLIC = ["donations.sandbox_banner", "treasury.disbursements", "donations.recent"]
+EVERYONE_PUBLIC = ["donations.sandbox_banner", "reports.timeline", "treasury.disbursements",
+                   "donations.recent"]
 # Who sees which panel of a published campaign (in the sandbox, as in the tests).
 PUBLISHED = {
     "anonymous": EVERYONE_PUBLIC,
     "donor": EVERYONE_PUBLIC,
     "other_organizer": EVERYONE_PUBLIC,
-    "owner": EVERYONE_PUBLIC,
+    "owner": [*EVERYONE_PUBLIC, "reports.post"],
     "auditor": [*EVERYONE_PUBLIC, "documents.campaign_documents"],
-    "treasurer": [*EVERYONE_PUBLIC, "treasury.box", "documents.campaign_documents"],
-    "admin": [*EVERYONE_PUBLIC[:2], "donations.recent", "treasury.change_treasurer", "treasury.box",
+    "treasurer": [*EVERYONE_PUBLIC, "reports.post", "treasury.box", "documents.campaign_documents"],
+    "admin": [*EVERYONE_PUBLIC, "reports.post", "treasury.change_treasurer", "treasury.box",
               "documents.campaign_documents"],
 }
 # A draft: nothing public; the report links for its treasurer and the admins (404 for the rest).

@@ -67,6 +67,8 @@ def test_go_program_of_the_guide_verifies_the_export_with_x_mod_sumdb(app, clien
     with app.app_context():
         fill(37)
         add(kind="disbursement", amount=-5_000, memo="Beras 50 kg", evidence="ab" * 32)
+        add(kind="report", amount=0, memo="Laporan bulan Maret", evidence="cd" * 32,
+            files=["0" * 64, "ef" * 32])  # a progress report's anchor: amount 0 and a list
         db.session.commit()
     page = client.get("/ledger/verify").get_data(as_text=True)
     program = next(block for block in code_blocks(page) if "package main" in block)
@@ -86,7 +88,7 @@ def test_go_program_of_the_guide_verifies_the_export_with_x_mod_sumdb(app, clien
 
     ok = run_check()
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == "OK: 38 entries match the signed checkpoint"
+    assert ok.stdout.strip() == "OK: 39 entries match the signed checkpoint"
 
     # One changed byte in one leaf: Go's tlog no longer reaches the signed root.
     original = (source / "ledger.jsonl").read_bytes().split(b"\n")

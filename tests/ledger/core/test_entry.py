@@ -108,14 +108,30 @@ def test_error_messages_name_the_member():
         validate_entry(good(seq=0, ref=KeyError))
 
 
-@pytest.mark.parametrize("kind, sign", sorted(KIND_SIGNS.items()))
+@pytest.mark.parametrize("kind, sign", sorted((k, s) for k, s in KIND_SIGNS.items() if s))
 def test_sign_rules(kind, sign):
     validate_entry(good(kind=kind, amount=sign * 100))
     with pytest.raises(EntryError, match="positive" if sign > 0 else "negative"):
         validate_entry(good(kind=kind, amount=-sign * 100))
     assert set(KIND_SIGNS) == {"donation", "refund", "chargeback", "fee", "disbursement",
                                "chargeback_reversal", "refund_reversal", "disbursement_reversal",
-                               "fee_reversal"}
+                               "fee_reversal", "report"}
+
+
+def test_a_report_moves_no_money_and_lists_its_files_in_order():
+    h1, h2 = "1" * 64, "a" * 64
+    validate_entry(good(kind="report", amount=0, evidence="b" * 64, files=[h1, h2]))
+    for amount in (1, -1):
+        with pytest.raises(EntryError, match="must be 0 for kind 'report'"):
+            validate_entry(good(kind="report", amount=amount))
+    for files, problem in (([], "list of 1..50"), ([h2, h1], "ascending"), ([h1, h1], "ascending"),
+                           (["A" * 64], "64 lowercase hex"), ("x", "list of 1..50"),
+                           ([h1] * 51, "list of 1..50"), ([1], "64 lowercase hex")):
+        with pytest.raises(EntryError, match=problem):
+            validate_entry(good(kind="report", amount=0, files=files))
+    # The donation kinds keep refusing 0.
+    with pytest.raises(EntryError):
+        validate_entry(good(kind="donation", amount=0))
 
 
 def test_not_an_object():

@@ -1,0 +1,110 @@
+"""Progress report pages: post one, read one, fetch its document and evidence. Thin views."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from accounts.permissions import Action, can
+from amanah import evidence as evidence_store
+from amanah.errors import ValidationError
+from amanah.extensions import db
+from campaigns import services as campaign_services
+from campaigns.rendering import render_markdown
+from reports import forms, services
+from treasury import disbursements
+
+bp = Blueprint("reports", __name__, url_prefix="/campaigns/<public_id>/reports")
+EVIDENCE_SLOTS = 3  # file inputs on the form (no JavaScript needed); a report holds up to 10 files
+
+
+def _campaign(public_id: str):
+    campaign = campaign_services.get_by_public_id(public_id)
+    if campaign is None or not can(current_user, Action.VIEW_CAMPAIGN, campaign):
+        abort(404)
+    return campaign
+
+
+def _form_input(form, campaign) -> services.ReportInput:
+    values = {i.id: request.form.get(f"value_{i.id}", "") for i in campaign.indicators}
+    uploads = []
+    for n in range(EVIDENCE_SLOTS):
+        upload = request.files.get(f"evidence_{n}")
+        if upload and upload.filename:
+            uploads.append(services.EvidenceUpload(evidence_store.read_limited(upload.stream),
+                                                   request.form.get(f"evidence_title_{n}", "")))
+    chosen = [int(v) for v in request.form.getlist("disbursements") if v.isascii() and v.isdigit()]
+    corrects = form.corrects.data
+    return services.ReportInput(
+        title=form.title.data or "", narrative=form.narrative.data or "", values=values, evidence=uploads,
+        disbursement_ids=chosen, corrects=int(corrects) if corrects and corrects.isdigit() else None,
+        final=bool(form.final.data))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new(public_id: str):
+    campaign = _campaign(public_id)
+    if not can(current_user, Action.POST_PROGRESS_REPORT, campaign):
+        abort(403)
+    form = forms.ReportForm()
+    earlier = services.reports_of(campaign)
+    form.corrects.choices = [("", _("No, a new report")), *((str(r.number), f"#{r.number} {r.title}")
+                                                             for r in earlier)]
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        try:
+            report = services.post_report(campaign, current_user, _form_input(form, campaign))
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        except evidence_store.EvidenceError as exc:
+            db.session.rollback()
+            errors = {"evidence": str(exc)}
+        else:
+            db.session.commit()
+            flash(_("The report is posted and anchored in the public ledger."), "success")
+            return redirect(url_for("reports.show", public_id=public_id, number=report.number), code=303)
+        campaign = _campaign(public_id)
+    for name, message in errors.items():
+        if name in form:
+            form[name].errors = [*form[name].errors, message]
+    return render_template("reports/form.html", campaign=campaign, form=form, errors=errors,
+                           entered=request.form, slots=range(EVIDENCE_SLOTS),
+                           disbursements=disbursements.for_campaign(campaign, limit=200)), \
+        422 if form.is_submitted() else 200
+
+
+@bp.get("/<int:number>")
+def show(public_id: str, number: int):
+    campaign = _campaign(public_id)
+    report = services.get_report(campaign, number)
+    if report is None:
+        abort(404)
+    corrected_by = [r for r in services.reports_of(campaign) if r.corrects_id == report.id]
+    return render_template("reports/show.html", campaign=campaign, report=report,
+                           narrative=render_markdown(report.narrative), corrected_by=corrected_by)
+
+
+@bp.get("/<int:number>.json")
+def document(public_id: str, number: int):
+    """The canonical document, byte for byte as its SHA-256 stands in the ledger entry."""
+    campaign = _campaign(public_id)
+    report = services.get_report(campaign, number)
+    if report is None:
+        abort(404)
+    response = Response(report.document, mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+@bp.get("/evidence/<sha256>")
+def evidence(public_id: str, sha256: str):
+    campaign = _campaign(public_id)
+    row = services.evidence_of(campaign, sha256) if evidence_store.SHA256_PATTERN.match(sha256) else None
+    if row is None:
+        abort(404)
+    suffix = ".pdf" if row.content_type == "application/pdf" else ""
+    response = send_file(evidence_store.path_for(row.sha256), mimetype=row.content_type,
+                         download_name=f"{sha256[:16]}{suffix}")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

@@ -1,0 +1,221 @@
+"""Progress reports: posted, anchored in the ledger, shown, corrected, and caught when altered."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from accounts.models import User
+from amanah.errors import ValidationError
+from amanah.extensions import db
+from campaigns.models import Campaign, CampaignIndicator
+from ledger.models import CampaignTotal, LedgerEntry
+from reports import services
+from reports.models import ProgressReport
+from tests.factories import login, make_user
+from tests.factories.treasury import RP, fund, make_campaign, picture
+from treasury import disbursements
+
+
+@pytest.fixture
+def world(app):
+    """A funded public campaign with two indicators and one disbursement."""
+    with app.app_context():
+        campaign = make_campaign()
+        fund(campaign, 1_000_000 * RP, fee=10_000 * RP)
+        wells = CampaignIndicator(campaign_id=campaign.id, name="Sumur bor dibangun", unit="sumur",
+                                  kind="count", direction="increase", baseline=0, target=400,
+                                  due=disbursements.now_utc().date(), created_by_id=campaign.organizer_id)
+        share = CampaignIndicator(campaign_id=campaign.id, name="Rumah dengan air bersih", unit="",
+                                  kind="percent", direction="increase", baseline=2000, target=9000,
+                                  due=disbursements.now_utc().date(), created_by_id=campaign.organizer_id)
+        db.session.add_all([wells, share])
+        db.session.commit()
+        spent = disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
+            amount=200_000 * RP, paid_on=disbursements.now_utc().date(), payee_kind="organization",
+            payee_name="Toko Maju", purpose="Pipa dan pompa", category="goods", evidence=picture(1)))
+        db.session.commit()
+        return {"campaign": campaign.public_id, "organizer": campaign.organizer_id,
+                "treasurer": campaign.treasurer_id, "wells": wells.id, "share": share.id, "spent": spent.id}
+
+
+def _campaign(world) -> Campaign:
+    return db.session.scalar(sa.select(Campaign).where(Campaign.public_id == world["campaign"]))
+
+
+def _report(world, **changes) -> services.ReportInput:
+    values = dict(title="Dua sumur pertama selesai", narrative="Sumur di RT 03 dan RT 05 sudah mengalir.",
+                  values={world["wells"]: "2", world["share"]: "35,5"},
+                  evidence=[services.EvidenceUpload(picture(7), "Foto sumur RT 03")],
+                  disbursement_ids=[world["spent"]])
+    values.update(changes)
+    return services.ReportInput(**values)
+
+
+def test_a_report_is_anchored_by_an_entry_that_moves_no_money(app, world):
+    with app.test_request_context():
+        before = db.session.get(CampaignTotal, world["campaign"])
+        raised, fees, disbursed, count = before.raised, before.fees, before.disbursed, before.entry_count
+        organizer = db.session.get(User, world["organizer"])
+        report = services.post_report(_campaign(world), organizer, _report(world))
+        db.session.commit()
+        entry = db.session.get(LedgerEntry, report.ledger_seq)
+        leaf = json.loads(bytes(entry.leaf))
+        assert (leaf["kind"], leaf["amount"], leaf["memo"]) == ("report", 0, "Dua sumur pertama selesai")
+        assert leaf["evidence"] == hashlib.sha256(report.document).hexdigest() == report.sha256
+        assert leaf["files"] == [report.evidence[0].sha256]
+        document = json.loads(report.document)
+        assert document["values"] == [
+            {"indicator": "Sumur bor dibangun", "unit": "sumur", "kind": "count", "value": 200},
+            {"indicator": "Rumah dengan air bersih", "unit": "", "kind": "percent", "value": 3550}]
+        spent_seq = db.session.scalar(sa.select(disbursements.Disbursement.ledger_seq))
+        assert document["disbursements"] == [spent_seq] and document["number"] == 1
+        after = db.session.get(CampaignTotal, world["campaign"])
+        assert (after.raised, after.fees, after.disbursed) == (raised, fees, disbursed)
+        assert after.entry_count == count + 1  # counted as an entry, not as money
+    result = app.test_cli_runner().invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_document_and_evidence_are_served_byte_for_byte(app, world, client):
+    with app.test_request_context():
+        treasurer = db.session.get(User, world["treasurer"])
+        report = services.post_report(_campaign(world), treasurer, _report(world))
+        db.session.commit()
+        digest, file_hash, seq = report.sha256, report.evidence[0].sha256, report.ledger_seq
+    document = client.get(f"/campaigns/{world['campaign']}/reports/1.json")
+    assert hashlib.sha256(document.data).hexdigest() == digest
+    with client.get(f"/campaigns/{world['campaign']}/reports/evidence/{file_hash}") as evidence:
+        assert evidence.status_code == 200 and hashlib.sha256(evidence.data).hexdigest() == file_hash
+    page = client.get(f"/campaigns/{world['campaign']}/reports/1", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert "Dua sumur pertama selesai" in text and f"#{seq}" in text
+    assert client.get(f"/campaigns/{world['campaign']}/reports/2").status_code == 404
+    assert client.get(f"/campaigns/{world['campaign']}/reports/evidence/{'0' * 64}").status_code == 404
+
+
+def test_the_campaign_page_shows_the_timeline_and_the_latest_values(app, world, client):
+    with app.test_request_context():
+        organizer = db.session.get(User, world["organizer"])
+        first = services.post_report(_campaign(world), organizer, _report(world))
+        services.post_report(_campaign(world), organizer, _report(
+            world, title="Koreksi: tiga sumur", narrative="Yang selesai tiga, bukan dua.",
+            values={world["wells"]: "3"}, evidence=[], disbursement_ids=[], corrects=first.number))
+        db.session.commit()
+    page = client.get(f"/campaigns/{world['campaign']}", follow_redirects=True,
+                      headers={"Accept-Language": "id"}).get_data(as_text=True)
+    assert "Koreksi: tiga sumur" in page and "Dua sumur pertama selesai" in page
+    assert "3 sumur" in page  # the correction is the latest value
+    assert "35,5%" in page  # the first report's value stands where the correction gives none
+    assert "Foto sumur RT 03" in page
+
+
+def test_a_correction_points_at_the_report_it_corrects(app, world):
+    with app.test_request_context():
+        organizer = db.session.get(User, world["organizer"])
+        first = services.post_report(_campaign(world), organizer, _report(world))
+        second = services.post_report(_campaign(world), organizer, _report(world, corrects=1, evidence=[]))
+        db.session.commit()
+        entry = json.loads(bytes(db.session.get(LedgerEntry, second.ledger_seq).leaf))
+        assert entry["ref"] == first.ledger_seq and "files" not in entry
+        assert json.loads(second.document)["corrects"] == 1
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"title": ""}, "title"), ({"narrative": " "}, "narrative"),
+    ({"values": {"WELLS": "2,5"}}, "value_WELLS"), ({"values": {"SHARE": "120"}}, "value_SHARE"),
+    ({"values": {999_999: "1"}}, "value_999999"), ({"disbursement_ids": [999_999]}, "disbursements"),
+    ({"corrects": 7}, "corrects"),
+    ({"evidence": [services.EvidenceUpload(b"<svg/>", "x")]}, "evidence"),
+    ({"evidence": [services.EvidenceUpload(picture(n), "x") for n in range(11)]}, "evidence"),
+])
+def test_bad_reports_name_the_field_and_write_nothing(app, world, changes, field):
+    if "values" in changes:
+        changes = {"values": {world["wells"] if k == "WELLS" else world["share"] if k == "SHARE" else k: v
+                              for k, v in changes["values"].items()}}
+        field = field.replace("WELLS", str(world["wells"])).replace("SHARE", str(world["share"]))
+    with app.test_request_context():
+        size = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
+        with pytest.raises(ValidationError) as caught:
+            services.post_report(_campaign(world), db.session.get(User, world["organizer"]),
+                                 _report(world, **changes))
+        assert field in caught.value.errors
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == size
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ProgressReport)) == 0
+
+
+def test_only_its_organizer_treasurer_or_an_admin_reports_and_only_on_a_public_campaign(app, world):
+    with app.test_request_context():
+        for who in (make_user(None, "organizer"), make_user(None, "treasurer"), make_user(None, "auditor"),
+                    make_user()):
+            with pytest.raises(services.ReportRefused):
+                services.post_report(_campaign(world), who, _report(world))
+        admin = make_user(None, "admin")
+        assert services.post_report(_campaign(world), admin, _report(world)).number == 1
+        draft = make_campaign(status="draft")
+        with pytest.raises(services.ReportRefused):
+            services.post_report(draft, db.session.get(User, draft.organizer_id), _report(world, values={}))
+
+
+def test_the_form_posts_a_report_with_a_file_and_refuses_others(app, world):
+    client = app.test_client()
+    with app.app_context():
+        login(client, db.session.get(User, world["treasurer"]))
+    url = f"/campaigns/{world['campaign']}/reports/new"
+    assert client.get(url).status_code == 200
+    bad = client.post(url, data={"title": "Laporan", "narrative": "Isi", f"value_{world['wells']}": "1,5"})
+    assert bad.status_code == 422
+    good = client.post(url, content_type="multipart/form-data", data={
+        "title": "Laporan Maret", "narrative": "Pipa terpasang.", f"value_{world['wells']}": "1",
+        "evidence_0": (io.BytesIO(picture(3)), "foto.png"), "evidence_title_0": "Pipa terpasang",
+        "disbursements": str(world["spent"])})
+    assert good.status_code == 303 and good.location.endswith("/reports/1")
+    stranger = app.test_client()
+    with app.app_context():
+        login(stranger, make_user(None, "organizer"))
+    assert stranger.get(url).status_code == 403
+    assert stranger.post(url, data={"title": "x", "narrative": "y"}).status_code == 403
+    assert app.test_client().get(url).status_code in (302, 303, 403)
+
+
+def test_a_report_altered_afterwards_is_caught_by_verify(app, world, backend):
+    with app.test_request_context():
+        services.post_report(_campaign(world), db.session.get(User, world["organizer"]), _report(world))
+        db.session.commit()
+    assert app.test_cli_runner().invoke(args=["ledger", "verify"]).exit_code == 0
+    with app.app_context():
+        # Someone with the database's keys edits the narrative behind the triggers' back.
+        if backend == "postgresql":
+            db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+            db.session.execute(sa.text("ALTER TABLE progress_reports DISABLE TRIGGER ALL"))
+        else:
+            db.session.execute(sa.text("DROP TRIGGER progress_reports_no_update"))
+        db.session.execute(sa.text("UPDATE progress_reports SET narrative = 'Lima sumur selesai.'"))
+        if backend == "postgresql":
+            db.session.execute(sa.text("ALTER TABLE progress_reports ENABLE ALWAYS TRIGGER ALL"))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1 and "progress report 1" in result.output
+
+
+def test_the_standalone_verifier_accepts_a_ledger_with_reports(app, world, client, tmp_path):
+    with app.test_request_context():
+        services.post_report(_campaign(world), db.session.get(User, world["organizer"]), _report(world))
+        db.session.commit()
+    (tmp_path / "ledger.jsonl").write_bytes(client.get("/ledger/export.jsonl").data)
+    (tmp_path / "cp.txt").write_bytes(client.get("/ledger/checkpoint").data)
+    (tmp_path / "key.txt").write_bytes(client.get("/ledger/key").data)
+    result = subprocess.run(
+        [sys.executable, "-m", "ledger.verify", "--export", "ledger.jsonl", "--checkpoint", "cp.txt",
+         "--key", "key.txt"], cwd=tmp_path, env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    csv = client.get("/ledger/export.csv").get_data(as_text=True)
+    assert ",report," in csv
