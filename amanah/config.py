@@ -163,6 +163,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_DEFAULT_SENDER", text, "Amanah <no-reply@amanah.localhost>", (), "From address"),
     Setting("LEDGER_ORIGIN", text, "amanah.localhost/ledger", PROD, "the log's name in checkpoints"),
     Setting("LEDGER_SIGNING_KEY", text, None, PROD, "Ed25519 note key; unset: one in the instance"),
+    Setting("REPORT_OVERDUE_DAYS", integer(1, 365), 30, (), "days after a disbursement a report is due"),
     Setting("PERSONAL_CAMPAIGNS", flag, True, (), "may a person run a campaign without an organization"),
     # The demo organization, marked as such, until an operator names the real one.
     Setting("ORG_NAME", text, DEMO_ORG_NAME, (), "organization on receipts and pages"),
