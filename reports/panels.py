@@ -40,7 +40,15 @@ def feed_items(campaign) -> list[contributions.FeedItem]:
         str(render_markdown(r.narrative))) for r in services.reports_of(campaign)]
 
 
+def final_report_due(user, campaign) -> bool:
+    """A closed campaign asks those who may report for its final report, until there is one."""
+    return (campaign.status == "closed" and may_post(user, campaign)
+            and not services.has_final_report(campaign))
+
+
 def register(app) -> None:
+    register_panel(app, "main", "reports.final_prompt", "reports/_final_prompt.html",
+                   visible=final_report_due, order=4)
     register_panel(app, "main", "reports.timeline", "reports/_timeline.html",
                    visible=public, context=timeline_context, order=5)
     register_panel(app, "actions", "reports.post", "reports/_post_link.html", visible=may_post, order=5)

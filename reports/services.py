@@ -251,3 +251,8 @@ def overdue_since(campaign: Campaign, now=None):
         return None
     oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
     return oldest if (now or now_utc()) - oldest > dt.timedelta(days=days) else None
+
+
+def has_final_report(campaign: Campaign) -> bool:
+    return db.session.scalar(sa.select(ProgressReport.id).where(
+        ProgressReport.campaign_id == campaign.id, ProgressReport.final.is_(True)).limit(1)) is not None

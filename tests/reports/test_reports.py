@@ -259,3 +259,25 @@ def test_a_report_is_overdue_when_money_went_out_long_ago_with_none_since(app, w
     monkeypatch.setattr(services, "now_utc", lambda: later)
     page = client.get(url, follow_redirects=True, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Report overdue" not in page
+
+
+def test_a_closed_campaign_asks_for_its_final_report_until_it_has_one(app, world):
+    owner = app.test_client()
+    with app.app_context():
+        login(owner, db.session.get(User, world["organizer"]))
+        campaign = _campaign(world)
+        campaign.status, campaign.closed_at = "closed", disbursements.now_utc()
+        db.session.commit()
+    url = f"/campaigns/{world['campaign']}"
+    page = owner.get(url, follow_redirects=True, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Post the final report" in page
+    form = owner.get(f"{url}/reports/new?final=1").get_data(as_text=True)
+    assert 'id="final" name="final" type="checkbox" value="y"' in form and "checked" in form
+    public = app.test_client().get(url, follow_redirects=True, headers={"Accept-Language": "en"})
+    assert "Post the final report" not in public.get_data(as_text=True)  # only for who may report
+    with app.test_request_context():
+        services.post_report(_campaign(world), db.session.get(User, world["organizer"]),
+                             _report(world, final=True))
+        db.session.commit()
+    page = owner.get(url, follow_redirects=True, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Post the final report" not in page and "Final report" in page
