@@ -153,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("XENDIT_CALLBACK_TOKEN", text, None, (), "x-callback-token Xendit sends to /webhooks/xendit"),
     Setting("XENDIT_API_BASE", text, None, (), "another base URL for Xendit's API (tests, mocks)"),
     Setting("CHECKOUT_EXPIRY_MINUTES", integer(1, 24 * 60), 60, (), "checkout lifetime (under 30: 30)"),
-    Setting("DONATION_FEE_RATE_BP", integer(0, 10_000), 340, (), "'cover the fee' rate, basis points"),
+    Setting("DONATION_FEE_RATE_BP", integer(0, 9_999), 340, (), "'cover the fee' rate, basis points"),
     Setting("MAIL_SERVER", text, None, PROD, "SMTP host; unset: mail goes to instance/outbox"),
     Setting("MAIL_PORT", integer(1, 65_535), 25, (), "SMTP port"),
     Setting("MAIL_USERNAME", text, None, (), "SMTP login"),
@@ -166,6 +166,7 @@ SETTINGS: tuple[Setting, ...] = (
     # C2SP tlog-witnesses that cosign each new checkpoint: `<URL prefix> <verifier key>` per witness,
     # separated by newlines or `;`. Unset: none.
     Setting("LEDGER_WITNESSES", text, None, (), "witnesses: `URL KEY` per witness, `;`-separated"),
+    Setting("REPORT_OVERDUE_DAYS", integer(1, 365), 30, (), "days after a disbursement a report is due"),
     Setting("PERSONAL_CAMPAIGNS", flag, True, (), "may a person run a campaign without an organization"),
     # The demo organization, marked as such, until an operator names the real one.
     Setting("ORG_NAME", text, DEMO_ORG_NAME, (), "organization on receipts and pages"),

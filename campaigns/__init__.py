@@ -25,6 +25,7 @@ def init_app(app) -> None:
         organization_demo,
         organization_pages,
         rendering,
+        search,
         services,
         views,
     )
@@ -45,6 +46,8 @@ def init_app(app) -> None:
         excerpt=rendering.plain_excerpt,
         indicator_value=indicators.format_value,
         days_left=services.days_left,
+        # A campaign with its totals, for pages of other packages that show its progress (giving).
+        campaign_card=lambda campaign: search.Card(campaign, search.totals_for(campaign)),
         status_label=lambda code: str(lifecycle.STATUS_LABELS[lifecycle.Status(code)]),
         transition_label=lambda name: str(lifecycle.TRANSITION_LABELS.get(name, lifecycle.CREATED_LABEL)),
     )

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, request, url_for
 
 from amanah.errors import error_response
 from amanah.extensions import db
-from campaigns import organization_pages, search, services
+from campaigns import contributions, indicators, organization_pages, search, services
 from campaigns.models import Campaign
 from campaigns.rendering import render_markdown
 from organizations import services as org_services
@@ -68,6 +68,12 @@ def campaign_json(campaign: Campaign, totals: search.Totals, detail: bool = Fals
         data["beneficiary"] = campaign.beneficiary
         data["story_html"] = str(render_markdown(campaign.story))
         data["feed_url"] = url_for("campaigns.feed", public_id=campaign.public_id, _external=True)
+        data["indicators"] = [{
+            "name": p.indicator.name, "unit": p.indicator.unit, "kind": p.indicator.kind,
+            "direction": p.indicator.direction, "baseline": p.indicator.baseline,
+            "target": p.indicator.target, "due": p.indicator.due.isoformat(), "latest": p.latest}
+            for p in indicators.progress_of(campaign)]
+        data.update(contributions.api_details(campaign))
     return data
 
 

@@ -1,4 +1,5 @@
-"""An Atom feed (RFC 4287) of each public campaign's updates ("Kabar terbaru")."""
+"""An Atom feed (RFC 4287) of each public campaign's updates ("Kabar terbaru") and of what other
+packages add to it (progress reports), newest first."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -6,7 +7,7 @@ import xml.etree.ElementTree as ET
 from flask import Response, abort, url_for
 from flask_babel import gettext as _
 
-from campaigns import services
+from campaigns import contributions, services
 from campaigns.models import Campaign
 from campaigns.rendering import render_markdown
 from campaigns.views import bp
@@ -30,9 +31,12 @@ def atom_feed(campaign: Campaign) -> bytes:
             element.text = text
         return element
 
-    updates = campaign.updates[:FEED_LIMIT]
-    newest = max([u.created_at for u in updates] + [campaign.published_at or campaign.created_at])
     base = _stable_url(campaign)
+    items = [contributions.FeedItem(f"update-{u.id}", u.title, u.created_at, f"{base}#update-{u.id}",
+                                    str(render_markdown(u.body))) for u in campaign.updates[:FEED_LIMIT]]
+    items = sorted([*items, *contributions.feed_items(campaign)], key=lambda i: i.at, reverse=True)
+    items = items[:FEED_LIMIT]
+    newest = max([i.at for i in items] + [campaign.published_at or campaign.created_at])
     sub(feed, "id", base)
     sub(feed, "title", _("Updates: %(title)s", title=campaign.title))
     sub(feed, "updated", newest.isoformat())
@@ -42,14 +46,14 @@ def atom_feed(campaign: Campaign) -> bytes:
         href=url_for("campaigns.feed", public_id=campaign.public_id, _external=True))
     author = sub(feed, "author")
     sub(author, "name", campaign.organizer.display_name)
-    for update in updates:
+    for item in items:
         entry = sub(feed, "entry")
-        sub(entry, "id", f"{base}#update-{update.id}")
-        sub(entry, "title", update.title)
-        sub(entry, "updated", update.created_at.isoformat())
-        sub(entry, "published", update.created_at.isoformat())
-        sub(entry, "link", rel="alternate", type="text/html", href=f"{base}#update-{update.id}")
-        sub(entry, "content", str(render_markdown(update.body)), type="html")
+        sub(entry, "id", f"{base}#{item.key}")
+        sub(entry, "title", item.title)
+        sub(entry, "updated", item.at.isoformat())
+        sub(entry, "published", item.at.isoformat())
+        sub(entry, "link", rel="alternate", type="text/html", href=item.url)
+        sub(entry, "content", item.html, type="html")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 

@@ -76,6 +76,28 @@ SCHEMAS = {
             "beneficiary": {"type": "string", "description": "Only on a single campaign."},
             "story_html": {"type": "string", "description": "Sanitized HTML; only on a single campaign."},
             "feed_url": {"type": "string", "format": "uri", "description": "Only on a single campaign."},
+            "indicators": {"type": "array", "description": "Only on a single campaign: its outcome "
+                           "indicators, values in hundredths of their unit; `latest` from the newest "
+                           "report giving one.",
+                           "items": {"type": "object", "properties": {
+                               "name": {"type": "string"}, "unit": {"type": "string"},
+                               "kind": {"type": "string", "enum": ["count", "percent", "measure"]},
+                               "direction": {"type": "string", "enum": ["increase", "decrease"]},
+                               "baseline": {"type": "integer"}, "target": {"type": "integer"},
+                               "due": {"type": "string", "format": "date"},
+                               "latest": {"type": ["integer", "null"]}}}},
+            "reports": {"type": "array", "description": "Only on a single campaign: its progress reports, "
+                        "newest first, each anchored by the ledger entry `ledger_seq` whose `evidence` is "
+                        "`sha256`.",
+                        "items": {"type": "object", "properties": {
+                            "number": {"type": "integer"}, "title": {"type": "string"},
+                            "at": {"type": "string", "format": "date-time"}, "final": {"type": "boolean"},
+                            "corrects": {"type": ["integer", "null"]},
+                            "url": {"type": "string", "format": "uri"},
+                            "document_url": {"type": "string", "format": "uri"},
+                            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                            "ledger_seq": {"type": "integer"},
+                            "evidence": {"type": "array", "items": {"type": "string"}}}}},
         },
         "required": ["public_id", "slug", "title", "url", "status", "category", "region", "city",
                      "currency", "goal", "deadline", "organizer", "organization", "totals"],

@@ -1,17 +1,20 @@
-"""The payment provider's fee, and what a donor adds to cover it (DONATION_FEE_RATE_BP, DONATION_FEE_FIXED).
+"""The payment provider's fee, and what a donor adds to cover it.
 
-One card fee formula for every provider and method the app offers: Stripe cards (whose actual fee
-Stripe reports per charge) and the sandbox, which charges exactly this formula. "Cover the fee"
-grosses the gift up with it: the donor is charged the smallest whole-rupiah total whose net, after
-the fee on that total, is at least the gift. (The fee is charged on what is paid, fee included,
-so adding the fee on the gift alone would leave the campaign short.) Where Stripe's actual fee
-still differs from the estimate, the campaign's finances show the difference (donations/panels.py).
+Each method has its provider's formula: cards (Stripe) DONATION_FEE_RATE_BP plus DONATION_FEE_FIXED;
+QRIS, virtual accounts and e-wallets (Xendit) the price list in donations.xendit_fees. The sandbox,
+standing in for either, charges exactly the formula of the method chosen. "Cover the fee" grosses
+the gift up with the chosen method's formula: the donor is charged the smallest whole-rupiah total
+whose net, after the fee on that total, is at least the gift. (The fee is charged on what is paid,
+fee included, so adding the fee on the gift alone would leave the campaign short.) Where the
+provider's actual fee still differs from the estimate, the campaign's finances show the difference
+(donations/panels.py).
 """
 from __future__ import annotations
 
 from flask import current_app
 
 from amanah.money import display_digits, exponent
+from donations import methods, xendit_fees
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -52,6 +55,23 @@ def gross_up(amount: int, currency: str) -> int:
     return total
 
 
-def fee_to_cover(amount: int, currency: str) -> int:
-    """What to add to the gift `amount` so that, after the provider's fee, the campaign nets it."""
+def _local(method: str | None, currency: str):
+    """The Xendit method `method` names, for a rupiah gift; None for a card (or another currency)."""
+    if currency != "IDR" or not method or method not in xendit_fees.FEES:
+        return None
+    return methods.method_named(method)
+
+
+def fee_for(charge: int, currency: str, method: str | None = None) -> int:
+    """The fee the provider of `method` takes on a charge (the sandbox charges this too)."""
+    local = _local(method, currency)
+    return xendit_fees.fee_estimate(local, charge) if local else processor_fee_estimate(charge, currency)
+
+
+def fee_to_cover(amount: int, currency: str, method: str | None = None) -> int:
+    """What to add to the gift `amount`, paid by `method`, so that the campaign nets it after the
+    provider's fee on the whole payment."""
+    local = _local(method, currency)
+    if local is not None:
+        return xendit_fees.gross_up(local, amount)
     return gross_up(amount, currency) - amount

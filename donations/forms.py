@@ -101,6 +101,16 @@ def clean_amount(form: DonateForm, currency: str) -> int | None:
     return amount
 
 
+DRAFT_FIELDS = ("preset", "custom_amount", "method", "mobile_number", "message", "anonymous", "cover_fee",
+                "name", "email")
+
+
+def draft_of(form: DonateForm) -> dict:
+    """What the donor entered, kept (in their own session) while they are at the payment provider,
+    so a cancelled or failed payment brings them back to the form as they left it."""
+    return {name: form[name].data for name in DRAFT_FIELDS if form[name].data not in (None, "", False)}
+
+
 def clean_guest(form: DonateForm) -> bool:
     ok = True
     if not (form.name.data or "").strip():

@@ -519,7 +519,7 @@ def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, 
     guest gift made with an account's verified address joins that account, as earlier ones did when
     the address was verified; an unverified address attaches nothing.
     """
-    fee = fee_to_cover(amount, campaign.currency) if cover_fee else 0
+    fee = fee_to_cover(amount, campaign.currency, method) if cover_fee else 0
     if user is None:
         user = verified_owner(donor_email)
     donation = Donation(campaign=campaign, user=user, donor_name=donor_name, donor_email=donor_email.lower(),

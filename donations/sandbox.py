@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from amanah.db import now_utc
 from amanah.extensions import db
 from donations import methods
-from donations.fees import processor_fee_estimate
+from donations.fees import fee_for
 from donations.gateway import Checkout, CheckoutRequest, GatewayError
 from donations.models import PaymentEvent, SandboxObject
 
@@ -167,7 +167,7 @@ class SandboxGateway:
             raise GatewayError("sandbox: this checkout is no longer open")
         amount, currency = session["amount_total"], session["currency"]
         txn = {"id": _id("txn"), "object": "balance_transaction", "amount": amount, "currency": currency,
-               "fee": processor_fee_estimate(amount, currency.upper())}
+               "fee": fee_for(amount, currency.upper(), session.get("payment_method"))}
         charge = {"id": _id("ch"), "object": "charge", "amount": amount, "currency": currency,
                   "amount_refunded": 0, "refunded": False, "refunds": [], "paid": True,
                   "balance_transaction": txn["id"]}

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import segno
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -85,15 +85,18 @@ def _open_campaign(public_id: str):
 @limiter.limit("30/minute", methods=["POST"])
 def give(public_id: str):
     campaign = _open_campaign(public_id)
-    form = forms.DonateForm()
+    draft_key = f"give:{campaign.public_id}"
+    # The payment provider sends a donor who cancelled (or whose payment failed) back here, to the
+    # form as they filled it in.
+    cancelled = request.method == "GET" and request.args.get("cancelled") == "1"
+    form = forms.DonateForm(data=session.get(draft_key) if cancelled else None)
     forms.set_choices(form, campaign.currency)
     user = current_user if current_user.is_authenticated else None
     if request.method == "GET" and user is not None:
         form.name.data, form.email.data = user.display_name, user.email
     if not form.is_submitted():
-        # The payment provider sends a donor who cancelled (or whose payment failed) back here.
         return render_template("donations/give.html", campaign=campaign, form=form, user=user,
-                               cancelled=request.args.get("cancelled") == "1")
+                               cancelled=cancelled)
     # Every rule runs, so a donor sees all that needs correcting at once, each next to its field.
     valid = form.validate()
     amount = forms.clean_amount(form, campaign.currency)
@@ -103,7 +106,7 @@ def give(public_id: str):
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 422
     if request.form.get("change"):  # back from the confirm step, with what was entered kept
         return render_template("donations/give.html", campaign=campaign, form=form, user=user)
-    fee = fee_to_cover(amount, campaign.currency) if form.cover_fee.data else 0
+    fee = fee_to_cover(amount, campaign.currency, method) if form.cover_fee.data else 0
     if form.confirmed.data != "1":
         form.confirmed.data = "1"
         return render_template("donations/give_confirm.html", campaign=campaign, form=form, amount=amount,
@@ -128,6 +131,7 @@ def give(public_id: str):
         flash(_("The payment provider could not be reached. Nothing was charged; please try again."), "error")
         return render_template("donations/give.html", campaign=campaign, form=form, user=user), 502
     db.session.commit()
+    session[draft_key] = forms.draft_of(form)
     return redirect(checkout.url, code=303)
 
 

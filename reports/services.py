@@ -9,10 +9,12 @@ entry (reports.ledger_references), so a report altered afterwards is caught.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 
 import rfc8785
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from accounts.models import User
@@ -233,3 +235,24 @@ def latest_values(campaign: Campaign) -> dict[int, int]:
 def evidence_of(campaign: Campaign, sha256: str) -> ReportEvidence | None:
     return db.session.scalar(sa.select(ReportEvidence).join(ProgressReport).where(
         ProgressReport.campaign_id == campaign.id, ReportEvidence.sha256 == sha256).limit(1))
+
+
+def overdue_since(campaign: Campaign, now=None):
+    """The date of the oldest disbursement still unreported after REPORT_OVERDUE_DAYS days, or
+    None: money paid out that long ago with no progress report since is overdue for one."""
+    days = current_app.config["REPORT_OVERDUE_DAYS"]
+    last_report = db.session.scalar(sa.select(sa.func.max(ProgressReport.created_at)).where(
+        ProgressReport.campaign_id == campaign.id))
+    query = sa.select(sa.func.min(Disbursement.created_at)).where(Disbursement.campaign_id == campaign.id)
+    if last_report is not None:
+        query = query.where(Disbursement.created_at > last_report)
+    oldest = db.session.scalar(query)
+    if oldest is None:
+        return None
+    oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
+    return oldest if (now or now_utc()) - oldest > dt.timedelta(days=days) else None
+
+
+def has_final_report(campaign: Campaign) -> bool:
+    return db.session.scalar(sa.select(ProgressReport.id).where(
+        ProgressReport.campaign_id == campaign.id, ProgressReport.final.is_(True)).limit(1)) is not None

@@ -51,6 +51,8 @@ def new(public_id: str):
     form.corrects.choices = [("", _("No, a new report")), *((str(r.number), f"#{r.number} {r.title}")
                                                              for r in earlier)]
     errors: dict[str, str] = {}
+    if request.method == "GET" and request.args.get("final") == "1":
+        form.final.data = True  # from the closed campaign's prompt
     if form.validate_on_submit():
         try:
             report = services.post_report(campaign, current_user, _form_input(form, campaign))

@@ -197,7 +197,7 @@ def test_defaults_are_what_they_were(clean_env, tmp_path):
     ("RATELIMIT_ENABLED", "0", False), ("RATELIMIT_ENABLED", "no", False),
     ("MAIL_USE_TLS", "1", True), ("MAIL_USE_TLS", "True", True), ("MAIL_USE_SSL", "yes", True),
     ("MAIL_USE_SSL", "on", True), ("RATELIMIT_ENABLED", "", True),
-    ("DONATION_FEE_RATE_BP", "0", 0), ("DONATION_FEE_RATE_BP", "10000", 10_000),
+    ("DONATION_FEE_RATE_BP", "0", 0), ("DONATION_FEE_RATE_BP", "9999", 9_999),
     ("DONATION_FEE_RATE_BP", " 290 ", 290), ("MAIL_PORT", "587", 587), ("PROXY_HOPS", "2", 2),
     ("DATABASE_PING_IDLE_SECONDS", "0.5", 0.5), ("DATABASE_PING_IDLE_SECONDS", "0", 0.0),
     ("CHECKOUT_EXPIRY_MINUTES", "1440", 1440), ("CHECKOUT_EXPIRY_MINUTES", "5", 5),
@@ -213,11 +213,11 @@ def test_accepted_values(clean_env, tmp_path, name, raw, value):
 
 
 @pytest.mark.parametrize(("name", "raw", "message"), [
-    ("DONATION_FEE_RATE_BP", "abc", "DONATION_FEE_RATE_BP: expected an integer between 0 and 10000, "
+    ("DONATION_FEE_RATE_BP", "abc", "DONATION_FEE_RATE_BP: expected an integer between 0 and 9999, "
                                     "got 'abc'"),
-    ("DONATION_FEE_RATE_BP", "10001", "DONATION_FEE_RATE_BP: expected an integer between 0 and 10000, "
-                                      "got '10001'"),
-    ("DONATION_FEE_RATE_BP", "3.4", "DONATION_FEE_RATE_BP: expected an integer between 0 and 10000, "
+    ("DONATION_FEE_RATE_BP", "10000", "DONATION_FEE_RATE_BP: expected an integer between 0 and 9999, "
+                                      "got '10000'"),
+    ("DONATION_FEE_RATE_BP", "3.4", "DONATION_FEE_RATE_BP: expected an integer between 0 and 9999, "
                                     "got '3.4'"),
     ("PROXY_HOPS", "one", "PROXY_HOPS: expected an integer of 0 or more, got 'one'"),
     ("PROXY_HOPS", "-1", "PROXY_HOPS: expected an integer of 0 or more, got '-1'"),
@@ -282,4 +282,4 @@ def test_the_served_app_fails_with_one_line_not_a_traceback(tmp_path):
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1
     assert result.stderr == ("amanah: configuration error: DONATION_FEE_RATE_BP: expected an integer "
-                             "between 0 and 10000, got 'abc'\n")
+                             "between 0 and 9999, got 'abc'\n")

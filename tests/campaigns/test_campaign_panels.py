@@ -27,7 +27,8 @@ from treasury import disbursements
 ROOT = Path(__file__).resolve().parents[2]
 
 # Every panel, in the order the page draws them (slot by slot, top to bottom).
-PAGE_ORDER = ["donations.sandbox_banner", "donations.covered_fees", "reports.timeline",
+PAGE_ORDER = ["donations.sandbox_banner", "donations.covered_fees", "reports.final_prompt",
+              "reports.timeline",
               "treasury.disbursements", "treasury.treasurer_changed", "donations.recent", "reports.post",
               "treasury.change_treasurer", "treasury.box", "documents.campaign_documents",
               "treasury.treasurer_changes"]
@@ -35,6 +36,7 @@ PAGE_ORDER = ["donations.sandbox_banner", "donations.covered_fees", "reports.tim
 # What marks each panel in the page's HTML.
 MARKERS = {
     "donations.sandbox_banner": 'class="sandbox-banner"',
+    "reports.final_prompt": 'class="notice final-report-prompt"',
     "reports.timeline": 'class="reports-timeline"',
     "reports.post": "Post a progress report",
     "donations.covered_fees": 'class="covered-fees"',  # only once a donor covered a fee: not here

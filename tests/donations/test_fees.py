@@ -87,3 +87,20 @@ def test_no_panel_when_no_donor_covered_a_fee(app, client):
     client.post(f"/give/sandbox/{checkout_id}", data={"choice": "pay"})
     page = client.get(f"/campaigns/{public_id}", follow_redirects=True).get_data(as_text=True)
     assert "Air bersih untuk desa" in page and 'class="covered-fees"' not in page
+
+
+@pytest.mark.parametrize("method", ["card", "qris", "va_bca", "ovo", "dana", "shopeepay", "linkaja"])
+def test_covering_the_fee_nets_the_gift_whatever_the_method(app, client, method):
+    """Each method's own fee formula grosses the gift up (in the sandbox, which charges it exactly):
+    the campaign keeps the gift, and at most a rupiah or two of rounding more."""
+    with app.app_context():
+        campaign = make_campaign()
+        donation_id, checkout_id = pending(app, campaign, amount=7_500_000, cover_fee=True, method=method)
+    assert client.post(f"/give/sandbox/{checkout_id}", data={"choice": "pay"}).status_code == 303
+    with app.app_context():
+        donation = db.session.get(Donation, donation_id)
+        assert donation.payment_method == method and donation.fee_covered > 0
+        net = sum(entry.amount for entry in entries())
+        assert donation.total - donation.processor_fee == net
+        assert 7_500_000 <= net < 7_500_000 + 200, (method, donation.fee_covered, donation.processor_fee)
+        assert donation.processor_fee == fees.fee_for(donation.total, "IDR", method)

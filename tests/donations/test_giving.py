@@ -363,6 +363,32 @@ def test_the_donor_is_told_how_the_payment_ended(app, client, choice):
                                       "You can try again below.") in page
 
 
+@pytest.mark.parametrize("choice", ["fail", "cancel"])
+def test_a_failed_or_cancelled_payment_returns_to_the_form_as_it_was_filled_in(app, client, choice):
+    with app.app_context():
+        public_id = make_campaign().public_id
+    form = {"preset": "custom", "custom_amount": "75.000", "name": "Sari Wulan", "email": "sari@example.org",
+            "message": "Semoga lancar", "cover_fee": "y", "confirmed": "1"}
+    checkout = client.post(f"/campaigns/{public_id}/give", data=form)
+    assert checkout.status_code == 303
+    if choice == "fail":
+        back = client.post(checkout.location, data={"choice": "fail"}).location
+    else:  # the donor closes the provider's page with its "back" link: the cancel URL
+        back = f"/campaigns/{public_id}/give?cancelled=1"
+    page = client.get(back).get_data(as_text=True)
+    assert re.search(r'<input[^>]*id="custom_amount"[^>]*value="75.000"', page)
+    assert re.search(r'<input[^>]*checked[^>]*value="custom"|<input[^>]*value="custom"[^>]*checked', page)
+    assert re.search(r'<input[^>]*checked[^>]*id="cover_fee"|<input[^>]*id="cover_fee"[^>]*checked', page)
+    assert not re.search(r'<input[^>]*checked[^>]*id="anonymous"|<input[^>]*id="anonymous"[^>]*checked', page)
+    assert "Semoga lancar</textarea>" in page
+    assert 'value="sari@example.org"' in page and 'value="Sari Wulan"' in page
+    # Another visitor (another session) coming back to the same address gets an empty form.
+    other = app.test_client().get(back).get_data(as_text=True)
+    assert "sari@example.org" not in other and "Semoga lancar" not in other
+    # A plain visit to the form, without the provider's return, starts afresh too.
+    assert "sari@example.org" not in client.get(f"/campaigns/{public_id}/give").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("status", ["draft", "closed", None])
 def test_posting_to_an_unknown_or_unpublished_campaign_is_404_and_leaves_no_row(app, client, status):
     with app.app_context():

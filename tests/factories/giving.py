@@ -26,10 +26,10 @@ def make_campaign(currency: str = "IDR") -> Campaign:
     return campaign
 
 
-def pending(app, campaign, amount=5_000_000, cover_fee=False) -> tuple[int, str]:
+def pending(app, campaign, amount=5_000_000, cover_fee=False, method="card") -> tuple[int, str]:
     with app.test_request_context():
         donation = giving.start_donation(campaign, amount=amount, donor_name="Siti",
-                                         donor_email="Siti@Example.test", cover_fee=cover_fee)
+                                         donor_email="Siti@Example.test", cover_fee=cover_fee, method=method)
         db.session.commit()
         checkout = giving.begin_checkout(donation, "http://localhost/ok", "http://localhost/cancel")
         db.session.commit()

@@ -1,6 +1,7 @@
 """Progress reports: posted, anchored in the ledger, shown, corrected, and caught when altered."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -219,3 +220,64 @@ def test_the_standalone_verifier_accepts_a_ledger_with_reports(app, world, clien
     assert result.returncode == 0, result.stdout + result.stderr
     csv = client.get("/ledger/export.csv").get_data(as_text=True)
     assert ",report," in csv
+
+
+def test_the_api_and_the_feed_carry_indicators_and_reports(app, world, client):
+    with app.test_request_context():
+        report = services.post_report(_campaign(world), db.session.get(User, world["organizer"]),
+                                      _report(world))
+        db.session.commit()
+        digest, seq = report.sha256, report.ledger_seq
+    api = client.get(f"/api/v1/campaigns/{world['campaign']}").json
+    assert {i["name"]: i["latest"] for i in api["indicators"]} == {
+        "Sumur bor dibangun": 200, "Rumah dengan air bersih": 3550}
+    (listed,) = api["reports"]
+    assert (listed["number"], listed["sha256"], listed["ledger_seq"]) == (1, digest, seq)
+    assert listed["document_url"].endswith(f"/campaigns/{world['campaign']}/reports/1.json")
+    feed = client.get(f"/campaigns/{world['campaign']}/updates.atom").get_data(as_text=True)
+    assert "#1 Dua sumur pertama selesai" in feed and "#report-1</id>" in feed
+
+
+def test_a_report_is_overdue_when_money_went_out_long_ago_with_none_since(app, world, client, monkeypatch):
+    later = disbursements.now_utc() + dt.timedelta(days=31)
+    with app.test_request_context():
+        campaign = _campaign(world)
+        assert services.overdue_since(campaign) is None  # disbursed today
+        assert services.overdue_since(campaign, now=later) is not None
+        app.config["REPORT_OVERDUE_DAYS"] = 40
+        assert services.overdue_since(campaign, now=later) is None
+        app.config["REPORT_OVERDUE_DAYS"] = 30
+    monkeypatch.setattr(services, "now_utc", lambda: later)  # a month on
+    url = f"/campaigns/{world['campaign']}"
+    page = client.get(url, follow_redirects=True, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Report overdue" in page
+    monkeypatch.undo()
+    with app.test_request_context():
+        services.post_report(_campaign(world), db.session.get(User, world["organizer"]), _report(world))
+        db.session.commit()
+        assert services.overdue_since(_campaign(world), now=later) is None  # reported since
+    monkeypatch.setattr(services, "now_utc", lambda: later)
+    page = client.get(url, follow_redirects=True, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Report overdue" not in page
+
+
+def test_a_closed_campaign_asks_for_its_final_report_until_it_has_one(app, world):
+    owner = app.test_client()
+    with app.app_context():
+        login(owner, db.session.get(User, world["organizer"]))
+        campaign = _campaign(world)
+        campaign.status, campaign.closed_at = "closed", disbursements.now_utc()
+        db.session.commit()
+    url = f"/campaigns/{world['campaign']}"
+    page = owner.get(url, follow_redirects=True, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Post the final report" in page
+    form = owner.get(f"{url}/reports/new?final=1").get_data(as_text=True)
+    assert 'id="final" name="final" type="checkbox" value="y"' in form and "checked" in form
+    public = app.test_client().get(url, follow_redirects=True, headers={"Accept-Language": "en"})
+    assert "Post the final report" not in public.get_data(as_text=True)  # only for who may report
+    with app.test_request_context():
+        services.post_report(_campaign(world), db.session.get(User, world["organizer"]),
+                             _report(world, final=True))
+        db.session.commit()
+    page = owner.get(url, follow_redirects=True, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Post the final report" not in page and "Final report" in page
