@@ -9,9 +9,13 @@ from accounts.permissions import Action, can
 from amanah import evidence as evidence_store
 from amanah.errors import ValidationError
 from amanah.extensions import db
+from amanah.i18n import current_locale
 from campaigns import services as campaign_services
 from campaigns.rendering import render_markdown
+from documents.pdf import render_pdf
+from documents.views import send_pdf
 from reports import forms, services
+from reports.impact import impact_report
 from treasury import disbursements
 
 bp = Blueprint("reports", __name__, url_prefix="/campaigns/<public_id>/reports")
@@ -74,6 +78,21 @@ def new(public_id: str):
                            entered=request.form, slots=range(EVIDENCE_SLOTS),
                            disbursements=disbursements.for_campaign(campaign, limit=200)), \
         422 if form.is_submitted() else 200
+
+
+@bp.get("/impact.pdf")
+def impact(public_id: str):
+    """The public impact report of a public campaign (money, indicators, reports and their proofs)."""
+    campaign = _campaign(public_id)
+    if not campaign.is_public:
+        abort(404)
+    locale = current_locale()
+    doc = impact_report(campaign, locale)
+    db.session.commit()  # a checkpoint may have been signed for it
+    response = send_pdf(render_pdf("impact_report.html", doc, locale=locale),
+                        f"impact-report-{campaign.public_id}.pdf")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.get("/<int:number>")

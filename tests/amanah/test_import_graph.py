@@ -45,7 +45,7 @@ LAYERS = {
     "donations": {"amanah", "accounts", "campaigns", "ledger", "organizations"},
     "documents": {"amanah", "accounts", "campaigns", "donations", "ledger", "organizations"},
     "treasury": {"amanah", "accounts", "campaigns", "donations", "ledger", "organizations"},
-    "reports": {"amanah", "accounts", "campaigns", "ledger", "organizations", "treasury"},
+    "reports": {"amanah", "accounts", "campaigns", "documents", "ledger", "organizations", "treasury"},
     "wsgi": {"amanah"},
 }
 # The ledger's public read side that campaigns may use: its read functions and their display,

@@ -16,10 +16,11 @@ from accounts.models import User
 from amanah.errors import ValidationError
 from amanah.extensions import db
 from campaigns.models import Campaign, CampaignIndicator
-from ledger.models import CampaignTotal, LedgerEntry
+from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry
 from reports import services
 from reports.models import ProgressReport
 from tests.factories import login, make_user
+from tests.factories.documents import pdf_text
 from tests.factories.treasury import RP, fund, make_campaign, picture
 from treasury import disbursements
 
@@ -281,3 +282,24 @@ def test_a_closed_campaign_asks_for_its_final_report_until_it_has_one(app, world
         db.session.commit()
     page = owner.get(url, follow_redirects=True, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Post the final report" not in page and "Final report" in page
+
+
+def test_the_impact_report_is_public_and_carries_each_report_with_its_proof(app, world, client):
+    with app.test_request_context():
+        report = services.post_report(_campaign(world), db.session.get(User, world["organizer"]),
+                                      _report(world, final=True))
+        db.session.commit()
+        seq, digest = report.ledger_seq, report.sha256
+    response = client.get(f"/campaigns/{world['campaign']}/reports/impact.pdf",
+                          headers={"Accept-Language": "en"})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = " ".join(pdf_text(response.data).split())
+    assert "Impact report" in text and "Dua sumur pertama selesai" in text
+    assert "Sumur bor dibangun" in text and "2 sumur" in text and "Final report" in text
+    assert digest[:16] in text.replace(" ", "") and "Inclusion proof" in text
+    with app.app_context():
+        cp = db.session.scalar(sa.select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()))
+        assert cp.size > seq  # the signed checkpoint covers the report's entry
+    with app.app_context():
+        draft = make_campaign(status="draft").public_id
+    assert client.get(f"/campaigns/{draft}/reports/impact.pdf").status_code == 404
