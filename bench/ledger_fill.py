@@ -99,7 +99,11 @@ def main() -> None:
     parser.add_argument("count", type=int)
     parser.add_argument("--batch", type=int, default=5000, help="appends per transaction")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--campaigns", help="comma-separated public ids to spread the entries over "
+                        "(real campaigns, e.g. flask demo's); default: synthetic ids")
     args = parser.parse_args()
+    if args.campaigns:
+        CAMPAIGNS[:] = [c for c in args.campaigns.split(",") if c]
     elapsed = fill(args.count, args.batch, args.seed)
     print(f"appended {args.count:,} entries in {elapsed:.1f} s ({args.count / elapsed:,.0f} entries/s)")
 
