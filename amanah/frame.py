@@ -41,7 +41,7 @@ class _MarkedRequest:
 
 def _no_token_in_a_shared_frame():
     raise RuntimeError("a frame shared by anonymous visitors cannot hold a CSRF token; "
-                       "render this template in full (amanah.frame._can_share)")
+                       "render this template in full (amanah.frame.can_share)")
 
 
 def _render_marked(template: str, endpoint: str | None) -> list[str]:
@@ -52,9 +52,12 @@ def _render_marked(template: str, endpoint: str | None) -> list[str]:
     return _SPLIT.split(marked)
 
 
-def _can_share() -> bool:
+def can_share() -> bool:
+    """Whether this request's page holds nothing of the visitor's own, so others may be served it."""
     return (not current_user.is_authenticated and not session.get("_flashes")
             and not current_app.jinja_env.auto_reload)
+
+
 
 
 def render_framed(template: str, *, title: str, content: Markup, version: str = "") -> str:
@@ -63,7 +66,7 @@ def render_framed(template: str, *, title: str, content: Markup, version: str = 
     `version` should change whenever the templates or catalogs do (a deployment), so a long-lived
     process never serves a stale frame; ledger.pages passes its templates' digest.
     """
-    if not _can_share():
+    if not can_share():
         return render_template(template, title=title, content=content)
     # The frame's links carry the script root (the app's mount point, which a trusted proxy may
     # set per request through SCRIPT_NAME): a frame built under one is never served under another.

@@ -8,7 +8,18 @@ from flask_login import current_user
 from accounts.permissions import Action, can, permission_required
 from amanah.errors import error_response
 from amanah.extensions import db, login_manager
-from campaigns import categories, images, indicators, lifecycle, panels, regions, revisions, search, services
+from campaigns import (
+    categories,
+    images,
+    indicators,
+    lifecycle,
+    page_cache,
+    panels,
+    regions,
+    revisions,
+    search,
+    services,
+)
 from campaigns.forms import (
     ActionForm,
     CampaignForm,
@@ -91,9 +102,12 @@ def index():
         filters = search.parse_filters(request.args)
     except search.FilterError as exc:
         return error_response(400, f"{exc.field}: {exc.message}", field=exc.field)
-    return render_template("campaigns/index.html", page=search.search(filters), filters=filters,
-                           categories=categories.choices(), regions=regions.choices(),
-                           sorts=[(k, str(v)) for k, v in search.SORT_LABELS.items()])
+    # Any money moved or campaign changed anywhere shows at once; the rest within the cache's time.
+    return page_cache.cached(
+        (queries.head().size, queries.names_version()),
+        lambda: render_template("campaigns/index.html", page=search.search(filters), filters=filters,
+                                categories=categories.choices(), regions=regions.choices(),
+                                sorts=[(k, str(v)) for k, v in search.SORT_LABELS.items()]))
 
 
 @bp.get("/covers/<name>")
@@ -163,6 +177,12 @@ def show(public_id: str, slug: str | None):
     if slug != campaign.slug:
         return redirect(_canonical(campaign), code=301)
     user = _user()
+    # Its money (the last entry it counts) and its last edit show at once; the rest within seconds.
+    version = (campaign.updated_at, campaign.status, queries.campaign_last_seq(campaign.public_id))
+    return page_cache.cached(version, lambda: _show_page(campaign, user))
+
+
+def _show_page(campaign, user) -> str:
     totals = search.totals_for(campaign)
     finances = queries.campaign_finances(campaign.public_id) if campaign.is_public else None
     return render_template(

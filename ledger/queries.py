@@ -277,6 +277,12 @@ def head() -> LedgerHead:
     return LedgerHead(0, None) if row is None else LedgerHead(row.seq + 1, row.at)
 
 
+def campaign_last_seq(public_id: str) -> int | None:
+    """The last entry that counts for a campaign (its running totals' position), None before any."""
+    row = read_row(sa.select(CampaignTotal.last_seq).where(CampaignTotal.campaign == public_id))
+    return None if row is None else row.last_seq
+
+
 # ---- one entry ----
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ def make_app(database_url: str, instance_path: Path, **extra):
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": None,
         "MAIL_SERVER": None,
+        # Tests read a page right after changing what it shows; tests/campaigns/test_page_cache.py
+        # turns the cache on to test it.
+        "CAMPAIGN_PAGE_CACHE_SECONDS": 0,
     }
     config.update(extra)
     return create_app(config)
