@@ -31,7 +31,7 @@ from amanah.transactions import after_commit
 from campaigns.models import Campaign
 from documents import receipts
 from documents.models import Document, DocumentJob, JobStatus
-from documents.pdf import fork_pool
+from documents.pdf import fork_pool, stop_pool
 from documents.statements import bounds
 from donations.models import Donation, DonationStatus
 from ledger.csv_export import neutralize
@@ -227,8 +227,7 @@ def _renderer(ids: list[int]):
         pool.close()  # done: the render processes finish and leave on their own
         pool.join()
     finally:
-        pool.terminate()  # on failure, stop them (nothing left to do after a join)
-        pool.join()
+        stop_pool(pool)  # on failure, stop them (nothing left to do after a join)
 
 
 RENDER_TIMEOUT = 600  # seconds for one chunk

@@ -180,6 +180,27 @@ def fork_pool(processes: int, initializer=None, initargs=()):
                                                         (initializer, initargs))
 
 
+STOP_GRACE_SECONDS = 10
+
+
+def stop_pool(pool) -> None:
+    """Pool.terminate(), then SIGKILL for any render process still there after a grace period.
+
+    terminate() takes the task queue's lock for good and SIGTERMs the children; rarely (seen in
+    CI, under load) a child blocked on that lock outlives it, and terminate() then waits for it
+    forever, holding the bulk job, or the test, with it."""
+    processes = list(pool._pool)
+    stopper = threading.Thread(target=pool.terminate, name="render-pool-stop", daemon=True)
+    stopper.start()
+    stopper.join(STOP_GRACE_SECONDS)
+    if stopper.is_alive():
+        for process in processes:
+            if process.exitcode is None:
+                process.kill()
+        stopper.join()
+    pool.join()
+
+
 def _start_render_process(initializer, initargs) -> None:
     """First thing in a forked render process: die on SIGTERM and SIGINT again.
 

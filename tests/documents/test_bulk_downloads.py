@@ -349,7 +349,7 @@ def test_render_processes_stop_on_terminate_even_under_a_parent_that_handles_sig
     that, so Pool.terminate() could wait forever for a child it had told to stop (seen in CI)."""
     import signal
 
-    from documents.pdf import fork_pool
+    from documents.pdf import fork_pool, stop_pool
     previous = signal.signal(signal.SIGTERM, lambda *_: None)  # as rq.Worker installs one
     try:
         pool = fork_pool(2)
@@ -358,8 +358,7 @@ def test_render_processes_stop_on_terminate_even_under_a_parent_that_handles_sig
     try:
         assert all(pool.apply_async(_sigterm_is_default).get(30) for _ in range(4))
     finally:
-        pool.terminate()
-        pool.join()
+        stop_pool(pool)
 
 
 def test_links_in_a_bulk_job_use_the_configured_host_not_the_request_host(databases, tmp_path):
@@ -413,3 +412,26 @@ def test_a_job_that_cannot_be_queued_while_redis_is_down_fails_with_a_plain_reas
             with app.app_context():
                 (job,) = db.session.execute(db.select(DocumentJob)).scalars()
                 assert job.status == "failed" and job.finished_at is not None
+
+
+def _block_sigterm() -> None:
+    import signal
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def test_a_render_process_that_outlives_its_sigterm_is_killed(monkeypatch):
+    """stop_pool never waits for good: a child still there after the grace period is SIGKILLed."""
+    import time
+
+    from documents import pdf
+    monkeypatch.setattr(pdf, "STOP_GRACE_SECONDS", 1)
+    pool = pdf.fork_pool(2, _block_sigterm)  # children that SIGTERM cannot reach
+    children = list(pool._pool)
+    for _ in children:
+        pool.apply_async(time.sleep, (60,))  # busy: they would not leave on their own either
+    time.sleep(0.5)
+    started = time.monotonic()
+    pdf.stop_pool(pool)
+    waited = time.monotonic() - started
+    assert 1 <= waited < 20  # the grace period, then the kill
+    assert all(child.exitcode is not None for child in children)
