@@ -66,6 +66,7 @@ def axe_violations(page) -> list[dict]:
     """axe-core (vendored from its npm package, tests/vendor/axe-core) run over the page as it
     is now. The script goes in through the DevTools protocol (page.evaluate), which the page's
     Content-Security-Policy does not govern: the policy stays on for the page itself."""
+    page.wait_for_load_state("load")
     if not page.evaluate("() => typeof window.axe === 'object'"):
         with open(AXE_PATH, encoding="utf-8") as f:
             page.evaluate(f.read())
@@ -73,5 +74,10 @@ def axe_violations(page) -> list[dict]:
 
 
 def horizontal_overflow(page) -> int:
-    """How many CSS pixels the page is wider than its viewport (0: it fits)."""
+    """How many CSS pixels the page is wider than its viewport (0: it fits).
+
+    After a click, wait_for_selector returns once the element is in the DOM, which can be before
+    the new page's stylesheets apply: measured then, an unstyled page overflows (a CI run under
+    load saw the confirm page 18 px too wide). The load event comes after every stylesheet."""
+    page.wait_for_load_state("load")
     return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
