@@ -15,6 +15,7 @@ from amanah import demo, errors, home, i18n, nav, security, transactions, views
 from amanah.config import ROOT, instance_folder, load_config
 from amanah.db import ping_when_idle
 from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
+from amanah.storage.cli import storage_command
 
 # Domain packages that contribute blueprints, CLI commands, demo data or template helpers.
 # Each may expose init_app(app); listed here so the wiring never imports a package's views itself.
@@ -68,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(views.bp)
     app.cli.add_command(demo.demo_command)
+    app.cli.add_command(storage_command)
     for name in DOMAIN_PACKAGES:
         module = importlib.import_module(name)
         module.init_app(app)

@@ -11,6 +11,8 @@ from typing import Any
 
 from dotenv import load_dotenv
 
+from amanah.storage.s3 import parse_url
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -103,6 +105,14 @@ def choice(*options: str):
     return parse
 
 
+def storage_url(raw: str) -> str:
+    try:
+        parse_url(raw)
+    except ValueError:
+        raise _Expected("s3://bucket or s3://bucket/prefix (unset: the instance folder)") from None
+    return raw
+
+
 def _generated_secret_key(instance_path: Path) -> str:
     return instance_secret(instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
 
@@ -188,6 +198,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_CONTENT_LENGTH", integer(1), 12 * MIB, (), "largest request body"),
     # Largest evidence document (invoice, transfer slip) a treasurer may upload.
     Setting("EVIDENCE_MAX_BYTES", integer(1), 8 * MIB, (), "largest evidence document"),
+    # Where uploads and bulk ZIPs are kept (amanah/storage): unset, the instance folder.
+    Setting("STORAGE_URL", storage_url, None, (), "s3://bucket/prefix for files; unset: instance folder"),
+    Setting("S3_ENDPOINT_URL", text, None, (), "the S3-compatible server (MinIO, R2); unset: AWS"),
+    # Read by boto3 itself, as it always does (other sources work too: ~/.aws, an instance role).
+    Setting("AWS_ACCESS_KEY_ID", text, None, (), "the bucket's access key (boto3)", key=None),
+    Setting("AWS_SECRET_ACCESS_KEY", text, None, (), "its secret (boto3)", key=None),
+    Setting("AWS_SESSION_TOKEN", text, None, (), "a temporary credential's token (boto3)", key=None),
+    Setting("AWS_DEFAULT_REGION", text, None, (), "the bucket's region (boto3)", key=None),
     Setting("AMANAH_ADMIN_PASSWORD", text, None, (), "password for `flask users create-admin`", key=None),
     Setting("TEST_DATABASE_URL", text, None, (), "PostgreSQL database the test suite may wipe", key=None),
 )

@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from amanah.extensions import db
+from amanah.storage import StorageUnavailable
 
 TITLES = {
     400: _l("Bad request"),
@@ -123,10 +124,19 @@ def init_app(app) -> None:
     def database_unavailable(exc):
         """The database cannot be reached (restarting, a dropped connection, SQLite busy): not a bug
         of the request, and over in seconds. 503 with Retry-After, so clients and Stripe try again."""
+        return briefly_unavailable("database", str(exc.orig if getattr(exc, "orig", None) is not None
+                                                   else exc).splitlines()[0])
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(exc):
+        """The file store (the bucket) cannot be reached or refuses us: the request's rows are
+        thrown away, so none names a file that was not stored. 503 with Retry-After."""
+        return briefly_unavailable("file storage", str(exc).splitlines()[0])
+
+    def briefly_unavailable(what: str, detail: str):
         with contextlib.suppress(sa.exc.SQLAlchemyError):
             db.session.rollback()
-        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
-                           str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0])
+        app.logger.warning("%s unavailable on %s %s: %s", what, request.method, request.path, detail)
         message = _("The service is briefly unavailable. Please try again in a few seconds.")
         try:
             response, status = error_response(503, message)

@@ -18,27 +18,25 @@ an image with nothing to remove is kept byte for byte. PDFs are kept byte for by
 rewriting a PDF is not lossless, so a treasurer who wants a PDF's properties gone must export it
 without them.
 
-Storage is content-addressed: `instance/uploads/<kind>/<sha256>`. A file is written under a
-temporary name and renamed into place, so a reader never sees half a file. Files that appear
-while a transaction is open are removed again if that transaction rolls back; a file without a
-disbursement row is never served (the row says who may see it).
+Storage is content-addressed: the key `uploads/<kind>/<sha256>` in the file store (amanah.storage:
+the instance folder, or a bucket). A file is stored whole or not at all, so a reader never sees
+half a file, and before the row that refers to it. Files that appear while a transaction is open
+are removed again if that transaction rolls back; a file without a disbursement row is never
+served (the row says who may see it).
 """
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
 
-from amanah import image_metadata
+from amanah import image_metadata, storage
 from amanah.transactions import on_rollback
 
 PDF_MAGIC = b"%PDF-"
@@ -180,39 +178,39 @@ def inspect(data: bytes) -> Evidence:
 
 # ---- storage ----
 
-def folder(kind: str = "evidence") -> Path:
-    """instance/uploads/<kind>: `evidence` (disbursements, progress reports) is published by its
-    rows' rules; `organization-documents` (verification papers) only ever to admins."""
-    path = Path(current_app.instance_path) / "uploads" / kind
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def path_for(sha256: str, kind: str = "evidence") -> Path:
+def key_for(sha256: str, kind: str = "evidence") -> str:
+    """uploads/<kind>/<sha256>: `evidence` (disbursements, progress reports, transfers back to
+    donors) is published by its rows' rules; `organization-documents` (verification papers) only
+    ever to admins."""
     if not SHA256_PATTERN.match(sha256 or ""):
         raise ValueError("not a SHA-256 hex digest")
-    return folder(kind) / sha256
+    return f"uploads/{kind}/{sha256}"
 
 
 def exists(sha256: str, kind: str = "evidence") -> bool:
-    return path_for(sha256, kind).is_file()
+    return storage.current().exists(key_for(sha256, kind))
 
 
-def store(evidence: Evidence, kind: str = "evidence") -> Path:
-    """Put the file in place inside the current transaction: if that rolls back, it goes again."""
-    target = path_for(evidence.sha256, kind)
-    if target.is_file():
-        return target  # content-addressed: the same bytes are already there
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(evidence.data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    # No row refers to the file if the transaction does not commit, so it goes too.
-    on_rollback(target.unlink, missing_ok=True)
-    return target
+def read(sha256: str, kind: str = "evidence") -> bytes:
+    return storage.read(key_for(sha256, kind))
+
+
+def store(evidence: Evidence, kind: str = "evidence") -> str:
+    """Put the file in place inside the current transaction (before its rows): if that rolls
+    back, the file goes again. Returns its key."""
+    key = key_for(evidence.sha256, kind)
+    files = storage.current()
+    if files.put(key, evidence.data, evidence.content_type):
+        # No row refers to the file if the transaction does not commit, so it goes too. (When it
+        # was there already, content-addressed, it stays: an earlier row may name it.)
+        on_rollback(files.delete, key)
+    return key
+
+
+def send(sha256: str, content_type: str, *, kind: str = "evidence", download_name: str | None = None,
+         as_attachment: bool = False, max_age: int | None = None):
+    """The stored file as a response whose ETag is its hash; FileNotFoundError when it is missing.
+    The caller has checked who may see it and sets the caching headers that follow from that."""
+    return storage.current().send(key_for(sha256, kind), mimetype=content_type, etag=sha256,
+                                  download_name=download_name, as_attachment=as_attachment,
+                                  max_age=max_age)

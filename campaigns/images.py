@@ -3,20 +3,19 @@
 An upload is decoded by Pillow, checked, scaled down and written again as WebP under a name
 that is the SHA-256 of the stored bytes, so a file never changes once written and can be
 cached forever. Nothing of the original file (metadata, trailing bytes, polyglots) survives.
+Covers are kept in the file store (amanah.storage) under `uploads/covers/<sha256>.webp`.
 """
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 import warnings
-from pathlib import Path
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from amanah import storage
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 MAX_COVER_BYTES = 5 * 1024 * 1024
@@ -30,10 +29,10 @@ class ImageError(ValueError):
     """An upload that is not an acceptable cover; the message is meant for the user."""
 
 
-def covers_folder() -> Path:
-    folder = Path(current_app.instance_path) / "uploads" / "covers"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def cover_key(name: str) -> str:
+    if not is_cover_name(name):
+        raise ValueError("not a cover's name")
+    return f"uploads/covers/{name}"
 
 
 def read_limited(stream, limit: int = MAX_COVER_BYTES) -> bytes:
@@ -75,18 +74,17 @@ def reencode(data: bytes) -> bytes:
 
 
 def store_cover(data: bytes) -> str:
-    """Re-encode `data` and keep it in the instance folder; returns the stored file name."""
+    """Re-encode `data` and keep it in the file store; returns the stored file's name."""
     clean = reencode(data)
     name = hashlib.sha256(clean).hexdigest() + ".webp"
-    folder = covers_folder()
-    target = folder / name
-    if not target.exists():
-        # Write then rename, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-        with os.fdopen(fd, "wb") as f:
-            f.write(clean)
-        os.replace(tmp, target)
+    storage.current().put(cover_key(name), clean, "image/webp")  # whole or not at all
     return name
+
+
+def send_cover(name: str, max_age: int):
+    """The cover as a response whose ETag is its hash; FileNotFoundError when it is missing."""
+    return storage.current().send(cover_key(name), mimetype="image/webp", etag=name.removesuffix(".webp"),
+                                  max_age=max_age)
 
 
 def is_cover_name(name: str) -> bool:

@@ -1,7 +1,7 @@
 """Campaign pages. Thin: parse the request, call a service, render; one commit per request."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -114,8 +114,10 @@ def index():
 def cover(name: str):
     if not images.is_cover_name(name):
         abort(404)
-    response = send_from_directory(images.covers_folder(), name, mimetype="image/webp",
-                                   max_age=COVER_MAX_AGE)
+    try:
+        response = images.send_cover(name, COVER_MAX_AGE)
+    except FileNotFoundError:
+        abort(404)
     # The name is the hash of the bytes: the file behind a URL never changes.
     response.headers["Cache-Control"] = f"public, max-age={COVER_MAX_AGE}, immutable"
     return response

@@ -4,6 +4,8 @@ The request only records a job; the ZIP is built in the background — by an RQ 
 REDIS_URL is set (`rq worker amanah`), else by a thread of the web process — and the job's row
 holds its progress for the page's progress bar. The ZIP holds the stored PDFs byte for byte
 (rendering first those never downloaded) and index.csv. Only whoever asked may download it.
+The ZIP is written in the instance folder (`exports/<token>.part`) and, once whole, handed to the
+file store (amanah.storage) as `exports/<token>.zip`, before the job's row says it is ready.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from accounts.permissions import Action, can
-from amanah import create_app
+from amanah import create_app, storage
 from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.transactions import after_commit
@@ -43,9 +45,14 @@ CSV_COLUMNS = ("file", "kind", "serial", "issued_at", "donor", "amount_minor", "
 
 
 def exports_dir() -> Path:
+    """Where ZIPs are written while a job builds them (in this machine's instance folder)."""
     path = Path(current_app.instance_path) / "exports"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def zip_key(filename: str) -> str:
+    return storage.check_key(f"exports/{filename}")
 
 
 def purge_expired(now: dt.datetime | None = None) -> int:
@@ -57,10 +64,10 @@ def purge_expired(now: dt.datetime | None = None) -> int:
         DocumentJob.finished_at < cutoff,
         # Queued or running for that long: its worker died with it (a restart, a crash).
         sa.and_(DocumentJob.finished_at.is_(None), DocumentJob.created_at < cutoff)))).scalars().all()
-    folder = exports_dir()
+    folder, files = exports_dir(), storage.current()
     for job in old:
-        for leftover in (folder / f"{job.token}.zip", folder / f"{job.token}.part"):
-            leftover.unlink(missing_ok=True)
+        files.delete(zip_key(f"{job.token}.zip"))
+        (folder / f"{job.token}.part").unlink(missing_ok=True)
         db.session.delete(job)
     if old:
         log.info("purged %d bulk downloads older than %s", len(old), cutoff.isoformat())
@@ -136,6 +143,9 @@ def run_job(job_id: int) -> None:
         return
     try:
         _build(job)
+    except storage.StorageUnavailable:
+        log.exception("document job %s could not store its ZIP", job_id)
+        _fail(job_id, _l("The file storage is not available right now. Please try again later."))
     except Exception:
         log.exception("document job %s failed", job_id)
         # The requester sees a plain reason; the details are in the log, not on their screen.
@@ -155,8 +165,7 @@ def _build(job: DocumentJob) -> None:
     ids = job_documents(job)
     job.status, job.total, job.done = JobStatus.RUNNING.value, len(ids), 0
     db.session.commit()
-    target = exports_dir() / f"{job.token}.zip"
-    partial = target.with_suffix(".part")
+    partial = exports_dir() / f"{job.token}.part"
     index = io.StringIO()
     writer = csv.writer(index)
     writer.writerow(CSV_COLUMNS)
@@ -175,9 +184,21 @@ def _build(job: DocumentJob) -> None:
             job.done = min(start + CHUNK, len(ids))
             db.session.commit()
         archive.writestr("index.csv", "\ufeff" + index.getvalue())
-    os.replace(partial, target)
-    job.status, job.filename, job.finished_at = JobStatus.DONE.value, target.name, now_utc()
+    filename = f"{job.token}.zip"
+    try:
+        storage.current().put_file(zip_key(filename), partial, "application/zip", move=True)
+    finally:
+        partial.unlink(missing_ok=True)  # stored, or failed: the job fails and nothing half-built stays
+    job.status, job.filename, job.finished_at = JobStatus.DONE.value, filename, now_utc()
     db.session.commit()
+
+
+def send_zip(job: DocumentJob):
+    """The finished ZIP as a download (FileNotFoundError when it is gone); the caller checked that
+    the job is the user's (job_for). A job's ZIP never changes: its token serves as ETag."""
+    return storage.current().send(zip_key(job.filename), mimetype="application/zip", etag=job.token,
+                                  as_attachment=True, max_age=0,
+                                  download_name=f"receipts-{job.date_from}-{job.date_to}.zip")
 
 
 def _refers_to(content: dict) -> str:

@@ -4,7 +4,7 @@ Whoever may not see a document gets 404, the same answer as for one that does no
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
@@ -176,8 +176,7 @@ def job_download(token: str):
     job = _job(token)
     if job.status != "done" or not job.filename:
         abort(404)
-    path = bulk.exports_dir() / job.filename
-    if not path.is_file():
+    try:
+        return bulk.send_zip(job)
+    except FileNotFoundError:
         abort(404)
-    return send_file(path, mimetype="application/zip", as_attachment=True, max_age=0,
-                     download_name=f"receipts-{job.date_from}-{job.date_to}.zip")

@@ -207,8 +207,10 @@ def add_document(org: Organization, uploader: User, data: bytes, title: str) -> 
     return document
 
 
-def document_path(document: OrganizationDocument):
-    return evidence.path_for(document.sha256, DOCUMENT_KIND)
+def send_document(document: OrganizationDocument, download_name: str):
+    """The paper as a download (FileNotFoundError when missing); the caller checked who asks."""
+    return evidence.send(document.sha256, document.content_type, kind=DOCUMENT_KIND, as_attachment=True,
+                         download_name=download_name)
 
 
 def verify(org: Organization, admin: User, note: str) -> Organization:

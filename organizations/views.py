@@ -3,7 +3,7 @@
 The public page (/organizations/<slug>) lists campaigns, so it lives with the campaigns."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -138,8 +138,11 @@ def document(slug: str, document_id: int):
     doc = next((d for d in org.documents if d.id == document_id), None)
     if doc is None:
         abort(404)
-    response = send_file(services.document_path(doc), mimetype=doc.content_type, as_attachment=True,
-                          download_name=f"{org.slug}-{doc.id}{_extension(doc.content_type)}")
+    try:
+        response = services.send_document(doc, download_name=f"{org.slug}-{doc.id}{_extension(doc.content_type)}")
+    except FileNotFoundError:
+        current_app.logger.error("document %s of organization %s is missing", doc.sha256, org.id)
+        abort(404)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

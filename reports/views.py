@@ -1,7 +1,7 @@
 """Progress report pages: post one, read one, fetch its document and evidence. Thin views."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -125,7 +125,10 @@ def evidence(public_id: str, sha256: str):
     if row is None:
         abort(404)
     suffix = ".pdf" if row.content_type == "application/pdf" else ""
-    response = send_file(evidence_store.path_for(row.sha256), mimetype=row.content_type,
-                         download_name=f"{sha256[:16]}{suffix}")
+    try:
+        response = evidence_store.send(row.sha256, row.content_type, download_name=f"{sha256[:16]}{suffix}")
+    except FileNotFoundError:
+        current_app.logger.error("evidence %s of report %s is missing", sha256, row.report_id)
+        abort(404)
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response

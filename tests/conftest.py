@@ -4,6 +4,11 @@ Every test that takes `app` runs once per backend: SQLite always, PostgreSQL as 
 TEST_DATABASE_URL is set. The schema comes from the migrations, never from create_all().
 A test's database work happens inside one outer transaction that is rolled back at its end; tests
 that need real commits seen by other processes or threads use `fresh_database_url` instead.
+
+Tests marked `files` (the ones that store evidence, covers, report evidence or bulk ZIPs) also run
+once per file store: the instance folder, and an S3 bucket served by moto's server on loopback
+(`file_storage`); every other test runs on the instance folder only, and fails if it stores a
+file without the mark.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import shutil
 import threading
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -220,20 +226,101 @@ def shared_app(databases, tmp_path_factory) -> SharedApp:
         db.engine.dispose()
 
 
+# ---- file stores ----
+
+FILE_STORAGES = ("local", "s3")
+S3_TEST_BUCKET = "amanah-tests"
+
+
+@dataclass
+class FileStorage:
+    """The file store a `files` test runs on; `config` goes into the app's configuration."""
+    name: str
+    config: dict = field(default_factory=dict)
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("files") is not None:
+        if "file_storage" not in metafunc.fixturenames:
+            metafunc.fixturenames.append("file_storage")
+        metafunc.parametrize("file_storage", FILE_STORAGES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server (real HTTP, boto3 unmocked) on 127.0.0.1 at a free port, with one bucket;
+    tests keep apart by prefix. Credentials are moto's fakes, in the variables boto3 reads."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        env.delenv("AWS_SESSION_TOKEN", raising=False)
+        url = f"http://{host}:{port}"
+        boto3.session.Session().client("s3", endpoint_url=url).create_bucket(Bucket=S3_TEST_BUCKET)
+        try:
+            yield FileStorage("s3", {"S3_ENDPOINT_URL": url, "STORAGE_URL": f"s3://{S3_TEST_BUCKET}"})
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def file_storage(request) -> FileStorage:
+    """The instance folder, or (param "s3") a prefix of its own in the moto bucket."""
+    if getattr(request, "param", "local") == "local":
+        return FileStorage("local", {"STORAGE_URL": None, "S3_ENDPOINT_URL": None})
+    server = request.getfixturevalue("s3_server")
+    prefix = f"{server.config['STORAGE_URL']}/{uuid.uuid4().hex[:12]}"
+    return FileStorage("s3", {**server.config, "STORAGE_URL": prefix})
+
+
+def storage_config(request) -> dict:
+    """For a test that builds its own app: the settings of its file store (none unless `files`)."""
+    return request.getfixturevalue("file_storage").config if "file_storage" in request.fixturenames else {}
+
+
+def stored_in_folder(instance_path: Path) -> list[str]:
+    """Files the file store keeps that sit in the instance folder (uploads/, exports/)."""
+    return sorted(p.relative_to(instance_path).as_posix() for folder in ("uploads", "exports")
+                  for p in (instance_path / folder).rglob("*") if p.is_file())
+
+
+def check_stored_files(instance_path: Path, storage: FileStorage | None) -> None:
+    stored = stored_in_folder(instance_path)
+    if storage is None and stored:
+        pytest.fail(f"this test stores files ({stored[0]}): mark it `files` (pytest.mark.files) so "
+                    "that it runs on the S3 backend too", pytrace=False)
+    if storage is not None and storage.name == "s3" and stored:
+        pytest.fail(f"{stored[0]} was written to the instance folder, not through the file store",
+                    pytrace=False)
+
+
 @pytest.fixture
 def app(request, databases, shared_app):
     """The app on the test's backend, in a transaction rolled back at the end of the test.
 
     Shared between tests (see SharedApp) unless the test is marked `own_app`: one that changes
-    the app itself, e.g. adds a route, gets a new app of its own as every test once did.
+    the app itself, e.g. adds a route, gets a new app of its own as every test once did. A test
+    marked `files` gets the file store of its `file_storage` parameter.
     """
+    storage = request.getfixturevalue("file_storage") if "file_storage" in request.fixturenames else None
     if request.node.get_closest_marker("own_app"):
-        app = make_app(databases.url, request.getfixturevalue("tmp_path") / "instance")
+        instance_path = request.getfixturevalue("tmp_path") / "instance"
+        app = make_app(databases.url, instance_path, **(storage.config if storage else {}))
         with one_rolled_back_transaction(app):
             yield app
+        check_stored_files(instance_path, storage)
         return
     with shared_app.test() as app:
+        if storage is not None:
+            app.config.update(storage.config)
         yield app
+        check_stored_files(shared_app.instance_path, storage)
 
 
 class World:
@@ -304,9 +391,11 @@ def serve_until_shutdown(server) -> None:
 
 
 @pytest.fixture
-def live_server(databases, tmp_path):
-    """The app on a fresh database, served by a real HTTP server in a thread."""
-    app = make_app(databases.fresh(), tmp_path / "live-instance")
+def live_server(request, databases, tmp_path):
+    """The app on a fresh database, served by a real HTTP server in a thread (on the test's file
+    store, for a test marked `files`)."""
+    storage = request.getfixturevalue("file_storage") if "file_storage" in request.fixturenames else None
+    app = make_app(databases.fresh(), tmp_path / "live-instance", **(storage.config if storage else {}))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=serve_until_shutdown, args=(server,), daemon=True)
     thread.start()

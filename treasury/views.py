@@ -2,7 +2,7 @@
 donor. Thin: parse, call, render."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -167,15 +167,15 @@ def evidence(sha256: str):
         abort(404)
     if not can(_user(), Action.VIEW_EVIDENCE, disbursement):
         abort(404)
-    path = evidence_store.path_for(sha256)
-    if not path.is_file():
+    is_pdf = disbursement.evidence_type == "application/pdf"
+    try:
+        # PDFs are downloaded rather than opened in the site's origin; images display inline.
+        response = evidence_store.send(
+            sha256, disbursement.evidence_type, as_attachment=is_pdf, max_age=EVIDENCE_MAX_AGE,
+            download_name=f"evidence-{sha256[:16]}.{disbursement.evidence_extension}")
+    except FileNotFoundError:
         current_app.logger.error("evidence %s of disbursement %s is missing", sha256, disbursement.id)
         abort(404)
-    is_pdf = disbursement.evidence_type == "application/pdf"
-    # PDFs are downloaded rather than opened in the site's origin; images display inline.
-    response = send_file(path, mimetype=disbursement.evidence_type, as_attachment=is_pdf,
-                         download_name=f"evidence-{sha256[:16]}.{disbursement.evidence_extension}",
-                         etag=sha256, conditional=True, max_age=EVIDENCE_MAX_AGE)
     if disbursement.evidence_public:
         # The address is the hash of the bytes: what it names can never change.
         response.headers["Cache-Control"] = f"public, max-age={EVIDENCE_MAX_AGE}, immutable"

@@ -60,8 +60,9 @@ LEDGER_CORE = {"ledger", "ledger.entry", "ledger.tree", "ledger.note", "ledger.v
                "ledger.cosignature", "ledger.monitor", "ledger.witness"}
 LEDGER_CORE_MAY_IMPORT = {"cryptography", "rfc8785"}
 # Loaded only when needed, each costing from about 0.4 s (redis, rq, pypdf) to 1.5 s (weasyprint):
-# PDF rendering, the RQ queue when Redis is configured, checking an uploaded PDF.
-LAZY_LIBRARIES = {"weasyprint", "redis", "rq", "pypdf"}
+# PDF rendering, the RQ queue when Redis is configured, checking an uploaded PDF, and boto3 (with
+# botocore) when files are kept in an S3 bucket.
+LAZY_LIBRARIES = {"weasyprint", "redis", "rq", "pypdf", "boto3", "botocore"}
 
 
 def _modules() -> dict[str, Path]:

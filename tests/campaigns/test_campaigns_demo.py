@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from accounts.models import User
+from amanah import storage
 from amanah.extensions import db
 from campaigns import categories, images
 from campaigns.models import Campaign, CampaignTransition, CampaignUpdate
@@ -28,7 +29,7 @@ def test_demo_campaigns(app, runner):
         assert {c.status for c in campaigns} >= {"draft", "submitted", "published"}
         for campaign in published:
             assert campaign.story.count("\n\n") >= 2, campaign.title  # several paragraphs
-            assert campaign.cover and (images.covers_folder() / campaign.cover).exists()
+            assert campaign.cover and storage.current().exists(images.cover_key(campaign.cover))
             assert campaign.currency == "IDR" and campaign.goal % 100 == 0
             assert [t.name for t in campaign.transitions] == ["create", "submit", "publish"]
         assert any("Posyandu" in c.title and "Sleman" in c.city for c in published)

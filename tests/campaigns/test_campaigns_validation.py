@@ -8,6 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from amanah import storage
 from amanah.extensions import db
 from campaigns import images, services
 from campaigns.models import Campaign
@@ -184,7 +185,7 @@ def test_bad_uploads_are_refused_and_nothing_is_saved(app, language, payload, me
     assert message in response.get_data(as_text=True)
     with app.app_context():
         assert _count() == 0
-        assert not any(images.covers_folder().iterdir())
+        assert not list(storage.current().keys("uploads/covers/"))
 
 
 def test_request_over_the_size_limit_is_413(app):
@@ -204,7 +205,7 @@ def test_cover_is_reencoded_and_served_with_long_cache(app):
     with app.app_context():
         campaign = db.session.scalar(sa.select(Campaign))
         assert re.fullmatch(r"[0-9a-f]{64}\.webp", campaign.cover)
-        stored = (images.covers_folder() / campaign.cover).read_bytes()
+        stored = storage.read(images.cover_key(campaign.cover))
     assert stored[:4] == b"RIFF" and stored[8:12] == b"WEBP" and b"<script>" not in stored
     with app.test_client().get(f"/campaigns/covers/{campaign.cover}") as served:
         assert served.status_code == 200 and served.mimetype == "image/webp"

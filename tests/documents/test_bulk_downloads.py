@@ -9,18 +9,19 @@ import zipfile
 import pytest
 
 from accounts.models import Role
+from amanah import storage
 from amanah.extensions import db
 from documents import receipts
 from documents.models import DocumentJob
-from tests.conftest import make_app
+from tests.conftest import make_app, storage_config
 from tests.factories import login, make_user
 from tests.factories.documents import make_campaign, paid_donation, refund
 
 
 @pytest.fixture
-def inline_app(databases, tmp_path):
+def inline_app(request, databases, tmp_path):
     from tests.conftest import one_rolled_back_transaction
-    app = make_app(databases.url, tmp_path / "instance", DOCUMENT_JOBS="inline")
+    app = make_app(databases.url, tmp_path / "instance", DOCUMENT_JOBS="inline", **storage_config(request))
     with one_rolled_back_transaction(app):
         yield app
 
@@ -31,6 +32,7 @@ def _range(app):
         return default_range()
 
 
+@pytest.mark.files
 def test_treasurer_gets_a_zip_of_the_stored_pdfs_and_an_index(inline_app):
     app, client = inline_app, inline_app.test_client()
     start, end = _range(app)
@@ -67,6 +69,7 @@ def test_treasurer_gets_a_zip_of_the_stored_pdfs_and_an_index(inline_app):
     download.close()
 
 
+@pytest.mark.files
 def test_a_cancelled_credit_note_and_its_cancellation_are_both_in_the_zip(inline_app):
     import sqlalchemy as sa
 
@@ -98,6 +101,7 @@ def test_a_cancelled_credit_note_and_its_cancellation_are_both_in_the_zip(inline
     download.close()
 
 
+@pytest.mark.files
 def test_bulk_downloads_are_purged_after_the_retention_period(inline_app):
     import datetime as dt
 
@@ -116,8 +120,8 @@ def test_bulk_downloads_are_purged_after_the_retention_period(inline_app):
     assert "kept for 7 days" in page or "disimpan selama 7 hari" in page
     with app.app_context():
         job = db.session.execute(db.select(DocumentJob)).scalar_one()
-        zip_path = bulk.exports_dir() / job.filename
-        assert zip_path.is_file()
+        files, zip_key = storage.current(), bulk.zip_key(job.filename)
+        assert files.exists(zip_key)
         job.finished_at = now_utc() - dt.timedelta(days=8)
         stuck = DocumentJob(token="stuck-job-token", requested_by_id=treasurer.id, campaign_id=campaign.id,
                             date_from=job.date_from, date_to=job.date_to, base_url="http://localhost/",
@@ -131,9 +135,9 @@ def test_bulk_downloads_are_purged_after_the_retention_period(inline_app):
                         data={"from": start, "to": end}).location
     assert client.get(old).status_code == 404 and client.get(fresh).status_code == 200
     with app.app_context():
-        assert not zip_path.exists() and not (bulk.exports_dir() / "stuck-job-token.part").exists()
+        assert not files.exists(zip_key) and not (bulk.exports_dir() / "stuck-job-token.part").exists()
         (kept,) = db.session.execute(db.select(DocumentJob)).scalars()
-        assert (bulk.exports_dir() / kept.filename).is_file()
+        assert files.exists(bulk.zip_key(kept.filename))
         kept.finished_at = now_utc() - dt.timedelta(days=8)
         db.session.commit()
         result = app.test_cli_runner().invoke(args=["documents", "purge-exports"])
@@ -141,6 +145,7 @@ def test_bulk_downloads_are_purged_after_the_retention_period(inline_app):
         assert db.session.execute(db.select(DocumentJob)).first() is None
 
 
+@pytest.mark.files
 @pytest.mark.parametrize("who", ["other treasurer", "auditor", "donor", "organizer"])
 def test_others_cannot_start_or_follow_a_job(inline_app, who):
     app, client = inline_app, inline_app.test_client()
@@ -166,6 +171,7 @@ def test_others_cannot_start_or_follow_a_job(inline_app, who):
     assert app.test_client().get(location + ".json").status_code in (302, 401)
 
 
+@pytest.mark.files
 def test_admin_may_bulk_download_and_bad_ranges_are_refused(inline_app):
     app, client = inline_app, inline_app.test_client()
     with app.app_context():
@@ -183,8 +189,9 @@ def test_admin_may_bulk_download_and_bad_ranges_are_refused(inline_app):
 
 
 @pytest.mark.slow
-def test_job_runs_in_a_background_thread_and_the_page_follows_it(fresh_database_url, tmp_path):
-    app = make_app(fresh_database_url, tmp_path / "instance")
+@pytest.mark.files
+def test_job_runs_in_a_background_thread_and_the_page_follows_it(request, fresh_database_url, tmp_path):
+    app = make_app(fresh_database_url, tmp_path / "instance", **storage_config(request))
     client = app.test_client()
     with app.app_context():
         treasurer = make_user(None, Role.TREASURER)
@@ -238,7 +245,8 @@ def test_a_waiting_job_page_refreshes_itself_without_javascript(app, client, mon
 
 
 @pytest.mark.slow
-def test_job_runs_in_an_rq_worker_when_redis_is_configured(fresh_database_url, tmp_path, monkeypatch):
+@pytest.mark.files
+def test_job_runs_in_an_rq_worker_when_redis_is_configured(request, fresh_database_url, tmp_path, monkeypatch):
     import shutil
     import socket
     import subprocess
@@ -265,10 +273,11 @@ def test_job_runs_in_an_rq_worker_when_redis_is_configured(fresh_database_url, t
         instance = tmp_path / "instance"
         environment = {"AMANAH_ENV": "testing", "DATABASE_URL": fresh_database_url, "REDIS_URL": redis_url,
                        "AMANAH_INSTANCE_PATH": str(instance), "SECRET_KEY": "rq-test-secret"}
+        environment.update({k: v for k, v in storage_config(request).items() if v})  # the same bucket
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         app = make_app(fresh_database_url, instance, REDIS_URL=redis_url, SECRET_KEY="rq-test-secret",
-                       RATELIMIT_STORAGE_URI=redis_url)
+                       RATELIMIT_STORAGE_URI=redis_url, **storage_config(request))
         client = app.test_client()
         with app.app_context():
             treasurer = make_user(None, Role.TREASURER)
@@ -301,14 +310,16 @@ def test_job_runs_in_an_rq_worker_when_redis_is_configured(fresh_database_url, t
         server.wait(timeout=10)
 
 
+@pytest.mark.files
 @pytest.mark.parametrize("processes", [1, 2])
-def test_render_processes_make_each_document_whole_and_store_what_they_made(databases, tmp_path, processes):
+def test_render_processes_make_each_document_whole_and_store_what_they_made(request, databases, tmp_path,
+                                                                           processes):
     """Rendered in the job's own process or in forked render processes, every PDF in the ZIP is
     the document stored for it, with its own serial and its own ledger entry attached."""
     from tests.conftest import one_rolled_back_transaction
     from tests.factories.documents import pdf_attachments, pdf_text
     app = make_app(databases.url, tmp_path / "instance", DOCUMENT_JOBS="inline",
-                   DOCUMENT_RENDER_PROCESSES=processes)
+                   DOCUMENT_RENDER_PROCESSES=processes, **storage_config(request))
     with one_rolled_back_transaction(app):
         client = app.test_client()
         start, end = _range(app)
@@ -361,11 +372,13 @@ def test_render_processes_stop_on_terminate_even_under_a_parent_that_handles_sig
         stop_pool(pool)
 
 
-def test_links_in_a_bulk_job_use_the_configured_host_not_the_request_host(databases, tmp_path):
+@pytest.mark.files
+def test_links_in_a_bulk_job_use_the_configured_host_not_the_request_host(request, databases, tmp_path):
     """The receipts a job renders are stored for good and handed to donors later: their proof
     links must name SERVER_NAME, never whatever Host header the request that started it carried."""
     from tests.conftest import one_rolled_back_transaction
-    app = make_app(databases.url, tmp_path / "instance", DOCUMENT_JOBS="inline", SERVER_NAME="amanah.example")
+    app = make_app(databases.url, tmp_path / "instance", DOCUMENT_JOBS="inline", SERVER_NAME="amanah.example",
+                   **storage_config(request))
     with one_rolled_back_transaction(app):
         client = app.test_client()
         client.environ_base["HTTP_HOST"] = "evil.example"

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
 from accounts.models import Role
-from amanah import evidence as evidence_store
+from amanah import storage as file_storage
 from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns import categories, regions
@@ -77,8 +77,7 @@ def stored_nothing(app) -> bool:
         rows = db.session.scalar(sa.select(sa.func.count()).select_from(Disbursement))
         entries = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)
                                     .where(LedgerEntry.kind == "disbursement"))
-        folder = evidence_store.folder()
-        files = list(folder.iterdir()) if folder.exists() else []
+        files = list(file_storage.current().keys("uploads/evidence/"))
         return rows == 0 and entries == 0 and files == []
 
 

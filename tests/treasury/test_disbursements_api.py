@@ -117,7 +117,7 @@ def test_demo_disbursements_are_real_files_and_loading_twice_adds_nothing(app, r
         assert {r.evidence_type for r in rows} == {"application/pdf", "image/png"}
         assert any(not r.evidence_public for r in rows) and any(r.evidence_public for r in rows)
         for row in rows:
-            data = (evidence_store.folder() / row.evidence_sha256).read_bytes()
+            data = evidence_store.read(row.evidence_sha256)
             assert hashlib.sha256(data).hexdigest() == row.evidence_sha256
             assert evidence_store.sniff(data) == row.evidence_type  # a real, readable document
             assert row.campaign.treasurer_id == row.recorded_by_id
