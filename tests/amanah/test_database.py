@@ -49,6 +49,7 @@ def test_utc_datetime_roundtrip(app):
         db.session.rollback()
 
 
+@pytest.mark.files
 def test_demo_command_is_idempotent(runner):
     first = runner.invoke(args=["demo"])
     second = runner.invoke(args=["demo"])

@@ -3,6 +3,7 @@ no two campaigns with the same history, a closed campaign with its final update,
 gifts of their own; and running it again changes nothing."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from accounts.models import User
@@ -14,6 +15,9 @@ from donations.models import Donation
 from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories import login
 from treasury.models import Disbursement
+
+# Every test here stores files: each runs on the instance folder and on an S3 bucket.
+pytestmark = pytest.mark.files
 
 
 def _counts():

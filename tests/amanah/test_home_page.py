@@ -134,6 +134,7 @@ def test_a_campaign_without_a_cover_gets_its_category_colour(app):
 
 # ---- the platform's totals ----
 
+@pytest.mark.files
 def test_platform_totals_come_from_the_running_totals(app):
     with app.app_context():
         people = People()
@@ -202,6 +203,7 @@ def _pay(campaign, n: int, *, public: bool = True, kind: str = "organization", p
     return row
 
 
+@pytest.mark.files
 def test_where_the_money_went_links_public_evidence_only(app):
     with app.test_request_context():
         people = People()
@@ -236,6 +238,7 @@ def test_where_the_money_went_links_public_evidence_only(app):
         assert "Paid to Toko Sinar Jaya" in section and "Posyandu Melati" in section
 
 
+@pytest.mark.files
 def test_only_public_campaigns_show_their_disbursements(app):
     with app.test_request_context():
         people = People()
@@ -250,6 +253,7 @@ def test_only_public_campaigns_show_their_disbursements(app):
 
 # ---- cost, cache, frame ----
 
+@pytest.mark.files
 def test_the_home_page_runs_a_few_queries_then_serves_its_sections_from_the_cache(app):
     with app.test_request_context():
         people = People()

@@ -83,6 +83,7 @@ def _refused(statement: str) -> bool:
     return False
 
 
+@pytest.mark.files
 def test_every_immutable_table_refuses_update_delete_and_truncate(app, backend):
     _a_row_in_every_immutable_table(app)
     with app.app_context():

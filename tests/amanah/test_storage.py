@@ -7,6 +7,7 @@ import io
 import shutil
 import socket
 import time
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -23,6 +24,11 @@ from treasury import disbursements
 from treasury.models import Disbursement
 
 KEY = "uploads/evidence/" + "ab" * 32
+
+
+def _use_bucket(app, s3_server) -> None:
+    """The moto bucket, under a prefix of this test's own (the suite may run twice: SQLite, PostgreSQL)."""
+    app.config.update(s3_server.config, STORAGE_URL=f"{s3_server.config['STORAGE_URL']}/{uuid.uuid4().hex}")
 
 
 # ---- the contract, on both backends ----
@@ -89,7 +95,7 @@ def test_send_is_conditional_on_the_hash_and_serves_ranges(app, file_storage):
 
 
 def test_a_bucket_answers_304_without_being_asked_and_streams_large_files(app, s3_server, monkeypatch):
-    app.config.update(s3_server.config, STORAGE_URL="s3://amanah-tests/large")
+    _use_bucket(app, s3_server)
     data = b"x" * 5000
     sha = hashlib.sha256(data).hexdigest()
     with app.app_context():
@@ -155,7 +161,7 @@ def test_an_upload_while_the_bucket_is_away_is_a_503_and_writes_nothing(bucket_a
 def test_serving_while_the_bucket_is_away_is_a_503(app, s3_server, funded):
     public_id, _ = funded
     document = pdf(41)
-    app.config.update(s3_server.config, STORAGE_URL="s3://amanah-tests/served-then-away")
+    _use_bucket(app, s3_server)
     with app.test_request_context():
         campaign = db.session.scalar(sa.select(Campaign).where(Campaign.public_id == public_id))
         row = disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
@@ -174,7 +180,7 @@ def test_serving_while_the_bucket_is_away_is_a_503(app, s3_server, funded):
 def test_a_row_is_never_written_when_its_file_could_not_be(app, s3_server, funded, monkeypatch):
     """Object first, then the row: a failed store leaves the transaction without the row."""
     public_id, _ = funded
-    app.config.update(s3_server.config, STORAGE_URL="s3://amanah-tests/fails-midway")
+    _use_bucket(app, s3_server)
 
     def refuse(*args, **kwargs):
         raise storage.StorageUnavailable("the bucket went away")
@@ -219,7 +225,7 @@ def _migrate(app, source, *args):
 def test_migrate_copies_verifies_and_skips_what_is_there(app, s3_server, tmp_path):
     source = tmp_path / "old-instance"
     files = _instance_with_files(source)
-    app.config.update(s3_server.config, STORAGE_URL="s3://amanah-tests/migrated")
+    _use_bucket(app, s3_server)
     first = _migrate(app, source, "-v")
     assert first.exit_code == 0, first.output
     assert "4 copied, 0 already there, 0 mismatched" in first.output
@@ -243,7 +249,7 @@ def test_migrate_refuses_a_file_that_does_not_match_its_name_and_exits_1(app, s3
     files = _instance_with_files(source)
     damaged = next(key for key in files if key.startswith("uploads/evidence/"))
     (source / damaged).write_bytes(b"%PDF-1.4 bit rot")
-    app.config.update(s3_server.config, STORAGE_URL="s3://amanah-tests/damaged")
+    _use_bucket(app, s3_server)
     result = _migrate(app, source)
     assert result.exit_code == 1
     assert f"MISMATCH {damaged}: the file's SHA-256 is" in result.output
@@ -255,7 +261,7 @@ def test_migrate_refuses_a_file_that_does_not_match_its_name_and_exits_1(app, s3
 def test_migrate_exits_1_when_the_bucket_gives_back_other_bytes(app, s3_server, tmp_path, monkeypatch):
     source = tmp_path / "old-instance"
     _instance_with_files(source)
-    app.config.update(s3_server.config, STORAGE_URL="s3://amanah-tests/lossy")
+    _use_bucket(app, s3_server)
     upload = s3.S3Store.put_file
 
     def lossy(self, key, path, content_type, *, move=False):
@@ -284,7 +290,7 @@ def test_an_instance_folder_migrated_to_a_bucket_is_served_from_it(app, s3_serve
             purpose="Pembelian alat tulis", category="goods", evidence=document))
         db.session.commit()
         sha = row.evidence_sha256
-    app.config.update(s3_server.config, STORAGE_URL="s3://amanah-tests/moved")
+    _use_bucket(app, s3_server)
     assert app.test_client().get(f"/evidence/{sha}").status_code == 404  # not in the bucket yet
     assert _migrate(app, app.instance_path).exit_code == 0
     served = app.test_client().get(f"/evidence/{sha}")

@@ -155,6 +155,7 @@ def test_a_hidden_panel_is_left_out_and_builds_no_context():
 
 # ---- who sees what ----
 
+@pytest.mark.files
 @pytest.mark.parametrize("who", VISITORS)
 def test_panels_of_a_published_campaign_follow_each_panels_permission(app, page_world, who):
     people, published, _ = page_world
@@ -169,6 +170,7 @@ def test_panels_of_a_published_campaign_follow_each_panels_permission(app, page_
                 assert panel.context["balance"] == disbursements.available_balance(campaign)
 
 
+@pytest.mark.files
 def test_a_panel_whose_permission_says_no_is_not_on_the_page(app, page_world, monkeypatch):
     from documents import panels as document_panels
     people, published, _ = page_world
@@ -180,6 +182,7 @@ def test_a_panel_whose_permission_says_no_is_not_on_the_page(app, page_world, mo
     assert BULK_LINK not in page.text and MARKERS["treasury.box"] in page.text
 
 
+@pytest.mark.files
 @pytest.mark.parametrize("who", VISITORS)
 def test_the_published_page_shows_exactly_its_panels_in_order(app, page_world, who):
     people, published, _ = page_world
@@ -193,6 +196,7 @@ def test_the_published_page_shows_exactly_its_panels_in_order(app, page_world, w
     assert ("Correct this disbursement" in page.text) is (who in ("treasurer", "admin"))
 
 
+@pytest.mark.files
 @pytest.mark.parametrize("who", VISITORS)
 def test_the_draft_page_shows_only_the_documents_box_to_its_staff(app, page_world, who):
     people, _, draft = page_world
@@ -229,6 +233,7 @@ def test_campaigns_imports_neither_donations_documents_nor_treasury():
 
 # ---- treasurer changes: treasury's panels inside the facts and the history ----
 
+@pytest.mark.files
 def test_a_treasurer_change_shows_its_date_to_all_and_the_record_to_admins(app, page_world):
     from treasury import treasurers
     people, published, _ = page_world
@@ -247,6 +252,7 @@ def test_a_treasurer_change_shows_its_date_to_all_and_the_record_to_admins(app, 
         assert re.search(r"Wulan Bendahara<br><small class=\"treasurer-changed\">Treasurer changed on ", page)
 
 
+@pytest.mark.files
 def test_the_review_page_builds_only_the_history_panels(app, page_world, monkeypatch):
     people, _, draft = page_world
     built = []

@@ -57,6 +57,7 @@ def test_editing_a_published_campaign_records_exactly_the_changed_fields(app, pe
         assert campaign.goal == NEW_GOAL and campaign.story == new_story
 
 
+@pytest.mark.files
 def test_dates_are_iso_strings_and_a_closed_campaign_is_recorded_too(app, people):
     public_id = make_campaign(app, people["owner"], people["treasurer"])
     old_deadline, new_deadline = future(), future(60)
@@ -162,6 +163,7 @@ def test_the_campaign_page_says_nothing_before_any_edit(app, people):
     assert "This campaign has not been edited since it was published." in changes
 
 
+@pytest.mark.files
 def test_a_cover_change_is_only_mentioned(app, people):
     public_id = make_campaign(app, people["owner"], people["treasurer"])
     edit(app, people, public_id, cover=image_bytes())

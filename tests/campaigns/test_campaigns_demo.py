@@ -1,6 +1,7 @@
 """`flask demo` loads realistic campaigns in every category, and loading twice changes nothing."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from accounts.models import User
@@ -8,6 +9,9 @@ from amanah import storage
 from amanah.extensions import db
 from campaigns import categories, images
 from campaigns.models import Campaign, CampaignTransition, CampaignUpdate
+
+# Every test here stores files: each runs on the instance folder and on an S3 bucket.
+pytestmark = pytest.mark.files
 
 
 def _snapshot():

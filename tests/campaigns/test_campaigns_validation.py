@@ -176,6 +176,7 @@ def test_form_errors_in_both_languages_tied_to_their_field(app, language, overri
     ("id", b"<?php echo 1; ?>", "Unggah gambar JPEG, PNG, atau WebP."),
     ("en", b"GIF89a not really", "Upload a JPEG, PNG or WebP image."),
 ])
+@pytest.mark.files
 def test_bad_uploads_are_refused_and_nothing_is_saved(app, language, payload, message):
     people = make_people(app)
     client = client_for(app, people["owner"], language)
@@ -195,6 +196,7 @@ def test_request_over_the_size_limit_is_413(app):
     assert client.post("/campaigns/new", **_multipart(data)).status_code == 413
 
 
+@pytest.mark.files
 def test_cover_is_reencoded_and_served_with_long_cache(app):
     people = make_people(app)
     client = client_for(app, people["owner"])

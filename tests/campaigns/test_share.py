@@ -5,6 +5,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from amanah.extensions import db
 from campaigns import services
 from tests.factories.campaigns import client_for, image_bytes, make_campaign, make_people, user
@@ -47,6 +49,7 @@ def _with_cover(app, people, **overrides) -> str:
                          cover=image_bytes("PNG", (800, 500)), **overrides)
 
 
+@pytest.mark.files
 def test_open_graph_and_twitter_tags_name_the_campaign_with_absolute_addresses(app):
     people = make_people(app)
     public_id = _with_cover(app, people, title="Timbangan baru & alat ukur untuk Posyandu")
@@ -79,6 +82,7 @@ def test_open_graph_and_twitter_tags_name_the_campaign_with_absolute_addresses(a
         "Cover picture of the campaign “Timbangan baru & alat ukur untuk Posyandu”"]
 
 
+@pytest.mark.files
 def test_addresses_follow_the_configured_server_name_and_scheme(app):
     people = make_people(app)
     public_id = _with_cover(app, people)
@@ -102,6 +106,7 @@ def test_a_campaign_without_a_cover_gets_a_summary_card_and_no_image(app):
     assert head.meta["og:title"]
 
 
+@pytest.mark.files
 def test_share_links_are_plain_links_carrying_the_page_address(app):
     people = make_people(app)
     public_id = _with_cover(app, people, title="Air bersih & sanitasi untuk SD Ketapang")
@@ -130,6 +135,7 @@ def test_share_links_are_plain_links_carrying_the_page_address(app):
     assert all(s.get("src", "").startswith("/static/") for s in _read(html).scripts)
 
 
+@pytest.mark.files
 def test_the_copy_button_is_progressive_enhancement_from_our_own_static_script(app):
     people = make_people(app)
     public_id = _with_cover(app, people)

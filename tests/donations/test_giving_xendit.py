@@ -385,6 +385,7 @@ def test_a_virtual_account_payment_is_not_refunded_through_xendit(xendit_app, cl
             gateway_named("xendit").create_refund(donation.payment_intent, 1_000_000, "k", {})
 
 
+@pytest.mark.files
 def test_the_treasurer_records_a_virtual_account_refund_as_a_transfer_back_with_evidence(xendit_app, client,
                                                                                          fake_xendit):
     donation_id, _ = paid(xendit_app, client, fake_xendit, "va_bca")

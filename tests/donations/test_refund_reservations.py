@@ -43,6 +43,7 @@ def spend(campaign, actor, amount, n=1):
         purpose="Pembelian alat tulis", category="goods", evidence=picture(40 + n)))
 
 
+@pytest.mark.files
 def test_a_refund_cannot_take_money_already_disbursed(app):
     campaign_id, donation_id = paid_campaign(app)
     with app.test_request_context():
@@ -59,6 +60,7 @@ def test_a_refund_cannot_take_money_already_disbursed(app):
         assert db.session.scalars(sa.select(Refund)).all() == [] and entries("refund") == []
 
 
+@pytest.mark.files
 def test_a_requested_refund_is_set_aside_before_it_is_confirmed(app, monkeypatch):
     campaign_id, donation_id = paid_campaign(app)
     with app.test_request_context():

@@ -13,6 +13,9 @@ from tests.factories.treasury import picture
 from treasury import disbursements
 from treasury.models import Disbursement
 
+# Every test here stores files: each runs on the instance folder and on an S3 bucket.
+pytestmark = pytest.mark.files
+
 RP = 100  # IDR minor units per rupiah
 
 

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import User
+from amanah import evidence
 from amanah.errors import UserError, ValidationError
 from amanah.extensions import db
 from campaigns import services as campaign_services
@@ -112,6 +113,7 @@ def test_members_are_registered_users_once_per_role_and_the_last_organizer_stays
             people["other_organizer"]]
 
 
+@pytest.mark.files
 def test_papers_are_kept_privately_by_hash_with_photo_metadata_removed(app, people):
     slug = _org(app, people)
     with app.app_context():
@@ -120,8 +122,8 @@ def test_papers_are_kept_privately_by_hash_with_photo_metadata_removed(app, peop
         document = services.add_document(org, organizer, paper, "Akta pendirian")
         db.session.commit()
         assert document.sha256 == hashlib.sha256(paper).hexdigest()
-        stored = services.document_path(document)
-        assert stored.read_bytes() == paper and "organization-documents" in str(stored)
+        assert evidence.read(document.sha256, services.DOCUMENT_KIND) == paper
+        assert services.DOCUMENT_KIND == "organization-documents"  # never the published evidence
         with pytest.raises(UserError):
             services.add_document(org, organizer, paper, "Lagi")  # the same file twice
         with pytest.raises(UserError):
@@ -149,6 +151,7 @@ def test_verification_needs_papers_and_a_note_and_lapses_when_the_identity_chang
 
 # ---- campaigns run by an organization ----
 
+@pytest.mark.files
 def test_a_campaign_is_run_by_an_organization_its_organizer_organizes_for(app, people):
     slug = _org(app, people, verified=True)
     with app.app_context():
@@ -233,6 +236,7 @@ def test_an_organizer_registers_an_organization_through_the_form(app, people):
     assert client_for(app, None).get("/organizations/new").status_code in (302, 303)
 
 
+@pytest.mark.files
 def test_only_its_organizers_and_admins_manage_it_and_open_its_papers(app, people):
     slug = _org(app, people, verified=True)
     with app.app_context():
@@ -251,6 +255,7 @@ def test_only_its_organizers_and_admins_manage_it_and_open_its_papers(app, peopl
     assert client_for(app, None).get(url).status_code == 404
 
 
+@pytest.mark.files
 def test_members_and_papers_are_added_through_the_manage_page(app, people):
     slug = _org(app, people)
     client = client_for(app, people["organizer"], "en")
@@ -283,6 +288,7 @@ def test_members_and_papers_are_added_through_the_manage_page(app, people):
         "csrf_token": _csrf(page), "email": "x@example.test", "role": "organizer"}).status_code in (400, 403)
 
 
+@pytest.mark.files
 def test_an_admin_verifies_and_the_badge_shows_on_its_page_and_campaigns(app, people):
     slug = _org(app, people)
     with app.app_context():
@@ -338,6 +344,7 @@ def test_the_public_page_adds_up_its_campaigns_per_currency(app, people):
     assert client_for(app, None).get("/api/v1/organizations/nobody").status_code == 404
 
 
+@pytest.mark.files
 def test_demo_has_one_organization_of_each_kind_and_is_idempotent(app):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["demo"]).exit_code == 0

@@ -24,6 +24,9 @@ from tests.factories.documents import pdf_text
 from tests.factories.treasury import RP, fund, make_campaign, picture
 from treasury import disbursements
 
+# Every test here stores files: each runs on the instance folder and on an S3 bucket.
+pytestmark = pytest.mark.files
+
 
 @pytest.fixture
 def world(app):

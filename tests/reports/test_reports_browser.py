@@ -23,6 +23,7 @@ def fits(page) -> bool:
     return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
+@pytest.mark.files
 def test_a_treasurer_posts_a_report_from_a_phone_and_a_visitor_reads_it(live_server, tmp_path):
     app, base = live_server.app, live_server.url
     with app.app_context():

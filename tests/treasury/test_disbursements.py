@@ -28,6 +28,7 @@ def _campaign(public_id: str) -> Campaign:
 
 # ---- recording through the form ----
 
+@pytest.mark.files
 def test_treasurer_records_a_disbursement_through_the_form(app, client, funded):
     public_id, treasurer_id = funded
     with app.app_context():
@@ -83,6 +84,7 @@ def test_treasurer_records_a_disbursement_through_the_form(app, client, funded):
     assert f'href="/evidence/{sha}"' in entry_page and "Open the evidence document" in entry_page
 
 
+@pytest.mark.files
 def test_an_image_is_served_inline_with_its_sniffed_type(app, funded):
     public_id, _ = funded
     document = picture(3, "JPEG")
@@ -101,6 +103,7 @@ def test_an_image_is_served_inline_with_its_sniffed_type(app, funded):
     assert "Ibu Sari" in page.get_data(as_text=True) and "private person" in page.get_data(as_text=True)
 
 
+@pytest.mark.files
 def test_withheld_evidence_is_only_for_treasurer_admins_and_auditors(app, funded):
     public_id, _ = funded
     with app.test_request_context():
@@ -192,6 +195,7 @@ BAD_FIELDS = [
 @pytest.mark.parametrize("lang", ["en", "id"])
 @pytest.mark.parametrize(("name", "override", "field", "en", "id_"), BAD_FIELDS,
                          ids=[b[0] for b in BAD_FIELDS])
+@pytest.mark.files
 def test_bad_field_gets_a_clear_error_and_nothing_is_stored(app, funded, lang, name, override, field,
                                                              en, id_):
     public_id, treasurer_id = funded
@@ -210,6 +214,7 @@ def test_bad_field_gets_a_clear_error_and_nothing_is_stored(app, funded, lang, n
     assert stored_nothing(app)
 
 
+@pytest.mark.files
 def test_same_document_cannot_prove_two_payments(app, funded):
     public_id, _ = funded
     document = pdf(11)
@@ -228,6 +233,7 @@ def test_same_document_cannot_prove_two_payments(app, funded):
         assert evidence_store.exists(hashlib.sha256(document).hexdigest())
 
 
+@pytest.mark.files
 def test_a_failed_transaction_leaves_no_evidence_file(app, funded):
     """The file is put in place inside the transaction; a rollback after that removes it again."""
     public_id, _ = funded
@@ -244,6 +250,7 @@ def test_a_failed_transaction_leaves_no_evidence_file(app, funded):
     assert stored_nothing(app)
 
 
+@pytest.mark.files
 def test_balance_counts_refunds_chargebacks_fees_and_earlier_disbursements(app):
     with app.test_request_context():
         campaign = make_campaign()
@@ -308,6 +315,7 @@ def test_an_entry_whose_evidence_is_not_ours_gets_no_link_and_no_withheld_note(a
     assert sha in page and "/evidence/" not in page and "withheld" not in page
 
 
+@pytest.mark.files
 def test_database_refuses_to_change_or_delete_a_disbursement(app):
     """What the campaign page shows beside the ledger entry cannot be rewritten either."""
     from sqlalchemy.exc import DBAPIError
@@ -335,6 +343,7 @@ def test_database_refuses_to_change_or_delete_a_disbursement(app):
                 db.session.execute(sa.text("TRUNCATE disbursements CASCADE"))
 
 
+@pytest.mark.files
 def test_campaign_page_lists_the_latest_disbursements_and_links_to_all(app, funded):
     """A campaign page lists the 25 latest disbursements; with more, it links to all of them in the
     public ledger (paged there), instead of growing without end."""

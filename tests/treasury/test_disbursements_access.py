@@ -41,6 +41,7 @@ def _people(campaign) -> dict[str, int | None]:
     }
 
 
+@pytest.mark.files
 @pytest.mark.parametrize("status", ["published", "draft"])
 def test_only_the_campaigns_treasurer_and_admins_may_record(app, status):
     expected = PUBLISHED if status == "published" else DRAFT

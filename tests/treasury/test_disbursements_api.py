@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+import pytest
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -40,6 +41,7 @@ def _two_disbursements(app) -> str:
         return campaign.public_id
 
 
+@pytest.mark.files
 def test_the_api_lists_disbursements_and_links_only_public_evidence(app, client):
     public_id = _two_disbursements(app)
     body = client.get(f"/api/v1/campaigns/{public_id}/disbursements").get_json()
@@ -71,6 +73,7 @@ def _reverse_the_first(app, public_id: str) -> int:
         return reversal.ledger_seq
 
 
+@pytest.mark.files
 def test_the_api_marks_a_reversed_disbursement_and_leaves_it_out_of_disbursed(app, client):
     public_id = _two_disbursements(app)
     seq = _reverse_the_first(app, public_id)
@@ -91,6 +94,7 @@ def test_the_operation_is_in_the_openapi_document(client):
     assert {"Disbursement", "DisbursementList", "DisbursementReversal"} <= schemas
 
 
+@pytest.mark.files
 def test_the_operation_answers_as_documented(app):
     # Positive mode only: a free-form string path parameter has no constraint to break.
     public_id = _two_disbursements(app)
@@ -108,6 +112,7 @@ def test_the_operation_answers_as_documented(app):
     check()
 
 
+@pytest.mark.files
 def test_demo_disbursements_are_real_files_and_loading_twice_adds_nothing(app, runner):
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
@@ -131,6 +136,7 @@ def test_demo_disbursements_are_real_files_and_loading_twice_adds_nothing(app, r
     assert verified.exit_code == 0, verified.output
 
 
+@pytest.mark.files
 def test_the_list_is_paged_by_next_links_and_totals_cover_every_page(app, client):
     with app.test_request_context():
         campaign = make_campaign()

@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "kata-sandi-uji-coba-yang-panjang"
 
 
+@pytest.mark.files
 def test_treasurer_records_and_a_visitor_checks_the_evidence(live_server, tmp_path):
     app, base = live_server.app, live_server.url
     password_hash = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from campaigns.services import today_wib
-from tests.conftest import make_app
+from tests.conftest import make_app, storage_config
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +24,11 @@ BALANCE = 1_000_000 * 100  # Rp 1.000.000
 SHARE = 400_000 * 100      # 40%: two fit, the third would overdraw
 
 
-def _setup(url: str, instance: Path) -> str:
+def _setup(url: str, instance: Path, files: dict | None = None) -> str:
     from ledger import storage
     from tests.factories.treasury import make_campaign
 
-    app = make_app(url, instance)
+    app = make_app(url, instance, **(files or {}))
     with app.app_context():
         campaign = make_campaign()
         storage.append(db.session, kind="donation", campaign=campaign.public_id, amount=BALANCE,
@@ -61,9 +61,12 @@ def _record(app, public_id: str, n: int) -> str:
             return "refused"
 
 
-def _check_outcome(url: str, instance: Path, public_id: str, results: list[str], writers: int) -> None:
+def _check_outcome(url: str, instance: Path, public_id: str, results: list[str], writers: int,
+                   files: dict) -> None:
+    from amanah import storage as file_storage
+
     assert sorted(results) == ["ok"] * 2 + ["refused"] * (writers - 2)
-    app = make_app(url, instance)
+    app = make_app(url, instance, **files)
     verified = app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert verified.exit_code == 0, verified.output
     with app.app_context():
@@ -74,16 +77,19 @@ def _check_outcome(url: str, instance: Path, public_id: str, results: list[str],
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Disbursement)) == 2
         assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry).where(
             LedgerEntry.kind == "disbursement")) == 2
-        files = sorted(p.name for p in (instance / "uploads" / "evidence").iterdir())
-        assert files == sorted(db.session.scalars(sa.select(Disbursement.evidence_sha256)))
+        # The refused writers' files went with their rolled-back transactions.
+        stored = sorted(key.rsplit("/", 1)[1] for key in file_storage.current().keys("uploads/evidence/"))
+        assert stored == sorted(db.session.scalars(sa.select(Disbursement.evidence_sha256)))
         db.session.remove()
         db.engine.dispose()
 
 
-def test_concurrent_threads_never_overdraw(fresh_database_url, tmp_path):
+@pytest.mark.files
+def test_concurrent_threads_never_overdraw(request, fresh_database_url, tmp_path):
     writers = 6
-    public_id = _setup(fresh_database_url, tmp_path)
-    app = make_app(fresh_database_url, tmp_path)
+    files = storage_config(request)
+    public_id = _setup(fresh_database_url, tmp_path, files)
+    app = make_app(fresh_database_url, tmp_path, **files)
     barrier = threading.Barrier(writers)
     results: list[str] = []
     errors: list[BaseException] = []
@@ -105,25 +111,26 @@ def test_concurrent_threads_never_overdraw(fresh_database_url, tmp_path):
     assert errors == []
     with app.app_context():
         db.engine.dispose()
-    _check_outcome(fresh_database_url, tmp_path, public_id, results, writers)
+    _check_outcome(fresh_database_url, tmp_path, public_id, results, writers, files)
 
 
-def _process_writer(url: str, instance: str, public_id: str, n: int, barrier, queue) -> None:
-    app = make_app(url, Path(instance))
+def _process_writer(url: str, instance: str, public_id: str, n: int, barrier, queue, files: dict) -> None:
+    app = make_app(url, Path(instance), **files)
     barrier.wait(timeout=120)
     queue.put(_record(app, public_id, n))
     with app.app_context():
         db.engine.dispose()
 
 
-def test_concurrent_processes_never_overdraw(fresh_database_url, tmp_path):
+def test_concurrent_processes_never_overdraw(request, fresh_database_url, tmp_path):
     writers = 4
-    public_id = _setup(fresh_database_url, tmp_path)
+    files = storage_config(request)
+    public_id = _setup(fresh_database_url, tmp_path, files)
     context = multiprocessing.get_context("spawn")
     barrier, queue = context.Barrier(writers), context.Queue()
     # Daemon processes and one deadline: a writer that dies fails the test, never hangs the run.
     processes = [context.Process(target=_process_writer, daemon=True,
-                                 args=(fresh_database_url, str(tmp_path), public_id, n, barrier, queue))
+                                 args=(fresh_database_url, str(tmp_path), public_id, n, barrier, queue, files))
                  for n in range(writers)]
     for process in processes:
         process.start()
@@ -144,7 +151,7 @@ def test_concurrent_processes_never_overdraw(fresh_database_url, tmp_path):
                 process.kill()
                 process.join()
     assert [p.exitcode for p in processes] == [0] * writers
-    _check_outcome(fresh_database_url, tmp_path, public_id, results, writers)
+    _check_outcome(fresh_database_url, tmp_path, public_id, results, writers, files)
 
 
 def test_the_lock_is_what_makes_it_safe(fresh_database_url, tmp_path, monkeypatch):

@@ -55,6 +55,7 @@ def _reversal_entries(public_id: str) -> list[LedgerEntry]:
 
 # ---- the service ----
 
+@pytest.mark.files
 def test_reversing_appends_a_counter_entry_and_restores_the_balance(app, recorded):
     public_id, disbursement_id, treasurer_id = recorded
     with app.test_request_context():
@@ -83,6 +84,7 @@ def test_reversing_appends_a_counter_entry_and_restores_the_balance(app, recorde
     assert verified.exit_code == 0, verified.output
 
 
+@pytest.mark.files
 def test_a_disbursement_is_reversed_at_most_once(app, recorded):
     public_id, disbursement_id, treasurer_id = recorded
     with app.test_request_context():
@@ -97,6 +99,7 @@ def test_a_disbursement_is_reversed_at_most_once(app, recorded):
         assert db.session.get(CampaignTotal, public_id).disbursed == 0
 
 
+@pytest.mark.files
 def test_the_unique_constraint_refuses_a_second_reversal_that_missed_the_check(app, recorded, monkeypatch):
     """What makes two simultaneous corrections safe is the lock and the unique disbursement_id;
     with the check under the lock gone, the constraint still refuses the second one."""
@@ -112,6 +115,7 @@ def test_the_unique_constraint_refuses_a_second_reversal_that_missed_the_check(a
         assert len(_reversal_entries(public_id)) == 1
 
 
+@pytest.mark.files
 @pytest.mark.parametrize("who", ["donor", "other treasurer", "organizer", "auditor"])
 def test_only_the_treasurer_or_an_admin_may_reverse(app, recorded, who):
     public_id, disbursement_id, _ = recorded
@@ -132,6 +136,7 @@ def test_only_the_treasurer_or_an_admin_may_reverse(app, recorded, who):
     ("Salah transfer, hubungi bendahara@example.org", "published in the ledger forever"),
     ("Rekening 1234 5678 90 salah", "published in the ledger forever"),
 ])
+@pytest.mark.files
 def test_the_reason_is_required_and_free_of_personal_data(app, recorded, reason, message):
     public_id, disbursement_id, treasurer_id = recorded
     with app.test_request_context(headers=EN):
@@ -142,6 +147,7 @@ def test_the_reason_is_required_and_free_of_personal_data(app, recorded, reason,
         assert _reversal_entries(public_id) == []
 
 
+@pytest.mark.files
 def test_database_refuses_to_change_or_delete_a_reversal(app, recorded):
     from sqlalchemy.exc import DBAPIError
 
@@ -185,6 +191,7 @@ def _client(app, user_id: int | None):
     return client
 
 
+@pytest.mark.files
 def test_reverse_page_is_404_to_everyone_who_may_not_correct(app, recorded):
     public_id, disbursement_id, _ = recorded
     with app.test_request_context():
@@ -215,6 +222,7 @@ def test_reverse_page_is_404_to_everyone_who_may_not_correct(app, recorded):
         assert len(_reversal_entries(public_id)) == 2
 
 
+@pytest.mark.files
 def test_another_campaigns_disbursement_is_404_under_this_campaign(app, recorded):
     public_id, disbursement_id, _ = recorded
     with app.test_request_context():
@@ -238,6 +246,7 @@ def test_another_campaigns_disbursement_is_404_under_this_campaign(app, recorded
         assert _reversal_entries(public_id) == [] and _reversal_entries(other_id) == []
 
 
+@pytest.mark.files
 def test_treasurer_corrects_a_disbursement_through_the_form(app, recorded):
     public_id, disbursement_id, treasurer_id = recorded
     client = _client(app, treasurer_id)
@@ -286,6 +295,7 @@ def test_treasurer_corrects_a_disbursement_through_the_form(app, recorded):
     assert app.test_cli_runner().invoke(args=["ledger", "verify"]).exit_code == 0
 
 
+@pytest.mark.files
 def test_the_treasury_overview_shows_reversed_disbursements(app, recorded):
     public_id, disbursement_id, treasurer_id = recorded
     with app.test_request_context():
@@ -327,6 +337,7 @@ def test_the_reverse_form_requires_a_csrf_token(databases, tmp_path):
 
 
 
+@pytest.mark.files
 def test_the_campaign_report_lists_the_reversal_beside_the_disbursement(app, recorded):
     from tests.factories.documents import pdf_text
 
@@ -346,6 +357,7 @@ def test_the_campaign_report_lists_the_reversal_beside_the_disbursement(app, rec
 
 # ---- the evidence of a reversed disbursement proves the right one ----
 
+@pytest.mark.files
 def test_the_evidence_of_a_reversed_disbursement_can_prove_the_corrected_one(app, recorded):
     public_id, disbursement_id, _ = recorded
     with app.test_request_context():
@@ -386,6 +398,7 @@ def test_the_evidence_of_a_reversed_disbursement_can_prove_the_corrected_one(app
         assert f"/evidence/{sha}" in client.get(f"/ledger/entries/{seq}").get_data(as_text=True)
 
 
+@pytest.mark.files
 def test_a_withheld_document_stays_withheld_when_it_proves_the_corrected_disbursement(app):
     with app.test_request_context():
         campaign = make_campaign()
@@ -409,6 +422,7 @@ def test_a_withheld_document_stays_withheld_when_it_proves_the_corrected_disburs
     assert app.test_client().get(f"/evidence/{sha}").status_code == 404
 
 
+@pytest.mark.files
 def test_the_form_says_why_a_reused_document_keeps_its_visibility(app, client, recorded):
     from tests.factories.treasury import form_data
     public_id, disbursement_id, treasurer_id = recorded
@@ -425,6 +439,7 @@ def test_the_form_says_why_a_reused_document_keeps_its_visibility(app, client, r
     assert client.post(f"/treasury/{public_id}/disbursements/new", data=data).status_code == 303
 
 
+@pytest.mark.files
 def test_a_photo_recorded_before_metadata_was_removed_cannot_prove_a_second_payment(app, monkeypatch):
     """Evidence recorded before uploads were cleaned carries the hash of the file as uploaded; the
     same photo uploaded again (now cleaned, so with another hash) is still the same document."""
@@ -454,6 +469,7 @@ def test_a_photo_recorded_before_metadata_was_removed_cannot_prove_a_second_paym
         db.session.rollback()
 
 
+@pytest.mark.files
 def test_a_reversed_disbursements_evidence_cannot_move_to_another_campaign(app):
     with app.test_request_context():
         first, second = make_campaign(), make_campaign()

@@ -311,6 +311,7 @@ def test_inspect_keeps_a_pdf_byte_for_byte(app):
 
 # ---- through the treasurer's form ----
 
+@pytest.mark.files
 def test_uploaded_photo_is_published_without_metadata_and_matches_the_ledger(app, funded):
     public_id, treasurer_id = funded
     client = app.test_client()
@@ -354,6 +355,7 @@ def test_uploaded_photo_is_published_without_metadata_and_matches_the_ledger(app
     assert "already the evidence of another disbursement" in response.get_data(as_text=True)
 
 
+@pytest.mark.files
 def test_a_clean_upload_gets_no_metadata_notice(app, funded):
     public_id, treasurer_id = funded
     client = app.test_client()
@@ -372,6 +374,7 @@ def test_a_clean_upload_gets_no_metadata_notice(app, funded):
             out.getvalue()).hexdigest()
 
 
+@pytest.mark.files
 def test_a_malformed_jpeg_upload_is_refused_in_indonesian_too(app, funded):
     public_id, treasurer_id = funded
     client = app.test_client()
