@@ -242,8 +242,18 @@ class FileStorage:
 def pytest_generate_tests(metafunc):
     if metafunc.definition.get_closest_marker("files") is not None:
         if "file_storage" not in metafunc.fixturenames:
+            # Named for parametrize's check only: pytest prunes it from the test's fixtures again,
+            # so the `app` fixture asks for it by the test's parameter (storage_of below).
             metafunc.fixturenames.append("file_storage")
         metafunc.parametrize("file_storage", FILE_STORAGES, indirect=True)
+
+
+def storage_of(request) -> FileStorage | None:
+    """The file store the test runs on: None unless it is marked `files` (or asks for one)."""
+    callspec = getattr(request.node, "callspec", None)
+    if "file_storage" in request.fixturenames or (callspec is not None and "file_storage" in callspec.params):
+        return request.getfixturevalue("file_storage")
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -281,7 +291,8 @@ def file_storage(request) -> FileStorage:
 
 def storage_config(request) -> dict:
     """For a test that builds its own app: the settings of its file store (none unless `files`)."""
-    return request.getfixturevalue("file_storage").config if "file_storage" in request.fixturenames else {}
+    storage = storage_of(request)
+    return storage.config if storage is not None else {}
 
 
 def stored_in_folder(instance_path: Path) -> list[str]:
@@ -308,7 +319,7 @@ def app(request, databases, shared_app):
     the app itself, e.g. adds a route, gets a new app of its own as every test once did. A test
     marked `files` gets the file store of its `file_storage` parameter.
     """
-    storage = request.getfixturevalue("file_storage") if "file_storage" in request.fixturenames else None
+    storage = storage_of(request)
     if request.node.get_closest_marker("own_app"):
         instance_path = request.getfixturevalue("tmp_path") / "instance"
         app = make_app(databases.url, instance_path, **(storage.config if storage else {}))
@@ -394,7 +405,7 @@ def serve_until_shutdown(server) -> None:
 def live_server(request, databases, tmp_path):
     """The app on a fresh database, served by a real HTTP server in a thread (on the test's file
     store, for a test marked `files`)."""
-    storage = request.getfixturevalue("file_storage") if "file_storage" in request.fixturenames else None
+    storage = storage_of(request)
     app = make_app(databases.fresh(), tmp_path / "live-instance", **(storage.config if storage else {}))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=serve_until_shutdown, args=(server,), daemon=True)
