@@ -139,7 +139,8 @@ def document(slug: str, document_id: int):
     if doc is None:
         abort(404)
     try:
-        response = services.send_document(doc, download_name=f"{org.slug}-{doc.id}{_extension(doc.content_type)}")
+        response = services.send_document(
+            doc, download_name=f"{org.slug}-{doc.id}{_extension(doc.content_type)}")
     except FileNotFoundError:
         current_app.logger.error("document %s of organization %s is missing", doc.sha256, org.id)
         abort(404)

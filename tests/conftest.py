@@ -240,12 +240,15 @@ class FileStorage:
 
 
 def pytest_generate_tests(metafunc):
-    if metafunc.definition.get_closest_marker("files") is not None:
+    """`files` runs a test on every store; `files("local")` on those named (the demo loaders' tests:
+    loading the demo costs ~20 s, and test_demo_data.py loads it into the bucket)."""
+    marker = metafunc.definition.get_closest_marker("files")
+    if marker is not None:
         if "file_storage" not in metafunc.fixturenames:
             # Named for parametrize's check only: pytest prunes it from the test's fixtures again,
             # so the `app` fixture asks for it by the test's parameter (storage_of below).
             metafunc.fixturenames.append("file_storage")
-        metafunc.parametrize("file_storage", FILE_STORAGES, indirect=True)
+        metafunc.parametrize("file_storage", marker.args or FILE_STORAGES, indirect=True)
 
 
 def storage_of(request) -> FileStorage | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import send_file
 
-from amanah.storage.base import check_key
+from amanah.storage.base import KEY_PATTERN, check_key
 
 
 class LocalStore:
@@ -71,7 +71,9 @@ class LocalStore:
             return
         for path in sorted(folder.rglob("*")):
             key = path.relative_to(self.root).as_posix()
-            if path.is_file() and key.startswith(prefix) and not path.name.startswith("."):
+            # Not the files being written (.upload-*.part, a bulk job's <token>.part).
+            finished = KEY_PATTERN.match(key) and path.suffix != ".part"
+            if path.is_file() and key.startswith(prefix) and finished:
                 yield key
 
     def send(self, key: str, *, mimetype: str, etag: str, download_name: str | None = None,

@@ -65,8 +65,9 @@ def test_put_file_copies_or_moves_and_replaces(app, file_storage, tmp_path):
         assert not source.exists() and storage.read("exports/job.zip") == b"PK\x03\x04 two"
 
 
-@pytest.mark.parametrize("key", ["../secret_key", "/etc/passwd", "uploads/../secret_key", "uploads/.upload-x.part",
-                                 "uploads", "Uploads/x", "uploads/evidence/x y", ""])
+@pytest.mark.parametrize("key", [
+    "../secret_key", "/etc/passwd", "uploads/../secret_key", "uploads/.upload-x.part", "uploads", "Uploads/x",
+    "uploads/evidence/x y", ""])
 def test_keys_are_plain_relative_paths(app, key):
     with app.app_context(), pytest.raises(ValueError):
         storage.current().exists(key)
@@ -80,10 +81,9 @@ def test_send_is_conditional_on_the_hash_and_serves_ranges(app, file_storage):
     sha = hashlib.sha256(data).hexdigest()
     with app.app_context():
         storage.current().put(f"uploads/evidence/{sha}", data, "application/pdf")
-    with app.test_request_context():
-        with evidence.send(sha, "application/pdf", max_age=60) as whole:
-            assert whole.status_code == 200 and whole.headers["ETag"] == f'"{sha}"'
-            assert whole.content_length == len(data) and b"".join(whole.response) == data
+    with app.test_request_context(), evidence.send(sha, "application/pdf", max_age=60) as whole:
+        assert whole.status_code == 200 and whole.headers["ETag"] == f'"{sha}"'
+        assert whole.content_length == len(data) and b"".join(whole.response) == data
     with app.test_request_context(headers={"If-None-Match": f'"{sha}"'}), \
             evidence.send(sha, "application/pdf") as unchanged:
         assert unchanged.status_code == 304
@@ -306,3 +306,45 @@ def funded(app):
         campaign = make_campaign()
         fund(campaign, 1_000_000 * RP)
         return campaign.public_id, campaign.treasurer_id
+
+
+def test_a_bulk_zip_that_cannot_be_stored_fails_its_job_with_a_plain_reason(app, funded, tmp_path):
+    from accounts.models import Role
+    from documents import bulk
+    from documents.models import DocumentJob
+    from tests.factories import make_user
+    app.config.update(STORAGE_URL="s3://amanah-tests/away", S3_ENDPOINT_URL=f"http://127.0.0.1:{_closed_port()}",
+                      DOCUMENT_JOBS="inline")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        campaign = db.session.scalar(sa.select(Campaign).where(Campaign.public_id == funded[0]))
+        admin = make_user(None, Role.ADMIN)
+        job = bulk.start_job(admin, campaign, today_wib(), today_wib(), base_url="http://localhost/",
+                             locale="en")
+        db.session.commit()  # runs the job, inline
+        job = db.session.get(DocumentJob, job.id)
+        assert job.status == "failed" and "file storage is not available" in job.error
+    assert list((Path(app.instance_path) / "exports").iterdir()) == []  # the half-built ZIP went too
+
+
+@pytest.mark.parametrize(("raw", "accepted"), [
+    ("s3://amanah-files", True), ("s3://amanah-files/prod/evidence", True), ("s3://my.bucket-1/", True),
+    ("s3://B", False), ("s3://Amanah", False), ("file:///srv/amanah", False), ("amanah-files", False),
+])
+def test_storage_url_names_a_bucket(tmp_path, monkeypatch, raw, accepted):
+    from amanah.config import ConfigError, load_config
+    monkeypatch.delenv("STORAGE_URL", raising=False)
+    if accepted:
+        assert load_config(tmp_path, {"STORAGE_URL": raw})["STORAGE_URL"] == raw
+    else:
+        with pytest.raises(ConfigError, match=r"^STORAGE_URL: expected s3://bucket or s3://bucket/prefix"):
+            load_config(tmp_path, {"STORAGE_URL": raw})
+
+
+def test_the_store_follows_the_configuration(app, tmp_path):
+    with app.app_context():
+        assert isinstance(storage.current(), storage.LocalStore)
+        assert storage.current().describe() == app.instance_path
+        app.config.update(STORAGE_URL="s3://amanah-files/prod/", S3_ENDPOINT_URL="http://127.0.0.1:9000")
+        bucket = storage.current()
+        assert isinstance(bucket, storage.S3Store) and bucket.describe() == "s3://amanah-files/prod"
+        assert bucket.endpoint_url == "http://127.0.0.1:9000"

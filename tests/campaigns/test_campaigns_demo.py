@@ -10,9 +10,6 @@ from amanah.extensions import db
 from campaigns import categories, images
 from campaigns.models import Campaign, CampaignTransition, CampaignUpdate
 
-# Every test here stores files: each runs on the instance folder and on an S3 bucket.
-pytestmark = pytest.mark.files
-
 
 def _snapshot():
     return (db.session.scalar(sa.select(sa.func.count()).select_from(Campaign)),
@@ -21,6 +18,7 @@ def _snapshot():
             db.session.scalar(sa.select(sa.func.count()).select_from(User)))
 
 
+@pytest.mark.files("local")  # the demo in a bucket: tests/amanah/test_demo_data.py
 def test_demo_campaigns(app, runner):
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
@@ -47,6 +45,7 @@ def test_demo_campaigns(app, runner):
     assert "Posyandu Melati" in html
 
 
+@pytest.mark.files("local")  # the demo in a bucket: tests/amanah/test_demo_data.py
 def test_demo_works_with_stripe_keys_set_and_never_calls_stripe(app, runner):
     from donations.models import Donation
     # A Stripe that cannot be reached: any call to it would fail the command.

@@ -246,7 +246,8 @@ def test_a_waiting_job_page_refreshes_itself_without_javascript(app, client, mon
 
 @pytest.mark.slow
 @pytest.mark.files
-def test_job_runs_in_an_rq_worker_when_redis_is_configured(request, fresh_database_url, tmp_path, monkeypatch):
+def test_job_runs_in_an_rq_worker_when_redis_is_configured(request, fresh_database_url, tmp_path,
+                                                           monkeypatch):
     import shutil
     import socket
     import subprocess

@@ -130,7 +130,8 @@ def test_concurrent_processes_never_overdraw(request, fresh_database_url, tmp_pa
     barrier, queue = context.Barrier(writers), context.Queue()
     # Daemon processes and one deadline: a writer that dies fails the test, never hangs the run.
     processes = [context.Process(target=_process_writer, daemon=True,
-                                 args=(fresh_database_url, str(tmp_path), public_id, n, barrier, queue, files))
+                                 args=(fresh_database_url, str(tmp_path), public_id, n, barrier, queue,
+                                       files))
                  for n in range(writers)]
     for process in processes:
         process.start()
