@@ -241,7 +241,7 @@ class FileStorage:
 
 def pytest_generate_tests(metafunc):
     """`files` runs a test on every store; `files("local")` on those named (the demo loaders' tests:
-    loading the demo costs ~20 s, and test_demo_data.py loads it into the bucket)."""
+    loading the demo costs ~20 s, and test_disbursements_api.py loads it into the bucket)."""
     marker = metafunc.definition.get_closest_marker("files")
     if marker is not None:
         if "file_storage" not in metafunc.fixturenames:

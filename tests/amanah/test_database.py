@@ -49,7 +49,7 @@ def test_utc_datetime_roundtrip(app):
         db.session.rollback()
 
 
-@pytest.mark.files("local")  # the demo in a bucket: tests/amanah/test_demo_data.py
+@pytest.mark.files("local")  # the demo in a bucket: tests/treasury/test_disbursements_api.py
 def test_demo_command_is_idempotent(runner):
     first = runner.invoke(args=["demo"])
     second = runner.invoke(args=["demo"])

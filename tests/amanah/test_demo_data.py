@@ -16,15 +16,13 @@ from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories import login
 from treasury.models import Disbursement
 
-# Every test here stores files: each runs on the instance folder and on an S3 bucket.
-pytestmark = pytest.mark.files
-
 
 def _counts():
     return tuple(db.session.scalar(sa.select(sa.func.count()).select_from(model))
                  for model in (Campaign, CampaignUpdate, Donation, LedgerEntry, Disbursement))
 
 
+@pytest.mark.files("local")  # the demo in a bucket: tests/treasury/test_disbursements_api.py
 def test_demo_data_looks_real_and_loading_it_twice_changes_nothing(app, runner):
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output

@@ -18,7 +18,7 @@ def _snapshot():
             db.session.scalar(sa.select(sa.func.count()).select_from(User)))
 
 
-@pytest.mark.files("local")  # the demo in a bucket: tests/amanah/test_demo_data.py
+@pytest.mark.files("local")  # the demo in a bucket: tests/treasury/test_disbursements_api.py
 def test_demo_campaigns(app, runner):
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
@@ -45,7 +45,7 @@ def test_demo_campaigns(app, runner):
     assert "Posyandu Melati" in html
 
 
-@pytest.mark.files("local")  # the demo in a bucket: tests/amanah/test_demo_data.py
+@pytest.mark.files("local")  # the demo in a bucket: tests/treasury/test_disbursements_api.py
 def test_demo_works_with_stripe_keys_set_and_never_calls_stripe(app, runner):
     from donations.models import Donation
     # A Stripe that cannot be reached: any call to it would fail the command.

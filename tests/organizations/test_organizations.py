@@ -344,7 +344,7 @@ def test_the_public_page_adds_up_its_campaigns_per_currency(app, people):
     assert client_for(app, None).get("/api/v1/organizations/nobody").status_code == 404
 
 
-@pytest.mark.files("local")  # the demo in a bucket: tests/amanah/test_demo_data.py
+@pytest.mark.files("local")  # the demo in a bucket: tests/treasury/test_disbursements_api.py
 def test_demo_has_one_organization_of_each_kind_and_is_idempotent(app):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["demo"]).exit_code == 0
