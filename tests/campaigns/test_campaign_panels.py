@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns import panels, services
 from tests.factories import make_user
@@ -82,7 +81,7 @@ def page_world(app):
         campaign = services.get_by_public_id(published)
         for n, public in ((1, True), (2, False)):
             disbursements.record(campaign, user(people["treasurer"]), disbursements.DisbursementInput(
-                amount=100_000 * n, paid_on=now_utc().date(), payee_kind="organization",
+                amount=100_000 * n, paid_on=services.today_wib(), payee_kind="organization",
                 payee_name="Toko Sinar Jaya", purpose="Pipa PVC untuk air bersih", category="goods",
                 evidence=pdf(n), evidence_public=public))
             db.session.commit()
