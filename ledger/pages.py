@@ -249,18 +249,21 @@ def entry(seq: int):
     detail = queries.get_entry(seq, with_proof_hashes=True)
     if detail is None:
         abort(404)
+    names = queries.names_version()  # the page names its campaign; a renamed one shows at once
 
     def render():
         cp, signed = queries.proof_checkpoint(detail)
         if signed:
             db.session.commit()
-        body = content(("entry", seq, detail.has_next, cp.size), "ledger/entry.html", entry=detail,
+        campaign_name = queries.campaign_name(detail.fields.get("campaign"))
+        body = content(("entry", seq, detail.has_next, cp.size, names), "ledger/entry.html",
+                       entry=detail, campaign_name=campaign_name,
                        proof=lambda: proof_view(queries.inclusion_bundle(detail, cp)))
         return page(_("Ledger entry %(seq)d", seq=seq), body)
 
     # The head entry's page still changes (a "next" link will appear); later ones never do.
     cache_control = f"public, max-age={ENTRY_MAX_AGE}" if detail.has_next else "no-cache"
-    return cached(render, etag=page_etag("entry", detail.leaf_hash.hex(), detail.has_next),
+    return cached(render, etag=page_etag("entry", detail.leaf_hash.hex(), detail.has_next, names),
                   cache_control=cache_control)
 
 
