@@ -420,8 +420,9 @@ def receipt_proof():
     """Checks the proof in the link's fragment (from a receipt's QR code) with static JavaScript."""
     witness_keys = [w.key.text() for w in witnesses.configured(current_app.config)]
     # The default policy: at least one of the site's own witnesses (none configured: none asked).
-    response = make_response(render_template("ledger/receipt_proof.html", key=checkpoints.verifier_key_text(),
-                                             origin=current_app.config["LEDGER_ORIGIN"],
-                                             witness_keys=witness_keys, witness_min=min(1, len(witness_keys))))
+    response = make_response(render_template(
+        "ledger/receipt_proof.html", key=checkpoints.verifier_key_text(),
+        origin=current_app.config["LEDGER_ORIGIN"], witness_keys=witness_keys,
+        witness_min=min(1, len(witness_keys))))
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from flask_babel import gettext as _
 
 from amanah.extensions import db
-from ledger import checkpoints, cosignature, storage, tiles, tree, witnesses
+from ledger import checkpoints, cosignature, queries, storage, tiles, tree, witnesses
 from ledger.consistency import CheckpointRefused
 from ledger.models import LedgerCheckpoint, LedgerCosignature
 from ledger.params import ParamError, int_param, param_error, size_param
@@ -182,13 +182,12 @@ def tile(path: str):
         wanted = tiles.parse_tile_path(path)
     except tiles.TileError:
         return no_tile()
-    signed = storage.signed_size(db.session)
+    with queries.reader() as source:  # PostgreSQL: one round trip, in autocommit
+        signed, body = storage.read_tile(source, wanted)
     if wanted.needs() > signed:
         return no_tile()
-    if wanted.level is None:
-        body = tiles.encode_bundle(storage.bundle_leaves(db.session, wanted))
-    else:
-        body = b"".join(storage.tile_hashes(db.session, wanted))
+    if body is None:
+        raise storage.LedgerError(f"the stored ledger lacks the data of tile {wanted.path()}")
     response = Response(body, mimetype="application/octet-stream")
     if wanted.level is None:
         response.vary.add("Accept-Encoding")
