@@ -65,8 +65,7 @@ def cosignatures(session: Session, size: int) -> list[LedgerCosignature]:
 
 def cosigned_note(session: Session, checkpoint: LedgerCheckpoint) -> str:
     """The checkpoint's note with every cosignature collected for its size."""
-    lines = [c.line for c in cosignatures(session, checkpoint.size)]
-    return cosignature.add_signature_lines(checkpoint.note, lines)
+    return cosigned_text(session, checkpoint.size, checkpoint.note)
 
 
 def cosignatures_final(session: Session, size: int, now: dt.datetime | None = None) -> bool:
