@@ -9,6 +9,7 @@ checkpoint, so a conditional GET costs one indexed read and no rendering.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import threading
@@ -42,7 +43,7 @@ from amanah.translated_templates import render_translated
 from ledger import checkpoints, csv_export, formatting, queries, witnesses
 from ledger.consistency import CheckpointRefused
 from ledger.params import ParamError, int_param, param_error
-from ledger.views import IMMUTABLE, checkpoint_refused
+from ledger.views import IMMUTABLE, checkpoint_refused, conditional, cosigned_cache_control
 
 bp = Blueprint("ledger_pages", __name__, url_prefix="/ledger")
 bp.register_error_handler(ParamError, param_error)
@@ -279,15 +280,22 @@ def _proof_bundle(seq_text: str):
         raise ParamError("size", _("No signed checkpoint of size %(size)d includes this entry.", size=size))
     if signed:
         db.session.commit()
-    return queries.inclusion_bundle(detail, cp), None
+    bundle = queries.inclusion_bundle(detail, cp)
+    # The checkpoint with the witness cosignatures collected for it so far (C2SP: more signature
+    # lines of the same note; a verifier that knows no witness ignores them).
+    cosigned = witnesses.cosigned_text(db.session, bundle.size, bundle.checkpoint)
+    return dataclasses.replace(bundle, checkpoint=cosigned), None
 
 
-def _download(body: str, mimetype: str, filename: str, pinned: bool) -> Response:
+def _download(body: str, mimetype: str, filename: str, pinned_size: int | None) -> Response:
+    """A proof download. Pinned to a size (?size=), it is immutable once that checkpoint's
+    cosignatures are final; until then, and unpinned, caches revalidate it by its ETag."""
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = IMMUTABLE if pinned else "no-cache"
+    response.headers["Cache-Control"] = ("no-cache" if pinned_size is None
+                                         else cosigned_cache_control(pinned_size))
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return conditional(response)
 
 
 @bp.get("/entries/<seq>/proof.json")
@@ -298,7 +306,7 @@ def entry_proof_json(seq: str):
         return failure
     body = current_app.json.dumps(bundle.to_json(), indent=2) + "\n"
     return _download(body, "application/json", f"ledger-entry-{seq}-proof-{bundle.size}.json",
-                     "size" in request.args)
+                     bundle.size if "size" in request.args else None)
 
 
 @bp.get("/entries/<seq>/proof.tlog-proof")
@@ -308,7 +316,7 @@ def entry_proof_text(seq: str):
     if failure:
         return failure
     return _download(bundle.tlog_proof(), "text/plain", f"ledger-entry-{seq}-{bundle.size}.tlog-proof",
-                     "size" in request.args)
+                     bundle.size if "size" in request.args else None)
 
 
 @bp.get("/campaigns/<campaign_id>")
@@ -413,7 +421,11 @@ def entry_summary(seq: int):
 @bp.get("/receipt-proof")
 def receipt_proof():
     """Checks the proof in the link's fragment (from a receipt's QR code) with static JavaScript."""
-    response = make_response(render_template("ledger/receipt_proof.html", key=checkpoints.verifier_key_text(),
-                                             origin=current_app.config["LEDGER_ORIGIN"]))
+    witness_keys = [w.key.text() for w in witnesses.configured(current_app.config)]
+    # The default policy: at least one of the site's own witnesses (none configured: none asked).
+    response = make_response(render_template(
+        "ledger/receipt_proof.html", key=checkpoints.verifier_key_text(),
+        origin=current_app.config["LEDGER_ORIGIN"], witness_keys=witness_keys,
+        witness_min=min(1, len(witness_keys))))
     response.headers["Cache-Control"] = "no-cache"
     return response
