@@ -7,6 +7,8 @@ one-way transition and appends the ledger entries. Nothing here commits except h
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import secrets
@@ -52,9 +54,24 @@ class RetryLater(Exception):
 
 # ---- events ----
 
+# True while the holder of the ledger's append lock applies a batch of confirmations: it must not
+# wait for a donation's row (whoever holds it may be waiting for the append lock), see confirmations.
+_rows_nowait = contextvars.ContextVar("donation_rows_nowait", default=False)
+
+
+@contextlib.contextmanager
+def donation_rows_nowait():
+    token = _rows_nowait.set(True)
+    try:
+        yield
+    finally:
+        _rows_nowait.reset(token)
+
+
 def _lock_donation(donation_id: int) -> Donation | None:
     return db.session.execute(
-        sa.select(Donation).where(Donation.id == donation_id).with_for_update(of=Donation.__table__)
+        sa.select(Donation).where(Donation.id == donation_id)
+        .with_for_update(of=Donation.__table__, nowait=_rows_nowait.get())
     ).scalar_one_or_none()
 
 
@@ -77,6 +94,10 @@ def handle_event(event: dict, gateway: PaymentGateway | None = None) -> str:
     # not looked up first: that would cost every delivery a transaction to save a rare duplicate
     # one Stripe request; the unique event id below turns the duplicate away all the same.
     db.session.rollback()
+    if handler is _checkout_handler:  # a confirmation: applied in a batch with those waiting
+        from donations import confirmations
+        session = gateway.fetch_checkout(event["data"]["object"]["id"])
+        return confirmations.confirm(gateway.name, event_id, event_type, session)
     try:
         apply = handler(gateway, event_type, event["data"]["object"])
     except NotOurs as exc:
@@ -116,6 +137,11 @@ def apply_object(gateway: PaymentGateway, event_type: str, obj: dict) -> str:
 def _checkout_handler(gateway: PaymentGateway, event_type: str, obj: dict):
     session = gateway.fetch_checkout(obj["id"])
     return lambda: _apply_checkout(gateway, event_type, session)
+
+
+def apply_checkout(gateway: PaymentGateway, event_type: str, session: dict) -> str:
+    """A checkout session's news, in the caller's transaction (confirmations applies batches)."""
+    return _apply_checkout(gateway, event_type, session)
 
 
 def _apply_checkout(gateway: PaymentGateway, event_type: str, session: dict) -> str:
