@@ -68,7 +68,46 @@ def donation_rows_nowait():
         _rows_nowait.reset(token)
 
 
+class _BatchAppender(storage.Appender):
+    """One Appender for a batch of confirmations: each one's flush() waits for the batch's end."""
+
+    def flush(self) -> None:
+        pass
+
+    def flush_batch(self) -> None:
+        super().flush()
+
+
+_preloaded: contextvars.ContextVar[dict] = contextvars.ContextVar("donations_preloaded", default={})
+_shared_appender: contextvars.ContextVar[_BatchAppender | None] = contextvars.ContextVar(
+    "shared_appender", default=None)
+
+
+@contextlib.contextmanager
+def confirming_together(donation_ids: list[int]):
+    """Around the confirmations of a batch (confirmations._apply_together), which already holds the
+    ledger's append lock: their donations' rows are locked (NOWAIT) and loaded in one query, one
+    Appender takes every entry and writes them all, with their tree hashes and totals, at the end.
+    Any failure fails the whole batch (the caller then applies its events one by one)."""
+    rows = db.session.execute(
+        sa.select(Donation).where(Donation.id.in_(sorted(set(donation_ids)))).order_by(Donation.id)
+        .with_for_update(of=Donation.__table__, nowait=True)
+        .options(sa.orm.joinedload(Donation.user))).unique().scalars().all()
+    appender = _BatchAppender(db.session)
+    tokens = (_rows_nowait.set(True), _preloaded.set({d.id: d for d in rows}), _shared_appender.set(appender))
+    try:
+        yield
+        appender.flush_batch()
+    finally:
+        _shared_appender.reset(tokens[2])
+        _preloaded.reset(tokens[1])
+        _rows_nowait.reset(tokens[0])
+
+
 def _lock_donation(donation_id: int) -> Donation | None:
+    preloaded = _preloaded.get().get(donation_id)
+    if preloaded is not None:
+        return preloaded  # locked by confirming_together, in this transaction
     return db.session.execute(
         sa.select(Donation).where(Donation.id == donation_id)
         .with_for_update(of=Donation.__table__, nowait=_rows_nowait.get())
@@ -194,7 +233,7 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     # Load what the entries and the receipt need before taking the append lock: a lazy load
     # under it would be one more round trip that every other confirmation waits for.
     campaign, _user = donation.campaign, donation.user
-    appender = storage.Appender(db.session)
+    appender = _shared_appender.get() or storage.Appender(db.session)
     entry = appender.append(kind="donation", campaign=campaign.public_id, amount=amount,
                             currency=currency, donor=donor_commitment(donation.donor_secret),
                             payment=intent["id"], memo=session.get("ledger_memo"))
