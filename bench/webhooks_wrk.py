@@ -144,6 +144,7 @@ def print_batches(log: Path) -> None:
     print(f"batches: {len(batches)} for {events} events: mean size {events / len(batches):.2f}, "
           f"max {max(sizes)}, {sum(1 for n in sizes if n > 1)} batches of more than one; "
           f"by size {dict(sorted((s, sizes.count(s)) for s in set(sizes)))}")
+    print(f"append lock held {held / 1000:.2f} s in all (by confirmation batches)")
     print(f"append lock held per batch: mean {statistics.fmean(h for _, _, h in batches):.2f} ms, "
           f"per entry (confirmation): {held / events:.2f} ms; "
           f"waited for per batch: mean {statistics.fmean(w for _, w, _ in batches):.2f} ms")

@@ -63,7 +63,9 @@ RETRY, ERROR = "retry", "error"  # outcomes that are not answers: 503 and 500, t
 
 _TABLE = PendingConfirmation.__table__
 _TRY_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=storage.APPEND_LOCK_KEY)
-_SHARED_LOCK = sa.text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(key=storage.APPEND_LOCK_KEY)
+# Waits until no one holds the lock exclusively, and holds it no longer than that statement.
+_LEADER_DONE = sa.text("SELECT pg_advisory_lock_shared(:key), pg_advisory_unlock_shared(:key)").bindparams(
+    key=storage.APPEND_LOCK_KEY)
 _OUTCOME = sa.select(_TABLE.c.outcome).where(_TABLE.c.id == sa.bindparam("id"))
 _WAITING = (sa.select(_TABLE.c.id, _TABLE.c.provider, _TABLE.c.event_id, _TABLE.c.type, _TABLE.c.object,
                       _TABLE.c.notify)
@@ -115,8 +117,8 @@ def _take_turn(mine: int) -> str | None:
     asked = time.perf_counter()
     try:
         if storage.dialect_name(session) == "postgresql" and not session.execute(_TRY_LOCK).scalar_one():
-            session.execute(_SHARED_LOCK)  # granted when the leader commits, to all waiters at once
-            outcome = _outcome_of(mine)
+            session.execute(_LEADER_DONE)  # granted when the leader commits, to all waiters at once
+            outcome = _outcome_of(mine)  # a new statement: it sees what the leader committed
             session.rollback()
             if outcome is not None:
                 return outcome
@@ -139,25 +141,31 @@ def _lead(mine: int, asked: float) -> str | None:
     session = db.session
     locked = time.perf_counter()
     rows = session.execute(_WAITING).all()
-    outcomes = _apply_together(rows) if len(rows) > 1 else None
-    if outcomes is None:
+    outcomes = _apply_together(rows) if rows else {}
+    if outcomes is None:  # rolled back, and the lock with it: take it again, then one by one
+        session.rollback()
+        storage.lock(session)
+        rows = session.execute(_WAITING).all()
         outcomes = {row.id: _apply(row, mine) for row in rows}
     at = now_utc()
     if outcomes:
         session.execute(_FINISH, [{"b_id": i, "b_outcome": o, "b_at": at} for i, o in outcomes.items()])
     outcome = outcomes[mine] if mine in outcomes else _outcome_of(mine)
+    committed = []  # when the lock was released: the after-commit callbacks (mails) run later
+    sa.event.listen(session(), "after_commit", lambda _s: committed.append(time.perf_counter()), once=True)
     session.commit()
-    done = time.perf_counter()
+    done = committed[0] if committed else time.perf_counter()
     log.debug("confirmation batch: %d events, append lock waited %.2f ms, held %.2f ms",
               len(rows), (locked - asked) * 1000, (done - locked) * 1000)
     return outcome
 
 
 def _apply_together(rows) -> dict[int, str] | None:
-    """Every event of the batch in one savepoint, with as few statements as they allow: their ids
-    recorded in one INSERT, their donations locked and loaded in one query, their ledger entries
-    written in one statement at the end (giving.confirming_together). None when anything failed
-    (rolled back to the savepoint): the caller then applies them one by one."""
+    """Every event of the batch at once, with as few statements as they allow: their ids recorded
+    in one INSERT, their donations locked and loaded in one query, their ledger entries written in
+    one statement at the end (giving.confirming_together). None when anything failed: the caller
+    then rolls the transaction back and applies them one by one, each in its savepoint. (No
+    savepoint here: two statements more for every batch, to spare a rare failure a new turn.)"""
     from donations import giving
     from donations.providers import gateway_named
     session = db.session
@@ -169,20 +177,19 @@ def _apply_together(rows) -> dict[int, str] | None:
         else:
             first[row.event_id] = row
     try:
-        with session.begin_nested():
-            recorded = _record_event_ids(list(first.values()))
-            todo = []
-            for row in first.values():
-                if row.event_id in recorded:
-                    todo.append(row)
-                else:
-                    outcomes[row.id] = "duplicate"
-            donation_ids = [giving.donation_id_in(row.object.get("metadata")) for row in todo]
-            with giving.confirming_together([i for i in donation_ids if i is not None]):
-                for row in todo:
-                    with _mails(row.notify):
-                        outcomes[row.id] = giving.apply_checkout(gateway_named(row.provider), row.type,
-                                                                 row.object)
+        recorded = _record_event_ids(list(first.values()))
+        todo = []
+        for row in first.values():
+            if row.event_id in recorded:
+                todo.append(row)
+            else:
+                outcomes[row.id] = "duplicate"
+        donation_ids = [giving.donation_id_in(row.object.get("metadata")) for row in todo]
+        with giving.confirming_together([i for i in donation_ids if i is not None]):
+            for row in todo:
+                with _mails(row.notify):
+                    outcomes[row.id] = giving.apply_checkout(gateway_named(row.provider), row.type,
+                                                             row.object)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != "55P03":
             raise

@@ -92,8 +92,9 @@ def confirming_together(donation_ids: list[int]):
     rows = db.session.execute(
         sa.select(Donation).where(Donation.id.in_(sorted(set(donation_ids)))).order_by(Donation.id)
         .with_for_update(of=Donation.__table__, nowait=True)
-        .options(sa.orm.joinedload(Donation.user))).unique().scalars().all()
-    appender = _BatchAppender(db.session)
+        .options(sa.orm.joinedload(Donation.campaign).lazyload("*"),
+                 sa.orm.joinedload(Donation.user).lazyload("*"))).unique().scalars().all()
+    appender = _BatchAppender(db.session, locked=True)
     tokens = (_rows_nowait.set(True), _preloaded.set({d.id: d for d in rows}), _shared_appender.set(appender))
     try:
         yield
