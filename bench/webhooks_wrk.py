@@ -43,7 +43,8 @@ sys.path.insert(0, str(HERE))
 
 from webhooks import API_KEY, SECRET, build_app, free_port, make_database, wait_for  # noqa: E402
 
-BATCH_LINE = re.compile(r"confirmation batch: (\d+) events?, append lock waited ([\d.]+) ms, held ([\d.]+) ms")
+BATCH_LINE = re.compile(r"confirmation batch: (\d+) events?, "
+                        r"append lock waited ([\d.]+) ms, held ([\d.]+) ms")
 
 
 def fill(app, fake, count: int) -> tuple[str, list[dict]]:
@@ -150,6 +151,64 @@ def print_batches(log: Path) -> None:
           f"waited for per batch: mean {statistics.fmean(w for _, w, _ in batches):.2f} ms")
 
 
+def start_gunicorn(url: str, instance: str, stripe_url: str, port: int, workers: int, log: Path):
+    env = {**os.environ, "DATABASE_URL": url, "AMANAH_ENV": "testing", "AMANAH_INSTANCE_PATH": instance,
+           "RATELIMIT_ENABLED": "false", "STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": SECRET,
+           "STRIPE_API_BASE": stripe_url}
+    with open(log, "w") as log_file:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "-c", str(HERE / "gunicorn_batches.py"),
+             "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env, stderr=log_file)
+
+
+def write_events(sessions: list[dict], path: Path) -> None:
+    """One signed checkout.session.completed per session, signed now (good for 300 s)."""
+    from tests.factories.fake_stripe import make_event, webhook
+    with open(path, "w") as f:
+        for session in sessions:
+            body, headers = webhook(make_event("checkout.session.completed", session), SECRET)
+            f.write(f"{headers['Stripe-Signature']}\t{body.decode()}\n")
+
+
+def measure(url: str, base: str, events: Path, log: Path, args) -> int:
+    """Hello world, then the webhooks, each for --seconds; prints the rates; returns donations paid."""
+    load = os.getloadavg()[0]
+    run_wrk(f"{base}/healthz", argparse.Namespace(**{**vars(args), "seconds": 2}))  # warm up
+    hello, _ = run_wrk(f"{base}/healthz", args)
+    log.write_text("")
+    before = count_paid(url)
+    started = time.perf_counter()
+    rate, output = run_wrk(f"{base}/webhooks/stripe", args, HERE / "webhooks_wrk.lua",
+                           {"WEBHOOK_EVENTS": str(events), "WRK_THREADS": str(args.threads)})
+    elapsed = time.perf_counter() - started
+    time.sleep(1)  # requests still in flight when wrk stopped
+    paid = count_paid(url) - before
+    duration = float(re.search(r"requests in ([\d.]+)(m?s)", output).group(1))
+    duration = duration / 1000 if re.search(r"requests in [\d.]+ms", output) else duration
+    confirmed = paid / duration
+    statuses = " ".join(re.findall(r"status (\d+: \d+)", output))
+    print(f"gunicorn -w {args.workers} (sync workers), PostgreSQL; wrk -t{args.threads} "
+          f"-c{args.connections} -d{args.seconds}s; {os.cpu_count()} CPUs shared with other work "
+          f"(load average {load:.1f} before, {os.getloadavg()[0]:.1f} after)")
+    print(f"hello world GET /healthz requests/s:              {hello:8.1f}")
+    print(f"confirmed donations/s (signed webhooks, {paid} paid): {confirmed:8.1f}  "
+          f"(webhook requests/s {rate:.1f}; statuses {statuses}; wall {elapsed:.1f} s)")
+    ratio = confirmed / hello
+    print(f"ratio: {ratio:.1%} (target >= 20%: {'met' if ratio >= 0.20 else 'MISSED'})")
+    if paid >= args.donations:
+        print("every donation was confirmed before wrk stopped: raise --donations for a true rate")
+    return paid
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--donations", type=int, default=3000)
@@ -158,7 +217,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (README: -w 4)")
     args = parser.parse_args()
-    from tests.factories.fake_stripe import FakeStripe, make_event, webhook
+    from tests.factories.fake_stripe import FakeStripe
     gunicorn: subprocess.Popen | None = None
     url, drop = make_database()
     tmp = tempfile.TemporaryDirectory()
@@ -169,64 +228,21 @@ def main() -> None:
         public_id, sessions = fill(app, fake, args.donations)
         print(f"filled {args.donations} pending donations with paid checkout sessions "
               f"in {time.perf_counter() - started:.1f} s")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = Path(tmp.name) / "gunicorn.log"
-        env = {**os.environ, "DATABASE_URL": url, "AMANAH_ENV": "testing", "AMANAH_INSTANCE_PATH": tmp.name,
-               "RATELIMIT_ENABLED": "false", "STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": SECRET,
-               "STRIPE_API_BASE": fake.url}
-        with open(log, "w") as log_file:
-            gunicorn = subprocess.Popen(
-                [str(Path(sys.executable).parent / "gunicorn"), "-c", str(HERE / "gunicorn_batches.py"),
-                 "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "wsgi:app"],
-                cwd=ROOT, env=env, stderr=log_file)
-        wait_for(f"{base}/healthz")
-        events = Path(tmp.name) / "events.tsv"
-        with open(events, "w") as f:  # signed now: Stripe's signatures are good for 300 s
-            for session in sessions:
-                body, headers = webhook(make_event("checkout.session.completed", session), SECRET)
-                f.write(f"{headers['Stripe-Signature']}\t{body.decode()}\n")
-        run_wrk(f"{base}/healthz", argparse.Namespace(**{**vars(args), "seconds": 2}))  # warm up
-        hello, _ = run_wrk(f"{base}/healthz", args)
-        log.write_text("")
-        before = count_paid(url)
-        started = time.perf_counter()
-        rate, output = run_wrk(f"{base}/webhooks/stripe", args, HERE / "webhooks_wrk.lua",
-                               {"WEBHOOK_EVENTS": str(events), "WRK_THREADS": str(args.threads)})
-        elapsed = time.perf_counter() - started
-        time.sleep(1)  # requests still in flight when wrk stopped
-        paid = count_paid(url) - before
-        duration = float(re.search(r"requests in ([\d.]+)(m?s)", output).group(1))
-        duration = duration / 1000 if re.search(r"requests in [\d.]+ms", output) else duration
-        confirmed = paid / duration
-        statuses = " ".join(re.findall(r"status (\d+: \d+)", output))
-        print(f"gunicorn -w {args.workers} (sync workers), PostgreSQL; wrk -t{args.threads} "
-              f"-c{args.connections} -d{args.seconds}s; {os.cpu_count()} CPUs shared with other work; "
-              f"load average before {os.getloadavg()[0]:.1f}")
-        print(f"hello world GET /healthz requests/s:              {hello:8.1f}")
-        print(f"confirmed donations/s (signed webhooks, {paid} paid): {confirmed:8.1f}  "
-              f"(webhook requests/s {rate:.1f}; statuses {statuses}; wall {elapsed:.1f} s)")
-        ratio = confirmed / hello
-        print(f"ratio: {ratio:.1%} (target >= 20%: {'met' if ratio >= 0.20 else 'MISSED'})")
-        if paid >= args.donations:
-            print("every donation was confirmed before wrk stopped: raise --donations for a true rate")
-        gunicorn.send_signal(signal.SIGTERM)
-        gunicorn.wait(timeout=30)
+        port, log, events = free_port(), Path(tmp.name) / "gunicorn.log", Path(tmp.name) / "events.tsv"
+        gunicorn = start_gunicorn(url, tmp.name, fake.url, port, args.workers, log)
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        write_events(sessions, events)
+        measure(url, f"http://127.0.0.1:{port}", events, log, args)
+        stop(gunicorn)
         gunicorn = None
         print_batches(log)
-        errors = [line for line in log.read_text().splitlines()
-                  if "Traceback" in line or "ERROR" in line]
+        errors = [line for line in log.read_text().splitlines() if "Traceback" in line or "ERROR" in line]
         if errors:
             print(f"the app logged {len(errors)} errors, first: {errors[0]}")
         verify(app, public_id, count_paid(url))
     finally:
         if gunicorn is not None:
-            gunicorn.send_signal(signal.SIGTERM)
-            try:
-                gunicorn.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                gunicorn.kill()
-                gunicorn.wait()
+            stop(gunicorn)
         fake.stop()
         drop()
         tmp.cleanup()

@@ -168,7 +168,6 @@ def _apply_together(rows) -> dict[int, str] | None:
     savepoint here: two statements more for every batch, to spare a rare failure a new turn.)"""
     from donations import giving
     from donations.providers import gateway_named
-    session = db.session
     outcomes: dict[int, str] = {}
     first: dict[str, object] = {}
     for row in rows:

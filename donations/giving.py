@@ -78,7 +78,7 @@ class _BatchAppender(storage.Appender):
         super().flush()
 
 
-_preloaded: contextvars.ContextVar[dict] = contextvars.ContextVar("donations_preloaded", default={})
+_preloaded: contextvars.ContextVar[dict | None] = contextvars.ContextVar("donations_preloaded", default=None)
 _shared_appender: contextvars.ContextVar[_BatchAppender | None] = contextvars.ContextVar(
     "shared_appender", default=None)
 
@@ -106,7 +106,7 @@ def confirming_together(donation_ids: list[int]):
 
 
 def _lock_donation(donation_id: int) -> Donation | None:
-    preloaded = _preloaded.get().get(donation_id)
+    preloaded = (_preloaded.get() or {}).get(donation_id)
     if preloaded is not None:
         return preloaded  # locked by confirming_together, in this transaction
     return db.session.execute(

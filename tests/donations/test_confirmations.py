@@ -75,7 +75,8 @@ def test_waiting_events_are_applied_with_the_lock_holders_in_one_batch(stripe_co
     assert seqs == sorted(seqs) and len(set(seqs)) == 4
     numbers = [receipt_of(d.id).number for d in donations]
     assert numbers == sorted(numbers) and len(set(numbers)) == 4
-    counts = dict(db.session.execute(sa.select(LedgerEntry.kind, sa.func.count()).group_by(LedgerEntry.kind)).all())
+    counts = dict(db.session.execute(sa.select(LedgerEntry.kind, sa.func.count())
+                                     .group_by(LedgerEntry.kind)).all())
     assert counts == {"donation": 4, "fee": 4}
     total = db.session.get(CampaignTotal, donations[0].campaign.public_id)
     assert (total.donation_count, total.raised) == (4, sum(d.total for d in donations))

@@ -109,7 +109,8 @@ def test_sync_workers_append_together_each_payment_once(gunicorn_app):
     sizes = Counter(at for at, _, _ in rows)
     assert max(sizes.values()) > 1, sizes
     assert sum(sizes.values()) == len(batch)
-    seqs = [donations[int(o["metadata"]["donation_id"])].ledger_seq for _, outcome, o in rows if outcome == "paid"]
+    seqs = [donations[int(o["metadata"]["donation_id"])].ledger_seq
+            for _, outcome, o in rows if outcome == "paid"]
     assert len(seqs) == len(sessions) and seqs == sorted(seqs)
     result = app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert result.exit_code == 0, result.output

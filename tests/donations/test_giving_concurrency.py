@@ -19,8 +19,8 @@ import requests
 import sqlalchemy as sa
 
 from amanah.extensions import db
-from donations import giving
 from documents.models import Document
+from donations import giving
 from donations.models import Donation, PaymentEvent, PendingConfirmation
 from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories.fake_stripe import FakeStripe, make_event, webhook
@@ -144,8 +144,9 @@ def test_concurrent_webhooks_record_each_payment_once(stripe_server, batch_log, 
         seqs = [by_id[int(o["metadata"]["donation_id"])].ledger_seq for _, o in recorded]
         assert len(seqs) == PAYMENTS and seqs == sorted(seqs)
         assert len({at for at, _ in recorded}) <= sum(1 for n in batch_log.sizes if n)
-        numbers = db.session.execute(sa.select(Document.number).join(Donation, Document.donation_id == Donation.id)
-                                     .where(Document.kind == "receipt").order_by(Donation.ledger_seq)).scalars().all()
+        numbers = db.session.execute(
+            sa.select(Document.number).join(Donation, Document.donation_id == Donation.id)
+            .where(Document.kind == "receipt").order_by(Donation.ledger_seq)).scalars().all()
         assert len(numbers) == PAYMENTS and numbers == sorted(numbers)
         db.session.remove()
     assert sum(batch_log.sizes) == len(batch)  # every delivery of a checkout event was in one batch
