@@ -276,17 +276,20 @@ def _clean_up() -> None:
 
 
 def drain() -> int:
-    """Apply whatever waits (events whose requests died before their turn); returns how many."""
-    db.session.rollback()
-    try:
-        storage.lock(db.session)
-        count = db.session.scalar(sa.select(sa.func.count()).select_from(_TABLE)
-                                  .where(_TABLE.c.outcome.is_(None))) or 0
-        if count:
-            _lead(-1, time.perf_counter())
-        else:
-            db.session.rollback()
-    except BaseException:
+    """Apply whatever waits (events whose requests died before their turn), as a leader does;
+    returns how many. `flask payments reconcile` runs it first."""
+    drained = 0
+    while True:
         db.session.rollback()
-        raise
-    return count
+        try:
+            storage.lock(db.session)
+            count = db.session.scalar(sa.select(sa.func.count()).select_from(_TABLE)
+                                      .where(_TABLE.c.outcome.is_(None))) or 0
+            if not count:
+                db.session.rollback()
+                return drained
+            _lead(-1, time.perf_counter())
+        except BaseException:
+            db.session.rollback()
+            raise
+        drained += min(count, BATCH_LIMIT)

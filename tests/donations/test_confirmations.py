@@ -146,3 +146,12 @@ def test_finished_rows_are_deleted_once_read(stripe_context, monkeypatch):
     monkeypatch.setattr(confirmations, "_last_cleanup", 0.0)
     confirmations._clean_up()
     assert outcomes() == {}
+
+
+def test_reconciliation_drains_the_waiting_events_first(stripe_context):
+    from donations import reconciliation
+    paid = paid_sessions(stripe_context, 1)
+    row = waiting("evt_0", paid[0][1])
+    reconciliation.reconcile()
+    assert outcomes() == {row: "paid"}
+    assert db.session.scalar(sa.select(PaymentEvent.event_id)) == "evt_0"
