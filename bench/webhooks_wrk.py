@@ -230,7 +230,7 @@ def main() -> None:
               f"in {time.perf_counter() - started:.1f} s")
         port, log, events = free_port(), Path(tmp.name) / "gunicorn.log", Path(tmp.name) / "events.tsv"
         gunicorn = start_gunicorn(url, tmp.name, fake.url, port, args.workers, log)
-        wait_for(f"http://127.0.0.1:{port}/healthz")
+        wait_for(f"http://127.0.0.1:{port}/healthz", timeout=120)  # slow to boot on a busy machine
         write_events(sessions, events)
         measure(url, f"http://127.0.0.1:{port}", events, log, args)
         stop(gunicorn)
