@@ -9,10 +9,11 @@ separate processes, so the confirmations that queue up meet only in the database
 1. `confirm` records the event in `pending_confirmations` and commits. On PostgreSQL that table
    is UNLOGGED: recording writes no WAL and waits for no flush.
 2. It asks for the append lock without waiting (`pg_try_advisory_xact_lock`). Got it: it leads.
-   Not: somebody is leading; it waits for the lock in *shared* mode, which every waiter is granted
-   together the moment the leader commits, reads its row, and answers if its outcome is there.
-   Otherwise (it arrived after the leader had read the queue) it waits for the lock proper, in
-   the queue, and leads the next batch.
+   Not: somebody is leading; it waits for the lock in *shared* mode (taken and released in one
+   statement), which every waiter is granted together the moment the leader commits, reads its
+   row, and answers if its outcome is there. Otherwise (it arrived after the leader had read the
+   queue) it tries again; after QUEUE_AFTER_TURNS tries it waits for the lock proper, in the
+   queue, and leads the next batch.
 3. The leader applies every waiting event (up to BATCH_LIMIT), in id order, which is the order
    in which they were recorded, each in a savepoint of one transaction, through the same code as
    before (giving._apply_checkout: the event id's unique row, the donation's row, the ledger
@@ -58,6 +59,8 @@ BATCH_LIMIT = 64
 # Finished rows are deleted once their requests must have read them (gunicorn's timeout is 30 s).
 KEEP_FINISHED_SECONDS = 60
 _CLEANUP_EVERY_SECONDS = 10
+# A request whose event is still waiting after this many leaders queues for the lock itself.
+QUEUE_AFTER_TURNS = 3
 
 RETRY, ERROR = "retry", "error"  # outcomes that are not answers: 503 and 500, the provider retries
 
@@ -86,9 +89,10 @@ def confirm(provider: str, event_id: str, event_type: str, obj: dict) -> str:
     from donations.giving import RetryLater
     notify = not (has_request_context() and g.get("_no_donation_mail"))
     mine = _record(provider, event_id, event_type, obj, notify)
-    outcome = None
+    outcome, turn = None, 0
     while outcome is None:
-        outcome = _take_turn(mine)
+        outcome = _take_turn(mine, turn)
+        turn += 1
     _clean_up()
     if outcome == RETRY:
         raise RetryLater(f"event {event_id} could not be applied now")
@@ -110,7 +114,7 @@ def _record(provider: str, event_id: str, event_type: str, obj: dict, notify: bo
     return mine
 
 
-def _take_turn(mine: int) -> str | None:
+def _take_turn(mine: int, turn: int) -> str | None:
     """Wait for the append lock; lead a batch when the event is still waiting then. Returns its
     outcome, or None when it has to wait for another turn."""
     session = db.session
@@ -120,10 +124,12 @@ def _take_turn(mine: int) -> str | None:
             session.execute(_LEADER_DONE)  # granted when the leader commits, to all waiters at once
             outcome = _outcome_of(mine)  # a new statement: it sees what the leader committed
             session.rollback()
-            if outcome is not None:
+            if outcome is not None or turn < QUEUE_AFTER_TURNS:
+                # Not done: try again. Most often someone else took the lock first, and its batch
+                # has this event; queueing for the lock now would only find it done.
                 return outcome
             asked = time.perf_counter()
-            storage.lock(session)  # in the queue for the lock proper: lead the next batch
+            storage.lock(session)  # in the queue for the lock proper (so no turn is ever lost)
         return _lead(mine, asked)
     except BaseException:
         session.rollback()
