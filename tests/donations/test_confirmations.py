@@ -155,3 +155,34 @@ def test_reconciliation_drains_the_waiting_events_first(stripe_context):
     reconciliation.reconcile()
     assert outcomes() == {row: "paid"}
     assert db.session.scalar(sa.select(PaymentEvent.event_id)) == "evt_0"
+
+
+def test_database_lost_in_the_batch_is_a_503_and_nothing_is_half_written(stripe_context, app,
+                                                                         monkeypatch):
+    from tests.factories.fake_stripe import make_event, webhook
+    paid = paid_sessions(stripe_context, 1)
+    donation_id, session = paid[0]
+    real_flush = giving._BatchAppender.flush_batch
+
+    def connection_lost(self):
+        real_flush(self)  # the entries are written, then the server goes away before the commit
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(giving._BatchAppender, "flush_batch", connection_lost)
+    event = make_event(COMPLETED, session, "evt_lost")
+    body, headers = webhook(event, SECRET)
+    response = app.test_client().post("/webhooks/stripe", data=body, headers=headers)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert db.session.get(Donation, donation_id).status == DonationStatus.PENDING
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentEvent)) == 0
+    assert list(outcomes().values()) == [None]  # still waiting: the next leader applies it
+    monkeypatch.setattr(giving._BatchAppender, "flush_batch", real_flush)
+    # Stripe retries: the delivery left waiting is applied first (same batch, recorded earlier),
+    # so the retry itself is the duplicate; either way the payment counts once.
+    response = app.test_client().post("/webhooks/stripe", data=body, headers=headers)
+    assert (response.status_code, response.json["status"]) == (200, "duplicate")
+    assert sorted(outcomes().values()) == ["duplicate", "paid"]
+    assert db.session.get(Donation, donation_id).status == DonationStatus.PAID
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)
+                             .where(LedgerEntry.kind == "donation")) == 1
