@@ -186,3 +186,44 @@ def test_database_lost_in_the_batch_is_a_503_and_nothing_is_half_written(stripe_
     assert db.session.get(Donation, donation_id).status == DonationStatus.PAID
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)
                              .where(LedgerEntry.kind == "donation")) == 1
+
+
+@pytest.fixture
+def committed_context(databases, tmp_path):
+    """A fresh PostgreSQL database where rows are committed for real, so that another connection
+    can hold one of them."""
+    if databases.backend != "postgresql":
+        pytest.skip("row locks and advisory locks interleave only on PostgreSQL")
+    from tests.conftest import make_app
+    url = databases.fresh()
+    fake = FakeStripe(API_KEY).start()
+    app = make_app(url, tmp_path / "instance", STRIPE_SECRET_KEY=API_KEY, STRIPE_WEBHOOK_SECRET=SECRET,
+                   STRIPE_API_BASE=fake.url)
+    with app.test_request_context():
+        yield url, fake
+        db.session.remove()
+        db.engine.dispose()
+    fake.stop()
+
+
+def test_a_leader_never_waits_for_a_donation_row_held_by_another(committed_context):
+    """Elsewhere the lock order is the donation's row, then the append lock (a refund holds the row
+    and waits for the lock): the leader, holding the lock, takes rows with NOWAIT, so that one
+    event is answered 503 and retried instead of a deadlock, and the rest of the batch goes on."""
+    url, fake = committed_context
+    paid = paid_sessions(fake, 2)
+    (held_id, held), (_, free) = paid
+    other = sa.create_engine(url)
+    try:
+        with other.connect() as connection:
+            connection.execute(sa.text("SELECT id FROM donations WHERE id = :id FOR UPDATE"), {"id": held_id})
+            first = waiting("evt_held", held)
+            assert confirmations.confirm("stripe", "evt_free", COMPLETED, free) == "paid"
+            assert outcomes()[first] == confirmations.RETRY
+            with pytest.raises(giving.RetryLater):
+                confirmations.confirm("stripe", "evt_held", COMPLETED, held)
+            connection.rollback()
+    finally:
+        other.dispose()
+    assert confirmations.confirm("stripe", "evt_held", COMPLETED, held) == "paid"
+    assert [d.status for d in db.session.scalars(sa.select(Donation).order_by(Donation.id))] == ["paid"] * 2
