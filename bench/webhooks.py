@@ -4,7 +4,7 @@
     python bench/webhooks.py --donations 1000 --workers 2 --threads 4 --clients 8
 
 It makes a fresh PostgreSQL database (dropped at the end), runs the fake Stripe API
-(tests/fake_stripe.py) in its own process, and fills the database with one published campaign and
+(tests/factories/fake_stripe.py) in its own process, and fills the database with one published campaign and
 N pending donations whose Checkout Sessions were created in the fake through the real `stripe`
 library and then paid there. gunicorn serves the app (STRIPE_API_BASE pointing at the fake) with
 bench/gunicorn_profile.py recording a profile of every webhook. Then 8 concurrent clients POST
@@ -233,7 +233,8 @@ def main() -> None:
         stripe_port, app_port = free_port(), free_port()
         stripe_url, base = f"http://127.0.0.1:{stripe_port}", f"http://127.0.0.1:{app_port}"
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "tests.fake_stripe", "--port", str(stripe_port), "--api-key", API_KEY],
+            [sys.executable, "-m", "tests.factories.fake_stripe", "--port", str(stripe_port),
+             "--api-key", API_KEY],
             cwd=ROOT, stdout=subprocess.DEVNULL))
         wait_for(f"{stripe_url}/_fake/stats")
         app = build_app(url, tmp.name, stripe_url)

@@ -7,6 +7,8 @@ one-way transition and appends the ledger entries. Nothing here commits except h
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import secrets
@@ -52,9 +54,64 @@ class RetryLater(Exception):
 
 # ---- events ----
 
+# True while the holder of the ledger's append lock applies a batch of confirmations: it must not
+# wait for a donation's row (whoever holds it may be waiting for the append lock), see confirmations.
+_rows_nowait = contextvars.ContextVar("donation_rows_nowait", default=False)
+
+
+@contextlib.contextmanager
+def donation_rows_nowait():
+    token = _rows_nowait.set(True)
+    try:
+        yield
+    finally:
+        _rows_nowait.reset(token)
+
+
+class _BatchAppender(storage.Appender):
+    """One Appender for a batch of confirmations: each one's flush() waits for the batch's end."""
+
+    def flush(self) -> None:
+        pass
+
+    def flush_batch(self) -> None:
+        super().flush()
+
+
+_preloaded: contextvars.ContextVar[dict | None] = contextvars.ContextVar("donations_preloaded", default=None)
+_shared_appender: contextvars.ContextVar[_BatchAppender | None] = contextvars.ContextVar(
+    "shared_appender", default=None)
+
+
+@contextlib.contextmanager
+def confirming_together(donation_ids: list[int]):
+    """Around the confirmations of a batch (confirmations._apply_together), which already holds the
+    ledger's append lock: their donations' rows are locked (NOWAIT) and loaded in one query, one
+    Appender takes every entry and writes them all, with their tree hashes and totals, at the end.
+    Any failure fails the whole batch (the caller then applies its events one by one)."""
+    rows = db.session.execute(
+        sa.select(Donation).where(Donation.id.in_(sorted(set(donation_ids)))).order_by(Donation.id)
+        .with_for_update(of=Donation.__table__, nowait=True)
+        .options(sa.orm.joinedload(Donation.campaign).lazyload("*"),
+                 sa.orm.joinedload(Donation.user).lazyload("*"))).unique().scalars().all()
+    appender = _BatchAppender(db.session, locked=True)
+    tokens = (_rows_nowait.set(True), _preloaded.set({d.id: d for d in rows}), _shared_appender.set(appender))
+    try:
+        yield
+        appender.flush_batch()
+    finally:
+        _shared_appender.reset(tokens[2])
+        _preloaded.reset(tokens[1])
+        _rows_nowait.reset(tokens[0])
+
+
 def _lock_donation(donation_id: int) -> Donation | None:
+    preloaded = (_preloaded.get() or {}).get(donation_id)
+    if preloaded is not None:
+        return preloaded  # locked by confirming_together, in this transaction
     return db.session.execute(
-        sa.select(Donation).where(Donation.id == donation_id).with_for_update(of=Donation.__table__)
+        sa.select(Donation).where(Donation.id == donation_id)
+        .with_for_update(of=Donation.__table__, nowait=_rows_nowait.get())
     ).scalar_one_or_none()
 
 
@@ -77,6 +134,10 @@ def handle_event(event: dict, gateway: PaymentGateway | None = None) -> str:
     # not looked up first: that would cost every delivery a transaction to save a rare duplicate
     # one Stripe request; the unique event id below turns the duplicate away all the same.
     db.session.rollback()
+    if handler is _checkout_handler:  # a confirmation: applied in a batch with those waiting
+        from donations import confirmations
+        session = gateway.fetch_checkout(event["data"]["object"]["id"])
+        return confirmations.confirm(gateway.name, event_id, event_type, session)
     try:
         apply = handler(gateway, event_type, event["data"]["object"])
     except NotOurs as exc:
@@ -116,6 +177,11 @@ def apply_object(gateway: PaymentGateway, event_type: str, obj: dict) -> str:
 def _checkout_handler(gateway: PaymentGateway, event_type: str, obj: dict):
     session = gateway.fetch_checkout(obj["id"])
     return lambda: _apply_checkout(gateway, event_type, session)
+
+
+def apply_checkout(gateway: PaymentGateway, event_type: str, session: dict) -> str:
+    """A checkout session's news, in the caller's transaction (confirmations applies batches)."""
+    return _apply_checkout(gateway, event_type, session)
 
 
 def _apply_checkout(gateway: PaymentGateway, event_type: str, session: dict) -> str:
@@ -168,7 +234,7 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     # Load what the entries and the receipt need before taking the append lock: a lazy load
     # under it would be one more round trip that every other confirmation waits for.
     campaign, _user = donation.campaign, donation.user
-    appender = storage.Appender(db.session)
+    appender = _shared_appender.get() or storage.Appender(db.session)
     entry = appender.append(kind="donation", campaign=campaign.public_id, amount=amount,
                             currency=currency, donor=donor_commitment(donation.donor_secret),
                             payment=intent["id"], memo=session.get("ledger_memo"))

@@ -122,6 +122,34 @@ class PaymentEvent(db.Model):
     received_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
 
 
+class PendingConfirmation(db.Model):
+    """A verified checkout event waiting for the ledger's append lock, and then what became of it.
+
+    donations/confirmations.py: each request records its event here (committed), then whoever
+    holds the append lock applies every waiting one, in id order, in one transaction, and writes
+    each one's `outcome`; the request that recorded it reads that and answers. A row holds no
+    money and nothing the ledger needs: on PostgreSQL the table is UNLOGGED (its migration), so
+    recording costs no WAL flush, and a crash that empties it loses only events not yet answered
+    with a 2xx, which the provider delivers again."""
+
+    __tablename__ = "pending_confirmations"
+    __table_args__ = (
+        # The lock holder's query: the waiting rows, oldest first, however many finished ones remain.
+        sa.Index("ix_pending_confirmations_waiting", "id", postgresql_where=sa.text("outcome IS NULL"),
+                 sqlite_where=sa.text("outcome IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(20))
+    event_id: Mapped[str] = mapped_column(sa.String(255))
+    type: Mapped[str] = mapped_column(sa.String(100))
+    object: Mapped[dict] = mapped_column(sa.JSON)  # the provider's object, as re-fetched from it
+    notify: Mapped[bool] = mapped_column(default=True)  # mail the donor (not while loading demo data)
+    received_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    outcome: Mapped[str | None] = mapped_column(sa.String(40))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+
 class RefundStatus(enum.StrEnum):
     REQUESTED = "requested"  # asked of the provider; the ledger waits for its confirmation
     SUCCEEDED = "succeeded"

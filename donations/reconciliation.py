@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from amanah.db import now_utc
 from amanah.extensions import db
-from donations import giving
+from donations import confirmations, giving
 from donations.gateway import GatewayError, PaymentGateway
 from donations.models import (
     Dispute,
@@ -59,6 +59,9 @@ class _Tally:
 def reconcile(since: dt.datetime | None = None) -> list[ReconciliationRun]:
     """One run per configured provider, each committed as a ReconciliationRun."""
     since = since or now_utc() - DEFAULT_WINDOW
+    drained = confirmations.drain()  # events whose requests died waiting for the append lock
+    if drained:
+        log.info("applied %s confirmations left waiting", drained)
     return [reconcile_provider(gateway, since) for gateway in configured_gateways()]
 
 

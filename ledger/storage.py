@@ -173,9 +173,11 @@ class Appender:
     pay one round trip per batch, not per entry; the hashes they need stay in a small cache.
     """
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, *, locked: bool = False):
+        """`locked`: the caller holds the append lock in this transaction already."""
         self.session = session
-        lock(session)
+        if not locked:
+            lock(session)
         self.size, last = head(session)
         self.prev = last or bytes(32)
         self._cache: dict[int, bytes] = dict(_known_edge(self.size, self.prev))

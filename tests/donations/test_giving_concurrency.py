@@ -2,10 +2,14 @@
 
 200 signed webhook deliveries (140 payments, 60 duplicates: redeliveries of an event and other
 events about an already-paid session) are shuffled and posted from 8 threads to the app served
-over real HTTP; every confirmation re-fetches its session from the fake Stripe.
+over real HTTP; every confirmation re-fetches its session from the fake Stripe. Confirmations
+that wait for the append lock together are applied together (donations/confirmations.py): on
+PostgreSQL batches of more than one happen, and in every batch ledger order is the order in
+which the events were recorded, receipts numbered in that order.
 """
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +19,9 @@ import requests
 import sqlalchemy as sa
 
 from amanah.extensions import db
+from documents.models import Document
 from donations import giving
-from donations.models import Donation, PaymentEvent
+from donations.models import Donation, PaymentEvent, PendingConfirmation
 from ledger.models import CampaignTotal, LedgerEntry
 from tests.factories.fake_stripe import FakeStripe, make_event, webhook
 from tests.factories.giving import make_campaign
@@ -64,7 +69,30 @@ def deliveries(sessions: list[dict]) -> list[tuple[bytes, dict]]:
     return batch
 
 
-def test_concurrent_webhooks_record_each_payment_once(stripe_server):
+class BatchLog(logging.Handler):
+    """The size of every confirmation batch, whichever of the server's threads led it."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.sizes = []
+
+    def emit(self, record):
+        if record.getMessage().startswith("confirmation batch"):
+            self.sizes.append(record.args[0])
+
+
+@pytest.fixture
+def batch_log():
+    logger = logging.getLogger("donations.confirmations")
+    handler, level = BatchLog(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_concurrent_webhooks_record_each_payment_once(stripe_server, batch_log, backend):
     server, fake = stripe_server
     public_id, sessions = pending_sessions(server.app, fake)
     batch = deliveries(sessions)
@@ -106,7 +134,24 @@ def test_concurrent_webhooks_record_each_payment_once(stripe_server):
             raised, expected_fees, PAYMENTS, 2 * PAYMENTS)
         distinct_events = PAYMENTS + DUPLICATES - DUPLICATES * 2 // 3
         assert db.session.scalar(sa.select(sa.func.count()).select_from(PaymentEvent)) == distinct_events
+        # Arrival order: each batch (its rows share their finished_at) is appended in the order its
+        # events were recorded, one batch after the other; the receipts' numbers follow the ledger.
+        table = PendingConfirmation.__table__
+        recorded = db.session.execute(sa.select(table.c.finished_at, table.c.object)
+                                      .where(table.c.outcome == "paid")
+                                      .order_by(table.c.finished_at, table.c.id)).all()
+        by_id = {d.id: d for d in donations}
+        seqs = [by_id[int(o["metadata"]["donation_id"])].ledger_seq for _, o in recorded]
+        assert len(seqs) == PAYMENTS and seqs == sorted(seqs)
+        assert len({at for at, _ in recorded}) <= sum(1 for n in batch_log.sizes if n)
+        numbers = db.session.execute(
+            sa.select(Document.number).join(Donation, Document.donation_id == Donation.id)
+            .where(Document.kind == "receipt").order_by(Donation.ledger_seq)).scalars().all()
+        assert len(numbers) == PAYMENTS and numbers == sorted(numbers)
         db.session.remove()
+    assert sum(batch_log.sizes) == len(batch)  # every delivery of a checkout event was in one batch
+    if backend == "postgresql":  # SQLite's writers queue on its one lock; they batch only by chance
+        assert max(batch_log.sizes) > 1, batch_log.sizes
     result = app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert result.exit_code == 0, result.output
     assert f"{2 * PAYMENTS} entries" in result.output
