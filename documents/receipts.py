@@ -32,14 +32,17 @@ from amanah.extensions import db
 from amanah.i18n import format_wib
 from amanah.links import absolute_url
 from amanah.money import format_money
+from campaigns import categories
 from campaigns.models import Campaign
 from campaigns.services import WIB
 from documents import qr
+from documents.issuer import issuer_of
 from documents.models import Document, DocumentCounter, DocumentKind
 from documents.pdf import FileAttachment, render_pdf
 from documents.words import amount_in_words
 from donations.models import Donation, DonationStatus, Refund
 from ledger import queries, storage
+from organizations.services import format_npwp
 
 MASK = 4
 PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
@@ -87,25 +90,24 @@ def _issue(kind: DocumentKind, donation: Donation, content: dict, **links) -> Do
     return document
 
 
-def _organization() -> dict:
-    config = current_app.config
-    return {"name": config["ORG_NAME"], "address": config["ORG_ADDRESS"],
-            "registration_no": config["ORG_REGISTRATION_NO"]}
-
-
 def issue_receipt(donation: Donation, leaf_hash: bytes) -> Document:
     """The receipt of a just-confirmed donation, numbered in the confirmation's transaction."""
     user = donation.user
     content = {
         "kind": DocumentKind.RECEIPT.value,
         "locale": donation.locale,
-        "organization": _organization(),
-        "donor": {"name": donation.donor_name, "npwp": user.npwp if user else None,
+        "organization": issuer_of(donation.campaign),
+        # The NPWP given with the gift, else the signed-in donor's profile NPWP.
+        "donor": {"name": donation.donor_name, "npwp": donation.donor_npwp or (user.npwp if user else None),
                   "nik": user.nik if user else None},
+        # What was paid (`amount`), itemized: the gift, and the processing fee the donor chose to cover.
         "amount": donation.total,
+        "gift": donation.amount,
+        "fee_covered": donation.fee_covered,
         "currency": donation.currency,
         "received_at": donation.paid_at.isoformat(),
-        "campaign": {"public_id": donation.campaign.public_id, "title": donation.campaign.title},
+        "campaign": {"public_id": donation.campaign.public_id, "title": donation.campaign.title,
+                     "category": donation.campaign.category},
         "payment_method": donation.provider,
         "ledger": {"seq": donation.ledger_seq, "leaf_hash": leaf_hash.hex()},
     }
@@ -145,7 +147,7 @@ def issue_credit_note(refund: Refund, leaf_hash: bytes) -> Document:
     content = {
         "kind": DocumentKind.CREDIT_NOTE.value,
         "locale": donation.locale,
-        "organization": _organization(),
+        "organization": issuer_of(donation.campaign),
         "donor": receipt.content["donor"],
         "amount": refund.amount,
         "currency": donation.currency,
@@ -175,7 +177,7 @@ def issue_cancellation(refund: Refund, leaf_hash: bytes) -> Document | None:
     content = {
         "kind": DocumentKind.CANCELLATION.value,
         "locale": note["locale"],
-        "organization": _organization(),
+        "organization": issuer_of(donation.campaign),
         "donor": note["donor"],
         "amount": refund.amount,
         "currency": donation.currency,
@@ -300,6 +302,23 @@ def qr_data_uri(url: str) -> str:
     return "data:image/png;base64," + base64.b64encode(qr.png(qr.matrix(url, MASK))).decode()
 
 
+def receipt_lines(content: dict, locale: str) -> list[dict]:
+    """The receipt's amounts, each in figures and in words: the gift alone, or, when the donor
+    covered the processing fee, the gift, the fee and the total paid as three lines."""
+    currency = content["currency"]
+
+    def line(kind: str, label, minor: int) -> dict:
+        return {"kind": kind, "label": str(label), "minor": minor,
+                "text": format_money(minor, currency, locale),
+                "words": amount_in_words(minor, currency, locale)}
+
+    gift, fee = content.get("gift", content["amount"]), content.get("fee_covered", 0)
+    if not fee:
+        return [line("gift", _l("Donation"), gift)]
+    return [line("gift", _l("Donation"), gift), line("fee", _l("Processing fee covered by the donor"), fee),
+            line("total", _l("Total paid"), content["amount"])]
+
+
 def _when(iso: str, locale: str) -> str:
     return format_wib(dt.datetime.fromisoformat(iso), locale)
 
@@ -312,8 +331,12 @@ def view_of(document: Document) -> dict:
             "amount_text": format_money(content["amount"], content["currency"], locale),
             "amount_words": amount_in_words(content["amount"], content["currency"], locale),
             "issued_text": _when(content["issued_at"], locale)}
+    view["donor"] = {**content["donor"], "npwp": format_npwp(content["donor"].get("npwp"))}
     if document.kind == DocumentKind.RECEIPT:
         view["received_text"] = _when(content["received_at"], locale)
+        category = content["campaign"].get("category")
+        view["category_text"] = categories.label(category) if category else ""
+        view["lines"] = receipt_lines(content, locale)
         method = content["payment_method"]
         view["payment_method_text"] = str(PAYMENT_METHODS.get(method, method))
         return view
