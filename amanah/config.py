@@ -194,6 +194,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EXPORT_RETENTION_DAYS", integer(0), 7, (), "days a finished bulk ZIP is kept"),
     # Processes a bulk job renders missing PDFs in (forked per job); unset: one per usable CPU.
     Setting("DOCUMENT_RENDER_PROCESSES", integer(1), None, (), "render processes per bulk job"),
+    # Every issued PDF is signed (PAdES) with this PKCS#12 key and certificate; unset (development,
+    # tests): a self-signed one generated once into the instance folder.
+    Setting("DOCUMENT_SIGNING_P12", text, None, PROD, "PKCS#12 file that signs every document"),
+    Setting("DOCUMENT_SIGNING_PASSWORD", text, None, PROD, "its password"),
+    Setting("DOCUMENT_SIGNING_TSA_URL", text, None, (), "RFC 3161 timestamp authority; unset: none"),
     Setting("SERVER_NAME", text, None, PROD, "public host name for links in mail and PDFs"),
     # Reverse proxies in front of the app (nginx, a load balancer) whose X-Forwarded-For, -Proto,
     # -Host and -Port headers are believed; 0 believes none (a client could forge them).
