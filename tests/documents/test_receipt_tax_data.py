@@ -14,6 +14,7 @@ from campaigns import categories
 from documents import receipts
 from documents.words import amount_in_words
 from donations import fees
+from donations.dashboard import guest_token
 from donations.models import Donation
 from tests.factories import login, make_user
 from tests.factories.documents import make_campaign, pdf_text
@@ -102,3 +103,32 @@ def test_a_receipt_without_a_covered_fee_shows_one_amount(app, client):
     assert "IDR 1,500,000 one million five hundred thousand rupiah" in text
     assert "Total paid" not in text and "fee" not in text.lower().split("deductible")[0]
     assert "does not state that it is deductible" in text
+
+
+@pytest.mark.parametrize("language", ["en", "id"])
+def test_the_receipt_is_issued_in_the_language_the_donor_gave_in(app, client, language):
+    with app.app_context():
+        public_id = make_campaign().public_id
+    headers = {"Accept-Language": language}
+    form = {"preset": "custom", "custom_amount": "50000" if language == "en" else "50.000", "name": "Budi",
+            "email": "budi@example.org", "cover_fee": "y", "npwp": "01.234.567.8-901.000"}
+    assert client.post(f"/campaigns/{public_id}/give", data=form, headers=headers).status_code == 200
+    response = client.post(f"/campaigns/{public_id}/give", data={**form, "confirmed": "1"}, headers=headers)
+    assert response.status_code == 303
+    client.post(response.location, data={"choice": "pay"}, headers=headers)
+    with app.app_context():
+        donation = db.session.execute(sa.select(Donation)).scalar_one()
+        assert donation.locale == language
+        token_url = f"/donations/view/{guest_token(donation)}/receipt.pdf"
+        fee = donation.fee_covered
+    # Downloaded later in the other language: the receipt keeps the donor's.
+    other = "id" if language == "en" else "en"
+    text = " ".join(pdf_text(client.get(token_url, headers={"Accept-Language": other}).data).split())
+    total_words = amount_in_words(5_000_000 + fee, "IDR", language)
+    assert total_words in text
+    if language == "en":
+        assert "Processing fee covered by the donor" in text and "Total paid" in text
+        assert "Donor's NPWP 01.234.567.8-901.000" in text
+    else:
+        assert "Biaya pemrosesan yang ditanggung donatur" in text and "Total dibayar" in text
+        assert "NPWP donatur 01.234.567.8-901.000" in text
