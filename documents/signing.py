@@ -19,6 +19,12 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from flask import current_app
 
 from amanah.config import ConfigError
@@ -47,20 +53,14 @@ class SigningKey:
 
     @property
     def pem(self) -> str:
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-        return x509.load_der_x509_certificate(self.certificate_der).public_bytes(Encoding.PEM).decode()
+        certificate = x509.load_der_x509_certificate(self.certificate_der)
+        return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def generate_p12(path: Path, common_name: str, organization: str, password: bytes | None = None) -> None:
     """A self-signed RSA 2048 signing certificate and its key, as a PKCS#12 file (mode 0600).
 
     Written under a private name and linked into place: processes starting at once agree on one."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
@@ -122,9 +122,6 @@ def signing_key() -> SigningKey:
 
 
 def _signer_class():
-    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-    from cryptography.hazmat.primitives.serialization import load_der_private_key
     from pyhanko.sign.general import get_pyca_cryptography_hash
     from pyhanko.sign.signers import SimpleSigner
 
@@ -136,9 +133,9 @@ def _signer_class():
 
         def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
             if self._kept is None:
-                self._kept = load_der_private_key(self.signing_key.dump(), password=None)
+                self._kept = serialization.load_der_private_key(self.signing_key.dump(), password=None)
             mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)["algorithm"].native
-            if isinstance(self._kept, RSAPrivateKey) and mechanism in ("rsassa_pkcs1v15", "sha256_rsa"):
+            if isinstance(self._kept, rsa.RSAPrivateKey) and mechanism in ("rsassa_pkcs1v15", "sha256_rsa"):
                 return self._kept.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
             return super().sign_raw(data, digest_algorithm)
 
