@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,6 +96,14 @@ def flag(raw: str) -> bool:
     raise _Expected("one of " + ", ".join(TRUE_WORDS + FALSE_WORDS))
 
 
+def npwp(raw: str) -> str:
+    """An NPWP, 15 or 16 digits, written with or without its dots, dashes and spaces: its digits."""
+    digits = re.sub(r"[.\- ]", "", raw.strip())
+    if not digits.isascii() or not digits.isdigit() or len(digits) not in (15, 16):
+        raise _Expected("an NPWP of 15 or 16 digits, like 01.234.567.8-901.000")
+    return digits
+
+
 def choice(*options: str):
     expected = ", ".join(options[:-1]) + " or " + options[-1]
 
@@ -142,6 +151,7 @@ PROD = ("production",)
 DEMO_ORG_NAME = "Yayasan Amanah Demo"
 DEMO_ORG_ADDRESS = "Jl. Contoh Raya No. 1, Jakarta Pusat 10110 (alamat demo)"
 DEMO_ORG_REGISTRATION_NO = "AHU-0000000.AH.01.04.Tahun 2026 (nomor demo)"
+DEMO_ORG_NPWP = "000000000000000"  # all zeros: plainly no one's tax number
 MIB = 1024 * 1024
 
 # Every environment variable Amanah reads, one line each; the README's configuration table lists
@@ -179,10 +189,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CAMPAIGN_PAGE_CACHE_SECONDS", integer(0, 300), 10, (), "anonymous campaign pages kept"),
     Setting("REPORT_OVERDUE_DAYS", integer(1, 365), 30, (), "days after a disbursement a report is due"),
     Setting("PERSONAL_CAMPAIGNS", flag, True, (), "may a person run a campaign without an organization"),
-    # The demo organization, marked as such, until an operator names the real one.
-    Setting("ORG_NAME", text, DEMO_ORG_NAME, (), "organization on receipts and pages"),
-    Setting("ORG_ADDRESS", text, DEMO_ORG_ADDRESS, (), "its address"),
-    Setting("ORG_REGISTRATION_NO", text, DEMO_ORG_REGISTRATION_NO, (), "its registration number"),
+    # The demo organization, marked as such, until an operator names the real one (production
+    # refuses to start without it: every receipt names its issuer). A campaign run by a verified
+    # organization names that organization on its documents instead.
+    Setting("ORG_NAME", text, DEMO_ORG_NAME, PROD, "organization on receipts and pages"),
+    Setting("ORG_ADDRESS", text, DEMO_ORG_ADDRESS, PROD, "its address"),
+    Setting("ORG_REGISTRATION_NO", text, DEMO_ORG_REGISTRATION_NO, PROD, "its legal registration"),
+    Setting("ORG_NPWP", npwp, DEMO_ORG_NPWP, PROD, "its NPWP (tax number), 15 or 16 digits"),
     # Receipts are numbered <prefix>-<year>-<number>, credit notes <prefix>-CN-<year>-<number>.
     Setting("RECEIPT_PREFIX", text, "AMN", (), "prefix of document numbers"),
     # Where bulk document jobs run: "rq" (default with REDIS_URL), "thread" (default without),
@@ -191,6 +204,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EXPORT_RETENTION_DAYS", integer(0), 7, (), "days a finished bulk ZIP is kept"),
     # Processes a bulk job renders missing PDFs in (forked per job); unset: one per usable CPU.
     Setting("DOCUMENT_RENDER_PROCESSES", integer(1), None, (), "render processes per bulk job"),
+    # Every issued PDF is signed (PAdES) with this PKCS#12 key and certificate; unset (development,
+    # tests): a self-signed one generated once into the instance folder.
+    Setting("DOCUMENT_SIGNING_P12", text, None, PROD, "PKCS#12 file that signs every document"),
+    Setting("DOCUMENT_SIGNING_PASSWORD", text, None, PROD, "its password"),
+    Setting("DOCUMENT_SIGNING_TSA_URL", text, None, (), "RFC 3161 timestamp authority; unset: none"),
     Setting("SERVER_NAME", text, None, PROD, "public host name for links in mail and PDFs"),
     # Reverse proxies in front of the app (nginx, a load balancer) whose X-Forwarded-For, -Proto,
     # -Host and -Port headers are believed; 0 believes none (a client could forge them).

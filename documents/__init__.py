@@ -8,7 +8,7 @@ from donations import dashboard, issuing
 
 
 def init_app(app) -> None:
-    from documents import bulk, cli, models, panels, receipts, statements, views
+    from documents import bulk, cli, models, panels, receipts, signing, statements, views
 
     app.register_blueprint(views.bp)
     issuing.register(app, issuing.DocumentIssuer(
@@ -17,6 +17,8 @@ def init_app(app) -> None:
     app.cli.add_command(cli.documents_cli)
     assert models.Document  # the document tables are part of the metadata that migrations compare
     app.jinja_env.globals.update(statement_default_range=statements.default_range,
-                                 job_status_label=bulk.status_label)
+                                 job_status_label=bulk.status_label, document_signing_key=signing.signing_key)
     dashboard.register_documents_lookup(app, statements.documents_by_donation)
     panels.register(app)
+    if app.config["AMANAH_ENV"] == "production":
+        signing.check_configured(app)  # a missing or locked key stops the start, naming the setting

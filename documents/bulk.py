@@ -31,7 +31,7 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.transactions import after_commit
 from campaigns.models import Campaign
-from documents import receipts
+from documents import receipts, signing
 from documents.models import Document, DocumentJob, JobStatus
 from documents.pdf import fork_pool, stop_pool
 from documents.statements import bounds
@@ -241,6 +241,7 @@ def _renderer(ids: list[int]):
     if processes < 2:
         yield lambda jobs: lambda: [receipts.render_from_job(j) for j in jobs]
         return
+    signing.signing_key().warm()  # parsed once here, inherited by every render process
     pool = fork_pool(processes, _init_render_process, (current_app._get_current_object(),))
     try:
         # A render process that never answers fails the job instead of holding it forever.

@@ -24,9 +24,10 @@ from pathlib import Path
 from urllib.request import url2pathname
 
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, gettext
 
 from amanah.config import ROOT
+from documents import signing
 
 STATIC = (ROOT / "static").resolve()
 ALLOWED_DIRS = tuple(STATIC / name for name in ("fonts", "css", "img"))
@@ -149,8 +150,10 @@ def render_html(template: str, context: dict, locale: str) -> str:
 
 
 def render_pdf(template: str, context: dict, *, locale: str,
-               attachments: list[FileAttachment] = (), variant: str | None = PDF_VARIANT) -> bytes:
-    """The PDF of templates/documents/<template> for `context` in `locale`."""
+               attachments: list[FileAttachment] = (), variant: str | None = PDF_VARIANT,
+               sign: bool = True) -> bytes:
+    """The PDF of templates/documents/<template> for `context` in `locale`, signed (PAdES) by the
+    organization's key as the last step, after the attachments are in (documents.signing)."""
     from weasyprint import HTML, Attachment
     from weasyprint.urls import FatalURLFetchingError
 
@@ -161,11 +164,17 @@ def render_pdf(template: str, context: dict, *, locale: str,
     try:
         with _render_lock:
             document = HTML(string=html, base_url=BASE_URL, url_fetcher=work.fetcher)
-            return document.write_pdf(stylesheets=[work.stylesheet], font_config=work.font_config,
-                                      attachments=files, pdf_variant=variant,
-                                      color_profiles=work.color_profiles, output_intent=OUTPUT_INTENT)
+            pdf = document.write_pdf(stylesheets=[work.stylesheet], font_config=work.font_config,
+                                     attachments=files, pdf_variant=variant,
+                                     color_profiles=work.color_profiles, output_intent=OUTPUT_INTENT)
     except FatalURLFetchingError as exc:
         raise RenderError(str(exc)) from None
+    if not sign:
+        return pdf
+    issuer = context.get("organization") or {}
+    with force_locale(locale):
+        reason = gettext("Issued by %(name)s", name=issuer.get("name") or current_app.config["ORG_NAME"])
+    return signing.sign_pdf(pdf, reason=reason, location=issuer.get("address") or "")
 
 
 def fork_pool(processes: int, initializer=None, initargs=()):

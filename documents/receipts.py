@@ -32,14 +32,17 @@ from amanah.extensions import db
 from amanah.i18n import format_wib
 from amanah.links import absolute_url
 from amanah.money import format_money
+from campaigns import categories
 from campaigns.models import Campaign
 from campaigns.services import WIB
 from documents import qr
+from documents.issuer import issuer_of
 from documents.models import Document, DocumentCounter, DocumentKind
 from documents.pdf import FileAttachment, render_pdf
 from documents.words import amount_in_words
 from donations.models import Donation, DonationStatus, Refund
 from ledger import queries, storage, witnesses
+from organizations.services import format_npwp
 
 MASK = 4
 PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
@@ -87,25 +90,24 @@ def _issue(kind: DocumentKind, donation: Donation, content: dict, **links) -> Do
     return document
 
 
-def _organization() -> dict:
-    config = current_app.config
-    return {"name": config["ORG_NAME"], "address": config["ORG_ADDRESS"],
-            "registration_no": config["ORG_REGISTRATION_NO"]}
-
-
 def issue_receipt(donation: Donation, leaf_hash: bytes) -> Document:
     """The receipt of a just-confirmed donation, numbered in the confirmation's transaction."""
     user = donation.user
     content = {
         "kind": DocumentKind.RECEIPT.value,
         "locale": donation.locale,
-        "organization": _organization(),
-        "donor": {"name": donation.donor_name, "npwp": user.npwp if user else None,
+        "organization": issuer_of(donation.campaign),
+        # The NPWP given with the gift, else the signed-in donor's profile NPWP.
+        "donor": {"name": donation.donor_name, "npwp": donation.donor_npwp or (user.npwp if user else None),
                   "nik": user.nik if user else None},
+        # What was paid (`amount`), itemized: the gift, and the processing fee the donor chose to cover.
         "amount": donation.total,
+        "gift": donation.amount,
+        "fee_covered": donation.fee_covered,
         "currency": donation.currency,
         "received_at": donation.paid_at.isoformat(),
-        "campaign": {"public_id": donation.campaign.public_id, "title": donation.campaign.title},
+        "campaign": {"public_id": donation.campaign.public_id, "title": donation.campaign.title,
+                     "category": donation.campaign.category},
         "payment_method": donation.provider,
         "ledger": {"seq": donation.ledger_seq, "leaf_hash": leaf_hash.hex()},
     }
@@ -145,7 +147,7 @@ def issue_credit_note(refund: Refund, leaf_hash: bytes) -> Document:
     content = {
         "kind": DocumentKind.CREDIT_NOTE.value,
         "locale": donation.locale,
-        "organization": _organization(),
+        "organization": issuer_of(donation.campaign),
         "donor": receipt.content["donor"],
         "amount": refund.amount,
         "currency": donation.currency,
@@ -175,7 +177,7 @@ def issue_cancellation(refund: Refund, leaf_hash: bytes) -> Document | None:
     content = {
         "kind": DocumentKind.CANCELLATION.value,
         "locale": note["locale"],
-        "organization": _organization(),
+        "organization": issuer_of(donation.campaign),
         "donor": note["donor"],
         "amount": refund.amount,
         "currency": donation.currency,
@@ -268,8 +270,8 @@ def store_pdf(document_id: int, pdf: bytes) -> tuple[bytes, str]:
 def proof_for(seq: int) -> dict:
     """The entry's tlog-proof against a signed checkpoint that includes it (signed now if needed).
 
-    `text` (the QR code's) carries the log's signature only, which keeps the code small; `file_text`
-    (attached to the PDF) adds the witness cosignatures collected so far. Most arrive after the
+    `text` carries the log's signature only; `file_text` (attached to the PDF) adds the witness
+    cosignatures collected so far. The QR code holds neither, only `url` (proof_link). Most arrive after the
     receipt is made: /ledger/checkpoints/<size> (`checkpoint_url`) serves them all, and the proof
     page and `python -m ledger.verify --cosigned-checkpoint` add them to the proof."""
     detail = queries.get_entry(seq)
@@ -279,7 +281,7 @@ def proof_for(seq: int) -> dict:
              f"index {bundle.index}", *(base64.b64encode(h).decode() for h in bundle.proof)]
     head = "\n".join(lines) + "\n\n"
     text = head + bundle.checkpoint
-    url = proof_page_url() + "#" + proof_fragment(text)
+    url = proof_link(bundle.index, bundle.leaf_hash)
     return {"text": text, "url": url, "leaf": bundle.leaf.decode(), "size": bundle.size,
             "root": bundle.root.hex(), "origin": bundle.checkpoint.split("\n", 1)[0],
             "checkpoint": bundle.checkpoint,
@@ -287,10 +289,23 @@ def proof_for(seq: int) -> dict:
             "checkpoint_url": absolute_url("ledger.checkpoint_at", size=bundle.size)}
 
 
+def proof_link(seq: int, leaf_hash: bytes) -> str:
+    """What the QR code holds: the proof page's address and, after the #, the entry's number and
+    its leaf hash (base64url): `.../ledger/receipt-proof#123-<43 characters>`.
+
+    About 100 characters whatever the ledger's size, so the symbol stays small (version 5 or 6,
+    37 to 41 modules across 50 mm) and scans from a 150 dpi print or a phone camera; the whole
+    proof of a million-entry ledger (20 hashes and the checkpoint) made a 1,300-character link that
+    only a 300 dpi render decoded. The page fetches the entry's proof from the public ledger and
+    checks that it proves this leaf hash under a checkpoint signed with the ledger key; the proof
+    itself stays attached to the PDF for checking offline."""
+    return f"{proof_page_url()}#{seq}-{base64.urlsafe_b64encode(leaf_hash).decode().rstrip('=')}"
+
+
 def proof_fragment(text: str) -> str:
     """The tlog-proof as a URL fragment: the text itself, percent-encoding only what must be.
 
-    Readable, and a third shorter than base64 of it, so the QR code needs fewer modules."""
+    What receipts issued before proof_link carried in their QR code; the proof page still reads it."""
     return quote(text, safe="/+=@.:-_,")
 
 
@@ -303,9 +318,27 @@ def qr_data_uri(url: str) -> str:
     """segno.make(url, error="l", mask=MASK) as a PNG, one pixel per module (documents.qr makes
     the same symbol about ten times faster).
 
-    Error correction L (7%) keeps the code small enough to scan from paper; a fixed mask skips
-    segno's evaluation of all eight (4x the encoding time). Any mask decodes the same."""
+    Error correction L, raised as segno does to the highest level the symbol's version still holds;
+    a fixed mask skips segno's evaluation of all eight (4x the encoding time). Any mask decodes
+    the same."""
     return "data:image/png;base64," + base64.b64encode(qr.png(qr.matrix(url, MASK))).decode()
+
+
+def receipt_lines(content: dict, locale: str) -> list[dict]:
+    """The receipt's amounts, each in figures and in words: the gift alone, or, when the donor
+    covered the processing fee, the gift, the fee and the total paid as three lines."""
+    currency = content["currency"]
+
+    def line(kind: str, label, minor: int) -> dict:
+        return {"kind": kind, "label": str(label), "minor": minor,
+                "text": format_money(minor, currency, locale),
+                "words": amount_in_words(minor, currency, locale)}
+
+    gift, fee = content.get("gift", content["amount"]), content.get("fee_covered", 0)
+    if not fee:
+        return [line("gift", _l("Donation"), gift)]
+    return [line("gift", _l("Donation"), gift), line("fee", _l("Processing fee covered by the donor"), fee),
+            line("total", _l("Total paid"), content["amount"])]
 
 
 def _when(iso: str, locale: str) -> str:
@@ -320,8 +353,12 @@ def view_of(document: Document) -> dict:
             "amount_text": format_money(content["amount"], content["currency"], locale),
             "amount_words": amount_in_words(content["amount"], content["currency"], locale),
             "issued_text": _when(content["issued_at"], locale)}
+    view["donor"] = {**content["donor"], "npwp": format_npwp(content["donor"].get("npwp"))}
     if document.kind == DocumentKind.RECEIPT:
         view["received_text"] = _when(content["received_at"], locale)
+        category = content["campaign"].get("category")
+        view["category_text"] = categories.label(category) if category else ""
+        view["lines"] = receipt_lines(content, locale)
         method = content["payment_method"]
         view["payment_method_text"] = str(PAYMENT_METHODS.get(method, method))
         return view

@@ -10,7 +10,6 @@ import json
 from collections import defaultdict
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
@@ -18,10 +17,13 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from amanah.i18n import WIB, format_wib, format_wib_date
 from amanah.money import format_money
+from campaigns import categories
+from documents.issuer import issuer_of, platform
 from documents.models import Document, DocumentKind
 from donations.models import Donation, DonationStatus, Refund, RefundStatus
 from ledger import checkpoints, queries
 from ledger.models import LedgerEntry
+from organizations.services import format_npwp
 
 MAX_RANGE_DAYS = 10 * 366
 
@@ -74,12 +76,6 @@ def bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return low, high
 
 
-def _organization() -> dict:
-    config = current_app.config
-    return {"name": config["ORG_NAME"], "address": config["ORG_ADDRESS"],
-            "registration_no": config["ORG_REGISTRATION_NO"]}
-
-
 # ---- a donor's statement ----
 
 def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
@@ -91,13 +87,17 @@ def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
         .order_by(Donation.paid_at, Donation.id)).scalars().all()
     ids = [d.id for d in donations]
     documents = defaultdict(list)
+    recipients: dict[int, dict] = {}  # as each receipt names its recipient
     refunded = defaultdict(int)
     if ids:
         # Documents as they stood at the end of the period, like the refunds below.
-        for doc in db.session.execute(sa.select(Document.donation_id, Document.kind, Document.serial)
+        for doc in db.session.execute(sa.select(Document.donation_id, Document.kind, Document.serial,
+                                                Document.content)
                                       .where(Document.donation_id.in_(ids), Document.issued_at < high)
                                       .order_by(Document.id)):
             documents[doc.donation_id].append((doc.kind, doc.serial))
+            if doc.kind == DocumentKind.RECEIPT:
+                recipients[doc.donation_id] = doc.content.get("organization")
         # Refunds count when the ledger recorded them on or before the statement's last day, and
         # were not reversed by then (a reversal later than the period leaves the period as it was).
         refund_entry, reversal_entry = aliased(LedgerEntry), aliased(LedgerEntry)
@@ -115,9 +115,15 @@ def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
         back = refunded[d.id]
         receipt = next((s for k, s in documents[d.id] if k == DocumentKind.RECEIPT), "")
         notes = [s for k, s in documents[d.id] if k in (DocumentKind.CREDIT_NOTE, DocumentKind.CANCELLATION)]
+        recipient = recipients.get(d.id)
+        if not recipient or "npwp" not in recipient:  # a receipt issued before recipients had an NPWP
+            recipient = issuer_of(d.campaign)
         lines.append({"date": format_wib_date(d.paid_at, locale), "receipt": receipt,
                       "credit_notes": ", ".join(notes),
                       "campaign": d.campaign.title, "ledger_seq": d.ledger_seq,
+                      "category": categories.label(d.campaign.category),
+                      "recipient": {"name": recipient["name"], "npwp": recipient["npwp"]},
+                      "fee_covered": format_money(d.fee_covered, d.currency, locale) if d.fee_covered else "",
                       "amount": format_money(d.total, d.currency, locale),
                       "refunded": format_money(back, d.currency, locale) if back else "",
                       "net": format_money(d.total - back, d.currency, locale)})
@@ -125,9 +131,11 @@ def donor_statement(user, start: dt.date, end: dt.date, locale: str) -> dict:
         total["gross"] += d.total
         total["refunded"] += back
         total["count"] += 1
+    # The profile's NPWP, else the last one given with a gift of the period.
+    npwp = user.npwp or next((d.donor_npwp for d in reversed(donations) if d.donor_npwp), None)
     return {
-        "organization": _organization(), "donor": {"name": user.display_name, "email": user.email,
-                                                   "npwp": user.npwp, "nik": user.nik},
+        "organization": platform(), "donor": {"name": user.display_name, "email": user.email,
+                                              "npwp": format_npwp(npwp), "nik": user.nik},
         "start": start.isoformat(), "end": end.isoformat(), "generated": format_wib(now_utc(), locale),
         "lines": lines,
         "totals": [{"currency": c, "count": t["count"], "gross": format_money(t["gross"], c, locale),
@@ -183,7 +191,7 @@ def campaign_report(campaign, locale: str) -> dict:
         disbursements.append({"seq": seq, "date": format_wib_date(at, locale), "amount": money(-amount),
                               "memo": memo, "evidence": fields.get("evidence") or ""})
     return {
-        "organization": _organization(),
+        "organization": issuer_of(campaign),
         "campaign": {"title": campaign.title, "public_id": campaign.public_id, "currency": currency},
         "kinds": [{"label": str(label), "amount": amount} for label, amount in kinds],
         "donation_count": finances.donation_count if finances else 0,

@@ -13,7 +13,7 @@ from amanah.extensions import db
 from amanah.i18n import current_locale
 from amanah.links import absolute_url
 from campaigns import services
-from documents import bulk, receipts, statements
+from documents import bulk, receipts, signing, statements
 from documents.models import Document
 from documents.pdf import render_pdf
 from donations import dashboard
@@ -108,6 +108,15 @@ def campaign_report(public_id: str):
     response = send_pdf(render_pdf("campaign_report.html", report, locale=locale),
                         f"financial-report-{campaign.public_id}.pdf")
     response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/documents/signing-certificate.pem")
+def signing_certificate():
+    """The certificate every issued PDF is signed with, for readers and auditors to trust."""
+    response = Response(signing.signing_key().pem, mimetype="application/x-pem-file")
+    response.headers["Content-Disposition"] = 'attachment; filename="amanah-signing.pem"'
+    response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
 

@@ -7,14 +7,23 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, StringField, TextAreaField
-from wtforms.validators import Email, Length, Optional
+from wtforms.validators import Email, Length, Optional, ValidationError
 
 from amanah import i18n
+from amanah.errors import UserError
 from amanah.money import MoneyError
 from donations import methods
 from donations.providers import is_sandbox
+from organizations.services import normalize_npwp
 
 CUSTOM = "custom"
+
+
+def _npwp_rule(form, field) -> None:
+    try:
+        normalize_npwp(field.data)
+    except UserError as exc:
+        raise ValidationError(str(exc.message)) from None
 
 
 class DonateForm(FlaskForm):
@@ -29,6 +38,10 @@ class DonateForm(FlaskForm):
     email = EmailField(_l("Your e-mail"), validators=[
         Optional(), Email(message=_l("Enter a valid e-mail address, like nama@contoh.id.")),
         Length(max=254, message=_l("An e-mail address has at most %(n)d characters.", n=254))])
+    # Optional: printed on the receipt, which a tax office asks for with a deductible gift.
+    npwp = StringField(_l("Your NPWP (optional)"), validators=[_npwp_rule], description=_l(
+        "For your receipt, if you claim the gift on your tax return: 15 or 16 digits, "
+        "e.g. 01.234.567.8-901.000."))
     method = RadioField(_l("How to pay"), choices=[], validate_choice=False)
     mobile_number = StringField(_l("OVO phone number"), validators=[
         Optional(), Length(max=20, message=_l("Use at most %(n)d characters.", n=20))])
@@ -102,7 +115,12 @@ def clean_amount(form: DonateForm, currency: str) -> int | None:
 
 
 DRAFT_FIELDS = ("preset", "custom_amount", "method", "mobile_number", "message", "anonymous", "cover_fee",
-                "name", "email")
+                "name", "email", "npwp")
+
+
+def npwp_of(form: DonateForm) -> str | None:
+    """The NPWP's digits, or None when none was given (the field's validator has checked it)."""
+    return normalize_npwp(form.npwp.data)
 
 
 def draft_of(form: DonateForm) -> dict:

@@ -577,7 +577,7 @@ HANDLERS = {
 
 def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, user=None,
                    message: str | None = None, anonymous: bool = False, cover_fee: bool = False,
-                   locale: str = "id", method: str = "card") -> Donation:
+                   locale: str = "id", method: str = "card", donor_npwp: str | None = None) -> Donation:
     """A pending donation (flushed, not committed); the caller commits before calling the provider.
     `method` (a donations.methods code) picks the provider: cards to Stripe, the rest to Xendit.
 
@@ -589,7 +589,8 @@ def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, 
     if user is None:
         user = verified_owner(donor_email)
     donation = Donation(campaign=campaign, user=user, donor_name=donor_name, donor_email=donor_email.lower(),
-                        message=message or None, anonymous=anonymous, locale=locale, amount=amount,
+                        donor_npwp=donor_npwp, message=message or None, anonymous=anonymous, locale=locale,
+                        amount=amount,
                         fee_covered=fee, total=amount + fee, currency=campaign.currency,
                         provider=get_gateway(method).name, payment_method=method,
                         donor_secret=secrets.token_hex(32))

@@ -50,6 +50,9 @@ class Donation(db.Model):
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     donor_name: Mapped[str] = mapped_column(sa.String(120))
     donor_email: Mapped[str] = mapped_column(sa.String(254))
+    # The donor's NPWP as given on the donate form (digits, 15 or 16), for the receipt: a tax
+    # office asks for it on a deductible gift. Optional; a signed-in donor's profile NPWP fills it.
+    donor_npwp: Mapped[str | None] = mapped_column(sa.String(16))
     message: Mapped[str | None] = mapped_column(sa.String(500))
     anonymous: Mapped[bool] = mapped_column(default=False)
     locale: Mapped[str] = mapped_column(sa.String(5), default="id")
@@ -88,6 +91,7 @@ class Donation(db.Model):
         sa.CheckConstraint(f"amount > 0 AND amount <= {MAX_MINOR}", name="amount_positive"),
         sa.CheckConstraint("fee_covered >= 0", name="fee_covered_nonnegative"),
         sa.CheckConstraint("total = amount + fee_covered", name="total_is_sum"),
+        sa.CheckConstraint("donor_npwp IS NULL OR length(donor_npwp) IN (15, 16)", name="donor_npwp_length"),
         sa.CheckConstraint(_in("status", DonationStatus), name="status_known"),
         sa.CheckConstraint("provider IN ('stripe', 'xendit', 'sandbox')", name="provider_known"),
         sa.CheckConstraint("status <> 'paid' OR (ledger_seq IS NOT NULL AND paid_at IS NOT NULL)",

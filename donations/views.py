@@ -24,6 +24,7 @@ from donations.issuing import issuer
 from donations.models import Donation, DonationStatus
 from donations.providers import gateway_named, get_gateway, in_process_events, is_sandbox
 from donations.xendit_gateway import XenditGateway, payment_instructions
+from organizations.services import format_npwp
 
 bp = Blueprint("giving", __name__)
 
@@ -94,6 +95,7 @@ def give(public_id: str):
     user = current_user if current_user.is_authenticated else None
     if request.method == "GET" and user is not None:
         form.name.data, form.email.data = user.display_name, user.email
+        form.npwp.data = format_npwp(user.npwp) if user.npwp else None
     if not form.is_submitted():
         return render_template("donations/give.html", campaign=campaign, form=form, user=user,
                                cancelled=cancelled)
@@ -117,7 +119,8 @@ def give(public_id: str):
         donor_name=user.display_name if user else form.name.data.strip(),
         donor_email=user.email if user else form.email.data.strip(),
         message=(form.message.data or "").strip() or None, anonymous=form.anonymous.data,
-        cover_fee=form.cover_fee.data, locale=current_locale(), method=method)
+        cover_fee=form.cover_fee.data, locale=current_locale(), method=method,
+        donor_npwp=forms.npwp_of(form))
     db.session.commit()
     try:
         checkout = giving.begin_checkout(

@@ -40,8 +40,28 @@ def worker_database_name(base: str) -> str:
     return f"{base}_{WORKER}" if WORKER else base
 
 
+_SIGNING_DIR: list[Path] = []
+
+
+def session_signing_p12() -> str:
+    """One self-signed document signing certificate for the whole test session (per worker):
+    generating an RSA key for every app would cost more than the tests that sign."""
+    if not _SIGNING_DIR:
+        import atexit
+        import tempfile
+
+        from documents.signing import generate_p12
+        folder = Path(tempfile.mkdtemp(prefix="amanah-signing-"))
+        atexit.register(shutil.rmtree, folder, True)
+        generate_p12(folder / "signing.p12", "Amanah test documents", "Yayasan Amanah Demo", b"test-password")
+        _SIGNING_DIR.append(folder)
+    return str(_SIGNING_DIR[0] / "signing.p12")
+
+
 def make_app(database_url: str, instance_path: Path, **extra):
     config = {
+        "DOCUMENT_SIGNING_P12": session_signing_p12(),
+        "DOCUMENT_SIGNING_PASSWORD": "test-password",
         "AMANAH_ENV": "testing",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "INSTANCE_PATH": str(instance_path),

@@ -5,7 +5,7 @@ or answers read within seconds, so they need no WAL (recording one then costs no
 crash empties it, and the provider delivers those events again.
 
 Revision ID: 5c0a7e1d2b94
-Revises: 348935ad8cb2
+Revises: 555c09fe0207
 Create Date: 2026-12-04 16:30:00.000000+00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5c0a7e1d2b94'
-down_revision = '348935ad8cb2'
+down_revision = '555c09fe0207'
 branch_labels = None
 depends_on = None
 

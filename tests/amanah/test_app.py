@@ -144,6 +144,13 @@ def test_session_cookie_flags(app):
     assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
 
 
+# What production needs besides secrets: the issuer every document names.
+PRODUCTION_ORGANIZATION = {"ORG_NAME": "Yayasan Contoh", "ORG_ADDRESS": "Jl. Contoh 1, Jakarta",
+                           "ORG_REGISTRATION_NO": "AHU-1.AH.01.04.Tahun 2020", "ORG_NPWP": "012345678901000"}
+# The document signing key (load_config does not open it; create_app does).
+PRODUCTION_SIGNING = {"DOCUMENT_SIGNING_P12": "/etc/amanah/signing.p12", "DOCUMENT_SIGNING_PASSWORD": "p"}
+
+
 def test_production_refuses_missing_secrets_and_names_them(tmp_path, monkeypatch):
     for name in ("SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
                  "LEDGER_SIGNING_KEY", "LEDGER_ORIGIN", "MAIL_SERVER", "SERVER_NAME"):
@@ -161,7 +168,8 @@ def test_production_config_is_secure(tmp_path, monkeypatch):
     monkeypatch.setenv("AMANAH_ENV", "production")
     env = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "postgres://u@h/db", "STRIPE_SECRET_KEY": "sk",
            "STRIPE_WEBHOOK_SECRET": "wh", "LEDGER_SIGNING_KEY": "k", "LEDGER_ORIGIN": "o",
-           "MAIL_SERVER": "m", "SERVER_NAME": "amanah.example"}
+           "MAIL_SERVER": "m", "SERVER_NAME": "amanah.example", **PRODUCTION_ORGANIZATION,
+           **PRODUCTION_SIGNING}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     config = load_config(tmp_path)
@@ -173,7 +181,8 @@ def test_production_refuses_a_short_secret_key(tmp_path, monkeypatch):
     monkeypatch.setenv("AMANAH_ENV", "production")
     env = {"SECRET_KEY": "s" * 31, "DATABASE_URL": "postgres://u@h/db", "STRIPE_SECRET_KEY": "sk",
            "STRIPE_WEBHOOK_SECRET": "wh", "LEDGER_SIGNING_KEY": "k", "LEDGER_ORIGIN": "o",
-           "MAIL_SERVER": "m", "SERVER_NAME": "amanah.example"}
+           "MAIL_SERVER": "m", "SERVER_NAME": "amanah.example", **PRODUCTION_ORGANIZATION,
+           **PRODUCTION_SIGNING}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match="SECRET_KEY must have at least 32 characters"):

@@ -59,10 +59,10 @@ KNOWN_EXCEPTIONS: list[tuple[str, str]] = []
 LEDGER_CORE = {"ledger", "ledger.entry", "ledger.tree", "ledger.note", "ledger.verify", "ledger.tiles",
                "ledger.cosignature", "ledger.monitor", "ledger.witness"}
 LEDGER_CORE_MAY_IMPORT = {"cryptography", "rfc8785"}
-# Loaded only when needed, each costing from about 0.4 s (redis, rq, pypdf) to 1.5 s (weasyprint):
-# PDF rendering, the RQ queue when Redis is configured, checking an uploaded PDF, and boto3 (with
-# botocore) when files are kept in an S3 bucket.
-LAZY_LIBRARIES = {"weasyprint", "redis", "rq", "pypdf", "boto3", "botocore"}
+# Loaded only when needed, each costing from about 0.4 s (redis, rq, pypdf) to 1.5 s (weasyprint)
+# and 2 s (pyhanko): PDF rendering and signing, the RQ queue when Redis is configured, checking an
+# uploaded PDF, and boto3 (with botocore) when files are kept in an S3 bucket.
+LAZY_LIBRARIES = {"weasyprint", "redis", "rq", "pypdf", "pyhanko", "boto3", "botocore"}
 
 
 def _modules() -> dict[str, Path]:

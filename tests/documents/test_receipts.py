@@ -130,7 +130,6 @@ def test_who_may_download_a_receipt(app, client, who):
 
 def test_qr_payload_is_the_proof_url_and_verifies_offline(app, client, tmp_path):
     import io
-    from urllib.parse import unquote
 
     import segno
     from pypdf import PdfReader
@@ -158,8 +157,11 @@ def test_qr_payload_is_the_proof_url_and_verifies_offline(app, client, tmp_path)
     with app.test_request_context():
         page_url = receipts.proof_page_url()
     assert page_url.endswith("://localhost/ledger/receipt-proof")
-    proof_url = page_url + "#" + receipts.proof_fragment(proof_text)
-    assert unquote(proof_url.split("#", 1)[1]) == proof_text
+    # The link names the entry and its leaf hash; the proof itself is attached to the PDF.
+    proof_url = page_url + f"#{seq}-" + base64.urlsafe_b64encode(leaf_hash).decode().rstrip("=")
+    with app.test_request_context():
+        assert receipts.proof_link(seq, leaf_hash) == proof_url
+    assert len(proof_url) < 110
     image = next(img for page in PdfReader(io.BytesIO(data)).pages for img in page.images)
     expected = segno.make(proof_url, error="l", mask=receipts.MASK)
     pixels = image.image.convert("L")

@@ -62,6 +62,35 @@ def test_proof_page_verifies_a_receipt_proof_and_refuses_a_forged_one(live_serve
         assert errors == [], errors
 
 
+def test_proof_page_fetches_the_proof_a_short_qr_link_names(live_server):
+    import base64
+
+    from ledger import tree
+    text, seq = _proof_text(live_server.app)
+    leaf_hash = base64.b64decode(text.split("\n")[1].removeprefix("extra "))
+    with live_server.app.test_request_context():
+        link = receipts.proof_link(seq, leaf_hash)
+    with chromium_page() as page:
+        errors = []
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.goto(live_server.url + "/ledger/receipt-proof#" + link.split("#", 1)[1])
+        page.locator("#proof-result.notice").wait_for()
+        assert "ok" in page.locator("#proof-result").get_attribute("class")
+        page.locator("#proof-entry[data-loaded]").wait_for()
+        assert "Rp 1.500.000" in page.locator("#proof-entry").inner_text()
+        assert page.locator("#proof-text").input_value().startswith("c2sp.org/tlog-proof@v1\nindex ")
+        # Another entry's hash under this entry's number: refused, with the reason.
+        other = base64.urlsafe_b64encode(tree.leaf_hash(b"not this entry")).decode().rstrip("=")
+        page.goto(f"{live_server.url}/ledger/receipt-proof#{seq}-{other}")
+        page.locator("#proof-result.error").wait_for()
+        assert page.locator("#proof-result .proof-verdict").inner_text() == "TIDAK terverifikasi"
+        # An entry that does not exist.
+        page.goto(f"{live_server.url}/ledger/receipt-proof#{seq + 1000}-{other}")
+        page.locator("#proof-result.error").wait_for()
+        assert page.locator("#proof-result .proof-reason").inner_text().startswith("Bukti entri ini")
+        assert errors == [] or all("404" in e for e in errors), errors
+
+
 def test_treasurer_follows_a_bulk_download_to_the_zip(live_server):
     from argon2 import PasswordHasher
 

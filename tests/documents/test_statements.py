@@ -35,7 +35,7 @@ def test_statement_lists_own_donations_nets_refunds_and_totals_per_currency(app,
     response = client.get(f"/donations/mine/statement.pdf?from={start}&to={end}")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = pdf_text(response.data)
-    for expected in ("Siti Rahayu", "012345678901234", serial, "AMN-CN-", "Rp 1.500.000", "Rp 500.000",
+    for expected in ("Siti Rahayu", "01.234.567.8-901.234", serial, "AMN-CN-", "Rp 1.500.000", "Rp 500.000",
                      "Rp 1.000.000", "Rp 250.000", "Rp 1.250.000", "US$ 25,00", "IDR", "USD", start, end):
         assert expected in text, expected
     assert "Rp 999.000" not in text  # another donor's gift

@@ -82,3 +82,26 @@ def pdf_attachments(data: bytes) -> dict[str, bytes]:
     from pypdf import PdfReader
     reader = PdfReader(io.BytesIO(data))
     return {name: contents[0] for name, contents in reader.attachments.items()}
+
+
+def signature_status(data: bytes, certificate_der: bytes, *also_trusted):
+    """pyHanko's validation of the PDF's one signature, trusting only `certificate_der` (and
+    `also_trusted`, asn1crypto certificates: a timestamp authority's)."""
+    from asn1crypto import x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+    certificate = x509.Certificate.load(certificate_der)
+    (signature,) = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures
+    return validate_pdf_signature(signature, ValidationContext(trust_roots=[certificate, *also_trusted]))
+
+
+def signature_holds(data: bytes, certificate_der: bytes) -> bool:
+    """Whether the document is signed over every byte by that certificate, unchanged since."""
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    try:
+        status = signature_status(data, certificate_der)
+    except Exception:  # a file changed so much that it cannot be read holds no signature either
+        return False
+    return bool(status.intact and status.valid and status.trusted
+                and status.coverage == SignatureCoverageLevel.ENTIRE_FILE)

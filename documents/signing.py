@@ -1,0 +1,191 @@
+"""PAdES signatures on every issued PDF (pyHanko), so that any PDF reader shows who issued it and
+that not a byte changed since.
+
+The key and certificate come from a PKCS#12 file (DOCUMENT_SIGNING_P12, its password in
+DOCUMENT_SIGNING_PASSWORD), required in production. In development and tests a self-signed
+certificate (RSA 2048, named after ORG_NAME) is generated once into the instance folder, like the
+other generated keys. Signing is the last step of rendering, after WeasyPrint has embedded the
+PDF/A-3b attachments, as an incremental update that covers the whole file; the signed bytes are
+what is stored and served. With DOCUMENT_SIGNING_TSA_URL the signature carries an RFC 3161
+timestamp from that authority (PAdES-B-T), else the signing time the signer states (PAdES-B-B).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from flask import current_app
+
+from amanah.config import ConfigError
+
+GENERATED_P12 = "document-signing.p12"
+FIELD_NAME = "AmanahSignature"
+RESERVED_BYTES = 8192  # a CMS container with an RSA 4096 signature and a chain of four certificates
+TIMESTAMP_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    signer: object  # pyhanko.sign.signers.SimpleSigner
+    certificate_der: bytes
+    subject: str
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the certificate (DER), as 64 hex digits in pairs, the way readers show it."""
+        digest = hashlib.sha256(self.certificate_der).hexdigest().upper()
+        return ":".join(digest[i:i + 2] for i in range(0, 64, 2))
+
+    def warm(self) -> None:
+        """Parse the private key now (before forking render processes, which then inherit it)."""
+        self.signer.sign_raw(b"warm-up", "sha256")
+
+    @property
+    def pem(self) -> str:
+        certificate = x509.load_der_x509_certificate(self.certificate_der)
+        return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def generate_p12(path: Path, common_name: str, organization: str, password: bytes | None = None) -> None:
+    """A self-signed RSA 2048 signing certificate and its key, as a PKCS#12 file (mode 0600).
+
+    Written under a private name and linked into place: processes starting at once agree on one."""
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]),
+                      x509.NameAttribute(NameOID.COUNTRY_NAME, "ID")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_cert_sign=True,
+                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256()))
+    encryption = (serialization.BestAvailableEncryption(password) if password
+                  else serialization.NoEncryption())
+    data = pkcs12.serialize_key_and_certificates(b"amanah-documents", key, certificate, None, encryption)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
+def _p12_location(config) -> tuple[Path, bytes | None]:
+    password = config.get("DOCUMENT_SIGNING_PASSWORD")
+    if config.get("DOCUMENT_SIGNING_P12"):
+        return Path(config["DOCUMENT_SIGNING_P12"]), password.encode() if password else None
+    path = Path(current_app.instance_path) / GENERATED_P12
+    if not path.exists():
+        generate_p12(path, f"{config['ORG_NAME']} (document signing, development)", config["ORG_NAME"])
+    return path, None
+
+
+_keys: dict[tuple, SigningKey] = {}
+_keys_lock = threading.Lock()
+
+
+def signing_key() -> SigningKey:
+    """The configured key, loaded once per process (and file)."""
+    config = current_app.config
+    path, password = _p12_location(config)
+    # Not per process: forked render processes use the key their parent parsed.
+    cache_key = (str(path), password)
+    with _keys_lock:
+        found = _keys.get(cache_key)
+        if found is None:
+            found = _keys[cache_key] = _load(path, password)
+        return found
+
+
+def _signer_class():
+    from pyhanko.sign.general import get_pyca_cryptography_hash
+    from pyhanko.sign.signers import SimpleSigner
+
+    class KeptKeySigner(SimpleSigner):
+        """SimpleSigner, with its private key parsed once: SimpleSigner parses it on every
+        signature, and parsing (with RSA's key check) costs a hundred times the signing."""
+
+        _kept = None
+
+        def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+            if self._kept is None:
+                self._kept = serialization.load_der_private_key(self.signing_key.dump(), password=None)
+            mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)["algorithm"].native
+            if isinstance(self._kept, rsa.RSAPrivateKey) and mechanism in ("rsassa_pkcs1v15", "sha256_rsa"):
+                return self._kept.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+            return super().sign_raw(data, digest_algorithm)
+
+    return KeptKeySigner
+
+
+def _load(path: Path, password: bytes | None) -> SigningKey:
+    from pyhanko.sign.signers import SimpleSigner
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"DOCUMENT_SIGNING_P12: cannot read {path}: {exc.strerror}") from None
+    try:
+        loaded = SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=password)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"DOCUMENT_SIGNING_P12: {path} is not a PKCS#12 file this "
+                          f"DOCUMENT_SIGNING_PASSWORD opens ({exc})") from None
+    if loaded is None:
+        raise ConfigError(f"DOCUMENT_SIGNING_P12: {path} is not a PKCS#12 file this "
+                          "DOCUMENT_SIGNING_PASSWORD opens")
+    signer = _signer_class()(signing_cert=loaded.signing_cert, signing_key=loaded.signing_key,
+                             cert_registry=loaded.cert_registry)
+    certificate = signer.signing_cert
+    return SigningKey(signer, certificate.dump(), certificate.subject.human_friendly)
+
+
+def check_configured(app) -> None:
+    """Load the key at startup, so a production start with a missing or locked file stops there."""
+    with app.app_context():
+        signing_key()
+
+
+def sign_pdf(pdf: bytes, reason: str, location: str) -> bytes:
+    """`pdf` with a PAdES signature over all of it, as an incremental update."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+
+    key = signing_key()
+    tsa_url = current_app.config.get("DOCUMENT_SIGNING_TSA_URL")
+    timestamper = None
+    if tsa_url:
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+        timestamper = HTTPTimeStamper(tsa_url, timeout=10)
+    meta = signers.PdfSignatureMetadata(field_name=FIELD_NAME, md_algorithm="sha256",
+                                        subfilter=SigSeedSubFilter.PADES, reason=reason[:200],
+                                        location=location[:200])
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    # A fixed reservation for the signature container, so pyHanko does not sign once more to
+    # measure it; a timestamp token needs room of its own.
+    reserved = RESERVED_BYTES + (TIMESTAMP_BYTES if timestamper else 0)
+    out = signers.sign_pdf(writer, meta, signer=key.signer, timestamper=timestamper, bytes_reserved=reserved)
+    return out.getvalue()
