@@ -9,6 +9,7 @@ from amanah.demo import demo_loader
 def init_app(app) -> None:
     from donations import (
         cli,
+        confirmations,
         dashboard,
         demo,
         ledger_references,
@@ -18,6 +19,7 @@ def init_app(app) -> None:
         views,
         webhooks,
     )
+    from donations.giving import confirm_with
     from donations.providers import is_sandbox
 
     app.register_blueprint(views.bp)
@@ -27,6 +29,7 @@ def init_app(app) -> None:
     assert models.Donation  # the giving tables are part of the metadata that migrations compare
     demo_loader(order=30, name="donations")(demo.load_demo_donations)
     panels.register(app)
+    confirm_with(app, confirmations.confirm)
     ledger_references.init_app(app)
     dashboard.init_app(app)
     app.jinja_env.globals["payment_sandbox"] = is_sandbox

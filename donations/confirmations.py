@@ -38,6 +38,7 @@ code, no waiting in shared mode.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import time
 
@@ -49,7 +50,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from amanah.db import now_utc
 from amanah.extensions import db
+from donations import giving
+from donations.giving import RetryLater
 from donations.models import PaymentEvent, PendingConfirmation
+from donations.providers import gateway_named
 from ledger import storage
 
 log = logging.getLogger(__name__)
@@ -86,7 +90,6 @@ def confirm(provider: str, event_id: str, event_type: str, obj: dict) -> str:
     """Apply one checkout event of `provider` whose object `obj` was just re-fetched from it;
     returns what happened (giving.handle_event's answer), once the commit that applied it is done.
     Raises giving.RetryLater or ConfirmationFailed when it could not be applied."""
-    from donations.giving import RetryLater
     notify = not (has_request_context() and g.get("_no_donation_mail"))
     mine = _record(provider, event_id, event_type, obj, notify)
     outcome, turn = None, 0
@@ -172,8 +175,6 @@ def _apply_together(rows) -> dict[int, str] | None:
     one statement at the end (giving.confirming_together). None when anything failed: the caller
     then rolls the transaction back and applies them one by one, each in its savepoint. (No
     savepoint here: two statements more for every batch, to spare a rare failure a new turn.)"""
-    from donations import giving
-    from donations.providers import gateway_named
     outcomes: dict[int, str] = {}
     first: dict[str, object] = {}
     for row in rows:
@@ -219,8 +220,6 @@ def _record_event_ids(rows) -> set[str]:
 
 def _apply(row, mine: int) -> str:
     """One waiting event, in a savepoint: what giving's handlers return, or RETRY or ERROR."""
-    from donations import giving
-    from donations.providers import gateway_named
     session = db.session
     try:
         with session.begin_nested(), _mails(row.notify), giving.donation_rows_nowait():
@@ -271,7 +270,6 @@ def _clean_up() -> None:
     if now - _last_cleanup < _CLEANUP_EVERY_SECONDS:
         return
     _last_cleanup = now
-    import datetime as dt
     try:
         db.session.execute(sa.delete(_TABLE).where(
             _TABLE.c.finished_at < now_utc() - dt.timedelta(seconds=KEEP_FINISHED_SECONDS)))

@@ -122,6 +122,15 @@ def donation_id_in(metadata: dict | None) -> int | None:
     return int(raw) if ok else None
 
 
+_CONFIRM = "donations.confirm"
+
+
+def confirm_with(app, confirm) -> None:
+    """donations.confirmations hands over its entry point at init_app time: it sits above this
+    module (it applies batches through apply_checkout), so this module does not import it."""
+    app.extensions[_CONFIRM] = confirm
+
+
 def handle_event(event: dict, gateway: PaymentGateway | None = None) -> str:
     """Apply one event of `gateway` (already authenticated; by default this request's provider);
     returns what happened, for logs and tests."""
@@ -135,9 +144,8 @@ def handle_event(event: dict, gateway: PaymentGateway | None = None) -> str:
     # one Stripe request; the unique event id below turns the duplicate away all the same.
     db.session.rollback()
     if handler is _checkout_handler:  # a confirmation: applied in a batch with those waiting
-        from donations import confirmations
         session = gateway.fetch_checkout(event["data"]["object"]["id"])
-        return confirmations.confirm(gateway.name, event_id, event_type, session)
+        return current_app.extensions[_CONFIRM](gateway.name, event_id, event_type, session)
     try:
         apply = handler(gateway, event_type, event["data"]["object"])
     except NotOurs as exc:
