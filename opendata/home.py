@@ -5,4 +5,4 @@ from amanah.home import register_home_section
 
 
 def register(app) -> None:
-    register_home_section(app, "opendata.link", "opendata/_home.html", context=dict, order=40)
+    register_home_section(app, "opendata.link", "opendata/_home.html", context=dict, order=50)

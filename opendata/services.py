@@ -17,12 +17,12 @@ from babel.dates import format_date
 from flask_babel import lazy_gettext as _l
 
 from amanah.errors import FilterError
-from amanah.extensions import db
 from campaigns import categories, regions
 from campaigns.lifecycle import Status
 from campaigns.models import Campaign
 from campaigns.search import totals_columns
 from campaigns.services import CAMPAIGN_CURRENCIES, today_wib
+from ledger import queries
 from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry
 from opendata.aggregates import COUNTS, KEY, MONEY
 from opendata.models import ALL, Aggregate
@@ -113,9 +113,10 @@ def read_rows(*conditions) -> Snapshot:
     table = Aggregate.__table__
     query = (sa.select(_LEDGER_SIZE.label("ledger_size"), *(table.c[c] for c in ROW_FIELDS))
              .where(*conditions).order_by(*(table.c[c] for c in KEY)))
-    result = db.session.execute(query).mappings().all()
-    if not result:
-        return Snapshot(db.session.execute(sa.select(_LEDGER_SIZE)).scalar_one(), [])
+    with queries.reader() as source:  # an autocommit connection on PostgreSQL: one round trip
+        result = source.execute(query).mappings().all()
+        if not result:
+            return Snapshot(source.execute(sa.select(_LEDGER_SIZE)).scalar_one(), [])
     return Snapshot(result[0]["ledger_size"], [{c: row[c] for c in ROW_FIELDS} for row in result])
 
 
@@ -138,11 +139,16 @@ def open_data_rows(filters: Filters) -> Snapshot:
     return read_rows(*conditions)
 
 
+def _all(statement) -> list:
+    with queries.reader() as source:
+        return source.execute(statement).all()
+
+
 def signed_size(ledger_size: int) -> int | None:
     """The smallest signed checkpoint that covers `ledger_size` entries (None: none yet): the tree
     an auditor checks the export against."""
-    return db.session.execute(sa.select(sa.func.min(LedgerCheckpoint.size))
-                              .where(LedgerCheckpoint.size >= ledger_size)).scalar_one_or_none()
+    return _all(sa.select(sa.func.min(LedgerCheckpoint.size))
+                .where(LedgerCheckpoint.size >= ledger_size))[0][0]
 
 
 # ---- the dashboard ----
@@ -245,7 +251,7 @@ def shortfalls(filters: Filters, by: str) -> list[Shortfall]:
              .select_from(sa.outerjoin(Campaign, CampaignTotal, CampaignTotal.campaign == Campaign.public_id))
              .where(*_active_conditions(filters)).group_by(column))
     found = [Shortfall(code, count, int(goals or 0), int(got or 0), int(gap or 0))
-             for code, count, goals, got, gap in db.session.execute(query)]
+             for code, count, goals, got, gap in _all(query)]
     return sorted(found, key=lambda s: (-s.short, s.code))
 
 
@@ -272,9 +278,8 @@ def province_totals(category: str | None = None,
     t = Aggregate.__table__
     snapshot = read_rows(t.c.currency == filters.currency, t.c.month == ALL,
                          t.c.category == (filters.category or ALL), t.c.province != ALL)
-    active = dict(db.session.execute(
-        sa.select(Campaign.region, sa.func.count()).where(*_active_conditions(filters))
-        .group_by(Campaign.region)).all())
+    active = dict(_all(sa.select(Campaign.region, sa.func.count()).where(*_active_conditions(filters))
+                       .group_by(Campaign.region)))
     figures = {row["province"]: row for row in snapshot.rows}
     result = {}
     for code in regions.CODES:
@@ -292,8 +297,8 @@ def month_label(month: str, locale: str) -> str:
 def currencies() -> list[str]:
     """The currencies the aggregates hold money in (one index range: the all-time totals)."""
     t = Aggregate.__table__
-    return list(db.session.execute(sa.select(t.c.currency).where(
-        t.c.month == ALL, t.c.category == ALL, t.c.province == ALL).order_by(t.c.currency)).scalars())
+    return [c for (c,) in _all(sa.select(t.c.currency).where(
+        t.c.month == ALL, t.c.category == ALL, t.c.province == ALL).order_by(t.c.currency))]
 
 
 # ---- the open data files ----

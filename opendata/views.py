@@ -7,16 +7,19 @@ import io
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from amanah.errors import FilterError
-from amanah.extensions import db
 from campaigns import categories, page_cache, regions
-from ledger import storage
+from ledger import queries
 from opendata import charts, services
 
 bp = Blueprint("opendata", __name__)
 
 
 def _page(filters, error: FilterError | None = None, status: int = 200):
-    context = {"error": error, "args": request.args, "currencies": _currencies(),
+    # The form's choices as given (a plain dict: a MultiDict raises and catches a KeyError per
+    # missing key, and the province list asks 38 times).
+    chosen = {name: request.args.get(name, "") for name in ("measure", "category", "province", "from", "to",
+                                                             "currency")}
+    context = {"error": error, "args": chosen, "currencies": _currencies(),
                "measures": services.MEASURES, "categories": categories.choices(),
                "provinces": sorted(regions.PROVINCES.items(), key=lambda item: item[1]),
                "licence": services.LICENCE}
@@ -43,8 +46,7 @@ def dashboard():
         return _page(None, exc, 400)
     # Rendered once per few seconds per address and language for anonymous visitors, and again as
     # soon as the ledger grows (campaigns.page_cache).
-    html = page_cache.cached(("opendata", storage.size(db.session)), lambda: _page(filters)[0])
-    return html
+    return page_cache.cached(("opendata", queries.head().size), lambda: _page(filters)[0])
 
 
 def _export_filters():

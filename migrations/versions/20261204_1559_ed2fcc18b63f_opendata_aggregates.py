@@ -83,8 +83,9 @@ def _backfill():
         who = f"user:{r.user_id}" if r.user_id is not None else f"email:{(r.donor_email or '').strip().casefold()}"
         donors[r.ledger_seq] = who
     rows, marks = {}, set()
-    entries = connection.execution_options(yield_per=5000).execute(sa.text(
-        "SELECT seq, at, kind, campaign, amount, currency FROM ledger_entries ORDER BY seq"))
+    entries = connection.execute(sa.text(
+        "SELECT seq, at, kind, campaign, amount, currency FROM ledger_entries ORDER BY seq"
+    ).execution_options(yield_per=5000))
     for e in entries:
         if e.kind not in TOTAL_EFFECTS:
             continue
