@@ -12,13 +12,25 @@ from markupsafe import Markup
 from amanah.i18n import current_locale, format_money
 from campaigns import categories, regions
 from ledger import charts
-from opendata.services import MEASURES, MONEY_MEASURES, Dashboard, month_label
+from opendata.services import MEASURES, MONEY_MEASURES, Dashboard, Shortfall, month_label
 
 
 def value_formatter(measure: str, currency: str) -> Callable[[int], str]:
     if measure in MONEY_MEASURES:
         return lambda value: format_money(value, currency)
     return format_number
+
+
+def shortfall_chart(rows: list[Shortfall], currency: str) -> Markup | None:
+    """What open campaigns still lack, by province, largest first (the table beside it has it all)."""
+    short = [(province_name(row.code), row.short) for row in rows if row.short > 0]
+    if not short:
+        return None
+    return Markup(charts.bar_chart(  # noqa: S704 - built with escape()
+        short, title=_("Where help is short: by province"),
+        desc=_("One bar per province with open campaigns short of their goals, largest first; the "
+               "table below gives the goals, what was raised and what is short."),
+        value_text=lambda value: format_money(value, currency), element_id="chart-short"))
 
 
 def dashboard_charts(board: Dashboard) -> dict[str, Markup]:

@@ -25,9 +25,11 @@ def _page(filters, error: FilterError | None = None, status: int = 200):
                "licence": services.LICENCE}
     if error is None:
         board = services.dashboard(filters)
+        short_by_province = services.shortfalls(filters, "province")
         context.update(board=board, filters=filters, charts=charts.dashboard_charts(board),
                        short_by_category=services.shortfalls(filters, "category"),
-                       short_by_province=services.shortfalls(filters, "province"),
+                       short_by_province=short_by_province,
+                       short_chart=charts.shortfall_chart(short_by_province, filters.currency),
                        value=charts.value_formatter(filters.measure, filters.currency),
                        export_args=filters.as_args() | {"measure": None})
     return render_template("opendata/dashboard.html", **context), status

@@ -42,7 +42,7 @@ def test_the_dashboard_shows_the_measure_over_months_categories_and_provinces(cl
     page = client.get("/data?measure=raised", headers=EN).get_data(as_text=True)
     assert "CC BY 4.0" in page or "CC-BY-4.0" in page
     assert 'rel="license"' in page and "Western Indonesian Time" in page
-    assert page.count("<svg") == 3 and page.count('role="img"') == 3
+    assert page.count("<svg") == 4 and page.count('role="img"') == 4  # months, categories, provinces, short
     assert f'<p class="data-total">{format_money(1_100_000, "IDR", "en")}</p>' in page
     assert f'<th scope="row">2026-01</th><td class="num">{format_money(300_000, "IDR", "en")}</td>' in page
     assert "Aceh" in page and "Jawa Barat" in page
