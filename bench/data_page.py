@@ -5,7 +5,7 @@
 The same setup as bench/donor_pages.py (whose helpers it uses): a throwaway PostgreSQL database
 with `flask demo` and N more ledger entries spread over the demo campaigns, `gunicorn -w 4`, wrk
 on /healthz (the baseline), /data as it first opens, /data filtered (donors in one category over a
-range of months) and /data/aggregates.json. Prints requests/s, each route's share of /healthz and
+range of months) and /data/aggregates.json, with /campaigns/ (cached the same way) for comparison. Prints requests/s, each route's share of /healthz and
 its p99, then drops the database. Targets (issue 18): /data >= 40% of /healthz, p99 <= 50 ms.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     with demo_server(args.entries, "data") as (base, _ids):
-        routes = {"/healthz": "/healthz", "/data": "/data",
+        routes = {"/healthz": "/healthz", "/campaigns/": "/campaigns/", "/data": "/data",
                   "/data filtered": "/data?measure=donors&category=health&from=2026-01&to=2026-06",
                   "aggregates.json": "/data/aggregates.json"}
         measure(base, routes, args.duration, args.connections, args.entries)
