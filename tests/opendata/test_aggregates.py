@@ -204,3 +204,26 @@ def test_marks_keep_no_identity_in_clear(app):
         who = set(db.session.execute(sa.text("SELECT who FROM opendata_marks WHERE what = 'd'")).scalars())
         assert who == {aggregates.donor_hash("email:siti@example.test")}
         assert who == {hashlib.sha256(b"amanah-opendata-donor-v1\x00email:siti@example.test").hexdigest()}
+
+
+def test_a_gift_and_its_fee_cost_the_append_three_statements_or_two(app):
+    """The campaigns' places, the marks and the buckets; on PostgreSQL the last two are one."""
+    statements = []
+    with app.app_context():
+        public_id = make_campaign().public_id
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            appender = storage.Appender(db.session)
+            gift = appender.append(kind="donation", campaign=public_id, amount=900, currency="IDR",
+                                   donor_key="user:7")
+            appender.append(kind="fee", campaign=public_id, amount=-30, currency="IDR", ref=gift.seq)
+            appender.flush()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        db.session.commit()
+        ours = [s for s in statements if "opendata_" in s or "FROM campaigns" in s]
+        assert len(ours) == (2 if db.engine.dialect.name == "postgresql" else 3), ours
+        row = _stored()[("*", "*", "*", "IDR")]
+        assert (row["raised"], row["fees"], row["gifts"], row["donors"], row["campaigns"]) == (
+            900, 30, 1, 1, 1)
