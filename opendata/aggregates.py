@@ -15,8 +15,9 @@ own. Campaigns are counted the same way, with a mark per (campaign, bucket).
 
 `apply` is the ledger's append listener (ledger.storage.register_append_listener): it runs under
 the append lock: the campaigns' categories and provinces (one query), then the marks (insert, keep
-the new ones) and the buckets (insert or add), in one statement on PostgreSQL for a usual flush. `Tally` does the same
-counting in memory, for the rebuild (`flask opendata rebuild-aggregates`) and the tests.
+the new ones) and the buckets (insert or add), in one statement on PostgreSQL for a usual flush.
+`Tally` does the same counting in memory, for the rebuild (`flask opendata rebuild-aggregates`)
+and the tests.
 """
 from __future__ import annotations
 
