@@ -3,10 +3,16 @@
 The list and a campaign's page are the platform's most visited and its dearest to render (a dozen
 queries, the panels, the chart). An anonymous visitor's page holds nothing of their own (the
 frame's rule, amanah.frame: no session, no token, no flashed message), so the rendered HTML is
-kept, keyed by the full address, the language, the provider the page advertises and a version
-the caller gives (the campaign's ledger position and last edit, so money and edits show at once),
-for CAMPAIGN_PAGE_CACHE_SECONDS; anything else (a new update, a verification) shows within that
-time. 0 turns it off.
+kept, keyed by the host and full address, the language and the site's version, for
+CAMPAIGN_PAGE_CACHE_SECONDS; 0 turns it off.
+
+The site's version is the ledger's size and the campaigns' last change, read in one query at most
+every VERSION_SECONDS per process. A page served from the cache therefore costs no query at all
+(the view does not run: no campaign row, no lazy closing), and yet any gift, refund or
+disbursement, and any edit, publication or closing of a campaign, shows on every anonymous page
+within VERSION_SECONDS. What moves neither (a new update, an organization's verification) shows
+within CAMPAIGN_PAGE_CACHE_SECONDS, when the kept page expires and the view runs again; that is
+also when a campaign whose deadline passed is closed by the list or its page.
 """
 from __future__ import annotations
 
@@ -14,31 +20,60 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import wraps
 
+import sqlalchemy as sa
 from flask import current_app, request
 
+from amanah.extensions import db
 from amanah.frame import can_share
 from amanah.i18n import current_locale
+from campaigns.models import Campaign
+from ledger.models import LedgerEntry
 
 _KEY = "campaigns.page_cache"
+_VERSION = "campaigns.page_cache_version"
 MAX_PAGES = 512
+VERSION_SECONDS = 1.0
 _lock = threading.Lock()
 
 
-def cached(version: tuple, render: Callable[[], str]) -> str:
-    seconds = current_app.config.get("CAMPAIGN_PAGE_CACHE_SECONDS", 0)
-    if seconds <= 0 or not can_share():
-        return render()
-    key = (request.full_path, request.script_root, current_locale(), version)
-    pages: OrderedDict = current_app.extensions.setdefault(_KEY, OrderedDict())
+def site_version() -> tuple:
+    """(ledger size, campaigns' last change), from this process's copy when it is fresh."""
+    state = current_app.extensions.setdefault(_VERSION, [float("-inf"), None])
     now = time.monotonic()
-    found = pages.get(key)
-    if found is not None and found[0] > now:
-        return found[1]
-    html = render()
-    with _lock:
-        pages[key] = (now + seconds, html)
-        pages.move_to_end(key)
-        while len(pages) > MAX_PAGES:
-            pages.popitem(last=False)
-    return html
+    if now - state[0] >= VERSION_SECONDS:
+        row = db.session.execute(sa.select(
+            sa.select(sa.func.max(LedgerEntry.seq)).scalar_subquery(),
+            sa.select(sa.func.max(Campaign.updated_at)).scalar_subquery())).one()
+        state[:] = [now, (row[0], row[1])]
+    return state[1]
+
+
+def shared(view: Callable) -> Callable:
+    """Serve the view's page from the cache to anonymous visitors; keep what it renders for them.
+
+    Only a page the view returned as HTML text (an answer of 200) is kept: redirects, 404s and
+    error answers always come from the view."""
+    @wraps(view)
+    def serve(*args, **kwargs):
+        seconds = current_app.config.get("CAMPAIGN_PAGE_CACHE_SECONDS", 0)
+        if seconds <= 0 or not can_share():
+            return view(*args, **kwargs)
+        # The host too: the page's share links and OpenGraph tags are absolute addresses.
+        key = (request.host, request.full_path, request.script_root, current_locale(), site_version())
+        pages: OrderedDict = current_app.extensions.setdefault(_KEY, OrderedDict())
+        now = time.monotonic()
+        found = pages.get(key)
+        if found is not None and found[0] > now:
+            return found[1]
+        html = view(*args, **kwargs)
+        if isinstance(html, str) and can_share():
+            with _lock:
+                pages[key] = (now + seconds, html)
+                pages.move_to_end(key)
+                while len(pages) > MAX_PAGES:
+                    pages.popitem(last=False)
+        return html
+
+    return serve

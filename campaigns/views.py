@@ -95,6 +95,7 @@ def _cover_bytes(form) -> tuple[bytes | None, str | None]:
 
 
 @bp.get("/")
+@page_cache.shared
 def index():
     if services.close_expired():  # lazy: deadlines that passed since the last read
         db.session.commit()
@@ -102,12 +103,9 @@ def index():
         filters = search.parse_filters(request.args)
     except search.FilterError as exc:
         return error_response(400, f"{exc.field}: {exc.message}", field=exc.field)
-    # Any money moved or campaign changed anywhere shows at once; the rest within the cache's time.
-    return page_cache.cached(
-        (queries.head().size, queries.names_version()),
-        lambda: render_template("campaigns/index.html", page=search.search(filters), filters=filters,
-                                categories=categories.choices(), regions=regions.choices(),
-                                sorts=[(k, str(v)) for k, v in search.SORT_LABELS.items()]))
+    return render_template("campaigns/index.html", page=search.search(filters), filters=filters,
+                           categories=categories.choices(), regions=regions.choices(),
+                           sorts=[(k, str(v)) for k, v in search.SORT_LABELS.items()])
 
 
 @bp.get("/covers/<name>")
@@ -170,6 +168,7 @@ def mine():
 
 @bp.get("/<public_id>", defaults={"slug": None})
 @bp.get("/<public_id>/<slug>")
+@page_cache.shared
 def show(public_id: str, slug: str | None):
     campaign = _campaign_or_404(public_id)
     if services.close_if_expired(campaign):
@@ -177,12 +176,6 @@ def show(public_id: str, slug: str | None):
     if slug != campaign.slug:
         return redirect(_canonical(campaign), code=301)
     user = _user()
-    # Its money (the last entry it counts) and its last edit show at once; the rest within seconds.
-    version = (campaign.updated_at, campaign.status, queries.campaign_last_seq(campaign.public_id))
-    return page_cache.cached(version, lambda: _show_page(campaign, user))
-
-
-def _show_page(campaign, user) -> str:
     totals = search.totals_for(campaign)
     finances = queries.campaign_finances(campaign.public_id) if campaign.is_public else None
     return render_template(

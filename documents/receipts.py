@@ -39,7 +39,7 @@ from documents.models import Document, DocumentCounter, DocumentKind
 from documents.pdf import FileAttachment, render_pdf
 from documents.words import amount_in_words
 from donations.models import Donation, DonationStatus, Refund
-from ledger import queries, storage
+from ledger import queries, storage, witnesses
 
 MASK = 4
 PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
@@ -266,17 +266,25 @@ def store_pdf(document_id: int, pdf: bytes) -> tuple[bytes, str]:
 
 
 def proof_for(seq: int) -> dict:
-    """The entry's tlog-proof against a signed checkpoint that includes it (signed now if needed)."""
+    """The entry's tlog-proof against a signed checkpoint that includes it (signed now if needed).
+
+    `text` (the QR code's) carries the log's signature only, which keeps the code small; `file_text`
+    (attached to the PDF) adds the witness cosignatures collected so far. Most arrive after the
+    receipt is made: /ledger/checkpoints/<size> (`checkpoint_url`) serves them all, and the proof
+    page and `python -m ledger.verify --cosigned-checkpoint` add them to the proof."""
     detail = queries.get_entry(seq)
     checkpoint, _signed = queries.proof_checkpoint(detail)
     bundle = queries.inclusion_bundle(detail, checkpoint)
     lines = ["c2sp.org/tlog-proof@v1", "extra " + base64.b64encode(bundle.leaf_hash).decode(),
              f"index {bundle.index}", *(base64.b64encode(h).decode() for h in bundle.proof)]
-    text = "\n".join(lines) + "\n\n" + bundle.checkpoint
+    head = "\n".join(lines) + "\n\n"
+    text = head + bundle.checkpoint
     url = proof_page_url() + "#" + proof_fragment(text)
     return {"text": text, "url": url, "leaf": bundle.leaf.decode(), "size": bundle.size,
             "root": bundle.root.hex(), "origin": bundle.checkpoint.split("\n", 1)[0],
-            "checkpoint": bundle.checkpoint}
+            "checkpoint": bundle.checkpoint,
+            "file_text": head + witnesses.cosigned_text(db.session, bundle.size, bundle.checkpoint),
+            "checkpoint_url": absolute_url("ledger.checkpoint_at", size=bundle.size)}
 
 
 def proof_fragment(text: str) -> str:
@@ -342,7 +350,7 @@ def render_job(document: Document) -> dict:
         "attachments": [
             (f"ledger-entry-{seq}.json", view["proof"]["leaf"].encode(),
              "The ledger entry, byte for byte as signed into the public ledger"),
-            (f"ledger-entry-{seq}.tlog-proof", view["proof"]["text"].encode(),
+            (f"ledger-entry-{seq}.tlog-proof", view["proof"]["file_text"].encode(),
              "Its inclusion proof (C2SP tlog-proof@v1): python -m ledger.verify --tlog-proof"),
         ],
     }

@@ -187,6 +187,21 @@ def add_signature_lines(signed_note: str, lines) -> str:
     return signed_note + "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
+def merge_signatures(signed_note: str, other: str) -> str:
+    """signed_note with the signature lines of `other`, a copy of the same checkpoint fetched
+    elsewhere (e.g. /ledger/checkpoints/<size>, which gathers the cosignatures that arrived after
+    a receipt's proof was made), that it lacks. Only lines are added; they still have to verify.
+    CosignatureError if `other` is not a note over the same checkpoint text."""
+    try:
+        text, lines = note._split_note(signed_note)
+        other_text, other_lines = note._split_note(other)
+    except note.NoteError as exc:
+        raise CosignatureError(str(exc)) from None
+    if other_text != text:
+        raise CosignatureError("the cosigned checkpoint is not the proof's checkpoint (another size or root)")
+    return add_signature_lines(signed_note, [line for line in other_lines if line not in lines])
+
+
 def strip_cosignatures(signed_note: str, log_key) -> str:
     """The note with only the log's own signature lines (by the key named in log_key)."""
     verifier = note.parse_verifier_key(log_key) if isinstance(log_key, str) else log_key

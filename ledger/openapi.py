@@ -110,11 +110,31 @@ SCHEMAS = {
         },
         "required": ["size", "entries", "next", "newer"],
     },
+    "Cosignature": {
+        "type": "object",
+        "description": "A witness's C2SP tlog-cosignature (cosignature/v1) of the checkpoint.",
+        "properties": {
+            "witness": {"type": "string", "description": "The witness key's name."},
+            "key_id": {"type": "string", "pattern": "^[0-9a-f]{8}$",
+                       "description": "The witness key id, hex: SHA-256(name, newline, 0x04, key)[:4]."},
+            "timestamp": {"type": "integer", "minimum": 1,
+                          "description": "When the witness cosigned, POSIX seconds (signed too)."},
+            "line": {"type": "string", "description": "The signature line added to the checkpoint's note."},
+        },
+        "required": ["witness", "key_id", "timestamp", "line"],
+    },
     "Checkpoint": {
         "type": "object",
         "properties": {"size": {"type": "integer", "minimum": 0}, "root": HEX32,
-                       "created_at": {"type": "string"}, "note": {"type": "string"}},
-        "required": ["size", "root", "created_at", "note"],
+                       "created_at": {"type": "string"},
+                       "note": {"type": "string", "description": "The note, signed by the log only."},
+                       "cosignatures": {
+                           "type": "array", "items": ref("Cosignature"),
+                           "description": "The witness cosignatures collected so far, by witness name; a "
+                                          "checkpoint gains none once a larger one is two minutes old."},
+                       "url": {"type": "string",
+                               "description": "/ledger/checkpoints/{size}: the note with its cosignatures."}},
+        "required": ["size", "root", "created_at", "note", "cosignatures", "url"],
     },
     "CheckpointList": {
         "type": "object",
@@ -226,6 +246,17 @@ PATHS = {
         "Signed checkpoints, newest first", "ledger files",
         {"200": json_response("A page of checkpoints.", ref("CheckpointList")), "400": ERROR_400},
         CHECKPOINT_PARAMS),
+    "/ledger/checkpoints/{size}": {**get(
+        "A stored checkpoint with the witness cosignatures collected for it", "ledger files",
+        {"200": text_response("The signed note with every cosignature so far as extra signature lines. "
+                              "Cached as immutable once no more can arrive, else revalidated (ETag)."),
+         "304": NOT_MODIFIED,
+         "404": text_response("No checkpoint of this size was signed.")},
+        description="Receipts' proofs name the size of their checkpoint; its cosignatures mostly arrive "
+                    "later, and this is where verifiers find them."),
+        "parameters": [{"name": "size", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 0, "maximum": SEQ_MAX},
+                        "description": "The checkpoint's tree size."}]},
     "/ledger/export.jsonl": get(
         "The leaves, one per line, byte-exact", "ledger files",
         {"200": text_response("Streamed JSON Lines.", "application/jsonl"), "400": ERROR_400}, RANGE),

@@ -9,6 +9,7 @@ checkpoint, so a conditional GET costs one indexed read and no rendering.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import threading
@@ -42,7 +43,7 @@ from amanah.translated_templates import render_translated
 from ledger import checkpoints, csv_export, formatting, queries, witnesses
 from ledger.consistency import CheckpointRefused
 from ledger.params import ParamError, int_param, param_error
-from ledger.views import IMMUTABLE, checkpoint_refused
+from ledger.views import IMMUTABLE, checkpoint_refused, conditional, cosigned_cache_control
 
 bp = Blueprint("ledger_pages", __name__, url_prefix="/ledger")
 bp.register_error_handler(ParamError, param_error)
@@ -249,18 +250,21 @@ def entry(seq: int):
     detail = queries.get_entry(seq, with_proof_hashes=True)
     if detail is None:
         abort(404)
+    names = queries.names_version()  # the page names its campaign; a renamed one shows at once
 
     def render():
         cp, signed = queries.proof_checkpoint(detail)
         if signed:
             db.session.commit()
-        body = content(("entry", seq, detail.has_next, cp.size), "ledger/entry.html", entry=detail,
+        campaign_name = queries.campaign_name(detail.fields.get("campaign"))
+        body = content(("entry", seq, detail.has_next, cp.size, names), "ledger/entry.html",
+                       entry=detail, campaign_name=campaign_name,
                        proof=lambda: proof_view(queries.inclusion_bundle(detail, cp)))
         return page(_("Ledger entry %(seq)d", seq=seq), body)
 
     # The head entry's page still changes (a "next" link will appear); later ones never do.
     cache_control = f"public, max-age={ENTRY_MAX_AGE}" if detail.has_next else "no-cache"
-    return cached(render, etag=page_etag("entry", detail.leaf_hash.hex(), detail.has_next),
+    return cached(render, etag=page_etag("entry", detail.leaf_hash.hex(), detail.has_next, names),
                   cache_control=cache_control)
 
 
@@ -276,15 +280,22 @@ def _proof_bundle(seq_text: str):
         raise ParamError("size", _("No signed checkpoint of size %(size)d includes this entry.", size=size))
     if signed:
         db.session.commit()
-    return queries.inclusion_bundle(detail, cp), None
+    bundle = queries.inclusion_bundle(detail, cp)
+    # The checkpoint with the witness cosignatures collected for it so far (C2SP: more signature
+    # lines of the same note; a verifier that knows no witness ignores them).
+    cosigned = witnesses.cosigned_text(db.session, bundle.size, bundle.checkpoint)
+    return dataclasses.replace(bundle, checkpoint=cosigned), None
 
 
-def _download(body: str, mimetype: str, filename: str, pinned: bool) -> Response:
+def _download(body: str, mimetype: str, filename: str, pinned_size: int | None) -> Response:
+    """A proof download. Pinned to a size (?size=), it is immutable once that checkpoint's
+    cosignatures are final; until then, and unpinned, caches revalidate it by its ETag."""
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = IMMUTABLE if pinned else "no-cache"
+    response.headers["Cache-Control"] = ("no-cache" if pinned_size is None
+                                         else cosigned_cache_control(pinned_size))
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return conditional(response)
 
 
 @bp.get("/entries/<seq>/proof.json")
@@ -295,7 +306,7 @@ def entry_proof_json(seq: str):
         return failure
     body = current_app.json.dumps(bundle.to_json(), indent=2) + "\n"
     return _download(body, "application/json", f"ledger-entry-{seq}-proof-{bundle.size}.json",
-                     "size" in request.args)
+                     bundle.size if "size" in request.args else None)
 
 
 @bp.get("/entries/<seq>/proof.tlog-proof")
@@ -305,7 +316,7 @@ def entry_proof_text(seq: str):
     if failure:
         return failure
     return _download(bundle.tlog_proof(), "text/plain", f"ledger-entry-{seq}-{bundle.size}.tlog-proof",
-                     "size" in request.args)
+                     bundle.size if "size" in request.args else None)
 
 
 @bp.get("/campaigns/<campaign_id>")
@@ -410,7 +421,11 @@ def entry_summary(seq: int):
 @bp.get("/receipt-proof")
 def receipt_proof():
     """Checks the proof in the link's fragment (from a receipt's QR code) with static JavaScript."""
-    response = make_response(render_template("ledger/receipt_proof.html", key=checkpoints.verifier_key_text(),
-                                             origin=current_app.config["LEDGER_ORIGIN"]))
+    witness_keys = [w.key.text() for w in witnesses.configured(current_app.config)]
+    # The default policy: at least one of the site's own witnesses (none configured: none asked).
+    response = make_response(render_template(
+        "ledger/receipt_proof.html", key=checkpoints.verifier_key_text(),
+        origin=current_app.config["LEDGER_ORIGIN"], witness_keys=witness_keys,
+        witness_min=min(1, len(witness_keys))))
     response.headers["Cache-Control"] = "no-cache"
     return response

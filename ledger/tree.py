@@ -98,15 +98,10 @@ def _check_hash(h, what):
 def stored_hash_index(level, n):
     """Index at which the n'th hash at the given level is stored."""
     # Level L's n'th hash is written right after level L+1's 2n+1'th hash:
-    # walk down to the last leaf under this node.
-    for _ in range(level):
-        n = 2 * n + 1
-    # Level 0's n'th hash is written at n + n/2 + n/4 + ...
-    i = 0
-    while n > 0:
-        i += n
-        n >>= 1
-    return i + level
+    # walk down to the last leaf under this node, (n+1)*2**L - 1.
+    n = ((n + 1) << level) - 1
+    # Level 0's n'th hash is written at n + n/2 + n/4 + ..., which is 2n - popcount(n).
+    return 2 * n - n.bit_count() + level
 
 
 def _trailing_ones(n):

@@ -3,6 +3,8 @@
     python -m ledger.verify --export ledger.jsonl --checkpoint cp.txt --key key.txt \\
         [--old-checkpoint old.txt] [--strict] [--quiet] [--progress]
     python -m ledger.verify --tlog-proof receipt.tlog-proof --key key.txt [--leaf entry.json]
+    python -m ledger.verify --tlog-proof proof.json --key key.txt [--cosigned-checkpoint cp.txt] \\
+        [--witness w1.vkey --witness w2.vkey --min-witnesses 1]
 
 Streams the export once, in O(log n) memory: checks the hash chain of every
 line (seq == line number, prev == leaf hash of the line before), computes
@@ -14,7 +16,11 @@ unreadable input. Needs only the standard library, cryptography and rfc8785.
 The second form checks one entry's inclusion proof (C2SP tlog-proof@v1, as
 carried by a receipt's QR code, whose `extra` line holds the entry's leaf
 hash) against the signed checkpoint it ends with, offline; with --leaf it
-also checks that the entry (attached to the receipt PDF) has that hash.
+also checks that the entry (attached to the receipt PDF) has that hash. A proof.json download
+(/ledger/entries/<seq>/proof.json) is read too: its tlog_proof, and its leaf unless --leaf is given.
+With --witness keys it applies a witness policy to the proof's checkpoint and prints which
+witnesses cosigned; --cosigned-checkpoint adds the cosignatures of a copy of that checkpoint
+fetched later (/ledger/checkpoints/<size>), since most arrive after a receipt is made.
 
 The library entry points are verify_export(lines, ...), which the app's own
 CLI reuses, and verify_tlog_proof(text, key).
@@ -24,6 +30,7 @@ import argparse
 import base64
 import binascii
 import hashlib
+import json
 import os
 import sys
 import time
@@ -401,6 +408,9 @@ def _parse_args(argv):
                    help="instead: one entry's inclusion proof (e.g. from a receipt's QR code)")
     p.add_argument("--leaf",
                    help="with --tlog-proof: a file with the entry's exact bytes, to check it too")
+    p.add_argument("--cosigned-checkpoint", metavar="FILE",
+                   help="with --tlog-proof: the same checkpoint with the witness cosignatures collected "
+                        "since (from /ledger/checkpoints/<size>); its signature lines are added")
     p.add_argument("--key", required=True, help="file with the verifier key line")
     p.add_argument("--old-checkpoint", help="an earlier checkpoint the export must extend")
     p.add_argument("--origin", help="require this checkpoint origin")
@@ -479,15 +489,22 @@ def _main_tlog_proof(args):
         with open(args.key, encoding="utf-8") as f:
             key = parse_verifier_key(f.read())
         with open(args.tlog_proof, encoding="utf-8") as f:
-            text = f.read()
-        leaf = None
+            text, leaf = read_proof_file(f.read())
         if args.leaf:
             with open(args.leaf, "rb") as f:
                 leaf = f.read().rstrip(b"\n")
-    except (OSError, UnicodeDecodeError, NoteError) as e:
+        cosigned = None
+        if args.cosigned_checkpoint:
+            with open(args.cosigned_checkpoint, encoding="utf-8") as f:
+                cosigned = f.read()
+    except (OSError, UnicodeDecodeError, NoteError, ValueError) as e:
         print(f"ledger.verify: {e}", file=sys.stderr)
         return 2
     try:
+        if cosigned is not None:
+            proof = parse_tlog_proof(text)
+            merged = cosignature.merge_signatures(proof.checkpoint, cosigned)
+            text = text[:len(text) - len(proof.checkpoint)] + merged
         cp, hashed = verify_tlog_proof(text, key, leaf=leaf, origin=args.origin)
         found = _check_witnesses(args, parse_tlog_proof(text).checkpoint)
     except (ProofError, NoteError, EntryError, cosignature.CosignatureError) as e:
@@ -501,6 +518,17 @@ def _main_tlog_proof(args):
         if leaf is not None:
             print(leaf.decode("utf-8"))
     return 0
+
+
+def read_proof_file(content):
+    """(tlog-proof text, leaf bytes or None) from a .tlog-proof file or a proof.json download."""
+    if not content.lstrip().startswith("{"):
+        return content, None
+    try:
+        bundle = json.loads(content)
+        return bundle["tlog_proof"], bundle["leaf"].encode("utf-8")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError("a JSON proof file needs tlog_proof and leaf members (as proof.json has)") from None
 
 
 def _main_checkpoint(args):

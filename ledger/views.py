@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import gzip
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
 from amanah.extensions import db
-from ledger import checkpoints, cosignature, storage, tiles, tree, witnesses
+from ledger import checkpoints, cosignature, queries, storage, tiles, tree, witnesses
 from ledger.consistency import CheckpointRefused
-from ledger.models import LedgerCheckpoint
+from ledger.models import LedgerCheckpoint, LedgerCosignature
 from ledger.params import ParamError, int_param, param_error, size_param
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
@@ -58,19 +58,63 @@ def key():
     return text_response(checkpoints.verifier_key_text() + "\n", "public, max-age=3600")
 
 
+def cosignature_json(c: LedgerCosignature) -> dict:
+    return {"witness": c.witness, "key_id": c.key_id.hex(), "timestamp": c.timestamp,
+            "line": c.line.rstrip("\n")}
+
+
 @bp.get("/checkpoints")
 def checkpoint_list():
-    """Stored checkpoints, newest first, keyset-paginated by size (?before=SIZE)."""
+    """Stored checkpoints, newest first, keyset-paginated by size (?before=SIZE), each with the
+    witness cosignatures collected for it (the signature lines that /ledger/checkpoints/<size> adds
+    to its note)."""
     limit = int_param("limit", default=100, minimum=1, maximum=1000)
     query = db.select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(limit)
     if request.args.get("before"):
         query = query.where(LedgerCheckpoint.size < int_param("before", maximum=2**63 - 1))
     rows = db.session.execute(query).scalars().all()
+    cosigned: dict[int, list] = {}
+    if rows:
+        found = db.session.execute(db.select(LedgerCosignature).where(
+            LedgerCosignature.size.between(rows[-1].size, rows[0].size))
+            .order_by(LedgerCosignature.size, LedgerCosignature.witness)).scalars()
+        for c in found:
+            cosigned.setdefault(c.size, []).append(cosignature_json(c))
     body = {"checkpoints": [{"size": cp.size, "root": cp.root.hex(), "created_at": cp.created_at.isoformat(),
-                             "note": cp.note} for cp in rows]}
+                             "note": cp.note, "cosignatures": cosigned.get(cp.size, []),
+                             "url": url_for("ledger.checkpoint_at", size=cp.size)} for cp in rows]}
     if len(rows) == limit:
         body["next"] = f"{request.path}?before={rows[-1].size}&limit={limit}"
     return jsonify(body)
+
+
+def cosigned_cache_control(size: int) -> str:
+    """Immutable once the checkpoint of `size` can gain no more cosignatures (witnesses.py);
+    before that caches must revalidate (the ETag makes that cheap) to see those that arrive."""
+    return IMMUTABLE if witnesses.cosignatures_final(db.session, size) else "no-cache"
+
+
+def conditional(response: Response) -> Response:
+    """A strong ETag over the body, and a 304 when the client has it."""
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.get("/checkpoints/<size>")
+def checkpoint_at(size: str):
+    """The stored checkpoint of `size` with every witness cosignature collected for it so far.
+    Receipts' proofs name their checkpoint's size; their cosignatures mostly arrive after the
+    receipt was made, and this is where a verifier finds them."""
+    # Taken as text, so that anything that is not a stored size gets the same plain-text 404.
+    number = int(size) if size.isascii() and size.isdigit() and len(size) <= 18 else -1
+    cp = checkpoints.get(db.session, number) if number >= 0 else None
+    if cp is None:
+        response = text_response(_("No checkpoint of size %(size)s was signed.", size=size[:40]) + "\n",
+                                 "no-cache")
+        response.status_code = 404
+        return response
+    body = witnesses.cosigned_note(db.session, cp)
+    return conditional(text_response(body, cosigned_cache_control(number)))
 
 
 @bp.get("/export.jsonl")
@@ -138,13 +182,12 @@ def tile(path: str):
         wanted = tiles.parse_tile_path(path)
     except tiles.TileError:
         return no_tile()
-    signed = storage.signed_size(db.session)
+    with queries.reader() as source:  # PostgreSQL: one round trip, in autocommit
+        signed, body = storage.read_tile(source, wanted)
     if wanted.needs() > signed:
         return no_tile()
-    if wanted.level is None:
-        body = tiles.encode_bundle(storage.bundle_leaves(db.session, wanted))
-    else:
-        body = b"".join(storage.tile_hashes(db.session, wanted))
+    if body is None:
+        raise storage.LedgerError(f"the stored ledger lacks the data of tile {wanted.path()}")
     response = Response(body, mimetype="application/octet-stream")
     if wanted.level is None:
         response.vary.add("Accept-Encoding")

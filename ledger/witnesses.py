@@ -9,6 +9,7 @@ it last cosigned, the next time a checkpoint is fetched (at most every RETRY_SEC
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import threading
@@ -19,6 +20,8 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from amanah.extensions import db
@@ -28,6 +31,10 @@ from ledger.models import LedgerCheckpoint, LedgerCosignature
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 5.0
 RETRY_SECONDS = 30.0
+# A cosignature is stored only while its checkpoint is the newest, or was superseded less than this
+# long ago (a push under way when the next checkpoint was signed). After that a checkpoint's
+# cosignatures can never change, so what serves them may be cached as immutable.
+FINAL_AFTER_SECONDS = 120
 USER_AGENT = "amanah-ledger/1"
 
 
@@ -58,8 +65,27 @@ def cosignatures(session: Session, size: int) -> list[LedgerCosignature]:
 
 def cosigned_note(session: Session, checkpoint: LedgerCheckpoint) -> str:
     """The checkpoint's note with every cosignature collected for its size."""
-    lines = [c.line for c in cosignatures(session, checkpoint.size)]
-    return cosignature.add_signature_lines(checkpoint.note, lines)
+    return cosigned_text(session, checkpoint.size, checkpoint.note)
+
+
+def cosignatures_final(session: Session, size: int, now: dt.datetime | None = None) -> bool:
+    """Whether the checkpoint of `size` can gain no more cosignatures: a larger checkpoint was
+    signed more than FINAL_AFTER_SECONDS ago. Witnesses are only ever sent the newest checkpoint,
+    and push_one stores nothing for one superseded that long ago."""
+    superseded = session.execute(
+        sa.select(LedgerCheckpoint.created_at).where(LedgerCheckpoint.size > size)
+        .order_by(LedgerCheckpoint.size).limit(1)).scalar()
+    if superseded is None:
+        return False
+    if superseded.tzinfo is None:  # SQLite hands back naive UTC
+        superseded = superseded.replace(tzinfo=dt.UTC)
+    now = storage.now_utc() if now is None else now
+    return (now - superseded).total_seconds() > FINAL_AFTER_SECONDS
+
+
+def cosigned_text(session: Session, size: int, signed_note: str) -> str:
+    """A checkpoint's note (the log's signature only) with every cosignature collected for it."""
+    return cosignature.add_signature_lines(signed_note, [c.line for c in cosignatures(session, size)])
 
 
 class WitnessStatus(NamedTuple):
@@ -133,8 +159,15 @@ def push_one(session: Session, witness: Witness, size: int, signed_note: str) ->
         if not found:
             return "the answer holds no cosignature by the configured key"
         got = found[0]
-        session.merge(LedgerCosignature(size=size, witness=got.witness, key_id=witness.key.key_id,
-                                        timestamp=got.timestamp, line=got.line))
+        if cosignatures_final(session, size):
+            session.rollback()
+            return f"cosigned too late: size {size} was superseded more than {FINAL_AFTER_SECONDS} s ago"
+        # The first cosignature stored for a size stays: what was served (and cached) never changes.
+        insert = pg_insert if storage.dialect_name(session) == "postgresql" else sqlite_insert
+        session.execute(insert(LedgerCosignature).values(
+            size=size, witness=got.witness, key_id=witness.key.key_id, timestamp=got.timestamp,
+            line=got.line, created_at=storage.now_utc(),
+        ).on_conflict_do_nothing(index_elements=["size", "witness"]))
         session.commit()
         return "cosigned"
     return "the witness keeps answering 409"

@@ -1,6 +1,9 @@
 // Checks a receipt's C2SP tlog-proof (carried in the URL fragment) in the browser:
 // the Merkle inclusion proof (RFC 9162) against the checkpoint's root, and the checkpoint's
-// Ed25519 signature (signed note) with the ledger's verifier key where the browser supports it.
+// Ed25519 signature (signed note) with the ledger's verifier key where the browser supports it;
+// then a witness policy: at least k of the given witness keys cosigned the checkpoint (C2SP
+// tlog-cosignature, cosignature/v1, as ledger/cosignature.py), counting the cosignature lines in
+// the proof and those /ledger/checkpoints/<size> has collected since.
 "use strict";
 (function () {
   const box = document.getElementById("proof-check");
@@ -83,6 +86,99 @@
     return false;
   }
 
+  // "<name>+<hex key id>+<base64(0x04 || Ed25519 public key)>"; the key id must match.
+  async function witnessKey(text) {
+    const [name, keyId, ...rest] = text.split("+");
+    try {
+      const raw = b64(rest.join("+"));
+      if (!name || !/^[0-9a-fA-F]{8}$/.test(keyId || "") || raw.length !== 33 || raw[0] !== 4) throw new Error();
+      const id = Uint8Array.from(keyId.match(/../g), (h) => parseInt(h, 16));
+      if (!equal((await sha256(concat(enc.encode(name + "\n"), raw))).slice(0, 4), id)) throw new Error();
+      const key = await crypto.subtle.importKey("raw", raw.slice(1), { name: "Ed25519" }, false, ["verify"]);
+      return { name, id, key };
+    } catch (e) {
+      throw new Refused("bad-witness-key", text);
+    }
+  }
+
+  async function policy() {
+    const lines = document.getElementById("witness-keys").value.split("\n").map((l) => l.trim()).filter(Boolean);
+    const text = document.getElementById("witness-min").value.trim();
+    const min = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+    if (!(min >= 0 && min <= lines.length)) throw new Refused("bad-policy");
+    const keys = [];
+    for (const line of lines) keys.push(await witnessKey(line));
+    return { keys, min };
+  }
+
+  // The proof's signature lines, and those of the same checkpoint as the site serves it now.
+  async function signatureLines(p) {
+    const lines = p.sigs.slice();
+    try {
+      const url = box.dataset.checkpointUrl.replace(/0$/, String(p.size));
+      const answer = await fetch(url, { credentials: "omit" });
+      if (answer.ok) {
+        const note = await answer.text();
+        const cut = note.lastIndexOf("\n\n");
+        if (cut >= 0 && note.slice(0, cut + 1) === p.body) {
+          for (const line of note.slice(cut + 2).split("\n")) {
+            if (line.startsWith("\u2014 ") && !lines.includes(line)) lines.push(line);
+          }
+        }
+      }
+    } catch (e) {
+      // offline: the proof's own lines only
+    }
+    return lines;
+  }
+
+  // Each given witness's valid cosignature, or a refusal: a line by a given key that does not
+  // verify, or fewer valid ones than the policy's minimum.
+  async function cosigned(p, rule) {
+    const lines = await signatureLines(p);
+    const found = [];
+    for (const w of rule.keys) {
+      for (const line of lines) {
+        const [, name, text] = line.split(" ");
+        if (name !== w.name || !text) continue;
+        let blob;
+        try { blob = b64(text); } catch (e) { continue; }
+        if (blob.length < 4 || !equal(blob.slice(0, 4), w.id)) continue;
+        if (blob.length !== 4 + 8 + 64) throw new Refused("bad-cosignature", name);
+        const time = new DataView(blob.buffer, blob.byteOffset + 4, 8).getBigUint64(0);
+        const message = enc.encode("cosignature/v1\ntime " + time.toString() + "\n" + p.body);
+        const ok = await crypto.subtle.verify({ name: "Ed25519" }, w.key, blob.slice(12), message);
+        if (!ok || time === 0n || time >= 2n ** 63n) throw new Refused("bad-cosignature", name);
+        found.push({ name, time: Number(time) });
+        break;
+      }
+    }
+    if (found.length < rule.min) {
+      throw new Refused("too-few-witnesses", found.map((f) => f.name).join(", ") || box.dataset.noWitness);
+    }
+    return found;
+  }
+
+  function showWitnesses(found) {
+    const block = document.createElement("div");
+    block.id = "proof-witnesses";
+    const label = document.createElement("p");
+    label.textContent = box.dataset.labelWitnesses;
+    const list = document.createElement("ul");
+    for (const f of found) {
+      const item = document.createElement("li");
+      item.textContent = f.name + " \u2014 " + new Date(f.time * 1000).toISOString().replace("T", " ").slice(0, 19);
+      list.append(item);
+    }
+    if (!found.length) {
+      const item = document.createElement("li");
+      item.textContent = box.dataset.noWitness;
+      list.append(item);
+    }
+    block.append(label, list);
+    result.append(block);
+  }
+
   function hex(bytes) { return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""); }
 
   function show(fields) {
@@ -127,6 +223,9 @@
   async function run() {
     const fragment = location.hash.slice(1);
     if (!fragment) { result.textContent = box.dataset.empty; result.className = "proof-result notice"; return; }
+    document.getElementById("witness-policy").hidden = false;
+    document.getElementById("proof-entry").replaceChildren();
+    delete document.getElementById("proof-entry").dataset.loaded;
     try {
       let p;
       try {
@@ -146,6 +245,8 @@
       if (!(await included(p))) throw new Refused("not-included");
       const sig = await signed(p);
       if (sig === false) throw new Refused("bad-signature");
+      const rule = sig === null ? null : await policy();
+      const witnesses = rule && rule.keys.length ? await cosigned(p, rule) : null;
       let entry = null;
       try {
         entry = await details(p);
@@ -153,7 +254,9 @@
         if (e instanceof Refused) throw e;
       }
       if (sig === null) verdict("partial", box.dataset.nosigTitle, box.dataset.nosig);
+      else if (witnesses) verdict("ok", box.dataset.okTitle, box.dataset.okWitnesses);
       else verdict("ok", box.dataset.okTitle, box.dataset.ok);
+      if (witnesses) showWitnesses(witnesses);
       if (entry) {
         const campaign = entry.campaign.url ? link(entry.campaign.title, entry.campaign.url) : entry.campaign.title;
         show([[box.dataset.labelAmount, entry.amount], [box.dataset.labelCampaign, campaign],
@@ -171,6 +274,10 @@
       verdict("error", box.dataset.badTitle, text);
     }
   }
+  document.getElementById("witness-policy").addEventListener("submit", (event) => {
+    event.preventDefault();
+    run();
+  });
   run();
   window.addEventListener("hashchange", () => location.reload());
 })();

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from accounts.models import RoleChange
 from amanah.extensions import db
 from campaigns.models import CampaignIndicator, CampaignRevision
+from campaigns.services import today_wib
 from donations.models import Donation
 from ledger import checkpoints
 from reports import services as report_services
@@ -52,7 +53,7 @@ def _a_row_in_every_immutable_table(app) -> None:
         checkpoints.checkpoint_for_current_size(db.session)
         campaign = db.session.get(Donation, donation_id).campaign
         spent = disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
-            amount=100_000_00, paid_on=disbursements.now_utc().date(), payee_kind="organization",
+            amount=100_000_00, paid_on=today_wib(), payee_kind="organization",
             payee_name="Toko Maju", purpose="Pembelian alat tulis", category="goods", evidence=picture(1)))
         disbursements.reverse(spent, campaign.treasurer, "Salah catat")
         admin, other = make_user(), make_user()

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns import panels, services
+from campaigns.services import today_wib
 from tests.factories import make_user
 from tests.factories.campaigns import VISITORS, client_for, make_campaign, make_people, user
 from tests.factories.documents import paid_donation
@@ -82,7 +82,7 @@ def page_world(app):
         campaign = services.get_by_public_id(published)
         for n, public in ((1, True), (2, False)):
             disbursements.record(campaign, user(people["treasurer"]), disbursements.DisbursementInput(
-                amount=100_000 * n, paid_on=now_utc().date(), payee_kind="organization",
+                amount=100_000 * n, paid_on=today_wib(), payee_kind="organization",
                 payee_name="Toko Sinar Jaya", purpose="Pipa PVC untuk air bersih", category="goods",
                 evidence=pdf(n), evidence_public=public))
             db.session.commit()

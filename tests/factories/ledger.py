@@ -43,3 +43,29 @@ def allow_changes(table: str, operation: str = "DELETE") -> None:
         db.session.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_no_change"))
     else:
         db.session.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_{operation.lower()}"))
+
+
+
+def cosign(size: int, signing_key: str, timestamp: int | None = None, corrupt: bool = False) -> str:
+    """Store a witness's cosignature of the stored checkpoint of `size`, as witnesses.push_one
+    would after the witness answered (signing_key: the witness's PRIVATE+KEY text). `corrupt`
+    stores one that carries another time than the one it signed, so it does not verify.
+    Returns the signature line."""
+    import base64
+
+    from ledger import checkpoints, cosignature, note
+    from ledger.models import LedgerCosignature
+
+    signer = cosignature.parse_witness_signing_key(signing_key)
+    text, _lines = note._split_note(checkpoints.get(db.session, size).note)
+    timestamp = timestamp or 1_780_000_000 + size
+    line = signer.cosign(text, timestamp)
+    if corrupt:
+        head, b64 = line.rstrip("\n").rsplit(" ", 1)
+        blob = bytearray(base64.b64decode(b64))
+        blob[4:12] = (timestamp + 1).to_bytes(8, "big")
+        line = f"{head} {base64.b64encode(bytes(blob)).decode()}\n"
+    db.session.add(LedgerCosignature(size=size, witness=signer.name, key_id=signer.key_id,
+                                     timestamp=timestamp, line=line))
+    db.session.commit()
+    return line

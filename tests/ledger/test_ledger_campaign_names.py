@@ -36,6 +36,22 @@ def test_ledger_tables_show_campaign_names_linking_to_their_ledger_pages(app, cl
     assert seq >= 0
 
 
+def test_an_entry_page_names_its_campaign_and_links_to_its_page_and_finances(app, client, monkeypatch):
+    from ledger import names
+    monkeypatch.setattr(names, "VERSION_SECONDS", 0)
+    public_id, slug, seq = _gift(app, title="Sumur untuk Kampung Sentani")
+    response = client.get(f"/ledger/entries/{seq}", headers=EN)
+    page = response.get_data(as_text=True)
+    assert f'Campaign: <a href="/campaigns/{public_id}/{slug}">Sumur untuk Kampung Sentani</a>' in page
+    assert f'<a href="/ledger/campaigns/{public_id}">its finances</a>' in page
+    with app.app_context():
+        campaign = db.session.scalar(db.select(Campaign).where(Campaign.public_id == public_id))
+        campaign.title = "Sumur bor untuk Kampung Sentani"
+        db.session.commit()
+    again = client.get(f"/ledger/entries/{seq}", headers={**EN, "If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 200 and "Sumur bor untuk Kampung Sentani" in again.get_data(as_text=True)
+
+
 def test_a_renamed_campaign_shows_its_new_name(app, client, monkeypatch):
     from ledger import names
     monkeypatch.setattr(names, "VERSION_SECONDS", 0)  # read the names' version on every request

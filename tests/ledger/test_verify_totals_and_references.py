@@ -4,6 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from amanah.extensions import db
+from campaigns.services import today_wib
 from donations.models import Donation, Refund
 from ledger import checkpoints, tree
 from ledger.models import CampaignTotal, LedgerEntry, LedgerHash
@@ -22,7 +23,7 @@ def _verify(app):
 
 def _record(campaign, amount: int, n: int) -> Disbursement:
     return disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
-        amount=amount, paid_on=disbursements.now_utc().date(), payee_kind="organization",
+        amount=amount, paid_on=today_wib(), payee_kind="organization",
         payee_name="Toko Maju", purpose="Pembelian alat tulis", category="goods", evidence=picture(n)))
 
 

@@ -16,6 +16,7 @@ from accounts.models import User
 from amanah.errors import ValidationError
 from amanah.extensions import db
 from campaigns.models import Campaign, CampaignIndicator
+from campaigns.services import today_wib
 from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry
 from reports import services
 from reports.models import ProgressReport
@@ -40,7 +41,7 @@ def world(app):
         db.session.add_all([wells, share])
         db.session.commit()
         spent = disbursements.record(campaign, campaign.treasurer, disbursements.DisbursementInput(
-            amount=200_000 * RP, paid_on=disbursements.now_utc().date(), payee_kind="organization",
+            amount=200_000 * RP, paid_on=today_wib(), payee_kind="organization",
             payee_name="Toko Maju", purpose="Pipa dan pompa", category="goods", evidence=picture(1)))
         db.session.commit()
         return {"campaign": campaign.public_id, "organizer": campaign.organizer_id,
