@@ -70,7 +70,8 @@ class IllegalTransition(UserError):
 
 
 def wants_json() -> bool:
-    if request.path.startswith(("/api/", "/webhooks/")):
+    # Machine files (/data/aggregates.json, /ledger/export.csv...) answer their clients in JSON too.
+    if request.path.startswith(("/api/", "/webhooks/")) or request.path.endswith((".json", ".csv")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     accepted = request.accept_mimetypes

@@ -245,7 +245,8 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     appender = _shared_appender.get() or storage.Appender(db.session)
     entry = appender.append(kind="donation", campaign=campaign.public_id, amount=amount,
                             currency=currency, donor=donor_commitment(donation.donor_secret),
-                            payment=intent["id"], memo=session.get("ledger_memo"))
+                            payment=intent["id"], memo=session.get("ledger_memo"),
+                            donor_key=donation.donor_identity)
     if fee > 0:
         appender.append(kind="fee", campaign=campaign.public_id, amount=-fee, currency=currency,
                         ref=entry.seq, payment=intent["id"],

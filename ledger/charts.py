@@ -113,3 +113,74 @@ def cumulative_chart(points: Sequence[Point], labels: Labels, *, axis_money: Cal
     parts.append(f'<text x="{middle + 34}" y="{legend_y}">{escape(labels.money_out)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _open_svg(element_id: str, width: int, height: int, title: str, desc: str) -> list[str]:
+    title_id, desc_id = f"{element_id}-title", f"{element_id}-desc"
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="ledger-chart" id="{escape(element_id)}" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-labelledby="{escape(title_id)} {escape(desc_id)}" font-size="12" fill="{TEXT_COLOUR}">',
+        f'<title id="{escape(title_id)}">{escape(title)}</title>',
+        f'<desc id="{escape(desc_id)}">{escape(desc)}</desc>',
+    ]
+
+
+def line_chart(values: Sequence[tuple[str, int]], *, title: str, desc: str, axis: Callable[[int], str],
+               element_id: str = "line-chart", width: int = 640, height: int = 260) -> str:
+    """One line over evenly spaced periods (months), `values` as (label, value) in order, with a y
+    grid from 0 and the first and last labels on the x axis; a single period is a dot."""
+    left, right, top, bottom = 96, 16, 16, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    parts = _open_svg(element_id, width, height, title, desc)
+    high = max([0, *(v for _label, v in values)])
+    low = min([0, *(v for _label, v in values)])
+    _, step = nice_ceiling(high - low)
+    base = math.floor(low / step) * step
+    ceiling = base + max(1, math.ceil((high - base) / step)) * step
+    y = _scale(base, ceiling, top + plot_h, top)
+    for value in range(base, ceiling + 1, step):
+        yy = _fmt(y(value))
+        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{yy}" y2="{yy}" stroke="{GRID_COLOUR}"/>')
+        parts.append(f'<text x="{left - 8}" y="{yy}" text-anchor="end" dominant-baseline="middle">'
+                     f'{escape(axis(value))}</text>')
+    if values:
+        x = _scale(0, max(1, len(values) - 1), left, left + plot_w)
+        coords = [(x(i) if len(values) > 1 else left + plot_w / 2, y(v))
+                  for i, (_label, v) in enumerate(values)]
+        if len(coords) > 1:
+            points = " ".join(f"{_fmt(xx)},{_fmt(yy)}" for xx, yy in coords)
+            parts.append(f'<polyline points="{points}" fill="none" stroke="{IN_COLOUR}" stroke-width="2.5" '
+                         'stroke-linejoin="round"/>')
+        if len(coords) <= 36:  # a dot per period while they stay apart
+            parts.extend(f'<circle cx="{_fmt(xx)}" cy="{_fmt(yy)}" r="3.5" fill="{IN_COLOUR}"/>'
+                         for xx, yy in coords)
+        axis_y = top + plot_h + 20
+        parts.append(f'<text x="{left}" y="{axis_y}" text-anchor="start">{escape(values[0][0])}</text>')
+        if len(values) > 1:
+            parts.append(f'<text x="{left + plot_w}" y="{axis_y}" text-anchor="end">'
+                         f'{escape(values[-1][0])}</text>')
+    parts.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="{TEXT_COLOUR}"/>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def bar_chart(values: Sequence[tuple[str, int]], *, title: str, desc: str, value_text: Callable[[int], str],
+              element_id: str = "bar-chart", width: int = 640, bar: int = 16) -> str:
+    """Horizontal bars from 0, one per (label, value), each with its label above it and its value
+    at its end: long names (provinces, categories) stay readable on a narrow screen."""
+    left, right, row = 8, 8, bar + 26
+    height = max(row, row * len(values)) + 8
+    parts = _open_svg(element_id, width, height, title, desc)
+    high = max([1, *(abs(v) for _label, v in values)])
+    scale = (width - left - right - 150) / high  # room for the value's text after the longest bar
+    for i, (label, value) in enumerate(values):
+        top = 4 + i * row
+        length = max(0.0, value * scale)
+        parts.append(f'<text x="{left}" y="{top + 12}">{escape(label)}</text>')
+        parts.append(f'<rect x="{left}" y="{top + 17}" width="{_fmt(length)}" height="{bar}" '
+                     f'fill="{IN_COLOUR}"/>')
+        parts.append(f'<text x="{_fmt(left + length + 6)}" y="{top + 17 + bar - 4}">'
+                     f'{escape(value_text(value))}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,27 @@ ONE_STATEMENT_ROWS = 16
 
 class LedgerError(RuntimeError):
     pass
+
+
+# Packages above the ledger that keep figures derived from each append in the same transaction
+# (opendata's aggregates by category, province and month) hand a listener over at init_app time,
+# as campaigns hands over its names (ledger.names): the ledger imports none of them.
+_LISTENERS = "ledger.append_listeners"
+
+
+def register_append_listener(app, listener) -> None:
+    """`listener(session, rows, donor_keys)` runs in every flush, in the appending transaction and
+    under the append lock, after the entries are written: `rows` are the flushed entries' column
+    values (seq, at, kind, campaign, amount, currency, ref, payment), `donor_keys` maps a donation's
+    seq to the donor identity its caller passed (never written to the ledger). If it raises, the
+    transaction fails with the append."""
+    listeners = app.extensions.setdefault(_LISTENERS, [])
+    if listener not in listeners:
+        listeners.append(listener)
+
+
+def _append_listeners() -> list:
+    return current_app.extensions.get(_LISTENERS, []) if has_app_context() else []
 
 
 @dataclass(frozen=True)
@@ -186,11 +208,15 @@ class Appender:
         self._entry_rows: list[dict] = []
         self._hash_rows: list[dict] = []
         self._totals: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+        self._donor_keys: dict[int, str] = {}
 
     def append(self, *, kind: str, campaign: str, amount: int, currency: str,
                at: dt.datetime | None = None, ref: int | None = None, memo: str | None = None,
                evidence: str | None = None, donor: str | None = None,
-               payment: str | None = None, files: list[str] | None = None) -> Appended:
+               payment: str | None = None, files: list[str] | None = None,
+               donor_key: str | None = None) -> Appended:
+        """`donor_key` names who gave (an account or an e-mail address), for the listeners that
+        count donors; it is never written to the ledger."""
         seq = self.size
         at = at or now_utc()
         entry = entries.build_entry(
@@ -218,6 +244,8 @@ class Appender:
         totals["donation_count"] += kind == "donation"
         totals["entry_count"] += 1
         totals["last_seq"] = seq
+        if donor_key is not None:
+            self._donor_keys[seq] = donor_key
         self.size, self.prev = seq + 1, leaf_hash
         if len(self._cache) > 4096:
             self._trim_cache()
@@ -246,9 +274,12 @@ class Appender:
                 self.session.execute(sa.insert(LedgerEntry), self._entry_rows)
                 self.session.execute(sa.insert(LedgerHash), self._hash_rows)
             self._apply_totals(first)
+            for listener in _append_listeners():
+                listener(self.session, self._entry_rows, self._donor_keys)
             _remember_edge(self.size, self.prev, self._cache)
         self._entry_rows, self._hash_rows = [], []
         self._totals.clear()
+        self._donor_keys = {}
 
     def _apply_totals(self, first: tuple | None = None) -> None:
         table = CampaignTotal.__table__

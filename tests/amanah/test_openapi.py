@@ -17,6 +17,7 @@ from amanah.extensions import db
 from campaigns import openapi as campaigns_openapi
 from ledger import checkpoints
 from ledger import openapi as ledger_openapi
+from opendata import openapi as opendata_openapi
 from tests.factories.giving import make_campaign
 from tests.factories.ledger import add, fill
 
@@ -32,6 +33,7 @@ def test_document_is_openapi_31_and_describes_every_api_route(app, client):
     routes = {openapi_path(rule.rule) for rule in app.url_map.iter_rules()
               if (rule.rule.startswith("/api/v1/") and rule.rule != openapi.DOCUMENT_PATH)
               or rule.endpoint.startswith("ledger.")
+              or rule.endpoint in ("opendata.aggregates_json", "opendata.aggregates_csv")
               or rule.endpoint in ("ledger_pages.export_csv", "ledger_pages.entry_proof_json",
                                    "ledger_pages.entry_proof_text")}
     assert routes and routes <= described, routes - described
@@ -90,7 +92,8 @@ def _negatable(item: dict) -> bool:
     return any(set(p["schema"]) - {"type"} or p["schema"].get("type") != "string" for p in parameters)
 
 
-OPERATIONS = [(path, mode) for path, item in sorted((ledger_openapi.PATHS | campaigns_openapi.PATHS).items())
+OPERATIONS = [(path, mode) for path, item in sorted((ledger_openapi.PATHS | campaigns_openapi.PATHS
+                                                     | opendata_openapi.PATHS).items())
               for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
               if mode is GenerationMode.POSITIVE or _negatable(item)]
 
