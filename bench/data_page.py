@@ -5,8 +5,9 @@
 The same setup as bench/donor_pages.py (whose helpers it uses): a throwaway PostgreSQL database
 with `flask demo` and N more ledger entries spread over the demo campaigns, `gunicorn -w 4`, wrk
 on /healthz (the baseline), /data as it first opens, /data filtered (donors in one category over a
-range of months) and /data/aggregates.json, with /campaigns/ (cached the same way) for comparison. Prints requests/s, each route's share of /healthz and
-its p99, then drops the database. Targets (issue 18): /data >= 40% of /healthz, p99 <= 50 ms.
+range of months) and /data/aggregates.json, with /campaigns/ (cached the same way) for
+comparison. Prints requests/s, each route's share of /healthz and its p99, then drops the database.
+Targets (issue 18): /data >= 40% of /healthz, p99 <= 50 ms.
 """
 from __future__ import annotations
 

@@ -45,10 +45,11 @@ def flask(env: dict, *args: str) -> str:
                           capture_output=True, text=True).stdout
 
 
-def wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
+def wrk(url: str, duration: int, connections: int, headers: dict | None = None) -> tuple[float, float]:
     """(requests/s, p99 in ms) of one wrk run; non-2xx answers fail the benchmark."""
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+    extra = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency",
+                          *extra, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         raise SystemExit(f"{url} answered errors:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -64,17 +65,15 @@ def get(url: str) -> tuple[str, bytes]:
 
 
 @contextmanager
-def demo_server(entries: int, label: str = "donor"):
+def demo_database(entries: int, label: str = "donor"):
     """A throwaway PostgreSQL database with `flask demo` and `entries` more ledger entries spread over
-    the demo campaigns, served by `gunicorn -w 4` (the README's production command, rate limits
-    off); yields (base address, the published campaigns' public ids). Stops gunicorn and drops the
-    database afterwards."""
+    the demo campaigns; yields (the environment to run the app with, the published campaigns'
+    public ids) and drops the database afterwards."""
     name = f"amanah_bench_{label}_{os.getpid()}"
     instance = Path(tempfile.mkdtemp(prefix="amanah-bench-"))
     env = {**os.environ, "DATABASE_URL": f"{PG}/{name}", "AMANAH_INSTANCE_PATH": str(instance),
            "RATELIMIT_ENABLED": "false", "REDIS_URL": ""}
     psql(f'CREATE DATABASE "{name}"')
-    gunicorn = None
     try:
         flask(env, "db", "upgrade")
         flask(env, "demo")
@@ -85,23 +84,38 @@ def demo_server(entries: int, label: str = "donor"):
         subprocess.run([sys.executable, str(ROOT / "bench/ledger_fill.py"), str(entries),
                         "--campaigns", ",".join(ids)], cwd=ROOT, env=env, check=True, capture_output=True)
         print(f"ledger filled with {entries:,} more entries in {time.monotonic() - started:.0f} s")
-        port = free_port()
-        gunicorn = subprocess.Popen([str(BIN / "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{port}",
-                                     "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
+        yield env, ids
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+@contextmanager
+def gunicorn_server(env: dict, workers: int = 4):
+    """`gunicorn -w N` (the README's production command) on a free loopback port; yields its address."""
+    port = free_port()
+    server = subprocess.Popen([str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                               "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(1200):
             try:
                 get(f"{base}/healthz")
                 break
             except OSError:
                 time.sleep(0.1)
-        yield base, ids
+        yield base
     finally:
-        if gunicorn is not None:
-            gunicorn.terminate()
-            gunicorn.wait(timeout=30)
-        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(instance, ignore_errors=True)
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@contextmanager
+def demo_server(entries: int, label: str = "donor"):
+    """demo_database served by `gunicorn -w 4` (rate limits off); yields (base address, the
+    published campaigns' public ids)."""
+    with demo_database(entries, label) as (env, ids), gunicorn_server(env) as base:
+        yield base, ids
 
 
 def measure(base: str, routes: dict[str, str], duration: int, connections: int, entries: int) -> None:

@@ -4,6 +4,7 @@ anonymous pages kept and revalidated by their ETags, and nothing of a signed-in 
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import os
 import re
 import shutil
@@ -34,30 +35,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def site_conf(listen: int, upstreams: list[int], cache: Path) -> str:
-    """deploy/nginx/amanah.conf with its SITE values replaced by this test's."""
-    text = CONF.read_text()
-    servers = [line for line in text.splitlines() if line.strip().startswith("server 127.0.0.1:")]
-    assert len(servers) == 2, "the reference configuration names two app servers"
-    text = text.replace(servers[0] + "\n", "".join(
-        re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", servers[0]) + "\n" for port in upstreams))
-    text = text.replace(servers[1] + "\n", "")
-    text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-    text = text.replace("/var/cache/nginx/amanah", str(cache))
-    text = text.replace("alias /srv/amanah/static/;", f"alias {ROOT / 'static'}/;")
-    for value in (f"127.0.0.1:{listen}", str(cache), str(ROOT / "static")):
-        assert value in text
-    return text
-
-
-def main_conf(workdir: Path, site: Path) -> str:
-    user = "user root;\n" if os.geteuid() == 0 else ""  # workers read the test's temporary files
-    temp = "\n".join(f"    {name}_temp_path {workdir / name};"
-                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return (f"{user}worker_processes 1;\npid {workdir / 'nginx.pid'};\n"
-            f"error_log {workdir / 'error.log'} warn;\nevents {{ worker_connections 64; }}\n"
-            f"http {{\n    include /etc/nginx/mime.types;\n    access_log off;\n{temp}\n"
-            f"    include {site};\n}}\n")
+def _render_module():
+    """deploy/nginx/render.py, which fills amanah.conf's SITE: lines (deploy/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("amanah_nginx_render", ROOT / "deploy/nginx/render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class AppServer:
@@ -92,13 +75,11 @@ def site(databases, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("nginx")
     url = databases.fresh()
     servers = [AppServer(url, workdir / f"instance-{n}") for n in (1, 2)]
-    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "cache"):
-        (workdir / name).mkdir()
     port = free_port()
-    site_file = workdir / "amanah.conf"
-    site_file.write_text(site_conf(port, [s.port for s in servers], workdir / "cache"))
-    main = workdir / "nginx.conf"
-    main.write_text(main_conf(workdir, site_file))
+    render = _render_module()
+    site_text = render.site(f"127.0.0.1:{port}", [f"127.0.0.1:{s.port}" for s in servers],
+                            ROOT / "static", workdir / "cache")
+    main = render.standalone(workdir, site_text)
     check = subprocess.run([NGINX, "-t", "-c", str(main)], check=False, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     nginx = subprocess.Popen([NGINX, "-c", str(main), "-g", "daemon off;"])
