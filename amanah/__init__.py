@@ -20,7 +20,7 @@ from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
 # Each may expose init_app(app); listed here so the wiring never imports a package's views itself.
 DOMAIN_PACKAGES: tuple[str, ...] = (
     "accounts", "organizations", "donations", "documents", "treasury", "ledger.blueprints", "campaigns",
-    "reports",
+    "reports", "maps",
 )
 
 # Libraries whose INFO lines describe their own progress, not the app's: WeasyPrint logs seven

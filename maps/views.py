@@ -1,0 +1,143 @@
+"""The map of Indonesia, "nearest to me", and organizations' service points. Thin views."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+
+from accounts.permissions import Action, permission_required
+from amanah.errors import UserError, ValidationError, error_response
+from amanah.extensions import db
+from campaigns import categories, page_cache
+from campaigns.services import today_wib
+from ledger import queries
+from maps import boundaries, forms, geo, nearest, page, params, services
+from organizations import services as organizations
+
+bp = Blueprint("maps", __name__)
+INVALID = 422
+
+
+def _bad(exc: UserError):
+    return error_response(400, f"{exc.field}: {exc.message}", field=exc.field)
+
+
+@bp.get("/map")
+def index():
+    try:
+        chosen = params.parse_map(request.args)
+    except UserError as exc:
+        return _bad(exc)
+    # Money moved, a campaign changed, a point added or a day passed: the page shows it at once.
+    version = (queries.head().size, queries.names_version(), services.points_version(), today_wib())
+    return page_cache.cached(version, lambda: render_template("maps/map.html", **page.map_context(chosen)))
+
+
+@bp.get("/map/nearest")
+def near():
+    try:
+        asked = params.parse_near(request.args)
+    except UserError as exc:
+        return _bad(exc)
+    context = {"asked": asked, "categories": categories.choices(), "towns": geo.towns()}
+    lat, lon, town = asked.lat, asked.lon, None
+    if lat is None and asked.place:
+        matches = geo.find_towns(asked.place)
+        if not matches:
+            return render_template("maps/nearest.html", unknown_place=True, **context), 404
+        town = matches[0]
+        lat, lon = town.lat, town.lon
+    if lat is not None:
+        points, _read = nearest.nearest_points(lat, lon, asked.category)
+        found_campaigns, _read = nearest.nearest_campaigns(lat, lon, asked.category)
+        context.update(points=points, campaigns=found_campaigns, town=town, lat=lat, lon=lon)
+    return render_template("maps/nearest.html", **context)
+
+
+# ---- an organization's service points ----
+
+def _org(slug: str):
+    return organizations.get_by_slug(slug)
+
+
+def _point(slug: str, point_id: int):
+    point = services.point_of(_org(slug), point_id)
+    if point is None:
+        abort(404)  # another organization's point is none of this one's
+    return point
+
+
+def _attach(form, errors: dict[str, str]):
+    for name, message in errors.items():
+        if name in form:
+            form[name].errors = [*form[name].errors, message]
+    return form
+
+
+def _form_page(org, form, point=None, status=200):
+    return render_template("maps/point_form.html", org=org, form=form, point=point,
+                           width=boundaries.width(), height=boundaries.height(),
+                           outlines=boundaries.drawn(), projection=boundaries.projection()), status
+
+
+@bp.get("/organizations/<slug>/service-points")
+@permission_required(Action.MANAGE_SERVICE_POINTS, _org)
+def points(slug: str):
+    org = _org(slug)
+    return render_template("maps/points.html", org=org, points=services.points_of(org),
+                           delete_form=FlaskForm())
+
+
+@bp.route("/organizations/<slug>/service-points/new", methods=["GET", "POST"])
+@permission_required(Action.MANAGE_SERVICE_POINTS, _org)
+def create(slug: str):
+    org = _org(slug)
+    form = forms.ServicePointForm(funding=services.funding_choices(org))
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return _form_page(org, form, status=400 if "csrf_token" in form.errors else INVALID)
+        try:
+            services.create_point(org, form.to_input())
+        except ValidationError as exc:
+            db.session.rollback()
+            return _form_page(_org(slug), _attach(form, exc.errors), status=INVALID)
+        db.session.commit()
+        flash(_("The service point is on the map."), "success")
+        return redirect(url_for("maps.points", slug=slug), code=303)
+    return _form_page(org, form)
+
+
+@bp.route("/organizations/<slug>/service-points/<int:point_id>/edit", methods=["GET", "POST"])
+@permission_required(Action.MANAGE_SERVICE_POINTS, _org)
+def edit(slug: str, point_id: int):
+    point = _point(slug, point_id)
+    org = point.organization
+    funding = services.funding_choices(org)
+    if request.method == "GET":
+        form = forms.ServicePointForm(obj=point, formdata=None, funding=funding,
+                                      latitude=f"{point.latitude:.6f}", longitude=f"{point.longitude:.6f}",
+                                      campaigns=[c.id for c in point.campaigns])
+        return _form_page(org, form, point)
+    form = forms.ServicePointForm(funding=funding)
+    if not form.validate_on_submit():
+        return _form_page(org, form, point, status=400 if "csrf_token" in form.errors else INVALID)
+    try:
+        services.update_point(point, form.to_input())
+    except ValidationError as exc:
+        db.session.rollback()
+        return _form_page(_org(slug), _attach(form, exc.errors), _point(slug, point_id), status=INVALID)
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("maps.points", slug=slug), code=303)
+
+
+@bp.post("/organizations/<slug>/service-points/<int:point_id>/delete")
+@permission_required(Action.MANAGE_SERVICE_POINTS, _org)
+def delete(slug: str, point_id: int):
+    point = _point(slug, point_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    services.delete_point(point)
+    db.session.commit()
+    flash(_("The service point is removed from the map."), "success")
+    return redirect(url_for("maps.points", slug=slug), code=303)
