@@ -8,6 +8,7 @@ province elsewhere can replace its body without the map changing.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -108,7 +109,8 @@ def shades(values: Iterable[int]) -> list[Shade]:
                 continue
             low = found[-1].high + 1
         found.append(Shade(len(found) + 1, low, high))
-    return found
+    # Fewer groups than shades (few provinces with money yet): spread them so the most is darkest.
+    return [dataclasses.replace(s, level=math.ceil(s.level * CLASSES / len(found))) for s in found]
 
 
 def level_of(value: int, ranges: list[Shade]) -> int:

@@ -56,7 +56,7 @@ def near():
 
 # ---- an organization's service points ----
 
-def _org(slug: str):
+def _org(slug: str, **_ignored):
     return organizations.get_by_slug(slug)
 
 
