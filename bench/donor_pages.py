@@ -13,6 +13,7 @@ database. Targets (issue 15): /campaigns/ and a campaign page >= 40% of /healthz
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -62,15 +63,15 @@ def get(url: str) -> tuple[str, bytes]:
         return response.url, response.read()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entries", type=int, default=100_000)
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=8)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def demo_server(entries: int, label: str = "donor"):
+    """The README's production command (gunicorn -w 4, rate limits off) on a throwaway PostgreSQL
+    database with the demo data and `entries` more ledger entries spread over the published demo
+    campaigns; yields (base address, the published campaigns' public ids), then stops gunicorn
+    and drops the database."""
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
-    name = f"amanah_bench_donor_{os.getpid()}"
+    name = f"amanah_bench_{label}_{os.getpid()}"
     instance = Path(tempfile.mkdtemp(prefix="amanah-bench-"))
     env = {**os.environ, "DATABASE_URL": f"{PG}/{name}", "AMANAH_INSTANCE_PATH": str(instance),
            "RATELIMIT_ENABLED": "false", "REDIS_URL": ""}
@@ -83,9 +84,9 @@ def main() -> None:
                               "SELECT public_id FROM campaigns WHERE status = 'published' ORDER BY id"],
                              capture_output=True, text=True, check=True).stdout.split()
         started = time.monotonic()
-        subprocess.run([sys.executable, str(ROOT / "bench/ledger_fill.py"), str(args.entries),
+        subprocess.run([sys.executable, str(ROOT / "bench/ledger_fill.py"), str(entries),
                         "--campaigns", ",".join(ids)], cwd=ROOT, env=env, check=True, capture_output=True)
-        print(f"ledger filled with {args.entries:,} more entries in {time.monotonic() - started:.0f} s")
+        print(f"ledger filled with {entries:,} more entries in {time.monotonic() - started:.0f} s")
         port = free_port()
         gunicorn = subprocess.Popen([str(BIN / "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{port}",
                                      "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
@@ -96,26 +97,41 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        campaign, _ = get(f"{base}/campaigns/{ids[0]}")  # redirected to its canonical address
-        routes = {"/healthz": "/healthz", "/": "/", "/campaigns/": "/campaigns/",
-                  "campaign page": campaign.removeprefix(base), "/ledger": "/ledger",
-                  "ledger entry": f"/ledger/entries/{args.entries // 2}"}
-        for path in routes.values():  # warm every worker's caches
-            for _ in range(8):
-                get(base + path)
-        results = {label: wrk(base + path, args.duration, args.connections) for label, path in routes.items()}
-        hello = results["/healthz"][0]
-        print(f"wrk -c {args.connections} -d {args.duration}s against gunicorn -w 4, "
-              f"{args.entries:,}-entry PostgreSQL ledger:")
-        for label, (rps, p99) in results.items():
-            share = "" if label == "/healthz" else f"  {100 * rps / hello:5.1f}% of /healthz"
-            print(f"  {label:<14} {rps:8.0f} req/s  p99 {p99:6.1f} ms{share}")
+        yield base, ids
     finally:
         if gunicorn is not None:
             gunicorn.terminate()
             gunicorn.wait(timeout=30)
         psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(instance, ignore_errors=True)
+
+
+def measure(base: str, routes: dict[str, str], duration: int, connections: int, entries: int) -> None:
+    """Warm every worker on each route, run wrk on each in turn, print req/s, share of /healthz
+    (routes must include it) and p99."""
+    for path in routes.values():  # warm every worker's caches
+        for _ in range(8):
+            get(base + path)
+    results = {label: wrk(base + path, duration, connections) for label, path in routes.items()}
+    hello = results["/healthz"][0]
+    print(f"wrk -c {connections} -d {duration}s against gunicorn -w 4, {entries:,}-entry PostgreSQL ledger:")
+    for label, (rps, p99) in results.items():
+        share = "" if label == "/healthz" else f"  {100 * rps / hello:5.1f}% of /healthz"
+        print(f"  {label:<14} {rps:8.0f} req/s  p99 {p99:6.1f} ms{share}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    with demo_server(args.entries) as (base, ids):
+        campaign, _ = get(f"{base}/campaigns/{ids[0]}")  # redirected to its canonical address
+        routes = {"/healthz": "/healthz", "/": "/", "/campaigns/": "/campaigns/",
+                  "campaign page": campaign.removeprefix(base), "/ledger": "/ledger",
+                  "ledger entry": f"/ledger/entries/{args.entries // 2}"}
+        measure(base, routes, args.duration, args.connections, args.entries)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ class Bounds:
     def contains(self, lat: float, lon: float) -> bool:
         return self.south <= lat <= self.north and self.west <= lon <= self.east
 
+    def grown(self, degrees: float) -> Bounds:
+        return Bounds(self.south - degrees, self.north + degrees, self.west - degrees, self.east + degrees)
+
 
 # Indonesia with a margin around its outermost islands (Weh 5.9 N, Rote/Ndana 11.0 S, Sabang 95.0 E,
 # the border with Papua New Guinea 141.0 E).
@@ -77,8 +80,9 @@ def distance_to_box_km(lat: float, lon: float, box: Bounds) -> float:
     nearest_lat = min(max(lat, box.south), box.north)
     nearest_lon = min(max(lon, box.west), box.east)
     # Along a meridian the clamped point is the nearest; across, a parallel bends toward the pole,
-    # so the true nearest point can be a little closer: take off a margin to stay a lower bound.
-    return max(0.0, distance_km(lat, lon, nearest_lat, nearest_lon) * 0.98 - 1.0)
+    # so the true nearest point can be a little closer; and a point may lie up to ~5 km outside its
+    # province's box (maps.services.PROVINCE_MARGIN): take off margins to stay a lower bound.
+    return max(0.0, distance_km(lat, lon, nearest_lat, nearest_lon) * 0.98 - 10.0)
 
 
 def fold(text: str) -> str:

@@ -1,7 +1,7 @@
 """Nearest to me: the service points and open campaigns nearest a position, by great-circle
-distance, reading one province at a time, nearest province first, and stopping as soon as no
-province left can hold anything nearer than what was found (so a visitor in Jakarta never causes
-Papua's points to be read).
+distance, reading the provinces nearest first, a few per query (1, 2, 4, ...), and stopping as
+soon as no province left can hold anything nearer than what was found (so a visitor in Jakarta
+never causes Papua's points to be read).
 
 Campaigns have a town, not coordinates: a campaign is placed at its town when the bundled town
 list knows it in the campaign's province, else at the province's largest town (`approximate`).
@@ -36,23 +36,25 @@ def _province_order(lat: float, lon: float) -> list[tuple[float, str]]:
 
 
 def _nearest(lat: float, lon: float, limit: int, read) -> tuple[list[Found], int]:
-    """`read(code)` gives the Founds of one province; returns the nearest `limit` and how many
-    provinces were read."""
+    """`read(codes)` gives the Founds of some provinces (one query); provinces are read nearest
+    first in batches of 1, 2, 4, ... until none left can hold anything nearer than the `limit`th
+    found. Returns the nearest `limit` and how many provinces were read."""
+    order = _province_order(lat, lon)
     found: list[Found] = []
-    read_count = 0
-    for bound, code in _province_order(lat, lon):
-        if len(found) >= limit and found[limit - 1].km <= bound:
+    start, batch = 0, 1
+    while start < len(order):
+        if len(found) >= limit and found[limit - 1].km <= order[start][0]:
             break
-        found.extend(read(code))
-        read_count += 1
+        found.extend(read([code for _bound, code in order[start:start + batch]]))
         found.sort(key=lambda f: f.km)
-    return found[:limit], read_count
+        start, batch = start + batch, batch * 2
+    return found[:limit], min(start, len(order))
 
 
 def nearest_points(lat: float, lon: float, category: str | None = None,
                    limit: int = LIMIT) -> tuple[list[Found], int]:
-    def read(code: str) -> list[Found]:
-        query = (sa.select(ServicePoint).where(ServicePoint.province == code)
+    def read(codes: list[str]) -> list[Found]:
+        query = (sa.select(ServicePoint).where(ServicePoint.province.in_(codes))
                  .options(selectinload(ServicePoint.campaigns)))
         if category is not None:
             query = query.where(ServicePoint.category == category)
@@ -70,8 +72,9 @@ def campaign_position(campaign: Campaign) -> tuple[float, float, bool]:
 
 def nearest_campaigns(lat: float, lon: float, category: str | None = None,
                       limit: int = LIMIT) -> tuple[list[Found], int]:
-    def read(code: str) -> list[Found]:
-        query = (sa.select(Campaign).where(Campaign.region == code, Campaign.status == Status.PUBLISHED.value,
+    def read(codes: list[str]) -> list[Found]:
+        query = (sa.select(Campaign).where(Campaign.region.in_(codes),
+                                           Campaign.status == Status.PUBLISHED.value,
                                            Campaign.deadline >= today_wib())
                  .options(lazyload(Campaign.organizer)))
         if category is not None:

@@ -19,7 +19,7 @@ from amanah.text import has_control_characters, one_line
 from campaigns import categories, regions
 from campaigns.lifecycle import Status
 from campaigns.models import Campaign
-from maps import geo
+from maps import boundaries, geo
 from maps.models import (
     ADDRESS_MAX,
     CITY_MAX,
@@ -31,6 +31,9 @@ from maps.models import (
 from organizations.models import Organization
 
 # A point may name the organization's campaigns that are being, or were, raised for.
+# How far (degrees, ~5 km) outside a province's outline box a point may lie: the outlines are
+# simplified, and a point on a small island left off the map is still in its province.
+PROVINCE_MARGIN = 0.05
 FUNDING_STATUSES = (Status.DRAFT.value, Status.SUBMITTED.value, Status.PUBLISHED.value, Status.CLOSED.value)
 
 
@@ -87,6 +90,11 @@ def _check(org: Organization, data: ServicePointInput) -> tuple[dict, dict[str, 
             clean[field] = geo.parse_degrees(getattr(data, field), field, low, high)
         except UserError as exc:
             errors[field] = str(exc.message)
+    if "province" not in errors and "latitude" in clean and "longitude" in clean \
+            and not boundaries.extent(clean["province"]).grown(PROVINCE_MARGIN).contains(
+                clean["latitude"], clean["longitude"]):
+        errors["province"] = str(_l("The coordinates lie outside %(province)s: check them, or the province.",
+                                    province=regions.name(clean["province"])))
     allowed = {c.id: c for c in funding_choices(org)}
     wanted = list(dict.fromkeys(data.campaign_ids))
     if any(i not in allowed for i in wanted):

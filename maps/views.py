@@ -39,14 +39,24 @@ def near():
         asked = params.parse_near(request.args)
     except UserError as exc:
         return _bad(exc)
-    context = {"asked": asked, "categories": categories.choices(), "towns": geo.towns()}
-    lat, lon, town = asked.lat, asked.lon, None
-    if lat is None and asked.place:
+    town = None
+    if asked.lat is None and asked.place:
         matches = geo.find_towns(asked.place)
         if not matches:
-            return render_template("maps/nearest.html", unknown_place=True, **context), 404
+            return render_template("maps/nearest.html", unknown_place=True, **_near_context(asked)), 404
         town = matches[0]
-        lat, lon = town.lat, town.lon
+    # A point or campaign added or changed, or a day passed (deadlines): the page shows it at once.
+    version = (services.points_version(), queries.names_version(), today_wib())
+    return page_cache.cached(version, lambda: _near_page(asked, town))
+
+
+def _near_context(asked: params.NearParams) -> dict:
+    return {"asked": asked, "categories": categories.choices(), "towns": geo.towns()}
+
+
+def _near_page(asked: params.NearParams, town: geo.Town | None) -> str:
+    context = _near_context(asked)
+    lat, lon = (town.lat, town.lon) if town else (asked.lat, asked.lon)
     if lat is not None:
         points, _read = nearest.nearest_points(lat, lon, asked.category)
         found_campaigns, _read = nearest.nearest_campaigns(lat, lon, asked.category)

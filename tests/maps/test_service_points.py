@@ -75,6 +75,8 @@ def test_a_point_is_registered_with_its_own_organizations_campaigns(app, world):
     (dict(latitude="nan", longitude="inf"), {"latitude", "longitude"}),
     (dict(name="", category="sport", province="99"), {"name", "category", "province"}),
     (dict(contact="x" * 201, opening_hours="\x07"), {"contact", "opening_hours"}),
+    (dict(province="94"), {"province"}),  # Sleman's coordinates are not in Papua
+    (dict(latitude="110.4269", longitude="-7.7156"), {"latitude", "longitude"}),  # swapped
 ])
 def test_bad_points_name_the_fields_and_save_nothing(app, world, changes, fields):
     with app.app_context():
