@@ -1,7 +1,7 @@
 """The map of Indonesia, "nearest to me", and organizations' service points. Thin views."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
@@ -43,11 +43,19 @@ def near():
     if asked.lat is None and asked.place:
         matches = geo.find_towns(asked.place)
         if not matches:
-            return render_template("maps/nearest.html", unknown_place=True, **_near_context(asked)), 404
+            return _may_locate(make_response(
+                render_template("maps/nearest.html", unknown_place=True, **_near_context(asked)), 404))
         town = matches[0]
     # A point or campaign added or changed, or a day passed (deadlines): the page shows it at once.
     version = (services.points_version(), queries.names_version(), today_wib())
-    return page_cache.cached(version, lambda: _near_page(asked, town))
+    return _may_locate(make_response(page_cache.cached(version, lambda: _near_page(asked, town))))
+
+
+def _may_locate(response):
+    """This page alone may ask the browser for its position (the site's policy refuses it elsewhere:
+    amanah/security.py), and only for our own script."""
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(self), payment=()"
+    return response
 
 
 def _near_context(asked: params.NearParams) -> dict:

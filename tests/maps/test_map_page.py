@@ -2,6 +2,7 @@
 from the running totals per province and category, the page and its table, and bad filters."""
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -90,7 +91,7 @@ def test_shades_split_the_values_into_ordered_ranges():
     ranges = figures.shades([0, 0, 5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560])
     assert [r.level for r in ranges] == [1, 2, 3, 4, 5]
     assert ranges[0].low == 5 and ranges[-1].high == 2560
-    assert all(a.high < b.low for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a.high < b.low for a, b in itertools.pairwise(ranges))
     assert figures.level_of(0, ranges) == 0 and figures.level_of(2560, ranges) == 5
     assert figures.shades([0, 0]) == [] and [r.level for r in figures.shades([7, 7, 7])] == [5]
     assert [r.level for r in figures.shades([1, 2, 3])] == [2, 4, 5]
@@ -101,7 +102,8 @@ def test_the_map_links_each_province_to_its_campaigns_with_its_figures(app, fund
     page = client_for(app, None, language).get("/map").get_data(as_text=True)
     assert page.count('class="province shade-') == 33
     assert 'href="/campaigns/?region=34"' in page
-    yogya = re.search(r'href="/campaigns/\?region=34" class="province shade-(\d)">\s*<title>([^<]*)</title>', page)
+    yogya = re.search(r'href="/campaigns/\?region=34" class="province shade-(\d)">\s*<title>([^<]*)</title>',
+                      page)
     assert yogya and yogya.group(1) == "5"  # the most raised
     assert "DI Yogyakarta" in yogya.group(2) and "6.950.000" in yogya.group(2).replace(",", ".")
     # Papua's outline carries the four provinces that share it, each with its own figures.

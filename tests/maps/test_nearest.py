@@ -53,7 +53,8 @@ def test_towns_are_found_by_their_everyday_names():
 def placed(app):
     with app.app_context():
         organizer = make_user(None, "organizer")
-        org = organizations.create_organization(organizer, organizations.OrganizationInput(name="Relawan", **ORG))
+        org = organizations.create_organization(organizer,
+                                                organizations.OrganizationInput(name="Relawan", **ORG))
         for name, category, province, lat, lon in PLACES:
             services.create_point(org, services.ServicePointInput(
                 name=name, category=category, address="Jl. Contoh", city="Kota", province=province,
@@ -91,6 +92,8 @@ def test_the_page_answers_a_town_a_position_and_refuses_bad_ones(app, placed):
     client = client_for(app, None, "en")
     page = client.get("/map/nearest").get_data(as_text=True)
     assert 'list="towns"' in page and "js/near-me.js" in page and 'id="use-position" hidden' in page
+    assert "geolocation=(self)" in client.get("/map/nearest").headers["Permissions-Policy"]
+    assert "geolocation=()" in client.get("/map").headers["Permissions-Policy"]
     page = client.get("/map/nearest?place=Jakarta").get_data(as_text=True)
     assert page.index("Taman Baca Menteng") < page.index("Klinik Bogor") < page.index("Puskesmas Sentani")
     assert "Distances from Jakarta (DKI Jakarta)" in page
