@@ -34,8 +34,8 @@ def world(app):
         }
         orgs = {}
         for key, owner in (("own", "organizer"), ("other", "other_organizer")):
-            org = organizations.create_organization(
-                db.session.get(User, people[owner]), organizations.OrganizationInput(name=f"Yayasan {key}", **ORG))
+            profile = organizations.OrganizationInput(name=f"Yayasan {key}", **ORG)
+            org = organizations.create_organization(db.session.get(User, people[owner]), profile)
             organizations.add_member(org, db.session.get(User, people["treasurer"]).email, "treasurer")
             orgs[key] = org.slug
         db.session.commit()
