@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from accounts.permissions import Action, permission_required
-from amanah.errors import UserError, ValidationError, error_response
+from amanah.errors import UserError, ValidationError, error_response, wants_json
 from amanah.extensions import db
 from campaigns import categories, page_cache
 from campaigns.services import today_wib
@@ -42,9 +42,11 @@ def near():
     town = None
     if asked.lat is None and asked.place:
         matches = geo.find_towns(asked.place)
-        if not matches:
+        if not matches:  # refused like any bad filter: 400, the form saying which field and why
+            if wants_json():
+                return error_response(400, f"place: {_('Unknown town.')}", field="place")
             return _may_locate(make_response(
-                render_template("maps/nearest.html", unknown_place=True, **_near_context(asked)), 404))
+                render_template("maps/nearest.html", unknown_place=True, **_near_context(asked)), 400))
         town = matches[0]
     # A point or campaign added or changed, or a day passed (deadlines): the page shows it at once.
     version = (services.points_version(), queries.names_version(), today_wib())

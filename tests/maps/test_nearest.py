@@ -100,7 +100,10 @@ def test_the_page_answers_a_town_a_position_and_refuses_bad_ones(app, placed):
     page = client.get("/map/nearest?lat=-2.57&lon=140.51&category=health").get_data(as_text=True)
     assert page.index("Puskesmas Sentani") < page.index("Posyandu Sleman")
     assert "Taman Baca Menteng" not in page
-    assert client.get("/map/nearest?place=Atlantis").status_code == 404
+    unknown = client.get("/map/nearest?place=Atlantis")
+    assert unknown.status_code == 400 and 'aria-invalid="true"' in unknown.get_data(as_text=True)
+    assert client.get("/map/nearest?place=Atlantis", headers={"Accept": "application/json"}).get_json() == {
+        "error": "place: Unknown town.", "field": "place"}
     for query, field in [("lat=40.7&lon=-74", "lat"), ("lat=-6.2&lon=east", "lon"), ("lat=-6.2", "lon"),
                          ("category=sport&place=Jakarta", "category"), ("place=" + "x" * 81, "place")]:
         response = client.get(f"/map/nearest?{query}", headers={"Accept": "application/json"})
