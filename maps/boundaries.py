@@ -76,15 +76,27 @@ def sharing(code: str) -> list[str]:
     return [code, *(c for c, s in shapes().items() if s.shares_with == code)]
 
 
-_NUMBERS = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)")
+
+
+def _points(path: str):
+    """The absolute points of a path written as "M x y l dx dy dx dy ... z" rings (make_map_data)."""
+    for ring in path.split("M")[1:]:
+        start, _l, steps = ring.rstrip("z").partition("l")
+        x, y = (float(n) for n in _NUMBER.findall(start))
+        yield x, y
+        numbers = [float(n) for n in _NUMBER.findall(steps)]
+        for dx, dy in zip(numbers[0::2], numbers[1::2], strict=True):
+            x, y = x + dx, y + dy
+            yield x, y
 
 
 @functools.cache
 def extent(code: str) -> Bounds:
     """The smallest box of latitudes and longitudes around the province's outline (the shared
     outline's, for the provinces that share one)."""
-    numbers = [float(n) for n in _NUMBERS.findall(shapes()[code].path)]
-    xs, ys = numbers[0::2], numbers[1::2]
+    points = list(_points(shapes()[code].path))
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
     north, west = unproject(min(xs), min(ys))
     south, east = unproject(max(xs), max(ys))
     return Bounds(south=south, north=north, west=west, east=east)

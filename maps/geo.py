@@ -80,9 +80,9 @@ def distance_to_box_km(lat: float, lon: float, box: Bounds) -> float:
     nearest_lat = min(max(lat, box.south), box.north)
     nearest_lon = min(max(lon, box.west), box.east)
     # Along a meridian the clamped point is the nearest; across, a parallel bends toward the pole,
-    # so the true nearest point can be a little closer; and a point may lie up to ~5 km outside its
+    # so the true nearest point can be a little closer; and a point may lie up to ~28 km outside its
     # province's box (maps.services.PROVINCE_MARGIN): take off margins to stay a lower bound.
-    return max(0.0, distance_km(lat, lon, nearest_lat, nearest_lon) * 0.98 - 10.0)
+    return max(0.0, distance_km(lat, lon, nearest_lat, nearest_lon) * 0.98 - 30.0)
 
 
 def fold(text: str) -> str:

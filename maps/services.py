@@ -31,9 +31,9 @@ from maps.models import (
 from organizations.models import Organization
 
 # A point may name the organization's campaigns that are being, or were, raised for.
-# How far (degrees, ~5 km) outside a province's outline box a point may lie: the outlines are
-# simplified, and a point on a small island left off the map is still in its province.
-PROVINCE_MARGIN = 0.05
+# How far (degrees, ~28 km) outside a province's outline box a point may lie: the outlines are
+# simplified and leave off the smallest islands, whose points are still in their province.
+PROVINCE_MARGIN = 0.25
 FUNDING_STATUSES = (Status.DRAFT.value, Status.SUBMITTED.value, Status.PUBLISHED.value, Status.CLOSED.value)
 
 

@@ -144,18 +144,36 @@ def _project(lon: float, lat: float, west: float, north: float, scale: float, co
     return round((lon - west) * cos0 * scale, 1), round((north - lat) * scale, 1)
 
 
+def _number(tenths: int) -> str:
+    """A coordinate in tenths of a unit, as short as SVG allows: 12.5, .5, -.5, 3."""
+    sign = "-" if tenths < 0 else ""
+    whole, tenth = divmod(abs(tenths), 10)
+    return sign + (str(whole) if whole else "") + (f".{tenth}" if tenth else "" if whole else "0")
+
+
+def _pair(x: int, y: int) -> str:
+    text_y = _number(y)
+    return _number(x) + ("" if text_y.startswith("-") else " ") + text_y
+
+
 def _path(geometry, frame) -> str:
+    """Each ring as an absolute move and relative lines ("M x y l dx dy dx dy ... z"), in tenths
+    computed on whole tenths so that no rounding error adds up along a ring."""
     polygons = geometry.geoms if isinstance(geometry, MultiPolygon) else [geometry]
     parts = []
     for polygon in polygons:
         for ring in [polygon.exterior, *polygon.interiors]:
             points = []
             for lon, lat in ring.coords[:-1]:
-                xy = _project(lon, lat, *frame)
+                x, y = _project(lon, lat, *frame)
+                xy = (round(x * 10), round(y * 10))
                 if not points or points[-1] != xy:
                     points.append(xy)
             if len(points) >= 3:
-                parts.append("M" + "L".join(f"{x:g} {y:g}" for x, y in points) + "Z")
+                steps = [_pair(bx - ax, by - ay) for (ax, ay), (bx, by) in zip(points, points[1:])]
+                joined = "".join(step if step.startswith("-") or i == 0 else " " + step
+                                 for i, step in enumerate(steps))
+                parts.append(f"M{_pair(*points[0])}l{joined}z")
     return "".join(parts)
 
 

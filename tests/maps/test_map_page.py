@@ -21,7 +21,7 @@ def test_every_one_of_the_38_bps_codes_has_a_shape_or_shares_a_stated_outline():
     shapes = boundaries.shapes()
     assert list(shapes) == list(regions.CODES) and len(shapes) == 38
     for code, shape in shapes.items():
-        assert shape.path.startswith("M") and shape.path.endswith("Z")
+        assert shape.path.startswith("M") and shape.path.endswith("z")
         assert shape.shares_with == SHARED.get(code)
         if shape.shares_with:
             assert shapes[shape.shares_with].shares_with is None  # shares a drawn outline
