@@ -4,10 +4,11 @@
 
 The same world as bench/donor_pages.py (whose `demo_server` and `measure` it uses): a throwaway
 PostgreSQL database with the demo data (service points included) and N more ledger entries spread
-over the demo campaigns, served by `gunicorn -w 4`. Drives /healthz (the baseline), /map, /map
-shaded by active health campaigns, and "nearest to me" from a town, each for the same time and
-connections (and /campaigns/, another cached page, for comparison); prints requests/s, each route's share of /healthz and its p99, then drops the
-database. Targets (issue 18): /map >= 40% of /healthz, p99 <= 50 ms.
+over the demo campaigns, served by `gunicorn -w 4`. Drives /healthz (the baseline), /campaigns/
+(another cached page, for comparison), /map, /map shaded by active health campaigns, and "nearest
+to me" from a town, each for the same time and connections; prints requests/s, each route's share
+of /healthz and its p99, then drops the database. Targets (issue 18): /map >= 40% of /healthz,
+p99 <= 50 ms.
 """
 from __future__ import annotations
 

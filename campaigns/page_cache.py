@@ -25,8 +25,12 @@ MAX_PAGES = 512
 _lock = threading.Lock()
 
 
-def cached(version: tuple, render: Callable[[], str]) -> str:
-    seconds = current_app.config.get("CAMPAIGN_PAGE_CACHE_SECONDS", 0)
+def cached(version: tuple, render: Callable[[], str], seconds: float | None = None) -> str:
+    """`render()`, or what it gave for the same page and version within CAMPAIGN_PAGE_CACHE_SECONDS
+    (or `seconds`, for a page whose version says everything it shows; 0 in the configuration
+    still turns the cache off)."""
+    configured = current_app.config.get("CAMPAIGN_PAGE_CACHE_SECONDS", 0)
+    seconds = configured if seconds is None or configured <= 0 else seconds
     if seconds <= 0 or not can_share():
         return render()
     key = (request.full_path, request.script_root, current_locale(), version)

@@ -16,6 +16,7 @@ from organizations import services as organizations
 
 bp = Blueprint("maps", __name__)
 INVALID = 422
+MAP_CACHE_SECONDS = 300
 
 
 def _bad(exc: UserError):
@@ -28,9 +29,11 @@ def index():
         chosen = params.parse_map(request.args)
     except UserError as exc:
         return _bad(exc)
-    # Money moved, a campaign changed, a point added or a day passed: the page shows it at once.
+    # Money moved, a campaign changed, a point added or a day passed: the page shows it at once. The
+    # version says all the page shows, so a page is kept for longer than the campaign pages.
     version = (queries.head().size, queries.names_version(), services.points_version(), today_wib())
-    return page_cache.cached(version, lambda: render_template("maps/map.html", **page.map_context(chosen)))
+    return page_cache.cached(version, lambda: render_template("maps/map.html", **page.map_context(chosen)),
+                             seconds=MAP_CACHE_SECONDS)
 
 
 @bp.get("/map/nearest")
@@ -50,7 +53,8 @@ def near():
         town = matches[0]
     # A point or campaign added or changed, or a day passed (deadlines): the page shows it at once.
     version = (services.points_version(), queries.names_version(), today_wib())
-    return _may_locate(make_response(page_cache.cached(version, lambda: _near_page(asked, town))))
+    return _may_locate(make_response(page_cache.cached(version, lambda: _near_page(asked, town),
+                                                       seconds=MAP_CACHE_SECONDS)))
 
 
 def _may_locate(response):

@@ -30,6 +30,7 @@ such as Batam), refined to one of the newer provinces where GeoNames says so and
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import sys
@@ -170,7 +171,7 @@ def _path(geometry, frame) -> str:
                 if not points or points[-1] != xy:
                     points.append(xy)
             if len(points) >= 3:
-                steps = [_pair(bx - ax, by - ay) for (ax, ay), (bx, by) in zip(points, points[1:])]
+                steps = [_pair(bx - ax, by - ay) for (ax, ay), (bx, by) in itertools.pairwise(points)]
                 joined = "".join(step if step.startswith("-") or i == 0 else " " + step
                                  for i, step in enumerate(steps))
                 parts.append(f"M{_pair(*points[0])}l{joined}z")
