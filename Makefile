@@ -38,7 +38,7 @@ lint: $(STAMP)
 
 # Refresh the catalogs after changing user-facing strings; then translate what is new in the .po files.
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output accounts amanah campaigns documents donations ledger opendata organizations reports treasury templates
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output accounts amanah campaigns documents donations ledger maps opendata organizations reports treasury templates
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 clean:

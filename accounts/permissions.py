@@ -33,6 +33,7 @@ class Action(enum.StrEnum):
     CREATE_ORGANIZATION = "create_organization"  # no object
     MANAGE_ORGANIZATION = "manage_organization"  # its profile, members and verification papers
     VERIFY_ORGANIZATION = "verify_organization"  # grant or withdraw the verified badge; no object: the queue
+    MANAGE_SERVICE_POINTS = "manage_service_points"  # the places it serves (the map); object: the org
     # campaigns (object: the campaign)
     VIEW_CAMPAIGN = "view_campaign"
     CREATE_CAMPAIGN = "create_campaign"  # no object; also the organizer's "my campaigns" page
@@ -232,6 +233,7 @@ RULES: dict[Action, Callable[[Any, Any], bool]] = {
     Action.CREATE_ORGANIZATION: _create_organization,
     Action.MANAGE_ORGANIZATION: _manage_organization,
     Action.VERIFY_ORGANIZATION: _verify_organization,
+    Action.MANAGE_SERVICE_POINTS: _manage_organization,  # whoever manages its profile
     Action.VIEW_CAMPAIGN: _view_campaign,
     Action.CREATE_CAMPAIGN: _create_campaign,
     Action.EDIT_CAMPAIGN: _edit_campaign,

@@ -21,7 +21,7 @@ from amanah.storage.cli import storage_command
 # Each may expose init_app(app); listed here so the wiring never imports a package's views itself.
 DOMAIN_PACKAGES: tuple[str, ...] = (
     "accounts", "organizations", "donations", "documents", "treasury", "ledger.blueprints", "campaigns",
-    "reports", "opendata",
+    "reports", "opendata", "maps",
 )
 
 # Libraries whose INFO lines describe their own progress, not the app's: WeasyPrint logs seven

@@ -104,6 +104,7 @@ class Campaign(db.Model):
         sa.CheckConstraint("status <> 'closed' OR closed_at IS NOT NULL", name="closed_has_date"),
         sa.Index("ix_campaigns_status_deadline", "status", "deadline"),
         sa.Index("ix_campaigns_status_published_at", "status", "published_at"),
+        sa.Index("ix_campaigns_region_status", "region", "status"),  # the map's "nearest to me"
         # On PostgreSQL also SEARCH_INDEX, over search_document() (see there).
     )
 

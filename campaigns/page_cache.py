@@ -50,6 +50,25 @@ def site_version() -> tuple:
     return state[1]
 
 
+def _kept(key: tuple) -> str | None:
+    found = current_app.extensions.setdefault(_KEY, OrderedDict()).get(key)
+    return found[1] if found is not None and found[0] > time.monotonic() else None
+
+
+def _keep(key: tuple, html: str, seconds: float) -> None:
+    pages: OrderedDict = current_app.extensions.setdefault(_KEY, OrderedDict())
+    with _lock:
+        pages[key] = (time.monotonic() + seconds, html)
+        pages.move_to_end(key)
+        while len(pages) > MAX_PAGES:
+            pages.popitem(last=False)
+
+
+def _key(version: tuple) -> tuple:
+    # The host too: the page's share links and OpenGraph tags are absolute addresses.
+    return (request.host, request.full_path, request.script_root, current_locale(), version)
+
+
 def shared(view: Callable) -> Callable:
     """Serve the view's page from the cache to anonymous visitors; keep what it renders for them.
 
@@ -60,20 +79,29 @@ def shared(view: Callable) -> Callable:
         seconds = current_app.config.get("CAMPAIGN_PAGE_CACHE_SECONDS", 0)
         if seconds <= 0 or not can_share():
             return view(*args, **kwargs)
-        # The host too: the page's share links and OpenGraph tags are absolute addresses.
-        key = (request.host, request.full_path, request.script_root, current_locale(), site_version())
-        pages: OrderedDict = current_app.extensions.setdefault(_KEY, OrderedDict())
-        now = time.monotonic()
-        found = pages.get(key)
-        if found is not None and found[0] > now:
-            return found[1]
+        key = _key(site_version())
+        html = _kept(key)
+        if html is not None:
+            return html
         html = view(*args, **kwargs)
         if isinstance(html, str) and can_share():
-            with _lock:
-                pages[key] = (now + seconds, html)
-                pages.move_to_end(key)
-                while len(pages) > MAX_PAGES:
-                    pages.popitem(last=False)
+            _keep(key, html, seconds)
         return html
 
     return serve
+
+
+def cached(version: tuple, render: Callable[[], str], seconds: float | None = None) -> str:
+    """`render()`, or what it gave for the same page and `version` (the caller's own, e.g. the map's)
+    within CAMPAIGN_PAGE_CACHE_SECONDS, or `seconds` for a page whose version says everything it
+    shows; 0 in the configuration still turns the cache off."""
+    configured = current_app.config.get("CAMPAIGN_PAGE_CACHE_SECONDS", 0)
+    seconds = configured if seconds is None or configured <= 0 else seconds
+    if seconds <= 0 or not can_share():
+        return render()
+    key = _key(version)
+    html = _kept(key)
+    if html is None:
+        html = render()
+        _keep(key, html, seconds)
+    return html

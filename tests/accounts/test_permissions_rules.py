@@ -79,6 +79,7 @@ TABLE = [
     ("organization-create", Action.CREATE_ORGANIZATION, None, {"organizer", "other organizer", "admin"}),
     ("organization-manage", Action.MANAGE_ORGANIZATION, organization, {"organizer", "admin"}),
     ("organization-verify", Action.VERIFY_ORGANIZATION, organization, {"admin"}),
+    ("service-points", Action.MANAGE_SERVICE_POINTS, organization, {"organizer", "admin"}),
     ("view-published", Action.VIEW_CAMPAIGN, campaign, EVERYONE),
     ("view-closed", Action.VIEW_CAMPAIGN, lambda: campaign("closed"), EVERYONE),
     ("view-draft", Action.VIEW_CAMPAIGN, lambda: campaign("draft"), PRIVATE),

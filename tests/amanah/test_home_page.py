@@ -308,8 +308,8 @@ def test_each_language_has_its_own_cached_sections(app):
 
 def test_sections_are_registered_once_and_in_order(app):
     names = [s.name for s in home.sections(app)]
-    assert names == ["ledger.totals", "campaigns.cards", "campaigns.categories", "treasury.latest",
-                     "opendata.link"]
+    assert names == ["ledger.totals", "campaigns.cards", "campaigns.categories", "maps.link",
+                     "treasury.latest", "opendata.link"]
     with pytest.raises(ValueError, match="already registered"):
         home.register_home_section(app, "ledger.totals", "x.html", context=dict, order=1)
 

@@ -13,7 +13,7 @@ def _layout_table() -> str:
 
 
 def test_the_packages_are_the_ones_the_layout_names():
-    assert PACKAGES == ["accounts", "amanah", "campaigns", "documents", "donations", "ledger",
+    assert PACKAGES == ["accounts", "amanah", "campaigns", "documents", "donations", "ledger", "maps",
                         "opendata", "organizations", "reports", "treasury"]
 
 
