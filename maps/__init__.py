@@ -9,10 +9,10 @@ from flask_babel import lazy_gettext as _l
 from amanah.demo import demo_loader
 from amanah.home import register_home_section
 from amanah.nav import register_nav
+from campaigns import regions
 
 
 def init_app(app) -> None:
-    from campaigns import regions
     from maps import demo, models, page, views
 
     assert models.ServicePoint  # part of the metadata that migrations compare

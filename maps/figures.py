@@ -20,6 +20,7 @@ from campaigns.lifecycle import Status
 from campaigns.models import Campaign
 from campaigns.services import today_wib
 from ledger.models import CampaignTotal
+from opendata.services import province_totals
 
 # The currency the map colours by; amounts in other currencies are listed beside it, not converted.
 MAP_CURRENCY = "IDR"
@@ -29,6 +30,7 @@ MEASURES = {
     "disbursed": _l("Money disbursed"),
     "active": _l("Active campaigns"),
     "donations": _l("Donations"),
+    "donors": _l("Donors"),
 }
 MONEY_MEASURES = ("raised", "disbursed")
 SORTS = ("province", *MEASURES)
@@ -42,6 +44,7 @@ class ProvinceFigures:
     disbursed: dict[str, int] = dataclasses.field(default_factory=dict)
     active: int = 0  # published campaigns still before their deadline
     donations: int = 0  # donations received (each gift once, refunded or not)
+    donors: int = 0  # distinct donors (opendata's aggregates: an account or an e-mail address once)
     campaigns: int = 0  # public campaigns, open or closed
 
     @property
@@ -71,6 +74,10 @@ def province_figures(category: str | None = None) -> dict[str, ProvinceFigures]:
     if category is not None:
         query = query.where(Campaign.category == category)
     figures = {code: ProvinceFigures(code) for code in regions.CODES}
+    # Distinct donors cannot be summed from campaigns' totals (one donor gives to several): the open
+    # data's all-time rows per province count each once, kept in each append's transaction.
+    for code, totals in province_totals(category, MAP_CURRENCY).items():
+        figures[code].donors = totals.donors
     for region, currency, count, active, raised, disbursed, donations in db.session.execute(query):
         f = figures[region]
         f.campaigns += count

@@ -30,11 +30,11 @@ def _category(args) -> str | None:
 def parse_map(args) -> MapParams:
     measure = args.get("measure") or "raised"
     if measure not in figures.MEASURES:
-        raise FilterError("measure", _l("Use raised, disbursed, active or donations."))
+        raise FilterError("measure", _l("Use raised, disbursed, active, donations or donors."))
     category = _category(args)
     sort = args.get("sort") or "province"
     if sort not in figures.SORTS:
-        raise FilterError("sort", _l("Use province, raised, disbursed, active or donations."))
+        raise FilterError("sort", _l("Use province, raised, disbursed, active, donations or donors."))
     order = args.get("order") or ("asc" if sort == "province" else "desc")
     if order not in ("asc", "desc"):
         raise FilterError("order", _l("Use asc or desc."))

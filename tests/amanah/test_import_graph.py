@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("accounts", "amanah", "campaigns", "documents", "donations", "ledger", "opendata",
+PACKAGES = ("accounts", "amanah", "campaigns", "documents", "donations", "ledger", "maps", "opendata",
             "organizations", "reports", "treasury")
 TOP_MODULES = ("wsgi",)
 
@@ -47,6 +47,7 @@ LAYERS = {
     "treasury": {"amanah", "accounts", "campaigns", "donations", "ledger", "organizations"},
     "reports": {"amanah", "accounts", "campaigns", "documents", "ledger", "organizations", "treasury"},
     "opendata": {"amanah", "accounts", "campaigns", "donations", "ledger", "organizations"},
+    "maps": {"amanah", "accounts", "campaigns", "ledger", "opendata", "organizations"},
     "wsgi": {"amanah"},
 }
 # The ledger's public read side that campaigns may use: its read functions and their display,

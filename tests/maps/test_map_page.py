@@ -155,3 +155,22 @@ def test_campaigns_are_untouched_by_the_map(app, funded):
     client_for(app, None).get("/map")
     with app.app_context():
         assert db.session.query(Campaign).count() == before
+
+
+def test_donors_are_counted_once_per_province_however_many_gifts_and_campaigns(app):
+    from amanah.extensions import db
+    from tests.factories import make_user
+    from tests.factories.documents import make_campaign as campaign_with_money
+    from tests.factories.documents import paid_donation
+    with app.app_context():
+        first, second = campaign_with_money(), campaign_with_money()
+        first.region = second.region = "34"
+        db.session.commit()
+        for campaign in (first, first, second):  # one guest address, three gifts, two campaigns
+            paid_donation(app, campaign, amount=100_000_00)
+        paid_donation(app, second, amount=50_000_00, user=make_user())
+        yogya = figures.province_figures()["34"]
+        assert (yogya.donations, yogya.donors) == (4, 2)
+        assert figures.province_figures("health")["34"].donors == 0
+    page = app.test_client().get("/map?measure=donors&sort=donors", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "2 donors" in page.get_data(as_text=True)
