@@ -186,7 +186,7 @@ SETTINGS: tuple[Setting, ...] = (
     # C2SP tlog-witnesses that cosign each new checkpoint: `<URL prefix> <verifier key>` per witness,
     # separated by newlines or `;`. Unset: none.
     Setting("LEDGER_WITNESSES", text, None, (), "witnesses: `URL KEY` per witness, `;`-separated"),
-    Setting("CAMPAIGN_PAGE_CACHE_SECONDS", integer(0, 300), 10, (), "anonymous campaign pages kept"),
+    Setting("CAMPAIGN_PAGE_CACHE_SECONDS", integer(0, 300), 300, (), "anonymous campaign pages kept"),
     Setting("REPORT_OVERDUE_DAYS", integer(1, 365), 30, (), "days after a disbursement a report is due"),
     Setting("PERSONAL_CAMPAIGNS", flag, True, (), "may a person run a campaign without an organization"),
     # The demo organization, marked as such, until an operator names the real one (production

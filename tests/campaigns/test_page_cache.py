@@ -108,3 +108,17 @@ def test_error_answers_are_never_kept(cached_app):
     assert visitor.get("/campaigns/?category=nope").status_code == 400
     assert visitor.get("/campaigns/zzzzzzzz").status_code == 404
     assert visitor.get("/campaigns/?category=nope").status_code == 400
+
+
+def test_a_new_update_shows_on_a_kept_page(cached_app):
+    app = cached_app
+    people = make_people(app)
+    public_id = make_campaign(app, people["owner"], people["treasurer"], admin_id=people["admin"])
+    visitor = client_for(app, None, "en")
+    url = visitor.get(f"/campaigns/{public_id}").location
+    assert "Timbangan baru sudah tiba" not in visitor.get(url).get_data(as_text=True)
+    with app.app_context():
+        services.post_update(services.get_by_public_id(public_id), user(people["owner"]),
+                             "Timbangan baru sudah tiba", "Posyandu kini punya dua timbangan digital.")
+        db.session.commit()
+    assert "Timbangan baru sudah tiba" in visitor.get(url).get_data(as_text=True)
