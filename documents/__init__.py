@@ -13,7 +13,8 @@ def init_app(app) -> None:
     app.register_blueprint(views.bp)
     issuing.register(app, issuing.DocumentIssuer(
         receipt=receipts.issue_receipt, credit_note=receipts.issue_credit_note,
-        cancellation=receipts.issue_cancellation, documents_of=receipts.documents_of))
+        cancellation=receipts.issue_cancellation, documents_of=receipts.documents_of,
+        receipts=receipts.issue_receipts))
     app.cli.add_command(cli.documents_cli)
     assert models.Document  # the document tables are part of the metadata that migrations compare
     app.jinja_env.globals.update(statement_default_range=statements.default_range,

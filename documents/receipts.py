@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 from urllib.parse import quote
 
@@ -64,17 +65,27 @@ def format_serial(series: str, year: int, number: int) -> str:
     return f"{series}-{year}-{number:06d}"
 
 
-def next_number(series: str, year: int) -> int:
-    """Take the next number of (series, year) in the caller's transaction.
+def next_number(series: str, year: int, count: int = 1) -> int:
+    """Take the next `count` numbers of (series, year) in the caller's transaction; returns the
+    last of them (the first is that minus count, plus one).
 
     One atomic upsert: the counter row stays locked until the transaction ends, so concurrent
-    issuers queue on it, and a rolled-back transaction gives its number back.
+    issuers queue on it, and a rolled-back transaction gives its numbers back.
     """
+    return db.session.execute(_counter_upsert(db.session.get_bind().dialect.name),
+                              {"series": series, "year": year, "count": count}).scalar_one()
+
+
+@functools.lru_cache(maxsize=2)
+def _counter_upsert(dialect: str):
+    """Built once per dialect (the statement, not only its SQL, is reused: building it was a good
+    part of a confirmation's time under the append lock)."""
     table = DocumentCounter.__table__
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(series=series, year=year, last=1).on_conflict_do_update(
-        index_elements=["series", "year"], set_={"last": table.c.last + 1}).returning(table.c.last)
-    return db.session.execute(statement).scalar_one()
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    count = sa.bindparam("count", type_=sa.Integer)
+    return (insert(table).values(series=sa.bindparam("series"), year=sa.bindparam("year"), last=count)
+            .on_conflict_do_update(index_elements=["series", "year"], set_={"last": table.c.last + count})
+            .returning(table.c.last))
 
 
 def _issue(kind: DocumentKind, donation: Donation, content: dict, **links) -> Document:
@@ -92,8 +103,34 @@ def _issue(kind: DocumentKind, donation: Donation, content: dict, **links) -> Do
 
 def issue_receipt(donation: Donation, leaf_hash: bytes) -> Document:
     """The receipt of a just-confirmed donation, numbered in the confirmation's transaction."""
+    return _issue(DocumentKind.RECEIPT, donation, _receipt_content(donation, leaf_hash))
+
+
+def issue_receipts(confirmed: list[tuple[Donation, bytes]]) -> list[str]:
+    """The receipts of a batch of just-confirmed donations ((donation, leaf hash of its entry), in
+    ledger order), numbered in that order in the confirmations' transaction; returns their serials.
+
+    What issue_receipt does for each, with one counter upsert for the batch and one INSERT of its
+    rows (no ORM objects: the batch's append lock is held meanwhile). The rows are the same."""
+    if not confirmed:
+        return []
+    issued_at = now_utc()
+    series, year = series_for(DocumentKind.RECEIPT), issued_at.astimezone(WIB).year
+    first = next_number(series, year, len(confirmed)) - len(confirmed) + 1
+    rows = []
+    for number, (donation, leaf_hash) in enumerate(confirmed, start=first):
+        serial = format_serial(series, year, number)
+        rows.append({"kind": DocumentKind.RECEIPT.value, "serial": serial, "series": series, "year": year,
+                     "number": number, "donation_id": donation.id, "issued_at": issued_at,
+                     "content": {**_receipt_content(donation, leaf_hash), "serial": serial,
+                                 "issued_at": issued_at.isoformat()}})
+    db.session.execute(sa.insert(Document.__table__), rows)
+    return [row["serial"] for row in rows]
+
+
+def _receipt_content(donation: Donation, leaf_hash: bytes) -> dict:
     user = donation.user
-    content = {
+    return {
         "kind": DocumentKind.RECEIPT.value,
         "locale": donation.locale,
         "organization": issuer_of(donation.campaign),
@@ -111,7 +148,6 @@ def issue_receipt(donation: Donation, leaf_hash: bytes) -> Document:
         "payment_method": donation.provider,
         "ledger": {"seq": donation.ledger_seq, "leaf_hash": leaf_hash.hex()},
     }
-    return _issue(DocumentKind.RECEIPT, donation, content)
 
 
 def receipt_of(donation_id: int) -> Document | None:

@@ -69,13 +69,26 @@ def donation_rows_nowait():
 
 
 class _BatchAppender(storage.Appender):
-    """One Appender for a batch of confirmations: each one's flush() waits for the batch's end."""
+    """One Appender for a batch of confirmations: each one's flush() waits for the batch's end, and
+    so do their receipts (numbered together, in ledger order, once the entries are written)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.receipts: list[tuple[Donation, bytes]] = []
 
     def flush(self) -> None:
         pass
 
     def flush_batch(self) -> None:
         super().flush()
+        if self.receipts:
+            documents = issuer()
+            if documents.receipts is None:
+                for donation, leaf_hash in self.receipts:
+                    documents.receipt(donation, leaf_hash)
+            else:
+                documents.receipts(self.receipts)
+            self.receipts = []
 
 
 _preloaded: contextvars.ContextVar[dict | None] = contextvars.ContextVar("donations_preloaded", default=None)
@@ -257,7 +270,10 @@ def _mark_paid(donation: Donation, session: dict) -> str:
     donation.fee_estimated = fee > 0 and isinstance(txn, dict) and bool(txn.get("estimate"))
     donation.charge_id = charge.get("id") if isinstance(charge, dict) else charge
     donation.move_to(DonationStatus.PAID)
-    issuer().receipt(donation, entry.leaf_hash)  # numbered in this same transaction
+    if isinstance(appender, _BatchAppender):
+        appender.receipts.append((donation, entry.leaf_hash))  # numbered at the batch's end, in order
+    else:
+        issuer().receipt(donation, entry.leaf_hash)  # numbered in this same transaction
     _queue_paid_mail(donation)
     return "paid"
 

@@ -23,6 +23,9 @@ class DocumentIssuer:
     credit_note: Callable[[Any, bytes], Any]  # (refund, leaf hash of the refund entry)
     cancellation: Callable[[Any, bytes], Any | None]  # (refund, leaf hash of its reversal); None: no note
     documents_of: Callable[[int], list]  # a donation's documents (serial, kind), in issue order
+    # The receipts of a batch of confirmations, [(donation, leaf hash)] in ledger order, numbered
+    # in that order, in the caller's transaction; returns their serials. None: one by one.
+    receipts: Callable[[list[tuple[Any, bytes]]], list[str]] | None = None
 
 
 def register(app: Flask, issuer: DocumentIssuer) -> None:

@@ -7,6 +7,7 @@ others and without the business change that caused them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -170,22 +171,26 @@ def _totals_update():
 _TOTALS_UPDATE = _totals_update()
 
 
-@lru_cache(maxsize=128)
-def _entries_hashes_and_totals(dialect, entry_count: int, hash_count: int) -> str:
+@lru_cache(maxsize=4)
+def _entries_hashes_and_totals(dialect) -> str:
     """SQL (PostgreSQL, driver-level) of the UPDATE of a campaign's totals carrying the INSERTs of
-    `entry_count` entries and `hash_count` tree hashes as data-modifying CTEs; parameters named
-    e<i>_<column>, h<i>_<column> and t_<column>. SQLAlchemy does not cache the compiled form of a
-    multi-row INSERT, and compiling it took about 2 ms, under the lock, on every append: it is
-    compiled here once per shape. Every value it takes is already what the driver stores (aware
-    UTC datetimes, bytes, ints, strings)."""
+    the entries and their tree hashes as data-modifying CTEs, each row set passed as one array per
+    column (unnest); parameters named e_<column> and h_<column> (lists) and t_<column>. One text
+    for any number of rows: compiled once, and few enough parameters that the driver keeps it
+    parsed and PostgreSQL prepares it (a VALUES list per shape was parsed anew by the driver on
+    every batch, under the lock, and compiling one with SQLAlchemy took about 2 ms). Every value
+    it takes is already what the driver stores (aware UTC datetimes, bytes, ints, strings)."""
     e, h = LedgerEntry.__table__, LedgerHash.__table__
-    entry_values = [{c: sa.bindparam(f"e{i}_{c}", type_=e.c[c].type) for c in _ENTRY_COLUMNS}
-                    for i in range(entry_count)]
-    hash_values = [{c: sa.bindparam(f"h{i}_{c}", type_=h.c[c].type) for c in ("idx", "hash")}
-                   for i in range(hash_count)]
-    statement = _TOTALS_UPDATE.add_cte(sa.insert(e).values(entry_values).cte("new_entries"),
-                                       sa.insert(h).values(hash_values).cte("new_hashes"))
-    return str(statement.compile(dialect=dialect))
+
+    def rows(table, columns, prefix):
+        # Cast to the type without its length: an explicit cast to varchar(n) would cut a longer
+        # value, where the INSERT's own (assignment) cast refuses it, as a VALUES list did.
+        arrays = ", ".join(f"%({prefix}_{c})s::{re.sub(r'[(].*[)]', '', table.c[c].type.compile(dialect=dialect))}[]"
+                           for c in columns)
+        return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    update = str(_TOTALS_UPDATE.compile(dialect=dialect))
+    return (f"WITH new_entries AS ({rows(e, _ENTRY_COLUMNS, 'e')}), "
+            f"new_hashes AS ({rows(h, ('idx', 'hash'), 'h')}) {update}")
 
 
 class Appender:
@@ -263,12 +268,9 @@ class Appender:
                 # This runs under the append lock, so every round trip saved shortens everyone's
                 # wait: a few entries, their hashes and the first campaign's totals go to
                 # PostgreSQL as one statement (the inserts as data-modifying CTEs).
-                params = {f"e{i}_{c}": row[c]
-                          for i, row in enumerate(self._entry_rows) for c in _ENTRY_COLUMNS}
-                params.update({f"h{i}_{c}": row[c]
-                               for i, row in enumerate(self._hash_rows) for c in ("idx", "hash")})
-                sql = _entries_hashes_and_totals(self.session.get_bind().dialect, len(self._entry_rows),
-                                                 len(self._hash_rows))
+                params = {f"e_{c}": [row[c] for row in self._entry_rows] for c in _ENTRY_COLUMNS}
+                params.update({f"h_{c}": [row[c] for row in self._hash_rows] for c in ("idx", "hash")})
+                sql = _entries_hashes_and_totals(self.session.get_bind().dialect)
                 first = (sql, params)
             else:
                 self.session.execute(sa.insert(LedgerEntry), self._entry_rows)

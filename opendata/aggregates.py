@@ -166,11 +166,11 @@ def apply(session: Session, rows: list[dict], donor_keys: dict[int, str]) -> Non
     if dialect == "postgresql" and len(marks) <= ONE_STATEMENT_ROWS >= len(tally.rows):
         # The usual flush (a gift and its fee: 16 marks, 8 buckets) as one statement, one round
         # trip less under the append lock.
-        params = {f"m{i}_{c}": value for i, mark in enumerate(marks)
-                  for c, value in zip(_MARK_COLUMNS, mark, strict=True)}
-        params.update({f"b{i}_{c}": value for i, (key, row) in enumerate(sorted(tally.rows.items()))
-                       for c, value in (*zip(KEY, key, strict=True), *row.items()) if c not in COUNTED})
-        session.connection().exec_driver_sql(_marks_and_buckets_sql(len(marks), len(tally.rows)), params)
+        params = {f"m_{c}": [mark[i] for mark in marks] for i, c in enumerate(_MARK_COLUMNS)}
+        buckets = sorted(tally.rows.items())
+        params.update({f"b_{c}": [key[i] for key, _ in buckets] for i, c in enumerate(KEY)})
+        params.update({f"b_{c}": [row[c] for _, row in buckets] for c in _BUCKET_VALUES if c not in KEY})
+        session.connection().exec_driver_sql(_MARKS_AND_BUCKETS_SQL, params)
         return
     new_marks, buckets = _statements(dialect)
     tally.count_marks(tuple(r) for r in session.execute(
@@ -181,25 +181,24 @@ def apply(session: Session, rows: list[dict], donor_keys: dict[int, str]) -> Non
 
 
 ONE_STATEMENT_ROWS = 64
-COUNTED = ("donors", "campaigns")  # counted from the marks the statement inserts
 _BUCKET_VALUES = (*KEY, *MONEY, "gifts", "entries", "first_seq", "last_seq")
 
 
-@lru_cache(maxsize=256)
-def _marks_and_buckets_sql(mark_count: int, bucket_count: int) -> str:
+def _marks_and_buckets_sql() -> str:
     """PostgreSQL, driver-level: insert the marks (a data-modifying CTE), count the new ones per
-    bucket, and insert or add to the buckets with those counts, in one statement; parameters named
-    m<i>_<column> and b<i>_<column>. Written once per shape: SQLAlchemy would compile a multi-row
-    VALUES anew each time."""
-    marks = ", ".join("(" + ", ".join(f"%(m{i}_{c})s" for c in _MARK_COLUMNS) + ")"
-                      for i in range(mark_count))
-    buckets = ", ".join("(" + ", ".join(f"%(b{i}_{c})s" + ("::bigint" if c not in KEY else "")
-                                        for c in _BUCKET_VALUES) + ")" for i in range(bucket_count))
+    bucket, and insert or add to the buckets with those counts, in one statement; each row set
+    passed as one array per column (unnest), parameters named m_<column> and b_<column>. One text
+    for any number of rows, with few parameters: the driver keeps it parsed and PostgreSQL
+    prepares it (a VALUES list of a usual flush had some 200 parameters, which the driver parsed
+    anew every time, under the append lock)."""
+    marks = ", ".join(f"%(m_{c})s::text[]" for c in _MARK_COLUMNS)
+    buckets = ", ".join(f"%(b_{c})s::{'text' if c in KEY else 'bigint'}[]" for c in _BUCKET_VALUES)
     key = ", ".join(KEY)
     added = ", ".join(f"{c} = a.{c} + excluded.{c}" for c in (*MONEY, *COUNTS))
-    # Only constant column names and numbered placeholders go into the text.
+    # Only constant column names and named placeholders go into the text.
     return (
-        f"WITH new_marks AS (INSERT INTO opendata_marks ({', '.join(_MARK_COLUMNS)}) VALUES {marks} "  # noqa: S608
+        f"WITH new_marks AS (INSERT INTO opendata_marks ({', '.join(_MARK_COLUMNS)}) "  # noqa: S608
+        f"SELECT * FROM unnest({marks}) "
         f"ON CONFLICT DO NOTHING RETURNING what, {key}), "
         f"counted AS (SELECT {key}, count(*) FILTER (WHERE what = 'd') AS donors, "
         f"count(*) FILTER (WHERE what = 'c') AS campaigns FROM new_marks GROUP BY {key}) "
@@ -207,8 +206,11 @@ def _marks_and_buckets_sql(mark_count: int, bucket_count: int) -> str:
         f"entries, first_seq, last_seq) "
         f"SELECT {', '.join(f'd.{c}' for c in KEY)}, {', '.join(f'd.{c}' for c in MONEY)}, d.gifts, "
         f"coalesce(c.donors, 0), coalesce(c.campaigns, 0), d.entries, d.first_seq, d.last_seq "
-        f"FROM (VALUES {buckets}) AS d({', '.join(_BUCKET_VALUES)}) LEFT JOIN counted c USING ({key}) "
+        f"FROM unnest({buckets}) AS d({', '.join(_BUCKET_VALUES)}) LEFT JOIN counted c USING ({key}) "
         f"ON CONFLICT ({key}) DO UPDATE SET {added}, last_seq = excluded.last_seq")
+
+
+_MARKS_AND_BUCKETS_SQL = _marks_and_buckets_sql()
 
 
 # ---- recounting from the ledger ----
