@@ -44,7 +44,6 @@ import time
 
 import sqlalchemy as sa
 from flask import g, has_request_context
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -104,12 +103,15 @@ def confirm(provider: str, event_id: str, event_type: str, obj: dict) -> str:
     return outcome
 
 
+_RECORD = sa.insert(_TABLE).returning(_TABLE.c.id)
+
+
 def _record(provider: str, event_id: str, event_type: str, obj: dict, notify: bool) -> int:
     db.session.rollback()
     try:
-        mine = db.session.execute(sa.insert(_TABLE).values(
-            provider=provider, event_id=event_id, type=event_type, object=obj, notify=notify,
-            received_at=now_utc()).returning(_TABLE.c.id)).scalar_one()
+        mine = db.session.execute(_RECORD, {
+            "provider": provider, "event_id": event_id, "type": event_type, "object": obj, "notify": notify,
+            "received_at": now_utc()}).scalar_one()
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -207,14 +209,25 @@ def _apply_together(rows) -> dict[int, str] | None:
     return dict(sorted(outcomes.items()))
 
 
+_EVENTS = PaymentEvent.__table__
+# PostgreSQL: the batch's ids as arrays, one statement text whatever the batch's size (SQLAlchemy
+# compiles a multi-row VALUES anew for every size, and the driver parses it anew each time).
+_RECORD_EVENT_IDS = sa.text(
+    "INSERT INTO payment_events (event_id, type, received_at) "
+    "SELECT event_id, type, :at FROM unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[])) AS e(event_id, type) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id").bindparams(
+    sa.bindparam("at", type_=_EVENTS.c.received_at.type))
+
+
 def _record_event_ids(rows) -> set[str]:
     """Record the events' ids; returns those recorded now (the others were, before)."""
-    table = PaymentEvent.__table__
-    insert = pg_insert if storage.dialect_name(db.session) == "postgresql" else sqlite_insert
     at = now_utc()
-    statement = (insert(table).values([{"event_id": row.event_id, "type": row.type, "received_at": at}
-                                       for row in rows])
-                 .on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id))
+    if storage.dialect_name(db.session) == "postgresql":
+        return set(db.session.execute(_RECORD_EVENT_IDS, {
+            "ids": [row.event_id for row in rows], "types": [row.type for row in rows], "at": at}).scalars())
+    statement = (sqlite_insert(_EVENTS).values([{"event_id": row.event_id, "type": row.type, "received_at": at}
+                                                for row in rows])
+                 .on_conflict_do_nothing(index_elements=["event_id"]).returning(_EVENTS.c.event_id))
     return set(db.session.execute(statement).scalars())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import functools
 import logging
 import secrets
 
@@ -102,11 +103,7 @@ def confirming_together(donation_ids: list[int]):
     ledger's append lock: their donations' rows are locked (NOWAIT) and loaded in one query, one
     Appender takes every entry and writes them all, with their tree hashes and totals, at the end.
     Any failure fails the whole batch (the caller then applies its events one by one)."""
-    rows = db.session.execute(
-        sa.select(Donation).where(Donation.id.in_(sorted(set(donation_ids)))).order_by(Donation.id)
-        .with_for_update(of=Donation.__table__, nowait=True)
-        .options(sa.orm.joinedload(Donation.campaign).lazyload("*"),
-                 sa.orm.joinedload(Donation.user).lazyload("*"))).unique().scalars().all()
+    rows = db.session.execute(_batch_donations(), {"ids": sorted(set(donation_ids))}).unique().scalars().all()
     appender = _BatchAppender(db.session, locked=True)
     tokens = (_rows_nowait.set(True), _preloaded.set({d.id: d for d in rows}), _shared_appender.set(appender))
     try:
@@ -116,6 +113,15 @@ def confirming_together(donation_ids: list[int]):
         _shared_appender.reset(tokens[2])
         _preloaded.reset(tokens[1])
         _rows_nowait.reset(tokens[0])
+
+
+@functools.cache
+def _batch_donations():
+    """The batch's donations, locked (NOWAIT) and loaded with their campaign and donor; built once."""
+    return (sa.select(Donation).where(Donation.id.in_(sa.bindparam("ids", expanding=True))).order_by(Donation.id)
+            .with_for_update(of=Donation.__table__, nowait=True)
+            .options(sa.orm.joinedload(Donation.campaign).lazyload("*"),
+                     sa.orm.joinedload(Donation.user).lazyload("*")))
 
 
 def _lock_donation(donation_id: int) -> Donation | None:
