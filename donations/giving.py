@@ -76,12 +76,27 @@ class _BatchAppender(storage.Appender):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.receipts: list[tuple[Donation, bytes]] = []
+        self._paid: list[dict] = []
 
     def flush(self) -> None:
         pass
 
+    def paid(self, donation: Donation, values: dict, leaf_hash: bytes) -> None:
+        """`donation` is paid, with `values` (and its entry's leaf hash): what _mark_paid sets one by one
+        otherwise. The batch's donations are written with one UPDATE at its end instead of through
+        the ORM's unit of work; the objects get the same values, as the database will hold them."""
+        donation.check_move(DonationStatus.PAID)
+        values = {**values, "status": DonationStatus.PAID.value}
+        for column, value in values.items():
+            sa.orm.attributes.set_committed_value(donation, column, value)
+        self._paid.append({"b_id": donation.id, **values})
+        self.receipts.append((donation, leaf_hash))
+
     def flush_batch(self) -> None:
         super().flush()
+        if self._paid:
+            db.session.execute(_PAID_UPDATE, self._paid)
+            self._paid = []
         if self.receipts:
             documents = issuer()
             if documents.receipts is None:
@@ -91,6 +106,10 @@ class _BatchAppender(storage.Appender):
                 documents.receipts(self.receipts)
             self.receipts = []
 
+
+_PAID_COLUMNS = ("ledger_seq", "paid_at", "payment_intent", "processor_fee", "fee_estimated", "charge_id", "status")
+_PAID_UPDATE = (sa.update(Donation.__table__).where(Donation.__table__.c.id == sa.bindparam("b_id"))
+                .values({c: sa.bindparam(c) for c in _PAID_COLUMNS}))
 
 _preloaded: contextvars.ContextVar[dict | None] = contextvars.ContextVar("donations_preloaded", default=None)
 _shared_appender: contextvars.ContextVar[_BatchAppender | None] = contextvars.ContextVar(
@@ -271,14 +290,15 @@ def _mark_paid(donation: Donation, session: dict) -> str:
                         ref=entry.seq, payment=intent["id"],
                         memo=txn.get("ledger_memo") if isinstance(txn, dict) else None)
     appender.flush()
-    donation.ledger_seq, donation.paid_at = entry.seq, now_utc()
-    donation.payment_intent, donation.processor_fee = intent["id"], fee
-    donation.fee_estimated = fee > 0 and isinstance(txn, dict) and bool(txn.get("estimate"))
-    donation.charge_id = charge.get("id") if isinstance(charge, dict) else charge
-    donation.move_to(DonationStatus.PAID)
+    paid = {"ledger_seq": entry.seq, "paid_at": now_utc(), "payment_intent": intent["id"], "processor_fee": fee,
+            "fee_estimated": fee > 0 and isinstance(txn, dict) and bool(txn.get("estimate")),
+            "charge_id": charge.get("id") if isinstance(charge, dict) else charge}
     if isinstance(appender, _BatchAppender):
-        appender.receipts.append((donation, entry.leaf_hash))  # numbered at the batch's end, in order
+        appender.paid(donation, paid, entry.leaf_hash)  # written and numbered at the batch's end, in order
     else:
+        for column, value in paid.items():
+            setattr(donation, column, value)
+        donation.move_to(DonationStatus.PAID)
         issuer().receipt(donation, entry.leaf_hash)  # numbered in this same transaction
     _queue_paid_mail(donation)
     return "paid"

@@ -108,11 +108,15 @@ class Donation(db.Model):
 
     def move_to(self, target: DonationStatus) -> None:
         """Change status along an allowed transition, or raise IllegalTransition."""
+        self.check_move(target)
+        self.status = target.value
+
+    def check_move(self, target: DonationStatus) -> None:
+        """Raise IllegalTransition unless the status may go to `target`."""
         current = DonationStatus(self.status)
         if target not in ALLOWED_TRANSITIONS[current]:
             raise IllegalTransition(f"donation cannot go from {current} to {target}", current=current,
                                     target=target)
-        self.status = target.value
 
     @property
     def donor_identity(self) -> str:
