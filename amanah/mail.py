@@ -9,6 +9,8 @@ amanah.transactions), so that a request that rolls back, or fails before its com
 """
 from __future__ import annotations
 
+import email.policy
+import functools
 import secrets
 import smtplib
 import ssl
@@ -27,18 +29,29 @@ def build_message(to: str, subject: str, text: str, *, sender: str | None = None
     """A plain-text UTF-8 message from the configured sender."""
     sender = sender or current_app.config["MAIL_DEFAULT_SENDER"]
     message = EmailMessage()
-    message["From"] = sender
+    message["From"] = _header("From", sender)
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = _header("Subject", subject)
     message["Date"] = format_datetime(now_utc())
-    sender_domain = parseaddr(sender)[1].rpartition("@")[2] or "amanah.localhost"
-    message["Message-ID"] = make_msgid(domain=sender_domain)
+    message["Message-ID"] = make_msgid(domain=_domain_of(sender))
     # Tells mail robots (vacation responders) not to answer.
-    message["Auto-Submitted"] = "auto-generated"
+    message["Auto-Submitted"] = _header("Auto-Submitted", "auto-generated")
     # Plain ASCII stays readable as sent (links unbroken in an .eml file); anything else is encoded.
     plain = text.isascii() and all(len(line) <= 900 for line in text.splitlines())
     message.set_content(text, cte="7bit" if plain else "quoted-printable")
     return message
+
+
+@functools.lru_cache(maxsize=256)
+def _header(name: str, value: str):
+    """The parsed header for a value that recurs (the sender, a subject): EmailMessage parses every
+    header it is given, unless given one parsed already, and header objects are immutable."""
+    return email.policy.default.header_factory(name, value)
+
+
+@functools.lru_cache(maxsize=16)
+def _domain_of(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "amanah.localhost"
 
 
 def render_message(to: str, subject, template: str, locale: str | None = None, **context) -> EmailMessage:

@@ -142,12 +142,26 @@ _PLACES = (sa.select(_campaigns.c.public_id, _campaigns.c.category, _campaigns.c
 
 
 def places(session: Session, campaigns: Iterable[str]) -> dict[str, tuple[str, str]]:
-    """{public id: (category, province)} of the campaigns the campaigns table knows."""
+    """{public id: (category, province)} of the campaigns the campaigns table knows.
+
+    Campaigns loaded in this transaction already (a confirmation loads its donation's) are taken
+    from the session, as loaded then (and as changed since, unflushed): one query less under the
+    append lock. Others are read now."""
     wanted = sorted(set(campaigns))
-    found = {}
-    for chunk in _chunks(wanted):
+    found = _loaded_places(session, set(wanted))
+    for chunk in _chunks([public_id for public_id in wanted if public_id not in found]):
         found.update((public_id, (category, region)) for public_id, category, region in session.execute(
             _PLACES, {"ids": chunk}))
+    return found
+
+
+def _loaded_places(session: Session, wanted: set[str]) -> dict[str, tuple[str, str]]:
+    found = {}  # (objects are expired when a transaction ends: those of earlier ones show nothing)
+    for obj in session.identity_map.values():
+        if isinstance(obj, Campaign):
+            state = obj.__dict__  # only what is loaded: an expired attribute is not there
+            if state.get("public_id") in wanted and "category" in state and "region" in state:
+                found[state["public_id"]] = (state["category"], state["region"])
     return found
 
 
