@@ -76,6 +76,20 @@ _OUTCOME = sa.select(_TABLE.c.outcome).where(_TABLE.c.id == sa.bindparam("id"))
 _WAITING = (sa.select(_TABLE.c.id, _TABLE.c.provider, _TABLE.c.event_id, _TABLE.c.type, _TABLE.c.object,
                       _TABLE.c.notify)
             .where(_TABLE.c.outcome.is_(None)).order_by(_TABLE.c.id).limit(BATCH_LIMIT))
+# PostgreSQL: _WAITING, with the ids of its events recorded in payment_events at once (each id
+# once, with the type of its first delivery; ids recorded before are left as they are), and, for
+# each event, whether its id was recorded now (a duplicate delivered earlier: false).
+_WAITING_RECORDED = sa.text(
+    "WITH waiting AS (SELECT id, provider, event_id, type, object, notify FROM pending_confirmations "
+    f"WHERE outcome IS NULL ORDER BY id LIMIT {BATCH_LIMIT}), "
+    "recorded AS (INSERT INTO payment_events (event_id, type, received_at) "
+    "SELECT DISTINCT ON (event_id) event_id, type, :at FROM waiting ORDER BY event_id, id "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+    "SELECT w.id, w.provider, w.event_id, w.type, w.object, w.notify, "
+    "w.event_id IN (SELECT event_id FROM recorded) AS recorded FROM waiting w ORDER BY w.id").bindparams(
+    sa.bindparam("at", type_=PaymentEvent.__table__.c.received_at.type)).columns(
+    _TABLE.c.id, _TABLE.c.provider, _TABLE.c.event_id, _TABLE.c.type, _TABLE.c.object, _TABLE.c.notify,
+    sa.column("recorded", sa.Boolean))
 _FINISH = (sa.update(_TABLE).where(_TABLE.c.id == sa.bindparam("b_id"))
            .values(outcome=sa.bindparam("b_outcome"), finished_at=sa.bindparam("b_at")))
 _last_cleanup = 0.0
@@ -151,8 +165,14 @@ def _lead(mine: int, asked: float) -> str | None:
     """Holding the append lock: apply every waiting event, in order, in this one transaction."""
     session = db.session
     locked = time.perf_counter()
-    rows = session.execute(_WAITING).all()
-    outcomes = _apply_together(rows) if rows else {}
+    if storage.dialect_name(session) == "postgresql":
+        # The waiting events read and their ids recorded in one statement: one round trip less
+        # under the lock. A failed batch rolls the ids back with everything else.
+        rows = session.execute(_WAITING_RECORDED, {"at": now_utc()}).all()
+        outcomes = _apply_together(rows, {row.event_id for row in rows if row.recorded}) if rows else {}
+    else:
+        rows = session.execute(_WAITING).all()
+        outcomes = _apply_together(rows) if rows else {}
     if outcomes is None:  # rolled back, and the lock with it: take it again, then one by one
         session.rollback()
         storage.lock(session)
@@ -171,7 +191,7 @@ def _lead(mine: int, asked: float) -> str | None:
     return outcome
 
 
-def _apply_together(rows) -> dict[int, str] | None:
+def _apply_together(rows, recorded: set[str] | None = None) -> dict[int, str] | None:
     """Every event of the batch at once, with as few statements as they allow: their ids recorded
     in one INSERT, their donations locked and loaded in one query, their ledger entries written in
     one statement at the end (giving.confirming_together). None when anything failed: the caller
@@ -185,7 +205,8 @@ def _apply_together(rows) -> dict[int, str] | None:
         else:
             first[row.event_id] = row
     try:
-        recorded = _record_event_ids(list(first.values()))
+        if recorded is None:
+            recorded = _record_event_ids(list(first.values()))
         todo = []
         for row in first.values():
             if row.event_id in recorded:
