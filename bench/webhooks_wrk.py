@@ -2,6 +2,7 @@
 
     python bench/webhooks_wrk.py                      # 3000 donations, 10 s each, 16 connections
     python bench/webhooks_wrk.py --donations 4000 --seconds 10 --connections 16 --workers 4
+    python bench/webhooks_wrk.py --root ../main          # the same run against another checkout
 
 The README's production command serves the app: `gunicorn -w 4` (sync workers) on PostgreSQL.
 The load generator is wrk (Debian `wrk`), so the client costs little of the 2 shared cores
@@ -16,7 +17,10 @@ The load generator is wrk (Debian `wrk`), so the client costs little of the 2 sh
 4. confirmed donations/s (donations paid in the database / wrk's duration), hello-world
    requests/s and their ratio (target >= 20%), `flask ledger verify`, each donation paid and counted
    once, and, from the app's own log of each confirmation batch (logger donations.confirmations,
-   set to DEBUG by bench/gunicorn_batches.py), batch sizes and the append lock's hold time per entry.
+   set to DEBUG by bench/gunicorn_batches.py), batch sizes and the append lock's hold time per entry;
+5. the CPU time the app's workers and the database's backends spent during the webhook run, per
+   donation confirmed (from /proc): on a shared machine rates move with whatever else runs, and
+   this moves much less.
 
 N must exceed what --seconds can confirm: the events then cycle, and redeliveries are answered
 "duplicate" (counted by wrk's status line, not as donations).
@@ -151,14 +155,15 @@ def print_batches(log: Path) -> None:
           f"waited for per batch: mean {statistics.fmean(w for _, w, _ in batches):.2f} ms")
 
 
-def start_gunicorn(url: str, instance: str, stripe_url: str, port: int, workers: int, log: Path):
+def start_gunicorn(url: str, instance: str, stripe_url: str, port: int, workers: int, log: Path,
+                   root: Path = ROOT):
     env = {**os.environ, "DATABASE_URL": url, "AMANAH_ENV": "testing", "AMANAH_INSTANCE_PATH": instance,
            "RATELIMIT_ENABLED": "false", "STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": SECRET,
            "STRIPE_API_BASE": stripe_url}
     with open(log, "w") as log_file:
         return subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "-c", str(HERE / "gunicorn_batches.py"),
-             "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env, stderr=log_file)
+             "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=root, env=env, stderr=log_file)
 
 
 def write_events(sessions: list[dict], path: Path) -> None:
@@ -170,18 +175,63 @@ def write_events(sessions: list[dict], path: Path) -> None:
             f.write(f"{headers['Stripe-Signature']}\t{body.decode()}\n")
 
 
-def measure(url: str, base: str, events: Path, log: Path, args) -> int:
-    """Hello world, then the webhooks, each for --seconds; prints the rates; returns donations paid."""
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each of these processes still there (Linux /proc)."""
+    spent = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return spent
+
+
+def cpu_since(before: dict[int, float], pids: list[int]) -> float:
+    """CPU spent by `pids` since `before` (a process that began since counted from zero)."""
+    return sum(now - before.get(pid, 0.0) for pid, now in cpu_seconds(pids).items())
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def backends(database: str) -> list[int]:
+    """The PostgreSQL server processes serving `database` (their titles name it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if title.startswith(b"postgres: ") and f" {database} ".encode() in title:
+                found.append(int(entry.name))
+    return found
+
+
+def measure(url: str, base: str, events: Path, log: Path, args, server: int | None = None) -> int:
+    """Hello world, then the webhooks, each for --seconds; prints the rates, and the CPU the app's
+    workers (children of the `server` pid) and the database's backends spent per confirmation
+    (less sensitive than rates to what else runs on a shared machine); returns donations paid."""
     load = os.getloadavg()[0]
     run_wrk(f"{base}/healthz", argparse.Namespace(**{**vars(args), "seconds": 2}))  # warm up
     hello, _ = run_wrk(f"{base}/healthz", args)
     log.write_text("")
     before = count_paid(url)
+    workers = children(server) if server else []
+    database = sa.engine.make_url(url).database
+    app_before, pg_before = cpu_seconds(workers), cpu_seconds(backends(database))
     started = time.perf_counter()
     rate, output = run_wrk(f"{base}/webhooks/stripe", args, HERE / "webhooks_wrk.lua",
                            {"WEBHOOK_EVENTS": str(events), "WRK_THREADS": str(args.threads)})
     elapsed = time.perf_counter() - started
     time.sleep(1)  # requests still in flight when wrk stopped
+    # (A backend that ended meanwhile is lost to the count: the app's pool keeps its connections.)
+    app_spent, pg_spent = cpu_since(app_before, workers), cpu_since(pg_before, backends(database))
     paid = count_paid(url) - before
     duration = float(re.search(r"requests in ([\d.]+)(m?s)", output).group(1))
     duration = duration / 1000 if re.search(r"requests in [\d.]+ms", output) else duration
@@ -193,6 +243,9 @@ def measure(url: str, base: str, events: Path, log: Path, args) -> int:
     print(f"hello world GET /healthz requests/s:              {hello:8.1f}")
     print(f"confirmed donations/s (signed webhooks, {paid} paid): {confirmed:8.1f}  "
           f"(webhook requests/s {rate:.1f}; statuses {statuses}; wall {elapsed:.1f} s)")
+    if paid and workers:
+        print(f"CPU per confirmed donation (the webhook run's, over donations paid): app workers "
+              f"{app_spent / paid * 1000:.1f} ms, PostgreSQL backends {pg_spent / paid * 1000:.1f} ms")
     ratio = confirmed / hello
     print(f"ratio: {ratio:.1%} (target >= 20%: {'met' if ratio >= 0.20 else 'MISSED'})")
     if paid >= args.donations:
@@ -216,6 +269,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (README: -w 4)")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="serve the app of another checkout of the same schema (before/after comparisons)")
     args = parser.parse_args()
     from tests.factories.fake_stripe import FakeStripe
     gunicorn: subprocess.Popen | None = None
@@ -229,10 +284,10 @@ def main() -> None:
         print(f"filled {args.donations} pending donations with paid checkout sessions "
               f"in {time.perf_counter() - started:.1f} s")
         port, log, events = free_port(), Path(tmp.name) / "gunicorn.log", Path(tmp.name) / "events.tsv"
-        gunicorn = start_gunicorn(url, tmp.name, fake.url, port, args.workers, log)
+        gunicorn = start_gunicorn(url, tmp.name, fake.url, port, args.workers, log, args.root)
         wait_for(f"http://127.0.0.1:{port}/healthz", timeout=120)  # slow to boot on a busy machine
         write_events(sessions, events)
-        measure(url, f"http://127.0.0.1:{port}", events, log, args)
+        measure(url, f"http://127.0.0.1:{port}", events, log, args, gunicorn.pid)
         stop(gunicorn)
         gunicorn = None
         print_batches(log)
