@@ -270,7 +270,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (README: -w 4)")
     parser.add_argument("--root", type=Path, default=ROOT,
-                        help="serve the app of another checkout of the same schema (before/after comparisons)")
+                        help="serve the app of another checkout of the same schema (before/after runs)")
     args = parser.parse_args()
     from tests.factories.fake_stripe import FakeStripe
     gunicorn: subprocess.Popen | None = None

@@ -80,8 +80,8 @@ _WAITING = (sa.select(_TABLE.c.id, _TABLE.c.provider, _TABLE.c.event_id, _TABLE.
 # once, with the type of its first delivery; ids recorded before are left as they are), and, for
 # each event, whether its id was recorded now (a duplicate delivered earlier: false).
 _WAITING_RECORDED = sa.text(
-    "WITH waiting AS (SELECT id, provider, event_id, type, object, notify FROM pending_confirmations "
-    f"WHERE outcome IS NULL ORDER BY id LIMIT {BATCH_LIMIT}), "
+    "WITH waiting AS (SELECT id, provider, event_id, type, object, notify FROM pending_confirmations "  # noqa: S608
+    f"WHERE outcome IS NULL ORDER BY id LIMIT {BATCH_LIMIT:d}), "  # (a constant int)
     "recorded AS (INSERT INTO payment_events (event_id, type, received_at) "
     "SELECT DISTINCT ON (event_id) event_id, type, :at FROM waiting ORDER BY event_id, id "
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
@@ -231,23 +231,13 @@ def _apply_together(rows, recorded: set[str] | None = None) -> dict[int, str] | 
 
 
 _EVENTS = PaymentEvent.__table__
-# PostgreSQL: the batch's ids as arrays, one statement text whatever the batch's size (SQLAlchemy
-# compiles a multi-row VALUES anew for every size, and the driver parses it anew each time).
-_RECORD_EVENT_IDS = sa.text(
-    "INSERT INTO payment_events (event_id, type, received_at) "
-    "SELECT event_id, type, :at FROM unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[])) AS e(event_id, type) "
-    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id").bindparams(
-    sa.bindparam("at", type_=_EVENTS.c.received_at.type))
 
 
 def _record_event_ids(rows) -> set[str]:
-    """Record the events' ids; returns those recorded now (the others were, before)."""
-    at = now_utc()
-    if storage.dialect_name(db.session) == "postgresql":
-        return set(db.session.execute(_RECORD_EVENT_IDS, {
-            "ids": [row.event_id for row in rows], "types": [row.type for row in rows], "at": at}).scalars())
-    statement = (sqlite_insert(_EVENTS).values([{"event_id": row.event_id, "type": row.type, "received_at": at}
-                                                for row in rows])
+    """Record the events' ids; returns those recorded now (the others were, before). SQLite: on
+    PostgreSQL the leader records them as it reads them (_WAITING_RECORDED)."""
+    statement = (sqlite_insert(_EVENTS).values([{"event_id": row.event_id, "type": row.type,
+                                                 "received_at": now_utc()} for row in rows])
                  .on_conflict_do_nothing(index_elements=["event_id"]).returning(_EVENTS.c.event_id))
     return set(db.session.execute(statement).scalars())
 

@@ -107,7 +107,8 @@ class _BatchAppender(storage.Appender):
             self.receipts = []
 
 
-_PAID_COLUMNS = ("ledger_seq", "paid_at", "payment_intent", "processor_fee", "fee_estimated", "charge_id", "status")
+_PAID_COLUMNS = ("ledger_seq", "paid_at", "payment_intent", "processor_fee", "fee_estimated", "charge_id",
+                 "status")
 _PAID_UPDATE = (sa.update(Donation.__table__).where(Donation.__table__.c.id == sa.bindparam("b_id"))
                 .values({c: sa.bindparam(c) for c in _PAID_COLUMNS}))
 
@@ -137,7 +138,8 @@ def confirming_together(donation_ids: list[int]):
 @functools.cache
 def _batch_donations():
     """The batch's donations, locked (NOWAIT) and loaded with their campaign and donor; built once."""
-    return (sa.select(Donation).where(Donation.id.in_(sa.bindparam("ids", expanding=True))).order_by(Donation.id)
+    return (sa.select(Donation).where(Donation.id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(Donation.id)
             .with_for_update(of=Donation.__table__, nowait=True)
             .options(sa.orm.joinedload(Donation.campaign).lazyload("*"),
                      sa.orm.joinedload(Donation.user).lazyload("*")))
@@ -290,7 +292,8 @@ def _mark_paid(donation: Donation, session: dict) -> str:
                         ref=entry.seq, payment=intent["id"],
                         memo=txn.get("ledger_memo") if isinstance(txn, dict) else None)
     appender.flush()
-    paid = {"ledger_seq": entry.seq, "paid_at": now_utc(), "payment_intent": intent["id"], "processor_fee": fee,
+    paid = {"ledger_seq": entry.seq, "paid_at": now_utc(), "payment_intent": intent["id"],
+            "processor_fee": fee,
             "fee_estimated": fee > 0 and isinstance(txn, dict) and bool(txn.get("estimate")),
             "charge_id": charge.get("id") if isinstance(charge, dict) else charge}
     if isinstance(appender, _BatchAppender):

@@ -188,9 +188,10 @@ def _entries_hashes_and_totals(dialect) -> str:
     def rows(table, columns, prefix):
         # Cast to the type without its length: an explicit cast to varchar(n) would cut a longer
         # value, where the INSERT's own (assignment) cast refuses it, as a VALUES list did.
-        arrays = ", ".join(f"%({prefix}_{c})s::{re.sub(r'[(].*[)]', '', table.c[c].type.compile(dialect=dialect))}[]"
-                           for c in columns)
-        return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        types = {c: re.sub(r"[(].*[)]", "", table.c[c].type.compile(dialect=dialect)) for c in columns}
+        arrays = ", ".join(f"%({prefix}_{c})s::{types[c]}[]" for c in columns)
+        # Only the tables' own names and types go into the text.
+        return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"  # noqa: S608
     update = str(_TOTALS_UPDATE.compile(dialect=dialect))
     return (f"WITH new_entries AS ({rows(e, _ENTRY_COLUMNS, 'e')}), "
             f"new_hashes AS ({rows(h, ('idx', 'hash'), 'h')}) {update}")

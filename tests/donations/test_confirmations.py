@@ -227,3 +227,44 @@ def test_a_leader_never_waits_for_a_donation_row_held_by_another(committed_conte
         other.dispose()
     assert confirmations.confirm("stripe", "evt_held", COMPLETED, held) == "paid"
     assert [d.status for d in db.session.scalars(sa.select(Donation).order_by(Donation.id))] == ["paid"] * 2
+
+
+def test_a_batch_writes_its_donations_and_receipts_as_one_confirmation_does(stripe_context):
+    """The batch writes its paid donations with one UPDATE and its receipts with one INSERT at its
+    end: the rows are those a confirmation applied on its own (the one-by-one path) writes."""
+    from documents.models import Document
+    from ledger import storage
+    paid = paid_sessions(stripe_context, 4)
+    for n, (_, session) in enumerate(paid[:2]):
+        waiting(f"evt_b{n}", session)
+    assert confirmations.confirm("stripe", "evt_b2", COMPLETED, paid[2][1]) == "paid"  # a batch of 3
+    db.session.rollback()
+    storage.lock(db.session)  # one on its own, through issue_receipt (the one-by-one path)
+    db.session.add(PaymentEvent(event_id="evt_alone", type=COMPLETED))
+    assert giving.apply_checkout(gateway_named("stripe"), COMPLETED, paid[3][1]) == "paid"
+    db.session.commit()
+    db.session.expire_all()
+    donations = [db.session.get(Donation, donation_id) for donation_id, _ in paid]
+    documents = [receipt_of(d.id) for d in donations]
+    assert [d.number for d in documents] == list(range(documents[0].number, documents[0].number + 4))
+    for donation, document, (_, session) in zip(donations, documents, paid, strict=True):
+        intent = session["payment_intent"]
+        assert donation.status == DonationStatus.PAID and donation.paid_at is not None
+        assert (donation.payment_intent, donation.charge_id) == (intent["id"], intent["latest_charge"]["id"])
+        assert donation.processor_fee == intent["latest_charge"]["balance_transaction"]["fee"] > 0
+        assert donation.fee_estimated is False
+        leaf_hash = storage.leaf_hash_at(db.session, donation.ledger_seq)
+        assert document.content["ledger"] == {"seq": donation.ledger_seq, "leaf_hash": leaf_hash.hex()}
+        assert document.content["received_at"] == donation.paid_at.isoformat()
+        assert document.content["serial"] == document.serial and document.kind == "receipt"
+        assert document.issued_at.isoformat() == document.content["issued_at"]
+    alone = documents[3]
+    own = ("serial", "issued_at", "ledger", "donor", "amount", "gift", "received_at")  # each donation's
+
+    def shared(document):
+        return {k: v for k, v in document.content.items() if k not in own}
+    for batched in documents[:3]:
+        assert batched.content.keys() == alone.content.keys()
+        assert shared(batched) == shared(alone)
+        assert (batched.series, batched.year) == (alone.series, alone.year)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Document)) == 4
