@@ -217,7 +217,9 @@ def _signer_class():
                     is_pdf_sig=is_pdf_sig, encap_content_info=encap_content_info)
             if not hasattr(self, "_templates"):
                 self._templates = {}
-            key = (digest_algorithm, use_pades)
+            # Whatever else the caller asks to be signed makes a template of its own.
+            key = (digest_algorithm, use_pades, repr(getattr(signed_attr_settings, "cades_signed_attrs", None)),
+                   repr(getattr(signed_attr_settings, "adobe_revinfo_attr", None)))
             if key not in self._templates:
                 made = await super().async_sign(_TEMPLATE_DIGEST, digest_algorithm, use_pades=use_pades,
                                                 signed_attr_settings=signed_attr_settings)

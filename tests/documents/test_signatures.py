@@ -248,7 +248,7 @@ def test_a_container_filled_from_the_template_is_the_one_pyhanko_builds(app, tmp
         theirs = asyncio.run(SimpleSigner.async_sign(key.signer, digest, "sha256", use_pades=True)).dump()
         assert ours == theirs
         assert digest in ours
-    assert key.signer._templates[("sha256", True)] is not None  # the fast path was taken
+    assert [t for t in key.signer._templates.values() if t is not None]  # the fast path was taken
 
 
 def test_a_container_with_anything_that_varies_makes_no_template(app, tmp_path):
