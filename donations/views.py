@@ -23,7 +23,6 @@ from donations.gateway import GatewayError
 from donations.issuing import issuer
 from donations.models import Donation, DonationStatus
 from donations.providers import gateway_named, get_gateway, in_process_events, is_sandbox
-from donations.xendit_gateway import XenditGateway, payment_instructions
 from organizations.services import format_npwp
 
 bp = Blueprint("giving", __name__)
@@ -210,21 +209,24 @@ WIB = ZoneInfo("Asia/Jakarta")  # donors read times in Western Indonesian Time
 
 
 @bp.get("/give/pay/<checkout_id>")
-def xendit_payment(checkout_id: str):
-    """The donor's page for a Xendit payment: the QRIS code, or the virtual account to transfer
-    to, or on to the e-wallet. Found by its payment request's id, which only the donor was given."""
-    donation = db.session.scalar(sa.select(Donation).where(Donation.checkout_id == checkout_id,
-                                                            Donation.provider == XenditGateway.name))
+def payment_page(checkout_id: str):
+    """The donor's page for a payment that Amanah shows itself (the provider's payment_instructions):
+    the QRIS code, or the virtual account to transfer to, or on to the e-wallet. Found by its
+    checkout's id, which only the donor was given."""
+    donation = db.session.scalar(sa.select(Donation).where(Donation.checkout_id == checkout_id))
     if donation is None:
         abort(404)
     if donation.status != DonationStatus.PENDING:
         return redirect(dashboard.guest_url(donation), code=303)
-    db.session.rollback()  # no transaction open while Xendit is asked
+    provider = donation.provider
+    db.session.rollback()  # no transaction open while the provider is asked
     try:
-        info = payment_instructions(gateway_named(XenditGateway.name).fetch_payment_request(checkout_id))
+        info = gateway_named(provider).payment_instructions(checkout_id)
     except GatewayError:
         flash(_("The payment provider could not be reached; please reload this page in a moment."), "error")
         return render_template("donations/pay.html", donation=donation, info=None, qr=None), 502
+    if info is None:  # the provider shows the donor its own page
+        abort(404)
     if info["kind"] == methods.EWALLET:
         agent = request.headers.get("User-Agent", "")
         phone = any(word in agent for word in PHONE_AGENTS)
