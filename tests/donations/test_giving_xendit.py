@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from amanah.extensions import db
+from documents import receipts
 from donations import giving, methods
 from donations.dashboard import anomaly_kind_label
 from donations.forms import method_label
@@ -204,6 +205,10 @@ def test_paid_qris_confirms_the_donation_with_the_provider_and_method_in_the_led
         # the fake books 0.7% + 11% VAT: Rp 350 + Rp 39
         assert fee.amount == -(350 + 39) * 100 and json.loads(fee.leaf)["memo"] == "Xendit fee"
         assert donation.processor_fee == 38_900
+    with xendit_app.test_request_context():
+        receipt = receipts.receipt_of(donation_id)  # issued in the same transaction
+        assert receipt.content["payment_method"] == "xendit"
+        assert receipts.view_of(receipt)["payment_method_text"] == str(receipts.PAYMENT_METHODS["xendit"])
 
 
 def test_without_xendit_s_transaction_the_fee_is_an_estimate_from_the_price_list(xendit_app, client,
