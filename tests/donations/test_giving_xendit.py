@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from documents import receipts
-from donations import giving, methods
+from amanah import i18n
+from donations import fees, giving, methods, xendit_fees
 from donations.dashboard import anomaly_kind_label
 from donations.forms import method_label
 from donations.gateway import CheckoutRequest, GatewayError
@@ -539,6 +540,29 @@ def test_giving_by_e_wallet_redirects_to_the_wallet_and_a_phone_to_its_deeplink(
     assert desktop.status_code == 303 and desktop.location.endswith("/web")
     phone = client.get(location, headers={"User-Agent": "Mozilla/5.0 (Linux; Android 14) Mobile"})
     assert phone.status_code == 303 and phone.location.endswith("/deeplink")
+
+
+@pytest.mark.parametrize("method", ["qris", "va_bri", "shopeepay", "card"])
+def test_the_form_grosses_the_gift_up_with_the_chosen_method_s_fee(xendit_app, client, fake_xendit, method):
+    """The confirmation step shows, and the donation charges, the chosen method's gross-up."""
+    public_id = campaign_id(xendit_app)
+    form = {"preset": "custom", "custom_amount": "50.000", "name": "Budi", "email": "budi@example.org",
+            "method": method, "cover_fee": "y"}
+    with xendit_app.app_context():
+        fee = fees.fee_to_cover(5_000_000, "IDR", method)
+        if method != "card":
+            assert fee == xendit_fees.gross_up(methods.BY_CODE[method], 5_000_000)
+            assert fee != fees.fee_to_cover(5_000_000, "IDR", "card")
+        total = i18n.format_money(5_000_000 + fee, "IDR")
+    confirm = client.post(f"/campaigns/{public_id}/give", data=form)
+    assert confirm.status_code == 200 and total in confirm.get_data(as_text=True)
+    client.post(f"/campaigns/{public_id}/give", data={**form, "confirmed": "1"})
+    with xendit_app.app_context():
+        donation = db.session.scalar(sa.select(Donation))
+        assert (donation.payment_method, donation.fee_covered, donation.total) == (method, fee, 5_000_000 + fee)
+        if method != "card":
+            net = donation.total - xendit_fees.fee_estimate(methods.BY_CODE[method], donation.total)
+            assert 5_000_000 <= net < 5_000_000 + 300
 
 
 def test_ovo_needs_the_donor_s_phone_number(xendit_app, client, fake_xendit):
