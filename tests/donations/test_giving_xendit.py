@@ -212,6 +212,19 @@ def test_paid_qris_confirms_the_donation_with_the_provider_and_method_in_the_led
         assert receipts.view_of(receipt)["payment_method_text"] == str(receipts.PAYMENT_METHODS["xendit"])
 
 
+@pytest.mark.parametrize("method", [m.code for m in methods.METHODS if m.local])
+def test_every_local_method_paid_confirms_with_its_channel_in_the_ledger(xendit_app, client, fake_xendit,
+                                                                         method):
+    donation_id, request_id = start(xendit_app, method, mobile_number="+6281234567890")
+    assert deliver(client, fake_xendit, fake_xendit.pay(request_id)).json == {"status": "paid"}
+    with xendit_app.app_context():
+        donation = db.session.get(Donation, donation_id)
+        assert (donation.status, donation.provider, donation.payment_method) == ("paid", "xendit", method)
+        (entry,) = entries("donation")
+        assert json.loads(entry.leaf)["memo"] == f"Xendit {methods.BY_CODE[method].channel}"
+        assert [d.kind for d in issuer().documents_of(donation_id)] == ["receipt"]
+
+
 def test_without_xendit_s_transaction_the_fee_is_an_estimate_from_the_price_list(xendit_app, client,
                                                                                fake_xendit):
     fake_xendit.book_fees = False
@@ -356,9 +369,11 @@ def paid(app, client, fake, method="qris") -> tuple[int, str]:
     return donation_id, request_id
 
 
-def test_a_qris_refund_goes_through_xendit_and_is_booked_on_its_callback(xendit_app, client, fake_xendit):
+@pytest.mark.parametrize("method", ["qris", "ovo", "dana", "shopeepay", "linkaja"])
+def test_a_qris_refund_goes_through_xendit_and_is_booked_on_its_callback(xendit_app, client, fake_xendit,
+                                                                         method):
     fake_xendit.refund_status = "PENDING"
-    donation_id, request_id = paid(xendit_app, client, fake_xendit)
+    donation_id, request_id = paid(xendit_app, client, fake_xendit, method)
     with xendit_app.test_request_context():
         donation = db.session.get(Donation, donation_id)
         treasurer = donation.campaign.treasurer
@@ -375,6 +390,8 @@ def test_a_qris_refund_goes_through_xendit_and_is_booked_on_its_callback(xendit_
         (entry,) = entries("refund")
         assert entry.amount == -2_000_000
         assert db.session.scalar(sa.select(Refund.status)) == "succeeded"
+        # the donor gets a credit note, as for a card
+        assert [d.kind for d in issuer().documents_of(donation_id)] == ["receipt", "credit_note"]
 
 
 def test_a_virtual_account_payment_is_not_refunded_through_xendit(xendit_app, client, fake_xendit):
