@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import io
 import json
 
@@ -264,6 +265,15 @@ def test_a_wrong_or_missing_token_is_refused_and_writes_nothing(xendit_app, clie
     with xendit_app.app_context():
         assert db.session.get(Donation, donation_id).status == "pending"
         assert count(PaymentEvent) == 0 and entries() == []
+
+
+def test_the_token_is_compared_in_constant_time(xendit_app, client, fake_xendit, monkeypatch):
+    compared = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b))
+    _, request_id = start(xendit_app, "qris")
+    assert deliver(client, fake_xendit, fake_xendit.pay(request_id)).status_code == 200
+    assert compared == [(TOKEN.encode(), TOKEN.encode())]
 
 
 def test_without_a_configured_token_every_callback_is_refused(xendit_app, client, fake_xendit):
