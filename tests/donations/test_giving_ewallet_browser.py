@@ -22,7 +22,7 @@ PHONE_AGENT = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrom
 class _Wallet(http.server.BaseHTTPRequestHandler):
     """The wallet's own site, on another origin than the app's."""
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         body = f'<!doctype html><title>wallet</title><h1 id="wallet">{self.path}</h1>'.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")

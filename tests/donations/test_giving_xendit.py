@@ -16,9 +16,9 @@ import markupsafe
 import pytest
 import sqlalchemy as sa
 
+from amanah import i18n
 from amanah.extensions import db
 from documents import receipts
-from amanah import i18n
 from donations import fees, giving, methods, xendit_fees
 from donations.dashboard import anomaly_kind_label
 from donations.forms import method_label
@@ -600,7 +600,8 @@ def test_the_form_grosses_the_gift_up_with_the_chosen_method_s_fee(xendit_app, c
     client.post(f"/campaigns/{public_id}/give", data={**form, "confirmed": "1"})
     with xendit_app.app_context():
         donation = db.session.scalar(sa.select(Donation))
-        assert (donation.payment_method, donation.fee_covered, donation.total) == (method, fee, 5_000_000 + fee)
+        assert (donation.payment_method, donation.fee_covered) == (method, fee)
+        assert donation.total == 5_000_000 + fee
         if method != "card":
             net = donation.total - xendit_fees.fee_estimate(methods.BY_CODE[method], donation.total)
             assert 5_000_000 <= net < 5_000_000 + 300
