@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -181,7 +182,6 @@ class _CmsTemplate:
 
 
 def _signer_class():
-    from asn1crypto import cms
     from pyhanko.sign.general import get_pyca_cryptography_hash
     from pyhanko.sign.signers import SimpleSigner
 
