@@ -232,6 +232,18 @@ def latest_values(campaign: Campaign) -> dict[int, int]:
     return dict(rows.all())
 
 
+def anchored_by(seq: int) -> ProgressReport | None:
+    """The progress report that ledger entry `seq` anchors, if any (for the ledger's entry page)."""
+    return db.session.scalar(sa.select(ProgressReport).where(ProgressReport.ledger_seq == seq))
+
+
+def accounted_disbursements(report: ProgressReport) -> list[Disbursement]:
+    """The disbursements the report accounts for, in ledger order."""
+    ids = [link.disbursement_id for link in report.disbursements]
+    return list(db.session.scalars(sa.select(Disbursement).where(Disbursement.id.in_(ids or [-1]))
+                                   .order_by(Disbursement.ledger_seq)))
+
+
 def evidence_of(campaign: Campaign, sha256: str) -> ReportEvidence | None:
     return db.session.scalar(sa.select(ReportEvidence).join(ProgressReport).where(
         ProgressReport.campaign_id == campaign.id, ReportEvidence.sha256 == sha256).limit(1))

@@ -103,7 +103,8 @@ def show(public_id: str, number: int):
         abort(404)
     corrected_by = [r for r in services.reports_of(campaign) if r.corrects_id == report.id]
     return render_template("reports/show.html", campaign=campaign, report=report,
-                           narrative=render_markdown(report.narrative), corrected_by=corrected_by)
+                           narrative=render_markdown(report.narrative), corrected_by=corrected_by,
+                           accounted=services.accounted_disbursements(report))
 
 
 @bp.get("/<int:number>.json")

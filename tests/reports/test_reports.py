@@ -106,6 +106,26 @@ def test_the_document_and_evidence_are_served_byte_for_byte(app, world, client):
     assert client.get(f"/campaigns/{world['campaign']}/reports/evidence/{'0' * 64}").status_code == 404
 
 
+def test_the_ledger_entry_and_the_report_page_point_at_each_other(app, world, client):
+    with app.test_request_context():
+        report = services.post_report(_campaign(world), db.session.get(User, world["organizer"]),
+                                      _report(world))
+        db.session.commit()
+        seq, file_hash = report.ledger_seq, report.evidence[0].sha256
+        spent_seq = db.session.scalar(sa.select(disbursements.Disbursement.ledger_seq))
+    entry = client.get(f"/ledger/entries/{seq}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Progress report" in entry and "#1 Dua sumur pertama selesai" in entry
+    assert f"/campaigns/{world['campaign']}/reports/1.json" in entry
+    assert "<code>files</code>" in entry  # the entry's files member, each hash opening its file
+    assert f"/campaigns/{world['campaign']}/reports/evidence/{file_hash}" in entry
+    page = client.get(f"/campaigns/{world['campaign']}/reports/1", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert "Disbursements it accounts for" in text and "Pipa dan pompa" in text
+    assert f"/ledger/entries/{spent_seq}" in text and f"/ledger/entries/{seq}" in text
+    other = client.get(f"/ledger/entries/{spent_seq}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<code>files</code>" not in other and 'data-field="report"' not in other
+
+
 def test_the_campaign_page_shows_the_timeline_and_the_latest_values(app, world, client):
     with app.test_request_context():
         organizer = db.session.get(User, world["organizer"])
