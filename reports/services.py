@@ -51,6 +51,7 @@ class ReportRefused(UserError):
 class EvidenceUpload:
     data: bytes
     title: str
+    slot: int = 0  # which of the form's file inputs it came from (its errors are shown there)
 
 
 @dataclasses.dataclass
@@ -147,7 +148,9 @@ def _evidence(data: ReportInput, errors: dict[str, str]) -> list[tuple[evidence_
         try:
             file = evidence_store.inspect(upload.data)
         except evidence_store.EvidenceError as exc:
-            errors["evidence"] = str(exc)
+            # Next to the file input it came from, and named in the evidence box's summary.
+            errors[f"evidence_{upload.slot}"] = str(exc)
+            errors["evidence"] = str(_l("File %(num)d: %(problem)s", num=upload.slot + 1, problem=str(exc)))
             continue
         if file.sha256 not in seen:
             seen.add(file.sha256)

@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ from reports import services
 from reports.models import ProgressReport
 from tests.factories import login, make_user
 from tests.factories.documents import pdf_text
-from tests.factories.treasury import RP, fund, make_campaign, picture
+from amanah import evidence as evidence_store
+from tests.factories.treasury import RP, SECRET_PLACE, drawing, fund, make_campaign, picture, rich_exif
 from treasury import disbursements
 
 # Every test here stores files: each runs on the instance folder and on an S3 bucket.
@@ -209,6 +211,55 @@ def test_the_form_posts_a_report_with_a_file_and_refuses_others(app, world):
     assert stranger.get(url).status_code == 403
     assert stranger.post(url, data={"title": "x", "narrative": "y"}).status_code == 403
     assert app.test_client().get(url).status_code in (302, 303, 403)
+
+
+def test_the_form_names_each_bad_file_and_value_next_to_its_input(app, world):
+    client = app.test_client()
+    with app.app_context():
+        login(client, db.session.get(User, world["treasurer"]))
+        size = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
+    app.config["EVIDENCE_MAX_BYTES"] = 1024  # picture() is larger than this
+    url = f"/campaigns/{world['campaign']}/reports/new"
+    bad = client.post(url, content_type="multipart/form-data", headers={"Accept-Language": "en"}, data={
+        "title": "Laporan Maret", "narrative": "Pipa terpasang.", f"value_{world['wells']}": "1.5",
+        "evidence_0": (io.BytesIO(b"<svg onload=alert(1)/>"), "foto.svg"),
+        "evidence_1": (io.BytesIO(picture(3)), "besar.png")})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    wrong_type = re.search(r'<p class="field-error" id="evidence_0-error">([^<]*)</p>', html)
+    too_large = re.search(r'<p class="field-error" id="evidence_1-error">([^<]*)</p>', html)
+    assert wrong_type and "Upload a PDF, JPEG or PNG file." in wrong_type.group(1)
+    assert too_large and "larger than 1 KB" in too_large.group(1)
+    assert 'id="evidence_2-error"' not in html
+    for name in ("evidence_0", "evidence_1", f"value_{world['wells']}"):
+        described = re.search(rf'<input[^>]*id="{name}"[^>]*>', html).group(0)
+        assert 'aria-invalid="true"' in described and f"{name}-error" in described, described
+    summary = html[html.index('class="error-summary"'):html.index("</div>", html.index('class="error-summary"'))]
+    assert "Sumur bor dibangun: This indicator counts whole things" in summary
+    assert 'href="#evidence_1"' in summary and "File 2: The file is larger than 1 KB." in summary
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == size
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ProgressReport)) == 0
+
+
+def test_photos_lose_their_metadata_and_the_entry_names_the_published_bytes(app, world, client):
+    out = io.BytesIO()
+    drawing().save(out, "JPEG", quality=90, exif=rich_exif())  # GPS, camera, time: a phone photo
+    photo = out.getvalue()
+    assert SECRET_PLACE in photo
+    with app.test_request_context():
+        report = services.post_report(_campaign(world), db.session.get(User, world["organizer"]), _report(
+            world, evidence=[services.EvidenceUpload(photo, "Foto sumur")]))
+        db.session.commit()
+        (file,) = report.evidence
+        stored = evidence_store.read(file.sha256)
+        leaf = json.loads(bytes(db.session.get(LedgerEntry, report.ledger_seq).leaf))
+    for secret in (SECRET_PLACE, b"SecretPhoneMaker", b"SERIAL-0042"):
+        assert secret not in stored
+    assert file.sha256 == hashlib.sha256(stored).hexdigest() != hashlib.sha256(photo).hexdigest()
+    assert leaf["files"] == [file.sha256]
+    with client.get(f"/campaigns/{world['campaign']}/reports/evidence/{file.sha256}") as served:
+        assert served.data == stored
 
 
 def test_a_report_altered_afterwards_is_caught_by_verify(app, world, backend):
