@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import User
+from amanah import evidence as evidence_store
 from amanah.errors import ValidationError
 from amanah.extensions import db
 from campaigns.models import Campaign, CampaignIndicator
@@ -23,7 +24,6 @@ from reports import services
 from reports.models import ProgressReport
 from tests.factories import login, make_user
 from tests.factories.documents import pdf_text
-from amanah import evidence as evidence_store
 from tests.factories.treasury import RP, SECRET_PLACE, drawing, fund, make_campaign, picture, rich_exif
 from treasury import disbursements
 
@@ -124,7 +124,8 @@ def test_the_ledger_entry_and_the_report_page_point_at_each_other(app, world, cl
     text = page.get_data(as_text=True)
     assert "Disbursements it accounts for" in text and "Pipa dan pompa" in text
     assert f"/ledger/entries/{spent_seq}" in text and f"/ledger/entries/{seq}" in text
-    other = client.get(f"/ledger/entries/{spent_seq}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    other = client.get(f"/ledger/entries/{spent_seq}", headers={"Accept-Language": "en"})
+    other = other.get_data(as_text=True)
     assert "<code>files</code>" not in other and 'data-field="report"' not in other
 
 
@@ -234,7 +235,8 @@ def test_the_form_names_each_bad_file_and_value_next_to_its_input(app, world):
     for name in ("evidence_0", "evidence_1", f"value_{world['wells']}"):
         described = re.search(rf'<input[^>]*id="{name}"[^>]*>', html).group(0)
         assert 'aria-invalid="true"' in described and f"{name}-error" in described, described
-    summary = html[html.index('class="error-summary"'):html.index("</div>", html.index('class="error-summary"'))]
+    start = html.index('class="error-summary"')
+    summary = html[start:html.index("</div>", start)]
     assert "Sumur bor dibangun: This indicator counts whole things" in summary
     assert 'href="#evidence_1"' in summary and "File 2: The file is larger than 1 KB." in summary
     with app.app_context():
@@ -313,6 +315,38 @@ def test_the_api_and_the_feed_carry_indicators_and_reports(app, world, client):
     assert listed["document_url"].endswith(f"/campaigns/{world['campaign']}/reports/1.json")
     feed = client.get(f"/campaigns/{world['campaign']}/updates.atom").get_data(as_text=True)
     assert "#1 Dua sumur pertama selesai" in feed and "#report-1</id>" in feed
+
+
+def test_the_campaign_and_organization_api_answer_as_the_openapi_document_says(app, world, client):
+    import jsonschema
+
+    from organizations.models import Organization, OrganizationMember
+    with app.test_request_context():
+        campaign = _campaign(world)
+        org = Organization(slug="yayasan-air", name="Yayasan Air Bersih", type="foundation",
+                           legal_basis="AHU-0012345.AH.01.04.2020", address="Jl. Kaliurang 5, Sleman",
+                           npwp="012345678901000", contact="air@example.test", description="Sumur.",
+                           created_by_id=campaign.organizer_id,
+                           members=[OrganizationMember(user_id=campaign.organizer_id, role="organizer")])
+        db.session.add(org)
+        db.session.flush()
+        campaign.organization_id = org.id
+        db.session.commit()
+        services.post_report(_campaign(world), db.session.get(User, world["organizer"]), _report(world))
+        db.session.commit()
+    components = client.get("/api/v1/openapi.json").json["components"]
+
+    def conforms(data, schema_name):
+        jsonschema.validate(data, {"$ref": f"#/components/schemas/{schema_name}", "components": components})
+
+    one = client.get(f"/api/v1/campaigns/{world['campaign']}").json
+    conforms(one, "Campaign")
+    assert one["organization"]["slug"] == "yayasan-air" and one["reports"] and one["indicators"]
+    organization = client.get("/api/v1/organizations/yayasan-air").json
+    conforms(organization, "Organization")
+    (listed,) = organization["campaigns"]
+    assert listed["reports"] == one["reports"] and listed["indicators"] == one["indicators"]
+    assert "story_html" not in listed  # the story stays on the campaign's own answer
 
 
 def test_a_report_is_overdue_when_money_went_out_long_ago_with_none_since(app, world, client, monkeypatch):
