@@ -151,10 +151,13 @@ def _edit_form(campaign):
         if parsed and not errors:
             if campaign is None:
                 campaign = services.create_campaign(_user(), data)
-                flash(_("The draft is saved. Submit it for review when it is ready."), "success")
-            else:
-                services.update_campaign(campaign, _user(), data)
-                flash(_("Your changes are saved."), "success")
+                db.session.commit()
+                # Writing a campaign goes on with what it will achieve: its outcome indicators.
+                flash(_("The draft is saved. Now say what it will achieve: declare its outcome "
+                        "indicators, then submit it for review from its page."), "success")
+                return redirect(url_for("campaigns.indicators_page", public_id=campaign.public_id), code=303)
+            services.update_campaign(campaign, _user(), data)
+            flash(_("Your changes are saved."), "success")
             db.session.commit()
             return redirect(_canonical(campaign), code=303)
         _merge_errors(form, {k: v for k, v in errors.items() if not form[k].errors})
