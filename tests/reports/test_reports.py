@@ -372,6 +372,19 @@ def test_a_report_is_overdue_when_money_went_out_long_ago_with_none_since(app, w
     assert "Report overdue" not in page
 
 
+def test_closing_a_campaign_opens_its_final_report(app, world):
+    owner = app.test_client()
+    with app.app_context():
+        login(owner, db.session.get(User, world["organizer"]))
+    url = f"/campaigns/{world['campaign']}"
+    closed = owner.post(f"{url}/close", data={"reason": "Sumur selesai"}, headers={"Accept-Language": "en"})
+    assert closed.status_code == 303 and closed.location.endswith(f"{url}/reports/new?final=1")
+    form = owner.get(closed.location, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Now post its final report" in form and 'type="checkbox" value="y"' in form and "checked" in form
+    with app.app_context():
+        assert _campaign(world).status == "closed"
+
+
 def test_a_closed_campaign_asks_for_its_final_report_until_it_has_one(app, world):
     owner = app.test_client()
     with app.app_context():
