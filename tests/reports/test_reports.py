@@ -229,7 +229,7 @@ def test_the_form_names_each_bad_file_and_value_next_to_its_input(app, world):
     html = bad.get_data(as_text=True)
     wrong_type = re.search(r'<p class="field-error" id="evidence_0-error">([^<]*)</p>', html)
     too_large = re.search(r'<p class="field-error" id="evidence_1-error">([^<]*)</p>', html)
-    assert wrong_type and "Upload a PDF, JPEG or PNG file." in wrong_type.group(1)
+    assert wrong_type and "Upload it as a PDF, JPEG or PNG file." in wrong_type.group(1)
     assert too_large and "larger than 1 KB" in too_large.group(1)
     assert 'id="evidence_2-error"' not in html
     for name in ("evidence_0", "evidence_1", f"value_{world['wells']}"):
