@@ -41,7 +41,7 @@ from donations.models import (
     Refund,
     RefundStatus,
 )
-from donations.providers import gateway_named, get_gateway
+from donations.providers import gateway_named, get_gateway, is_sandbox_provider
 from ledger import storage
 from ledger.entry import donor_commitment
 
@@ -333,7 +333,7 @@ def _queue_donor_mail(kind: str, donation: Donation, **details) -> None:
         "donor_email": donation.donor_email, "locale": donation.locale, "total": donation.total,
         "currency": donation.currency, "ledger_seq": donation.ledger_seq,
         "donor_secret": donation.donor_secret, "campaign": {"title": donation.campaign.title},
-        "sandbox": donation.provider == "sandbox", **details})
+        "sandbox": is_sandbox_provider(donation.provider), **details})
 
 
 def _queue_paid_mail(donation: Donation) -> None:
