@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 
 import sqlalchemy as sa
-from flask import Response, jsonify, make_response, render_template, request
+from flask import Response, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from amanah.extensions import db
+from amanah.extensions import db, login_manager
 from amanah.storage import StorageUnavailable
 
 TITLES = {
@@ -137,6 +137,10 @@ def init_app(app) -> None:
     def briefly_unavailable(what: str, detail: str):
         with contextlib.suppress(sa.exc.SQLAlchemyError):
             db.session.rollback()
+        if "_login_user" not in g:
+            # The signed-in user could not be loaded (that may be what failed): the answer is made
+            # without them, or choosing its language would ask the database again and fail (a 500).
+            g._login_user = login_manager.anonymous_user()
         app.logger.warning("%s unavailable on %s %s: %s", what, request.method, request.path, detail)
         message = _("The service is briefly unavailable. Please try again in a few seconds.")
         try:

@@ -149,3 +149,25 @@ def test_a_database_that_cannot_be_reached_is_a_503_to_retry_not_a_500(unreachab
     assert api.json == {"error": "The service is briefly unavailable. Please try again in a few seconds."}
     assert "database unavailable on GET /test-database-down" in caplog.text
     assert "unhandled error" not in caplog.text
+
+
+@pytest.mark.own_app  # adds routes
+def test_a_signed_in_visitor_gets_the_503_too_when_their_account_cannot_be_loaded(unreachable_database_app,
+                                                                                  monkeypatch, caplog):
+    """A PostgreSQL restart met first by Flask-Login's user loader: the 503 page must not ask for the
+    user again (to choose its language) and fail with a 500, as the fault drill found."""
+    from amanah.extensions import login_manager
+    endpoint = unreachable_database_app.view_functions["database_down"]
+
+    def load_user(_session_id):
+        endpoint()  # raises what a refused connection raises
+
+    monkeypatch.setattr(login_manager, "_user_callback", load_user)
+    client = unreachable_database_app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = "1:0", True
+    for path in ("/test-database-down", "/api/test-database-down", "/donations/mine"):
+        response = client.get(path, headers={"Accept-Language": "en"})
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5", path
+        assert "briefly unavailable" in response.get_data(as_text=True)
+    assert "unhandled error" not in caplog.text and "Exception on" not in caplog.text
