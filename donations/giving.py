@@ -184,18 +184,21 @@ def apply_object(gateway: PaymentGateway, event_type: str, obj: dict) -> str:
 
 def _checkout_handler(gateway: PaymentGateway, event_type: str, obj: dict):
     session = gateway.fetch_checkout(obj["id"])
-    return lambda: _apply_checkout(gateway, event_type, session)
+    return lambda: _apply_checkout(gateway.name, event_type, session)
 
 
-def apply_checkout(gateway: PaymentGateway, event_type: str, session: dict) -> str:
-    """A checkout session's news, in the caller's transaction (confirmations applies batches)."""
-    return _apply_checkout(gateway, event_type, session)
+def apply_checkout(provider: str, event_type: str, session: dict) -> str:
+    """A checkout session's news, in the caller's transaction (confirmations applies batches).
+
+    Only the provider's name is needed: the session was re-fetched already, by whoever recorded
+    the event. The leader of a batch may be an app server where that provider is not configured."""
+    return _apply_checkout(provider, event_type, session)
 
 
-def _apply_checkout(gateway: PaymentGateway, event_type: str, session: dict) -> str:
+def _apply_checkout(provider: str, event_type: str, session: dict) -> str:
     donation_id = donation_id_in(session.get("metadata"))
     donation = _lock_donation(donation_id) if donation_id else None
-    if donation is None or donation.checkout_id != session["id"] or donation.provider != gateway.name:
+    if donation is None or donation.checkout_id != session["id"] or donation.provider != provider:
         log.warning("checkout %s matches no donation", session.get("id"))
         return "unknown"
     if session.get("payment_status") == "paid":
