@@ -374,6 +374,10 @@ def test_the_page_shows_runs_and_anomalies_to_admins_and_auditors_only(stripe_ap
         text = page.get_data(as_text=True)
         assert "re_test_tampered" in text and "more than the donation received" in text
         assert "stripe" in text and "sandbox" in text
+        # What the last run could not settle is listed with it, as the command printed it.
+        runs = text.split('id="runs"')[1].split('id="anomalies"')[0]
+        unsettled = runs.split('<ul class="unsettled">')[1].split("</ul>")[0]
+        assert "<code>re_test_tampered</code>: succeeded at the provider, not booked here" in unsettled
 
 
 @pytest.mark.parametrize(("text", "expected"), [
