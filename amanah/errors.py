@@ -128,6 +128,20 @@ def init_app(app) -> None:
         return briefly_unavailable("database", str(exc.orig if getattr(exc, "orig", None) is not None
                                                    else exc).splitlines()[0])
 
+    @app.teardown_appcontext
+    def close_session(_exc=None):
+        """The answer is made; its connection may have been closed under it since (a database
+        restarted between the view's last query and now). Closing the session then rolls back on
+        a dead connection: that must not turn a finished answer into a 500. (Registered after
+        Flask-SQLAlchemy's own teardown, so it runs first; that one then finds the session closed.)"""
+        try:
+            db.session.close()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                db.session().invalidate()
+            app.logger.warning("database connection lost after the answer was made: %s",
+                               str(getattr(exc, "orig", None) or exc).splitlines()[0])
+
     @app.errorhandler(StorageUnavailable)
     def storage_unavailable(exc):
         """The file store (the bucket) cannot be reached or refuses us: the request's rows are

@@ -171,3 +171,32 @@ def test_a_signed_in_visitor_gets_the_503_too_when_their_account_cannot_be_loade
         assert response.status_code == 503 and response.headers["Retry-After"] == "5", path
         assert "briefly unavailable" in response.get_data(as_text=True)
     assert "unhandled error" not in caplog.text and "Exception on" not in caplog.text
+
+
+def test_a_connection_lost_after_the_answer_was_made_leaves_the_answer_alone(backend, fresh_database_url,
+                                                                            tmp_path, caplog):
+    """PostgreSQL restarted between a view's last query and the end of the request: the session's
+    rollback at teardown meets a closed connection. The page was made; it is sent (the fault drill
+    saw this as a 500)."""
+    if backend != "postgresql":
+        pytest.skip("a server that closes the connection: PostgreSQL")
+    from tests.conftest import make_app
+    app = make_app(fresh_database_url, tmp_path)
+
+    def served_then_cut():
+        pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()  # a transaction is open
+        killer = sa.create_engine(fresh_database_url)
+        with killer.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        killer.dispose()
+        return "made"
+
+    app.add_url_rule("/test-served-then-cut", "served_then_cut", served_then_cut)
+    try:
+        response = app.test_client().get("/test-served-then-cut")
+        assert (response.status_code, response.get_data(as_text=True)) == (200, "made")
+        assert "database connection lost after the answer was made" in caplog.text
+        assert app.test_client().get("/test-served-then-cut").status_code == 200  # the pool recovered
+    finally:
+        with app.app_context():
+            db.engine.dispose()
