@@ -148,6 +148,13 @@ def init_app(app) -> None:
         thrown away, so none names a file that was not stored. 503 with Retry-After."""
         return briefly_unavailable("file storage", str(exc).splitlines()[0])
 
+    def unavailable_page():
+        message = _("The service is briefly unavailable. Please try again in a few seconds.")
+        try:
+            return error_response(503, message)
+        except sa.exc.SQLAlchemyError:  # the page itself needs the database (the signed-in user)
+            return Response(str(message), mimetype="text/plain"), 503
+
     def briefly_unavailable(what: str, detail: str):
         with contextlib.suppress(sa.exc.SQLAlchemyError):
             db.session.rollback()
@@ -156,11 +163,13 @@ def init_app(app) -> None:
             # without them, or choosing its language would ask the database again and fail (a 500).
             g._login_user = login_manager.anonymous_user()
         app.logger.warning("%s unavailable on %s %s: %s", what, request.method, request.path, detail)
-        message = _("The service is briefly unavailable. Please try again in a few seconds.")
         try:
-            response, status = error_response(503, message)
-        except sa.exc.SQLAlchemyError:  # the page itself needs the database (the signed-in user)
-            response, status = Response(str(message), mimetype="text/plain"), 503
+            response, status = unavailable_page()
+        except sa.exc.SQLAlchemyError:
+            # Choosing the page's language read the signed-in user back (the rollback above expired
+            # them) from a database that is not there: the answer is made without them.
+            g._login_user = login_manager.anonymous_user()
+            response, status = unavailable_page()
         response = make_response(response, status)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

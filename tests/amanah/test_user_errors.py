@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from amanah import errors
 from amanah.extensions import db
@@ -200,3 +201,34 @@ def test_a_connection_lost_after_the_answer_was_made_leaves_the_answer_alone(bac
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.own_app  # adds routes
+def test_a_signed_in_visitor_whose_account_cannot_be_read_back_gets_the_503(unreachable_database_app,
+                                                                            caplog):
+    """The visitor was loaded, then the database went away: the 503's rollback expires their
+    account, and choosing the page's language reads it back. The answer is made without them."""
+    from tests.factories import login, make_user
+    down = []
+
+    def refuse_while_down(*_args):
+        if down:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    def loaded_then_lost():
+        assert current_user.is_authenticated  # loaded while the database was there
+        down.append(True)
+        db.session.execute(sa.text("SELECT 1"))
+
+    unreachable_database_app.add_url_rule("/test-user-then-down", "user_then_down", loaded_then_lost)
+    client = unreachable_database_app.test_client()
+    with unreachable_database_app.app_context():
+        login(client, make_user())
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", refuse_while_down)
+    try:
+        response = client.get("/test-user-then-down", headers={"Accept-Language": "en"})
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", refuse_while_down)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "briefly unavailable" in response.get_data(as_text=True)
+    assert "unhandled error" not in caplog.text
