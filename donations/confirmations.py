@@ -53,7 +53,6 @@ from amanah.extensions import db
 from donations import giving
 from donations.giving import RetryLater
 from donations.models import PaymentEvent, PendingConfirmation
-from donations.providers import gateway_named
 from ledger import storage
 
 log = logging.getLogger(__name__)
@@ -194,8 +193,7 @@ def _apply_together(rows) -> dict[int, str] | None:
         with giving.confirming_together([i for i in donation_ids if i is not None]):
             for row in todo:
                 with _mails(row.notify):
-                    outcomes[row.id] = giving.apply_checkout(gateway_named(row.provider), row.type,
-                                                             row.object)
+                    outcomes[row.id] = giving.apply_checkout(row.provider, row.type, row.object)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != "55P03":
             raise
@@ -228,7 +226,7 @@ def _apply(row, mine: int) -> str:
                 session.flush()
             except IntegrityError:
                 raise _Duplicate from None
-            return giving.apply_checkout(gateway_named(row.provider), row.type, row.object)
+            return giving.apply_checkout(row.provider, row.type, row.object)
     except _Duplicate:
         return "duplicate"
     except giving.RetryLater as exc:
