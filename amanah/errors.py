@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 
 import sqlalchemy as sa
-from flask import Response, jsonify, make_response, render_template, request
+from flask import Response, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from amanah.extensions import db
+from amanah.extensions import db, login_manager
 from amanah.storage import StorageUnavailable
 
 TITLES = {
@@ -128,21 +128,48 @@ def init_app(app) -> None:
         return briefly_unavailable("database", str(exc.orig if getattr(exc, "orig", None) is not None
                                                    else exc).splitlines()[0])
 
+    @app.teardown_appcontext
+    def close_session(_exc=None):
+        """The answer is made; its connection may have been closed under it since (a database
+        restarted between the view's last query and now). Closing the session then rolls back on
+        a dead connection: that must not turn a finished answer into a 500. (Registered after
+        Flask-SQLAlchemy's own teardown, so it runs first; that one then finds the session closed.)"""
+        try:
+            db.session.close()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                db.session().invalidate()
+            app.logger.warning("database connection lost after the answer was made: %s",
+                               str(getattr(exc, "orig", None) or exc).splitlines()[0])
+
     @app.errorhandler(StorageUnavailable)
     def storage_unavailable(exc):
         """The file store (the bucket) cannot be reached or refuses us: the request's rows are
         thrown away, so none names a file that was not stored. 503 with Retry-After."""
         return briefly_unavailable("file storage", str(exc).splitlines()[0])
 
+    def unavailable_page():
+        message = _("The service is briefly unavailable. Please try again in a few seconds.")
+        try:
+            return error_response(503, message)
+        except sa.exc.SQLAlchemyError:  # the page itself needs the database (the signed-in user)
+            return Response(str(message), mimetype="text/plain"), 503
+
     def briefly_unavailable(what: str, detail: str):
         with contextlib.suppress(sa.exc.SQLAlchemyError):
             db.session.rollback()
+        if "_login_user" not in g:
+            # The signed-in user could not be loaded (that may be what failed): the answer is made
+            # without them, or choosing its language would ask the database again and fail (a 500).
+            g._login_user = login_manager.anonymous_user()
         app.logger.warning("%s unavailable on %s %s: %s", what, request.method, request.path, detail)
-        message = _("The service is briefly unavailable. Please try again in a few seconds.")
         try:
-            response, status = error_response(503, message)
-        except sa.exc.SQLAlchemyError:  # the page itself needs the database (the signed-in user)
-            response, status = Response(str(message), mimetype="text/plain"), 503
+            response, status = unavailable_page()
+        except sa.exc.SQLAlchemyError:
+            # Choosing the page's language read the signed-in user back (the rollback above expired
+            # them) from a database that is not there: the answer is made without them.
+            g._login_user = login_manager.anonymous_user()
+            response, status = unavailable_page()
         response = make_response(response, status)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

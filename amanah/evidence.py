@@ -95,7 +95,7 @@ def _claimed(data: bytes) -> str:
                                 (PNG_MAGIC, "image/png")):
         if data.startswith(magic):
             return content_type
-    raise EvidenceError(_l("Upload the invoice or transfer slip as a PDF, JPEG or PNG file."))
+    raise EvidenceError(_l("Upload it as a PDF, JPEG or PNG file."))
 
 
 _PILLOW_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG"}

@@ -40,11 +40,26 @@ def get_organization(slug: str):
         "legal_basis": org.legal_basis, "npwp": org.npwp, "address": org.address, "contact": org.contact,
         "description_html": str(render_markdown(org.description)),
         "totals": {currency: _totals_json(t) for currency, t in organization_pages.combined(cards).items()},
-        "campaigns": [campaign_json(card.campaign, card.totals) for card in cards],
+        # Each campaign with what it promised and what it reported: the organization is held to
+        # account for all of them in one answer.
+        "campaigns": [campaign_json(card.campaign, card.totals, outcomes=True) for card in cards],
     }
 
 
-def campaign_json(campaign: Campaign, totals: search.Totals, detail: bool = False) -> dict:
+def outcomes_json(campaign: Campaign) -> dict:
+    """Its outcome indicators (latest reported values) and its progress reports."""
+    return {
+        "indicators": [{
+            "name": p.indicator.name, "unit": p.indicator.unit, "kind": p.indicator.kind,
+            "direction": p.indicator.direction, "baseline": p.indicator.baseline,
+            "target": p.indicator.target, "due": p.indicator.due.isoformat(), "latest": p.latest}
+            for p in indicators.progress_of(campaign)],
+        **contributions.api_details(campaign),
+    }
+
+
+def campaign_json(campaign: Campaign, totals: search.Totals, detail: bool = False,
+                  outcomes: bool = False) -> dict:
     data = {
         "public_id": campaign.public_id,
         "slug": campaign.slug,
@@ -68,12 +83,8 @@ def campaign_json(campaign: Campaign, totals: search.Totals, detail: bool = Fals
         data["beneficiary"] = campaign.beneficiary
         data["story_html"] = str(render_markdown(campaign.story))
         data["feed_url"] = url_for("campaigns.feed", public_id=campaign.public_id, _external=True)
-        data["indicators"] = [{
-            "name": p.indicator.name, "unit": p.indicator.unit, "kind": p.indicator.kind,
-            "direction": p.indicator.direction, "baseline": p.indicator.baseline,
-            "target": p.indicator.target, "due": p.indicator.due.isoformat(), "latest": p.latest}
-            for p in indicators.progress_of(campaign)]
-        data.update(contributions.api_details(campaign))
+    if detail or outcomes:
+        data.update(outcomes_json(campaign))
     return data
 
 

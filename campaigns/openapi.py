@@ -76,7 +76,8 @@ SCHEMAS = {
             "beneficiary": {"type": "string", "description": "Only on a single campaign."},
             "story_html": {"type": "string", "description": "Sanitized HTML; only on a single campaign."},
             "feed_url": {"type": "string", "format": "uri", "description": "Only on a single campaign."},
-            "indicators": {"type": "array", "description": "Only on a single campaign: its outcome "
+            "indicators": {"type": "array", "description": "On a single campaign and an organization's: "
+                           "its outcome "
                            "indicators, values in hundredths of their unit; `latest` from the newest "
                            "report giving one.",
                            "items": {"type": "object", "properties": {
@@ -86,7 +87,8 @@ SCHEMAS = {
                                "baseline": {"type": "integer"}, "target": {"type": "integer"},
                                "due": {"type": "string", "format": "date"},
                                "latest": {"type": ["integer", "null"]}}}},
-            "reports": {"type": "array", "description": "Only on a single campaign: its progress reports, "
+            "reports": {"type": "array", "description": "On a single campaign and an organization's: "
+                        "its progress reports, "
                         "newest first, each anchored by the ledger entry `ledger_seq` whose `evidence` is "
                         "`sha256`.",
                         "items": {"type": "object", "properties": {

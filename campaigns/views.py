@@ -1,7 +1,7 @@
 """Campaign pages. Thin: parse the request, call a service, render; one commit per request."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -151,10 +151,13 @@ def _edit_form(campaign):
         if parsed and not errors:
             if campaign is None:
                 campaign = services.create_campaign(_user(), data)
-                flash(_("The draft is saved. Submit it for review when it is ready."), "success")
-            else:
-                services.update_campaign(campaign, _user(), data)
-                flash(_("Your changes are saved."), "success")
+                db.session.commit()
+                # Writing a campaign goes on with what it will achieve: its outcome indicators.
+                flash(_("The draft is saved. Now say what it will achieve: declare its outcome "
+                        "indicators, then submit it for review from its page."), "success")
+                return redirect(url_for("campaigns.indicators_page", public_id=campaign.public_id), code=303)
+            services.update_campaign(campaign, _user(), data)
+            flash(_("Your changes are saved."), "success")
             db.session.commit()
             return redirect(_canonical(campaign), code=303)
         _merge_errors(form, {k: v for k, v in errors.items() if not form[k].errors})
@@ -237,6 +240,12 @@ def close(public_id: str):
             flash(_("This campaign cannot be closed now."), "error")
         else:
             db.session.commit()
+            reports_installed = "reports.new" in current_app.view_functions
+            if reports_installed and can(_user(), Action.POST_PROGRESS_REPORT, campaign):
+                # Closing asks for the final report (the campaign's page keeps asking until there is one).
+                flash(_("The campaign is closed. Now post its final report: what the money achieved."),
+                      "success")
+                return redirect(url_for("reports.new", public_id=campaign.public_id, final=1), code=303)
             flash(_("The campaign is closed."), "success")
     return redirect(_canonical(campaign), code=303)
 

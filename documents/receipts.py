@@ -47,6 +47,7 @@ from organizations.services import format_npwp
 
 MASK = 4
 PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
+                   "xendit": _l("QRIS, bank transfer or e-wallet (Xendit)"),
                    "sandbox": _l("Sandbox (test payment, no real money)")}
 
 

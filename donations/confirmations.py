@@ -52,7 +52,6 @@ from amanah.extensions import db
 from donations import giving
 from donations.giving import RetryLater
 from donations.models import PaymentEvent, PendingConfirmation
-from donations.providers import gateway_named
 from ledger import storage
 
 log = logging.getLogger(__name__)
@@ -217,8 +216,7 @@ def _apply_together(rows, recorded: set[str] | None = None) -> dict[int, str] | 
         with giving.confirming_together([i for i in donation_ids if i is not None]):
             for row in todo:
                 with _mails(row.notify):
-                    outcomes[row.id] = giving.apply_checkout(gateway_named(row.provider), row.type,
-                                                             row.object)
+                    outcomes[row.id] = giving.apply_checkout(row.provider, row.type, row.object)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != "55P03":
             raise
@@ -252,7 +250,7 @@ def _apply(row, mine: int) -> str:
                 session.flush()
             except IntegrityError:
                 raise _Duplicate from None
-            return giving.apply_checkout(gateway_named(row.provider), row.type, row.object)
+            return giving.apply_checkout(row.provider, row.type, row.object)
     except _Duplicate:
         return "duplicate"
     except giving.RetryLater as exc:

@@ -7,16 +7,17 @@ donations.providers picks the one the configuration and the donor's method ask f
 imports none of them, nor Flask nor a provider's library, so a provider can import the contract
 without a circle.
 
-Notifications are verified by each provider's own endpoint (donations.webhooks: Stripe's signature,
-Xendit's callback token), which turns them into events for giving.handle_event. The sandbox hands
-its events over in-process (take_events), and keeps them until they are acknowledged
-(undelivered_events), so none is lost to a crash.
+Notifications are verified and parsed by their provider (parse_notification: Stripe's signature,
+Xendit's callback token, the sandbox's own record of the event), behind one endpoint
+(donations.webhooks, POST /webhooks/<provider name>) that hands the event to giving.handle_event.
+The sandbox also hands its events over in-process (take_events), and keeps them until they are
+acknowledged (undelivered_events), so none is lost to a crash.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
 
@@ -30,6 +31,38 @@ class GatewayError(Exception):
     def __init__(self, message: str, *, outcome_unknown: bool = False):
         super().__init__(message)
         self.outcome_unknown = outcome_unknown
+
+
+class NotAtProvider(GatewayError):
+    """The provider has no such object (a 404): asking again will not find it either, so a
+    notification naming it is not ours, and is acknowledged rather than retried."""
+
+
+class NotificationRefused(Exception):
+    """An incoming notification that is not the provider's (a wrong or missing signature or token)
+    or that cannot be read: answered with `status` (a 4xx) and `reason`, `detail` logged, and
+    nothing is written."""
+
+    def __init__(self, reason: str, status: int = 400, detail: str | None = None):
+        super().__init__(reason if detail is None else f"{reason}: {detail}")
+        self.reason, self.status = reason, status
+
+
+def has_nul(value) -> bool:
+    """True when any string in a parsed notification holds U+0000, which PostgreSQL text cannot
+    store. Walked with a stack, not recursion: it may be nested as deep as the parser allowed."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +101,13 @@ class PaymentGateway(Protocol):
     def create_checkout(self, req: CheckoutRequest) -> Checkout:
         """Open a hosted checkout for one pending donation; idempotent under req.idempotency_key."""
 
+    def payment_instructions(self, checkout_id: str) -> dict | None:
+        """What Amanah's own payment page (/give/pay/<checkout id>) shows the donor, re-fetched:
+        `kind` (a donations.methods kind), `method`, `amount` (minor units), `currency`, and as the
+        kind asks `qr_string`, `va_number` and `bank`, `expires_at`, or the wallet's `web_url`,
+        `mobile_url` and `deeplink_url`. None: the provider shows the donor its own page (the
+        checkout's url), and Amanah's has nothing to show."""
+
     def fetch_checkout(self, checkout_id: str) -> dict:
         """The checkout session, its payment intent expanded down to the charge's balance transaction."""
 
@@ -96,6 +136,16 @@ class PaymentGateway(Protocol):
 
     def disputes_since(self, since: dt.datetime) -> Iterator[dict]:
         """Every dispute created at or after `since`, newest first, all pages."""
+
+    # --- notifications ---
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> dict | None:
+        """Verify an incoming notification before reading it (the provider's signature or token,
+        compared in constant time), then parse it into an event for giving.handle_event: Stripe's
+        shape ({"id", "type", "data": {"object": {"id", ...}}}), the id unique per notification
+        and the same on each retry, the object only a pointer to re-fetch. None: authentic, but
+        nothing to act on. Raises NotificationRefused (nothing is written); never asks the
+        provider anything."""
 
     # --- events the provider hands over in-process ---
 

@@ -42,7 +42,7 @@ from donations.models import (
     Refund,
     RefundStatus,
 )
-from donations.providers import gateway_named, get_gateway
+from donations.providers import gateway_named, get_gateway, is_sandbox_provider
 from ledger import storage
 from ledger.entry import donor_commitment
 
@@ -224,18 +224,21 @@ def apply_object(gateway: PaymentGateway, event_type: str, obj: dict) -> str:
 
 def _checkout_handler(gateway: PaymentGateway, event_type: str, obj: dict):
     session = gateway.fetch_checkout(obj["id"])
-    return lambda: _apply_checkout(gateway, event_type, session)
+    return lambda: _apply_checkout(gateway.name, event_type, session)
 
 
-def apply_checkout(gateway: PaymentGateway, event_type: str, session: dict) -> str:
-    """A checkout session's news, in the caller's transaction (confirmations applies batches)."""
-    return _apply_checkout(gateway, event_type, session)
+def apply_checkout(provider: str, event_type: str, session: dict) -> str:
+    """A checkout session's news, in the caller's transaction (confirmations applies batches).
+
+    Only the provider's name is needed: the session was re-fetched already, by whoever recorded
+    the event. The leader of a batch may be an app server where that provider is not configured."""
+    return _apply_checkout(provider, event_type, session)
 
 
-def _apply_checkout(gateway: PaymentGateway, event_type: str, session: dict) -> str:
+def _apply_checkout(provider: str, event_type: str, session: dict) -> str:
     donation_id = donation_id_in(session.get("metadata"))
     donation = _lock_donation(donation_id) if donation_id else None
-    if donation is None or donation.checkout_id != session["id"] or donation.provider != gateway.name:
+    if donation is None or donation.checkout_id != session["id"] or donation.provider != provider:
         log.warning("checkout %s matches no donation", session.get("id"))
         return "unknown"
     if session.get("payment_status") == "paid":
@@ -378,7 +381,7 @@ def _queue_donor_mail(kind: str, donation: Donation, **details) -> None:
         "donor_email": donation.donor_email, "locale": donation.locale, "total": donation.total,
         "currency": donation.currency, "ledger_seq": donation.ledger_seq,
         "donor_secret": donation.donor_secret, "campaign": {"title": donation.campaign.title},
-        "sandbox": donation.provider == "sandbox", **details})
+        "sandbox": is_sandbox_provider(donation.provider), **details})
 
 
 def _queue_paid_mail(donation: Donation) -> None:
@@ -656,13 +659,20 @@ def start_donation(campaign, *, amount: int, donor_name: str, donor_email: str, 
 def begin_checkout(donation: Donation, success_url: str, cancel_url: str, mobile_number: str | None = None):
     """Open the provider's checkout for a committed pending donation; returns (id, url)."""
     minutes = max(30, current_app.config["CHECKOUT_EXPIRY_MINUTES"])  # Stripe's minimum is 30
-    checkout = gateway_named(donation.provider).create_checkout(CheckoutRequest(
+    gateway = gateway_named(donation.provider)
+    request = CheckoutRequest(
         donation_id=donation.id, amount=donation.total, currency=donation.currency,
         product_name=donation.campaign.title[:250], customer_email=donation.donor_email,
         success_url=success_url, cancel_url=cancel_url,
         expires_at=now_utc() + dt.timedelta(minutes=minutes),
         idempotency_key=f"amanah-checkout-{donation.id}-{donation.donor_secret[:16]}",
-        locale=donation.locale, method=donation.payment_method or "card", mobile_number=mobile_number))
+        locale=donation.locale, method=donation.payment_method or "card", mobile_number=mobile_number)
+    # Reading the committed donation above opened a transaction (on SQLite, the write lock): end it
+    # before the provider is asked, which may take seconds. Nothing is pending (the donation is
+    # committed), so this commits nothing; the sandbox, which lives in this database, writes its
+    # checkout in a transaction of its own that the caller commits.
+    db.session.commit()
+    checkout = gateway.create_checkout(request)
     donation.checkout_id = checkout.id
     return checkout
 

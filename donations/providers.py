@@ -58,6 +58,23 @@ def configured_gateways() -> list[PaymentGateway]:
     return gateways
 
 
+def receiving_gateway(name: str) -> PaymentGateway | None:
+    """The provider whose notifications POST /webhooks/<name> receives, or None (no such provider).
+
+    Where its keys are not set here, an instance without them still verifies its notifications
+    (with its webhook secret or callback token, from the configuration); the endpoint then asks
+    gateway_named, which refuses, so the provider retries later."""
+    try:
+        return gateway_named(name)
+    except GatewayError:
+        pass
+    if name == StripeGateway.name:
+        return StripeGateway("", None)
+    if name == XenditGateway.name:
+        return XenditGateway("", None)
+    return None
+
+
 def in_process_events() -> list[tuple[PaymentGateway, dict]]:
     """Events that providers produced inside this request (the sandbox's), with their provider."""
     sandbox = gateway_named(SandboxGateway.name)
@@ -68,6 +85,11 @@ def is_sandbox(method: str | None = None) -> bool:
     """Whether this request's payments by `method` go to the sandbox (no key for its provider, or
     `flask demo`)."""
     return get_gateway(method).name == SandboxGateway.name
+
+
+def is_sandbox_provider(name: str) -> bool:
+    """Whether a donation made with provider `name` (its `provider` column) moved no real money."""
+    return name == SandboxGateway.name
 
 
 def _stripe() -> StripeGateway:

@@ -69,8 +69,11 @@ def reconcile_provider(gateway: PaymentGateway, since: dt.datetime) -> Reconcili
     db.session.rollback()
     run = ReconciliationRun(provider=gateway.name, since=since, unsettled=[])
     db.session.add(run)
-    db.session.commit()  # a run that dies half-way stays visible, without a finish time
+    db.session.flush()
+    # Read before the commit: afterwards, run.id would be loaded again, in a transaction left open
+    # (on SQLite, the write lock) while the provider's first list page is being fetched.
     run_id, tally = run.id, _Tally()
+    db.session.commit()  # a run that dies half-way stays visible, without a finish time
     try:
         _redeliver(gateway, tally)
         _checkouts(gateway, since, tally)

@@ -14,8 +14,9 @@ checkout page delivers it again.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import sqlalchemy as sa
 from flask import g, url_for
@@ -25,7 +26,7 @@ from amanah.db import now_utc
 from amanah.extensions import db
 from donations import methods
 from donations.fees import fee_for
-from donations.gateway import Checkout, CheckoutRequest, GatewayError
+from donations.gateway import Checkout, CheckoutRequest, GatewayError, NotificationRefused
 from donations.models import PaymentEvent, SandboxObject
 
 
@@ -94,6 +95,9 @@ class SandboxGateway:
         _put(session)
         return Checkout(session["id"], session["url"])
 
+    def payment_instructions(self, checkout_id: str) -> dict | None:
+        return None  # the sandbox's own checkout page (the checkout's url) shows the QR code or account
+
     def fetch_checkout(self, checkout_id: str) -> dict:
         session = dict(_get(checkout_id))
         if session.get("payment_intent"):
@@ -141,6 +145,22 @@ class SandboxGateway:
 
     def disputes_since(self, since: dt.datetime) -> Iterator[dict]:
         return _since("dp", since)
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> dict | None:
+        """A notification naming one of the sandbox's events ({"id": "evt_sbx_..."}): verified by
+        the sandbox's own record of it, which is what is handed over, never the body. It delivers
+        again an event whose in-process delivery was lost (as undelivered_events does)."""
+        try:
+            event_id = json.loads(body.decode("utf-8")).get("id")
+        except (UnicodeDecodeError, ValueError, RecursionError, AttributeError):
+            raise NotificationRefused("malformed JSON") from None
+        if not isinstance(event_id, str) or not event_id.startswith("evt_sbx_") or len(event_id) > 100:
+            raise NotificationRefused("not an event of the sandbox")
+        row = db.session.get(SandboxObject, event_id)
+        db.session.rollback()
+        if row is None or row.data.get("object") != "event":
+            raise NotificationRefused("not an event of the sandbox", 404)
+        return row.data
 
     def take_events(self) -> list[dict]:
         return g.pop("_sandbox_events", [])

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Iterator, Mapping
 from urllib.parse import quote
 
 import requests
 import stripe
+from flask import current_app
 
-from donations.gateway import Checkout, CheckoutRequest, GatewayError
+from donations.gateway import Checkout, CheckoutRequest, GatewayError, NotificationRefused
+
+# How far a webhook's signed timestamp may be from now, either way, in seconds.
+TOLERANCE_SECONDS = 300
 
 # One request to Stripe fetches the session with its payment intent, charge and balance transaction.
 CHECKOUT_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
@@ -91,6 +97,9 @@ class StripeGateway:
                              options={"idempotency_key": req.idempotency_key})
         return Checkout(session["id"], session["url"])
 
+    def payment_instructions(self, checkout_id: str) -> dict | None:
+        return None  # the donor pays on Stripe's hosted Checkout page
+
     def _get(self, path: str, object_id: str, **params) -> dict:
         """GET one object as plain JSON. Every webhook re-fetches what it acts on; the client's
         raw_request spares building StripeObjects only to turn them back into dicts."""
@@ -142,8 +151,55 @@ class StripeGateway:
     def disputes_since(self, since: dt.datetime) -> Iterator[dict]:
         return self._list(self.client.v1.disputes, since)
 
+    # --- webhooks (POST /webhooks/stripe) ---
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> dict | None:
+        """Stripe's signature on the raw body (STRIPE_WEBHOOK_SECRET), then the event it signed."""
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotificationRefused("body is not UTF-8") from None
+        try:
+            verify_signature(body, headers.get("Stripe-Signature"))
+        except stripe.SignatureVerificationError as exc:
+            raise NotificationRefused("invalid signature", detail=str(exc)) from None
+        try:
+            return json.loads(body)
+        except RecursionError:
+            raise NotificationRefused("JSON nested too deep") from None
+        except ValueError:
+            raise NotificationRefused("malformed JSON") from None
+
     def take_events(self) -> list[dict]:
         return []  # Stripe delivers its events itself, to /webhooks/stripe
 
     def undelivered_events(self) -> list[dict]:
         return []  # Stripe retries its webhooks for three days; reconciliation covers the rest
+
+
+def webhook_secrets() -> list[str]:
+    """STRIPE_WEBHOOK_SECRET, comma-separated while an endpoint's secret is being rolled."""
+    raw = current_app.config.get("STRIPE_WEBHOOK_SECRET") or ""
+    return [s.strip() for s in raw.split(",") if s.strip()]
+
+
+def verify_signature(payload: bytes, header: str | None) -> None:
+    """Raise stripe.SignatureVerificationError unless one of the webhook secrets signed `payload`
+    within TOLERANCE_SECONDS of now."""
+    secrets = webhook_secrets()
+    if not secrets:
+        raise stripe.SignatureVerificationError("no STRIPE_WEBHOOK_SECRET configured", header)
+    for secret in secrets[:-1]:
+        try:
+            stripe.WebhookSignature.verify_header(payload, header, secret, TOLERANCE_SECONDS)
+            break
+        except stripe.SignatureVerificationError:
+            continue
+    else:
+        stripe.WebhookSignature.verify_header(payload, header, secrets[-1], TOLERANCE_SECONDS)
+    # The library refuses only old timestamps; one far in the future is just as much a replay
+    # risk (a signature made for later use), so the tolerance holds both ways.
+    timestamp, _ = stripe.WebhookSignature._get_timestamp_and_signatures(
+        header, stripe.WebhookSignature.EXPECTED_SCHEME)
+    if timestamp > time.time() + TOLERANCE_SECONDS:
+        raise stripe.SignatureVerificationError(f"timestamp {timestamp} is in the future", header)

@@ -23,7 +23,6 @@ from donations.gateway import GatewayError
 from donations.issuing import issuer
 from donations.models import Donation, DonationStatus
 from donations.providers import gateway_named, get_gateway, in_process_events, is_sandbox
-from donations.xendit_gateway import XenditGateway, payment_instructions
 from organizations.services import format_npwp
 
 bp = Blueprint("giving", __name__)
@@ -204,35 +203,48 @@ def refund_form(donation_id: int):
                            transfer_back=not methods.method_named(donation.payment_method).refundable)
 
 
-# Phones get the wallet's deeplink (its app opens); other browsers its web page.
+# Phones get the wallet's deeplink (its app opens); other browsers its web page. The page sends
+# the browser on with a refresh, not a 303: this page is reached from the donate form, and a
+# browser applies the form's Content-Security-Policy `form-action 'self'` to every redirect that
+# follows a form's submission, so a 303 to the wallet (whose address Xendit chooses) is blocked.
 PHONE_AGENTS = ("Android", "iPhone", "iPad", "Mobile")
 WIB = ZoneInfo("Asia/Jakarta")  # donors read times in Western Indonesian Time
 
 
 @bp.get("/give/pay/<checkout_id>")
-def xendit_payment(checkout_id: str):
-    """The donor's page for a Xendit payment: the QRIS code, or the virtual account to transfer
-    to, or on to the e-wallet. Found by its payment request's id, which only the donor was given."""
-    donation = db.session.scalar(sa.select(Donation).where(Donation.checkout_id == checkout_id,
-                                                            Donation.provider == XenditGateway.name))
+def payment_page(checkout_id: str):
+    """The donor's page for a payment that Amanah shows itself (the provider's payment_instructions):
+    the QRIS code, or the virtual account to transfer to, or on to the e-wallet. Found by its
+    checkout's id, which only the donor was given."""
+    donation = db.session.scalar(sa.select(Donation).where(Donation.checkout_id == checkout_id))
     if donation is None:
         abort(404)
     if donation.status != DonationStatus.PENDING:
         return redirect(dashboard.guest_url(donation), code=303)
-    db.session.rollback()  # no transaction open while Xendit is asked
+    provider = donation.provider
+    db.session.rollback()  # no transaction open while the provider is asked
     try:
-        info = payment_instructions(gateway_named(XenditGateway.name).fetch_payment_request(checkout_id))
+        info = gateway_named(provider).payment_instructions(checkout_id)
     except GatewayError:
         flash(_("The payment provider could not be reached; please reload this page in a moment."), "error")
         return render_template("donations/pay.html", donation=donation, info=None, qr=None), 502
+    if info is None:  # the provider shows the donor its own page
+        abort(404)
+    wallet_url = None
     if info["kind"] == methods.EWALLET:
         agent = request.headers.get("User-Agent", "")
         phone = any(word in agent for word in PHONE_AGENTS)
-        target = (info["deeplink_url"] or info["mobile_url"]) if phone else info["web_url"]
-        if target:
-            return redirect(target, code=303)
+        wallet_url = _followable((info["deeplink_url"] or info["mobile_url"]) if phone else info["web_url"])
     qr = segno.make(info["qr_string"], error="m").svg_inline(scale=5, title=_("QRIS code")) \
         if info["qr_string"] else None
     expires = info["expires_at"].astimezone(WIB).strftime("%Y-%m-%d %H:%M") if info["expires_at"] else None
     return render_template("donations/pay.html", donation=donation, info=info, qr=qr, expires=expires,
-                           done_url=dashboard.guest_url(donation))
+                           done_url=dashboard.guest_url(donation), wallet_url=wallet_url)
+
+
+def _followable(url: str | None) -> str | None:
+    """A wallet's link the page may send the browser on to: web or app links, never script."""
+    scheme = (url or "").split(":", 1)[0].strip().lower()
+    if not url or not scheme or scheme in ("javascript", "data", "vbscript", "file"):
+        return None
+    return url

@@ -18,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hmac
+import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import urllib3
 import xendit
@@ -44,7 +45,14 @@ from xendit.payment_request.model import (
 from xendit.refund.model import CreateRefund
 
 from donations import methods
-from donations.gateway import Checkout, CheckoutRequest, GatewayError
+from donations.gateway import (
+    Checkout,
+    CheckoutRequest,
+    GatewayError,
+    NotAtProvider,
+    NotificationRefused,
+    has_nul,
+)
 from donations.xendit_fees import RUPIAH, fee_estimate
 
 log = logging.getLogger(__name__)
@@ -66,7 +74,7 @@ BY_CHANNEL = {(m.kind, m.channel): m for m in methods.METHODS if m.local}
 KIND_OF_TYPE = {value: key for key, value in TYPES.items()}
 
 
-class NotAtXendit(GatewayError):
+class NotAtXendit(NotAtProvider):
     """Xendit has no such object (a 404): asking again will not find it either."""
 
 
@@ -155,7 +163,7 @@ class XenditGateway:
             metadata={"donation_id": str(req.donation_id), "method": method.code})
         request = self._call(self.payment_requests.create_payment_request,
                              idempotency_key=req.idempotency_key, payment_request_parameters=params)
-        return Checkout(request["id"], url_for("giving.xendit_payment", checkout_id=request["id"],
+        return Checkout(request["id"], url_for("giving.payment_page", checkout_id=request["id"],
                                                _external=True))
 
     def _method_parameters(self, method: methods.Method, req: CheckoutRequest) -> PaymentMethodParameters:
@@ -178,6 +186,9 @@ class XenditGateway:
         return PaymentMethodParameters(**common, ewallet=EWalletParameters(
             channel_code=EWalletChannelCode(method.channel),
             channel_properties=EWalletChannelProperties(**wallet)))
+
+    def payment_instructions(self, checkout_id: str) -> dict | None:
+        return payment_instructions(self.fetch_payment_request(checkout_id))
 
     def fetch_payment_request(self, checkout_id: str) -> dict:
         """The payment request as Xendit returns it (the payment page shows what it holds)."""
@@ -304,6 +315,26 @@ class XenditGateway:
 
     def disputes_since(self, since: dt.datetime) -> Iterator[dict]:
         return iter(())  # no disputes through Xendit: card payments go through Stripe
+
+    # --- callbacks (POST /webhooks/xendit) ---
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> dict | None:
+        """The token first (nothing else is read for a wrong one), then the callback; what it says
+        was paid is kept for this request's re-fetch (a virtual account paid short or over)."""
+        if not callback_token_valid(current_app.config.get("XENDIT_CALLBACK_TOKEN"),
+                                    headers.get("x-callback-token")):
+            raise NotificationRefused("wrong or missing x-callback-token", 401)
+        try:
+            parsed = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise NotificationRefused("body is not JSON") from None
+        event, paid, problem = callback_event(parsed, headers.get("webhook-id"))
+        problem = problem or ("a string holds a NUL character" if has_nul(parsed) else None)
+        if problem:
+            raise NotificationRefused(problem)
+        if event is not None and paid is not None:
+            self.reported_paid[event["data"]["object"]["id"]] = paid
+        return event
 
     def take_events(self) -> list[dict]:
         return []  # Xendit delivers its callbacks itself, to /webhooks/xendit

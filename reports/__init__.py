@@ -5,9 +5,11 @@ for its disbursements."""
 
 
 def init_app(app) -> None:
-    from reports import ledger_references, models, panels, views
+    from reports import ledger_references, models, panels, services, views
 
     app.register_blueprint(views.bp)
     assert models.ProgressReport  # part of the metadata that migrations compare
     panels.register(app)
     ledger_references.init_app(app)
+    # The ledger's entry page asks (when reports is installed) which report a `report` entry anchors.
+    app.jinja_env.globals["report_anchored_by"] = services.anchored_by

@@ -51,6 +51,7 @@ class ReportRefused(UserError):
 class EvidenceUpload:
     data: bytes
     title: str
+    slot: int = 0  # which of the form's file inputs it came from (its errors are shown there)
 
 
 @dataclasses.dataclass
@@ -147,7 +148,9 @@ def _evidence(data: ReportInput, errors: dict[str, str]) -> list[tuple[evidence_
         try:
             file = evidence_store.inspect(upload.data)
         except evidence_store.EvidenceError as exc:
-            errors["evidence"] = str(exc)
+            # Next to the file input it came from, and named in the evidence box's summary.
+            errors[f"evidence_{upload.slot}"] = str(exc)
+            errors["evidence"] = str(_l("File %(num)d: %(problem)s", num=upload.slot + 1, problem=str(exc)))
             continue
         if file.sha256 not in seen:
             seen.add(file.sha256)
@@ -230,6 +233,18 @@ def latest_values(campaign: Campaign) -> dict[int, int]:
         .join(ProgressReport, ReportValue.report_id == ProgressReport.id)
         .where(ProgressReport.campaign_id == campaign.id).order_by(ProgressReport.number))
     return dict(rows.all())
+
+
+def anchored_by(seq: int) -> ProgressReport | None:
+    """The progress report that ledger entry `seq` anchors, if any (for the ledger's entry page)."""
+    return db.session.scalar(sa.select(ProgressReport).where(ProgressReport.ledger_seq == seq))
+
+
+def accounted_disbursements(report: ProgressReport) -> list[Disbursement]:
+    """The disbursements the report accounts for, in ledger order."""
+    ids = [link.disbursement_id for link in report.disbursements]
+    return list(db.session.scalars(sa.select(Disbursement).where(Disbursement.id.in_(ids or [-1]))
+                                   .order_by(Disbursement.ledger_seq)))
 
 
 def evidence_of(campaign: Campaign, sha256: str) -> ReportEvidence | None:

@@ -35,8 +35,9 @@ def _form_input(form, campaign) -> services.ReportInput:
     for n in range(EVIDENCE_SLOTS):
         upload = request.files.get(f"evidence_{n}")
         if upload and upload.filename:
-            uploads.append(services.EvidenceUpload(evidence_store.read_limited(upload.stream),
-                                                   request.form.get(f"evidence_title_{n}", "")))
+            # One byte past the limit is enough for the service to say the file is too large.
+            uploads.append(services.EvidenceUpload(upload.stream.read(evidence_store.max_bytes() + 1),
+                                                   request.form.get(f"evidence_title_{n}", ""), slot=n))
     chosen = [int(v) for v in request.form.getlist("disbursements") if v.isascii() and v.isdigit()]
     corrects = form.corrects.data
     return services.ReportInput(
@@ -63,9 +64,6 @@ def new(public_id: str):
         except ValidationError as exc:
             db.session.rollback()
             errors = exc.errors
-        except evidence_store.EvidenceError as exc:
-            db.session.rollback()
-            errors = {"evidence": str(exc)}
         else:
             db.session.commit()
             flash(_("The report is posted and anchored in the public ledger."), "success")
@@ -75,9 +73,26 @@ def new(public_id: str):
         if name in form:
             form[name].errors = [*form[name].errors, message]
     return render_template("reports/form.html", campaign=campaign, form=form, errors=errors,
+                           problems=_problems(form, campaign, errors),
                            entered=request.form, slots=range(EVIDENCE_SLOTS),
                            disbursements=disbursements.for_campaign(campaign, limit=200)), \
         422 if form.is_submitted() else 200
+
+
+def _problems(form, campaign, errors: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The form's errors for its summary, each as (the input's id, what it is, the message)."""
+    names = {f"value_{i.id}": i.name for i in campaign.indicators}
+    names |= {f"evidence_{n}": _("File %(n)d", n=n + 1) for n in range(EVIDENCE_SLOTS)}
+    names["disbursements"] = _("Disbursements")
+    problems = []
+    for key, message in errors.items():
+        if key in form:
+            problems.append((form[key].id, str(form[key].label.text), message))
+        elif key in names:
+            problems.append((key, str(names[key]), message))
+        elif key == "evidence" and not any(k.startswith("evidence_") for k in errors):
+            problems.append(("evidence_0", _("Evidence"), message))  # else each file names its own
+    return problems
 
 
 @bp.get("/impact.pdf")
@@ -103,7 +118,8 @@ def show(public_id: str, number: int):
         abort(404)
     corrected_by = [r for r in services.reports_of(campaign) if r.corrects_id == report.id]
     return render_template("reports/show.html", campaign=campaign, report=report,
-                           narrative=render_markdown(report.narrative), corrected_by=corrected_by)
+                           narrative=render_markdown(report.narrative), corrected_by=corrected_by,
+                           accounted=services.accounted_disbursements(report))
 
 
 @bp.get("/<int:number>.json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from amanah import errors
 from amanah.extensions import db
@@ -148,4 +149,86 @@ def test_a_database_that_cannot_be_reached_is_a_503_to_retry_not_a_500(unreachab
     assert api.status_code == 503 and api.headers["Retry-After"] == "5"
     assert api.json == {"error": "The service is briefly unavailable. Please try again in a few seconds."}
     assert "database unavailable on GET /test-database-down" in caplog.text
+    assert "unhandled error" not in caplog.text
+
+
+@pytest.mark.own_app  # adds routes
+def test_a_signed_in_visitor_gets_the_503_too_when_their_account_cannot_be_loaded(unreachable_database_app,
+                                                                                  monkeypatch, caplog):
+    """A PostgreSQL restart met first by Flask-Login's user loader: the 503 page must not ask for the
+    user again (to choose its language) and fail with a 500, as the fault drill found."""
+    from amanah.extensions import login_manager
+    endpoint = unreachable_database_app.view_functions["database_down"]
+
+    def load_user(_session_id):
+        endpoint()  # raises what a refused connection raises
+
+    monkeypatch.setattr(login_manager, "_user_callback", load_user)
+    client = unreachable_database_app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = "1:0", True
+    for path in ("/test-database-down", "/api/test-database-down", "/donations/mine"):
+        response = client.get(path, headers={"Accept-Language": "en"})
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5", path
+        assert "briefly unavailable" in response.get_data(as_text=True)
+    assert "unhandled error" not in caplog.text and "Exception on" not in caplog.text
+
+
+def test_a_connection_lost_after_the_answer_was_made_leaves_the_answer_alone(backend, fresh_database_url,
+                                                                            tmp_path, caplog):
+    """PostgreSQL restarted between a view's last query and the end of the request: the session's
+    rollback at teardown meets a closed connection. The page was made; it is sent (the fault drill
+    saw this as a 500)."""
+    if backend != "postgresql":
+        pytest.skip("a server that closes the connection: PostgreSQL")
+    from tests.conftest import make_app
+    app = make_app(fresh_database_url, tmp_path)
+
+    def served_then_cut():
+        pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()  # a transaction is open
+        killer = sa.create_engine(fresh_database_url)
+        with killer.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        killer.dispose()
+        return "made"
+
+    app.add_url_rule("/test-served-then-cut", "served_then_cut", served_then_cut)
+    try:
+        response = app.test_client().get("/test-served-then-cut")
+        assert (response.status_code, response.get_data(as_text=True)) == (200, "made")
+        assert "database connection lost after the answer was made" in caplog.text
+        assert app.test_client().get("/test-served-then-cut").status_code == 200  # the pool recovered
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.own_app  # adds routes
+def test_a_signed_in_visitor_whose_account_cannot_be_read_back_gets_the_503(unreachable_database_app,
+                                                                            caplog):
+    """The visitor was loaded, then the database went away: the 503's rollback expires their
+    account, and choosing the page's language reads it back. The answer is made without them."""
+    from tests.factories import login, make_user
+    down = []
+
+    def refuse_while_down(*_args):
+        if down:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    def loaded_then_lost():
+        assert current_user.is_authenticated  # loaded while the database was there
+        down.append(True)
+        db.session.execute(sa.text("SELECT 1"))
+
+    unreachable_database_app.add_url_rule("/test-user-then-down", "user_then_down", loaded_then_lost)
+    client = unreachable_database_app.test_client()
+    with unreachable_database_app.app_context():
+        login(client, make_user())
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", refuse_while_down)
+    try:
+        response = client.get("/test-user-then-down", headers={"Accept-Language": "en"})
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", refuse_while_down)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "briefly unavailable" in response.get_data(as_text=True)
     assert "unhandled error" not in caplog.text

@@ -50,7 +50,20 @@ def test_create_submit_publish_and_find(live_server):
         page.get_by_label("Bendahara").select_option(label="Agus Bendahara")
         page.get_by_role("button", name="Simpan draf").click()
         page.wait_for_load_state()
+        # Writing goes on with what the campaign will achieve: its outcome indicators.
+        assert page.get_by_role("heading", level=1).inner_text() == "Indikator hasil"
+        page.get_by_label("Indikator", exact=True).fill("Balita ditimbang setiap bulan")
+        page.get_by_label("Satuan").fill("balita")
+        page.get_by_label("Kondisi awal").fill("40")
+        page.get_by_label("Target", exact=True).fill("70")
+        page.get_by_label("Tanggal target").fill(future(120).isoformat())
+        page.get_by_role("button", name="Tambah indikator").click()
+        page.wait_for_load_state()
+        assert "Indikator ditambahkan." in page.content()
+        page.get_by_role("link", name=TITLE).first.click()
+        page.wait_for_load_state()
         assert page.get_by_role("heading", level=1).inner_text() == TITLE
+        assert "Balita ditimbang setiap bulan" in page.content()
         page.get_by_role("button", name="Ajukan untuk ditinjau").click()
         page.wait_for_load_state()
         assert "Sudah diajukan" in page.content()
@@ -72,6 +85,7 @@ def test_create_submit_publish_and_find(live_server):
         page.get_by_role("link", name=TITLE).click()
         page.wait_for_load_state()
         assert page.get_by_role("heading", level=1).inner_text() == TITLE
-        assert page.locator("progress").count() == 1
+        assert page.locator("progress").count() == 2  # the money raised, and the declared indicator
+        assert "40 balita" in page.locator(".outcome").inner_text()
         assert "Rp 12.500.000" in page.content()
         assert errors == [], errors

@@ -152,3 +152,30 @@ def test_the_form_adds_one_and_the_campaign_page_shows_it_as_bar_and_table(app, 
     page = page.get_data(as_text=True)
     assert "Anak lancar membaca" in page and "1.030 anak" in page and "<progress max=\"100\"" in page
     assert "<table class=\"indicator-table\">" in page
+
+
+def test_writing_a_campaign_goes_on_to_its_indicators_and_the_reviewer_sees_them(app, setup):
+    from campaigns import services as campaign_services
+    from tests.factories.campaigns import _form
+    people, draft, _public = setup
+    owner = client_for(app, people["owner"], "en")
+    created = owner.post("/campaigns/new", data=_form(people["treasurer"], goal="15,000,000"))
+    assert created.status_code == 303 and created.location.endswith("/indicators")
+    page = owner.get(created.location).get_data(as_text=True)
+    assert "declare its outcome indicators" in page and "submit the campaign for review" in page
+    # Until it has one, the draft's page asks for them; nobody else is asked.
+    prompt = 'data-panel="declare-indicators"'
+    assert prompt in owner.get(f"/campaigns/{draft}", follow_redirects=True).get_data(as_text=True)
+    assert prompt not in client_for(app, people["admin"], "en").get(
+        f"/campaigns/{draft}", follow_redirects=True).get_data(as_text=True)
+    with app.test_request_context():
+        indicators.add_indicator(_campaign(draft), db.session.get(User, people["owner"]), wells())
+        db.session.commit()
+    owner_page = owner.get(f"/campaigns/{draft}", follow_redirects=True).get_data(as_text=True)
+    assert prompt not in owner_page and "Sumur bor dibangun" in owner_page
+    with app.app_context():
+        campaign_services.submit(_campaign(draft), db.session.get(User, people["owner"]))
+        db.session.commit()
+    review = client_for(app, people["admin"], "en").get(f"/campaigns/{draft}/review").get_data(as_text=True)
+    assert "Outcome indicators" in review and "Sumur bor dibangun" in review and "4 sumur" in review
+    assert "Its organizer, in person" in review

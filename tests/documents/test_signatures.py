@@ -230,3 +230,38 @@ def test_the_verify_pages_show_the_certificates_fingerprint_and_how_to_check(app
     pem = client.get("/documents/signing-certificate.pem")
     assert pem.status_code == 200
     assert x509.load_pem_x509_certificate(pem.data).public_bytes(Encoding.DER) == certificate
+
+
+def test_a_container_filled_from_the_template_is_the_one_pyhanko_builds(app, tmp_path):
+    """The fast path (signing._CmsTemplate) changes only the digest and the signature: for the
+    same digest its container is byte for byte pyHanko's own, and a second document's differs
+    only in those bytes."""
+    import asyncio
+    import hashlib as h
+
+    from pyhanko.sign.signers import SimpleSigner
+    signing.generate_p12(tmp_path / "t.p12", "Yayasan Contoh", "Yayasan Contoh")
+    key = signing._load(tmp_path / "t.p12", None)
+    for text in (b"one document", b"another document"):
+        digest = h.sha256(text).digest()
+        ours = asyncio.run(key.signer.async_sign(digest, "sha256", use_pades=True)).dump()
+        theirs = asyncio.run(SimpleSigner.async_sign(key.signer, digest, "sha256", use_pades=True)).dump()
+        assert ours == theirs
+        assert digest in ours
+    assert [t for t in key.signer._templates.values() if t is not None]  # the fast path was taken
+
+
+def test_a_container_with_anything_that_varies_makes_no_template(app, tmp_path):
+    """A signing time (or a timestamp token, which never takes the fast path) would be frozen into
+    every later signature: such a container is refused as a template."""
+    import asyncio
+
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+    signing.generate_p12(tmp_path / "t.p12", "Yayasan Contoh", "Yayasan Contoh")
+    key = signing._load(tmp_path / "t.p12", None)
+    settings = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
+    made = asyncio.run(key.signer.async_sign(signing._TEMPLATE_DIGEST, "sha256", use_pades=False,
+                                             signed_attr_settings=settings))
+    types = {a["type"].native for a in made["content"]["signer_infos"][0]["signed_attrs"]}
+    assert "signing_time" in types
+    assert signing._CmsTemplate.from_container(made) is None

@@ -90,10 +90,10 @@ def test_one_bad_event_fails_alone_and_is_applied_when_retried(stripe_context, m
     bad_id, bad = paid[1]
     apply_checkout = giving.apply_checkout
 
-    def broken_for_one(gateway, event_type, session):
+    def broken_for_one(provider, event_type, session):
         if session["id"] == bad["id"]:
             raise RuntimeError("a bug that only this event meets")
-        return apply_checkout(gateway, event_type, session)
+        return apply_checkout(provider, event_type, session)
 
     monkeypatch.setattr(giving, "apply_checkout", broken_for_one)
     first, second = waiting("evt_a", paid[0][1]), waiting("evt_b", bad)
@@ -113,6 +113,23 @@ def test_one_bad_event_fails_alone_and_is_applied_when_retried(stripe_context, m
     assert [d.status for d in db.session.scalars(sa.select(Donation).order_by(Donation.id))] == ["paid"] * 3
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)
                              .where(LedgerEntry.kind == "donation")) == 3
+
+
+def test_a_leader_where_the_provider_is_not_configured_applies_its_events(stripe_context, app):
+    """App servers share the queue: one without Stripe's keys (the sandbox's, as in the fault drill,
+    or mid-way through a change of configuration) may lead a batch holding Stripe's events. Their
+    sessions were re-fetched by the server that recorded them; nothing more is asked of Stripe."""
+    paid = paid_sessions(stripe_context, 2)
+    first, second = waiting("evt_s1", paid[0][1]), waiting("evt_s2", paid[1][1])
+    db.session.commit()
+    asked = len(stripe_context.calls())
+    app.config.update(STRIPE_SECRET_KEY=None, STRIPE_API_BASE=None)
+    with app.app_context(), app.test_request_context():  # a new `g`: no Stripe gateway kept from above
+        assert confirmations.drain() == 2
+        found = outcomes()
+        assert (found[first], found[second]) == ("paid", "paid")
+        assert {db.session.get(Donation, d).status for d, _ in paid} == {DonationStatus.PAID}
+    assert len(stripe_context.calls()) == asked  # Stripe was asked nothing more
 
 
 def test_events_of_requests_that_died_waiting_are_drained(stripe_context):

@@ -497,15 +497,22 @@ def test_a_refund_of_someone_elses_payment_naming_our_donation_is_not_booked(str
 
 
 def test_events_about_payments_that_are_not_ours_are_acknowledged_not_retried(stripe_app, client,
-                                                                             fake_stripe):
+                                                                             fake_stripe, caplog):
+    import logging
+
     import stripe
     foreign = _pay_elsewhere(fake_stripe, 2_500_000, {})  # `stripe trigger charge.refunded`
     other = stripe.StripeClient(API_KEY, base_addresses={"api": fake_stripe.url})
     refund = other.v1.refunds.create(params={"payment_intent": foreign["payment_intent"]})
-    response = deliver(client, make_event("charge.refunded", fake_stripe.objects[refund.charge]))
-    assert response.status_code == 200 and response.json == {"status": "not ours"}
+    event = make_event("charge.refunded", fake_stripe.objects[refund.charge])
+    with caplog.at_level(logging.INFO, logger="donations.giving"):
+        response = deliver(client, event)
+        assert response.status_code == 200 and response.json == {"status": "not ours"}
+        assert deliver(client, event).json == {"status": "duplicate"}  # Stripe delivering it again
     with stripe_app.app_context():
         assert _anomalies() == [] and count(PaymentEvent) == 1
+    logged = [r for r in caplog.records if r.getMessage().startswith("not one of our payments")]
+    assert len(logged) == 1 and refund.charge in logged[0].getMessage()
 
 
 @pytest.mark.parametrize(("fields", "kind"), [({"amount": 5_000_100}, "overdrawn"),

@@ -138,6 +138,36 @@ def test_lists_are_read_page_by_page(stripe_app, fake_stripe):
     assert len([p for p in pages if p["path"] == "/v1/checkout/sessions"]) == 3
 
 
+def test_refunds_and_disputes_are_read_page_by_page(stripe_app, fake_stripe):
+    with stripe_app.app_context():
+        _, checkout_id = pending(stripe_app, make_campaign(), amount=50_000_000)
+    intent = fake_stripe.complete(checkout_id)["payment_intent"]
+    made = [fake_stripe.create_refund({"payment_intent": intent, "amount": "100000"})["id"] for _ in range(101)]
+    disputed = [fake_stripe.dispute(intent, status="warning_needs_response")["id"] for _ in range(101)]
+    with stripe_app.test_request_context():
+        since = now_utc() - dt.timedelta(minutes=5)
+        assert sorted(r["id"] for r in get_gateway().refunds_since(since)) == sorted(made)
+        assert sorted(d["id"] for d in get_gateway().disputes_since(since)) == sorted(disputed)
+    for path in ("/v1/refunds", "/v1/disputes"):
+        pages = [c for c in fake_stripe.calls("GET", path) if c["path"] == path]
+        assert len(pages) == 2, path  # 100, then 1
+
+
+def test_one_run_books_refunds_beyond_the_first_page(stripe_app, fake_stripe):
+    """Refunds made in Stripe's dashboard, every webhook lost: the second page is booked too."""
+    with stripe_app.app_context():
+        donation_id, checkout_id = pending(stripe_app, make_campaign(), amount=50_000_000)
+    intent = fake_stripe.complete(checkout_id)["payment_intent"]
+    for _ in range(102):
+        fake_stripe.create_refund({"payment_intent": intent, "amount": "100000"})
+    stripe_run = run(stripe_app)["stripe"]
+    assert stripe_run.unsettled == [] and stripe_run.applied == 1 + 102
+    with stripe_app.app_context():
+        assert amounts("refund") == [-100_000] * 102
+        assert db.session.get(Donation, donation_id).refunded == 102 * 100_000
+    assert run(stripe_app)["stripe"].applied == 0
+
+
 def test_what_cannot_be_settled_is_reported_recorded_once_and_fails_the_command(stripe_app,
                                                                                 fake_stripe):
     with stripe_app.app_context():
@@ -251,6 +281,48 @@ def test_a_lost_sandbox_confirmation_is_redelivered_by_reconciliation(app):
     assert run(app)["sandbox"].applied == 0
 
 
+def test_one_run_brings_the_ledger_to_what_the_sandbox_did_with_every_event_lost(app):
+    """The sandbox's payments, failures, refunds and disputes, none of their events delivered."""
+    with app.app_context():
+        campaign = make_campaign()
+        made = {name: pending(app, campaign, amount=amount) for name, amount in (
+            ("paid", 5_000_000), ("refunded", 7_000_000), ("failed", 3_000_000),
+            ("lost_dispute", 4_000_000), ("won_dispute", 6_000_000), ("open", 1_000_000))}
+    with app.test_request_context():
+        sandbox = get_gateway()
+        for name in ("paid", "refunded", "lost_dispute", "won_dispute"):
+            sandbox.pay(made[name][1])
+        sandbox.fail(made["failed"][1])
+        db.session.commit()
+        intent = {name: sandbox.fetch_checkout(made[name][1])["payment_intent"]["id"]
+                  for name in ("refunded", "lost_dispute", "won_dispute")}
+        refund = sandbox.create_refund(intent["refunded"], 2_500_000, "dashboard-1", {})
+        sandbox.dispute(intent["lost_dispute"])
+        sandbox.dispute(intent["won_dispute"], won=True)
+        db.session.commit()
+        sandbox.take_events()  # handed over, then the worker died: none of them was applied
+        assert len(sandbox.undelivered_events()) == 4 + 1 + 1 + 1 + 2
+
+    sandbox_run = run(app)["sandbox"]
+
+    # Nine events; a won dispute's first event books both its entries, its second changes nothing.
+    assert sandbox_run.unsettled == [] and sandbox_run.applied == 8
+    with app.test_request_context():
+        assert {name: status_of(d) for name, (d, _) in made.items()} == {
+            "paid": "paid", "refunded": "paid", "failed": "failed", "lost_dispute": "paid",
+            "won_dispute": "paid", "open": "pending"}
+        assert amounts("donation") == [4_000_000, 5_000_000, 6_000_000, 7_000_000]
+        assert amounts("refund") == [-refund["amount"]]
+        assert amounts("chargeback") == [-6_000_000, -4_000_000]
+        assert amounts("chargeback_reversal") == [6_000_000]
+        assert gateway_named("sandbox").undelivered_events() == []
+        before = len(entries())
+    again = run(app)["sandbox"]
+    assert (again.applied, again.unsettled) == (0, [])
+    with app.app_context():
+        assert len(entries()) == before
+
+
 def test_a_second_click_on_the_sandbox_page_delivers_the_lost_confirmation(app, client):
     donation_id, checkout_id = _paid_but_unconfirmed(app)
     page = client.get(f"/give/sandbox/{checkout_id}")
@@ -302,6 +374,10 @@ def test_the_page_shows_runs_and_anomalies_to_admins_and_auditors_only(stripe_ap
         text = page.get_data(as_text=True)
         assert "re_test_tampered" in text and "more than the donation received" in text
         assert "stripe" in text and "sandbox" in text
+        # What the last run could not settle is listed with it, as the command printed it.
+        runs = text.split('id="runs"')[1].split('id="anomalies"')[0]
+        unsettled = runs.split('<ul class="unsettled">')[1].split("</ul>")[0]
+        assert "<code>re_test_tampered</code>: succeeded at the provider, not booked here" in unsettled
 
 
 @pytest.mark.parametrize(("text", "expected"), [

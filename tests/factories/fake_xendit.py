@@ -90,6 +90,7 @@ class FakeXendit:
         self.refund_status = "SUCCEEDED"
         self.fee_bp = 70  # the actual fee Xendit books: 0.7% of the amount, plus 11% VAT on it
         self.fail_next = 0  # the next N API calls are answered with a 503
+        self.wallet_base = "https://ewallet-mock.xendit.co"  # where a wallet's links point
         self._lock = threading.RLock()
         self.server = None
         self.url = None
@@ -122,7 +123,7 @@ class FakeXendit:
             method["ewallet"] = copy.deepcopy(wallet)
             if wallet["channel_code"] != "OVO":  # OVO pushes to the donor's phone instead
                 status = "REQUIRES_ACTION"
-                base = f"https://ewallet-mock.xendit.co/{wallet['channel_code'].lower()}/{request_id}"
+                base = f"{self.wallet_base}/{wallet['channel_code'].lower()}/{request_id}"
                 actions = [{"action": "AUTH", "url_type": kind, "method": "GET",
                             "url": f"{base}/{kind.lower()}",
                             "qr_code": None} for kind in ("WEB", "MOBILE", "DEEPLINK")]

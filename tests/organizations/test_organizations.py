@@ -311,7 +311,7 @@ def test_an_admin_verifies_and_the_badge_shows_on_its_page_and_campaigns(app, pe
         "csrf_token": _csrf(page), "decision": "verify", "note": ""}).status_code == 422
     assert admin.post(f"/organizations/{slug}/verification", data={
         "csrf_token": _csrf(page), "decision": "verify", "note": "SK dicocokkan"}).status_code == 303
-    for url in (f"/organizations/{slug}", campaign_url, "/organizations/"):
+    for url in (f"/organizations/{slug}", campaign_url, "/organizations/", "/campaigns/", "/"):
         assert "Verified organization" in public.get(url).get_data(as_text=True), url
     text = public.get(f"/organizations/{slug}").get_data(as_text=True)
     assert ("01.234.567.8-901.000" in text and "Timbangan" not in text) or "Posyandu" in text

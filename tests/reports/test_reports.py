@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import User
+from amanah import evidence as evidence_store
 from amanah.errors import ValidationError
 from amanah.extensions import db
 from campaigns.models import Campaign, CampaignIndicator
@@ -22,7 +24,7 @@ from reports import services
 from reports.models import ProgressReport
 from tests.factories import login, make_user
 from tests.factories.documents import pdf_text
-from tests.factories.treasury import RP, fund, make_campaign, picture
+from tests.factories.treasury import RP, SECRET_PLACE, drawing, fund, make_campaign, picture, rich_exif
 from treasury import disbursements
 
 # Every test here stores files: each runs on the instance folder and on an S3 bucket.
@@ -104,6 +106,27 @@ def test_the_document_and_evidence_are_served_byte_for_byte(app, world, client):
     assert "Dua sumur pertama selesai" in text and f"#{seq}" in text
     assert client.get(f"/campaigns/{world['campaign']}/reports/2").status_code == 404
     assert client.get(f"/campaigns/{world['campaign']}/reports/evidence/{'0' * 64}").status_code == 404
+
+
+def test_the_ledger_entry_and_the_report_page_point_at_each_other(app, world, client):
+    with app.test_request_context():
+        report = services.post_report(_campaign(world), db.session.get(User, world["organizer"]),
+                                      _report(world))
+        db.session.commit()
+        seq, file_hash = report.ledger_seq, report.evidence[0].sha256
+        spent_seq = db.session.scalar(sa.select(disbursements.Disbursement.ledger_seq))
+    entry = client.get(f"/ledger/entries/{seq}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Progress report" in entry and "#1 Dua sumur pertama selesai" in entry
+    assert f"/campaigns/{world['campaign']}/reports/1.json" in entry
+    assert "<code>files</code>" in entry  # the entry's files member, each hash opening its file
+    assert f"/campaigns/{world['campaign']}/reports/evidence/{file_hash}" in entry
+    page = client.get(f"/campaigns/{world['campaign']}/reports/1", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert "Disbursements it accounts for" in text and "Pipa dan pompa" in text
+    assert f"/ledger/entries/{spent_seq}" in text and f"/ledger/entries/{seq}" in text
+    other = client.get(f"/ledger/entries/{spent_seq}", headers={"Accept-Language": "en"})
+    other = other.get_data(as_text=True)
+    assert "<code>files</code>" not in other and 'data-field="report"' not in other
 
 
 def test_the_campaign_page_shows_the_timeline_and_the_latest_values(app, world, client):
@@ -191,6 +214,56 @@ def test_the_form_posts_a_report_with_a_file_and_refuses_others(app, world):
     assert app.test_client().get(url).status_code in (302, 303, 403)
 
 
+def test_the_form_names_each_bad_file_and_value_next_to_its_input(app, world):
+    client = app.test_client()
+    with app.app_context():
+        login(client, db.session.get(User, world["treasurer"]))
+        size = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
+    app.config["EVIDENCE_MAX_BYTES"] = 1024  # picture() is larger than this
+    url = f"/campaigns/{world['campaign']}/reports/new"
+    bad = client.post(url, content_type="multipart/form-data", headers={"Accept-Language": "en"}, data={
+        "title": "Laporan Maret", "narrative": "Pipa terpasang.", f"value_{world['wells']}": "1.5",
+        "evidence_0": (io.BytesIO(b"<svg onload=alert(1)/>"), "foto.svg"),
+        "evidence_1": (io.BytesIO(picture(3)), "besar.png")})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    wrong_type = re.search(r'<p class="field-error" id="evidence_0-error">([^<]*)</p>', html)
+    too_large = re.search(r'<p class="field-error" id="evidence_1-error">([^<]*)</p>', html)
+    assert wrong_type and "Upload it as a PDF, JPEG or PNG file." in wrong_type.group(1)
+    assert too_large and "larger than 1 KB" in too_large.group(1)
+    assert 'id="evidence_2-error"' not in html
+    for name in ("evidence_0", "evidence_1", f"value_{world['wells']}"):
+        described = re.search(rf'<input[^>]*id="{name}"[^>]*>', html).group(0)
+        assert 'aria-invalid="true"' in described and f"{name}-error" in described, described
+    start = html.index('class="error-summary"')
+    summary = html[start:html.index("</div>", start)]
+    assert "Sumur bor dibangun: This indicator counts whole things" in summary
+    assert 'href="#evidence_1"' in summary and "File 2: The file is larger than 1 KB." in summary
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == size
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ProgressReport)) == 0
+
+
+def test_photos_lose_their_metadata_and_the_entry_names_the_published_bytes(app, world, client):
+    out = io.BytesIO()
+    drawing().save(out, "JPEG", quality=90, exif=rich_exif())  # GPS, camera, time: a phone photo
+    photo = out.getvalue()
+    assert SECRET_PLACE in photo
+    with app.test_request_context():
+        report = services.post_report(_campaign(world), db.session.get(User, world["organizer"]), _report(
+            world, evidence=[services.EvidenceUpload(photo, "Foto sumur")]))
+        db.session.commit()
+        (file,) = report.evidence
+        stored = evidence_store.read(file.sha256)
+        leaf = json.loads(bytes(db.session.get(LedgerEntry, report.ledger_seq).leaf))
+    for secret in (SECRET_PLACE, b"SecretPhoneMaker", b"SERIAL-0042"):
+        assert secret not in stored
+    assert file.sha256 == hashlib.sha256(stored).hexdigest() != hashlib.sha256(photo).hexdigest()
+    assert leaf["files"] == [file.sha256]
+    with client.get(f"/campaigns/{world['campaign']}/reports/evidence/{file.sha256}") as served:
+        assert served.data == stored
+
+
 def test_a_report_altered_afterwards_is_caught_by_verify(app, world, backend):
     with app.test_request_context():
         services.post_report(_campaign(world), db.session.get(User, world["organizer"]), _report(world))
@@ -244,6 +317,38 @@ def test_the_api_and_the_feed_carry_indicators_and_reports(app, world, client):
     assert "#1 Dua sumur pertama selesai" in feed and "#report-1</id>" in feed
 
 
+def test_the_campaign_and_organization_api_answer_as_the_openapi_document_says(app, world, client):
+    import jsonschema
+
+    from organizations.models import Organization, OrganizationMember
+    with app.test_request_context():
+        campaign = _campaign(world)
+        org = Organization(slug="yayasan-air", name="Yayasan Air Bersih", type="foundation",
+                           legal_basis="AHU-0012345.AH.01.04.2020", address="Jl. Kaliurang 5, Sleman",
+                           npwp="012345678901000", contact="air@example.test", description="Sumur.",
+                           created_by_id=campaign.organizer_id,
+                           members=[OrganizationMember(user_id=campaign.organizer_id, role="organizer")])
+        db.session.add(org)
+        db.session.flush()
+        campaign.organization_id = org.id
+        db.session.commit()
+        services.post_report(_campaign(world), db.session.get(User, world["organizer"]), _report(world))
+        db.session.commit()
+    components = client.get("/api/v1/openapi.json").json["components"]
+
+    def conforms(data, schema_name):
+        jsonschema.validate(data, {"$ref": f"#/components/schemas/{schema_name}", "components": components})
+
+    one = client.get(f"/api/v1/campaigns/{world['campaign']}").json
+    conforms(one, "Campaign")
+    assert one["organization"]["slug"] == "yayasan-air" and one["reports"] and one["indicators"]
+    organization = client.get("/api/v1/organizations/yayasan-air").json
+    conforms(organization, "Organization")
+    (listed,) = organization["campaigns"]
+    assert listed["reports"] == one["reports"] and listed["indicators"] == one["indicators"]
+    assert "story_html" not in listed  # the story stays on the campaign's own answer
+
+
 def test_a_report_is_overdue_when_money_went_out_long_ago_with_none_since(app, world, client, monkeypatch):
     later = disbursements.now_utc() + dt.timedelta(days=31)
     with app.test_request_context():
@@ -265,6 +370,19 @@ def test_a_report_is_overdue_when_money_went_out_long_ago_with_none_since(app, w
     monkeypatch.setattr(services, "now_utc", lambda: later)
     page = client.get(url, follow_redirects=True, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Report overdue" not in page
+
+
+def test_closing_a_campaign_opens_its_final_report(app, world):
+    owner = app.test_client()
+    with app.app_context():
+        login(owner, db.session.get(User, world["organizer"]))
+    url = f"/campaigns/{world['campaign']}"
+    closed = owner.post(f"{url}/close", data={"reason": "Sumur selesai"}, headers={"Accept-Language": "en"})
+    assert closed.status_code == 303 and closed.location.endswith(f"{url}/reports/new?final=1")
+    form = owner.get(closed.location, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Now post its final report" in form and 'type="checkbox" value="y"' in form and "checked" in form
+    with app.app_context():
+        assert _campaign(world).status == "closed"
 
 
 def test_a_closed_campaign_asks_for_its_final_report_until_it_has_one(app, world):
