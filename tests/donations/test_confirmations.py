@@ -258,7 +258,7 @@ def test_a_batch_writes_its_donations_and_receipts_as_one_confirmation_does(stri
     db.session.rollback()
     storage.lock(db.session)  # one on its own, through issue_receipt (the one-by-one path)
     db.session.add(PaymentEvent(event_id="evt_alone", type=COMPLETED))
-    assert giving.apply_checkout(gateway_named("stripe"), COMPLETED, paid[3][1]) == "paid"
+    assert giving.apply_checkout("stripe", COMPLETED, paid[3][1]) == "paid"
     db.session.commit()
     db.session.expire_all()
     donations = [db.session.get(Donation, donation_id) for donation_id, _ in paid]
