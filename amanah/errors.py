@@ -137,6 +137,10 @@ def init_app(app) -> None:
         try:
             db.session.close()
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            # Only a connection that is gone: any other error closing the session (a savepoint
+            # that does not exist, say) is a bug to see, not a lost connection to drop quietly.
+            if not getattr(exc, "connection_invalidated", False):
+                raise
             with contextlib.suppress(sa.exc.SQLAlchemyError):
                 db.session().invalidate()
             app.logger.warning("database connection lost after the answer was made: %s",

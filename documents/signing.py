@@ -148,7 +148,7 @@ class _CmsTemplate:
         self.signature_at, self.signature_len = signature_at, signature_len
 
     @classmethod
-    def from_container(cls, info) -> "_CmsTemplate | None":
+    def from_container(cls, info) -> _CmsTemplate | None:
         """The template of pyHanko's container `info` (made for _TEMPLATE_DIGEST), or None when it
         holds anything that may change between documents (a timestamp, a signing time)."""
         signer_info = info["content"]["signer_infos"][0]
@@ -198,7 +198,8 @@ def _signer_class():
             if self._kept is None:
                 self._kept = serialization.load_der_private_key(self.signing_key.dump(), password=None)
             mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)["algorithm"].native
-            return isinstance(self._kept, rsa.RSAPrivateKey) and mechanism in ("rsassa_pkcs1v15", "sha256_rsa")
+            return (isinstance(self._kept, rsa.RSAPrivateKey)
+                    and mechanism in ("rsassa_pkcs1v15", "sha256_rsa"))
 
         def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
             if self._rsa_pkcs1(digest_algorithm):
@@ -218,7 +219,8 @@ def _signer_class():
             if not hasattr(self, "_templates"):
                 self._templates = {}
             # Whatever else the caller asks to be signed makes a template of its own.
-            key = (digest_algorithm, use_pades, repr(getattr(signed_attr_settings, "cades_signed_attrs", None)),
+            key = (digest_algorithm, use_pades,
+                   repr(getattr(signed_attr_settings, "cades_signed_attrs", None)),
                    repr(getattr(signed_attr_settings, "adobe_revinfo_attr", None)))
             if key not in self._templates:
                 made = await super().async_sign(_TEMPLATE_DIGEST, digest_algorithm, use_pades=use_pades,

@@ -80,7 +80,8 @@ def test_no_transaction_is_open_during_any_provider_call(app, client, providers,
         card = _latest_donation()
         card_id, card_checkout = card.id, card.checkout_id
     session = fake_stripe.complete(card_checkout)
-    assert deliver_stripe(client, make_event("checkout.session.completed", session)).json == {"status": "paid"}
+    answer = deliver_stripe(client, make_event("checkout.session.completed", session))
+    assert answer.json == {"status": "paid"}
     login_treasurer(app, client, public_id)
     refund = client.post(f"/donations/{card_id}/refund", data={"amount": "10.000", "reason": "Salah"})
     assert refund.status_code == 303

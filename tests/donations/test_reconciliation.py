@@ -142,7 +142,8 @@ def test_refunds_and_disputes_are_read_page_by_page(stripe_app, fake_stripe):
     with stripe_app.app_context():
         _, checkout_id = pending(stripe_app, make_campaign(), amount=50_000_000)
     intent = fake_stripe.complete(checkout_id)["payment_intent"]
-    made = [fake_stripe.create_refund({"payment_intent": intent, "amount": "100000"})["id"] for _ in range(101)]
+    made = [fake_stripe.create_refund({"payment_intent": intent, "amount": "100000"})["id"]
+            for _ in range(101)]
     disputed = [fake_stripe.dispute(intent, status="warning_needs_response")["id"] for _ in range(101)]
     with stripe_app.test_request_context():
         since = now_utc() - dt.timedelta(minutes=5)
