@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
-import gc
 import io
 import mimetypes
 import multiprocessing
@@ -186,14 +185,8 @@ def fork_pool(processes: int, initializer=None, initargs=()):
     builds its own fonts and Pango state (worker() is per process).
     """
     with _render_lock:
-        # Objects the collector never visits stay shared with the children: without this, each
-        # child's first collections write to (and so copy) most of the parent's memory pages.
-        gc.freeze()
-        try:
-            return multiprocessing.get_context("fork").Pool(processes, _start_render_process,
-                                                            (initializer, initargs))
-        finally:
-            gc.unfreeze()
+        return multiprocessing.get_context("fork").Pool(processes, _start_render_process,
+                                                        (initializer, initargs))
 
 
 STOP_GRACE_SECONDS = 10
