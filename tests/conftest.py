@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from amanah import create_app
+from amanah import create_app, mail
 from amanah.config import normalize_database_url
 from amanah.extensions import db, limiter, login_manager
 
@@ -173,6 +173,9 @@ def one_rolled_back_transaction(app, dispose: bool = True):
     try:
         yield connection
     finally:
+        # A background task (a password reset's mail) still running would use the next test's
+        # connection: every session of the app is bound to the current test's.
+        mail.wait_for_background()
         with app.app_context():
             db.session.remove()
             factory.configure(join_transaction_mode="conditional_savepoint")
