@@ -8,14 +8,18 @@ from accounts.models import User
 from amanah import storage
 from amanah.extensions import db
 from campaigns import categories, images
-from campaigns.models import Campaign, CampaignTransition, CampaignUpdate
+from campaigns.models import Campaign, CampaignIndicator, CampaignTransition, CampaignUpdate
+from ledger.models import LedgerEntry
+from reports.models import ProgressReport
 
 
 def _snapshot():
     return (db.session.scalar(sa.select(sa.func.count()).select_from(Campaign)),
             db.session.scalar(sa.select(sa.func.count()).select_from(CampaignUpdate)),
             db.session.scalar(sa.select(sa.func.count()).select_from(CampaignTransition)),
-            db.session.scalar(sa.select(sa.func.count()).select_from(User)))
+            db.session.scalar(sa.select(sa.func.count()).select_from(User)),
+            db.session.scalar(sa.select(sa.func.count()).select_from(CampaignIndicator)),
+            db.session.scalar(sa.select(sa.func.count()).select_from(ProgressReport)))
 
 
 @pytest.mark.files("local")  # the demo in a bucket: tests/treasury/test_disbursements_api.py
@@ -36,6 +40,18 @@ def test_demo_campaigns(app, runner):
             assert [t.name for t in campaign.transitions] == ["create", "submit", "publish"]
         assert any("Posyandu" in c.title and "Sleman" in c.city for c in published)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CampaignUpdate)) >= 3
+        # Two campaigns show outcomes: indicators and a progress report anchored in the ledger,
+        # with its demo evidence and the disbursements it accounts for.
+        reports = list(db.session.scalars(sa.select(ProgressReport).order_by(ProgressReport.id)))
+        assert len(reports) == 2
+        posyandu = next(c for c in published if "Posyandu" in c.title)
+        report = next(r for r in reports if r.campaign_id == posyandu.id)
+        assert len(posyandu.indicators) == 2 and len(report.values) == 2
+        assert len(report.evidence) == 1 and len(report.disbursements) == 2
+        entry = db.session.get(LedgerEntry, report.ledger_seq)
+        assert entry.kind == "report" and entry.amount == 0
+        posyandu_id, report_title = posyandu.public_id, report.title
+        indicator_name = posyandu.indicators[0].name
         before = _snapshot()
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0, second.output
@@ -43,6 +59,8 @@ def test_demo_campaigns(app, runner):
         assert _snapshot() == before
     html = app.test_client().get("/campaigns/?q=posyandu").get_data(as_text=True)
     assert "Posyandu Melati" in html
+    page = app.test_client().get(f"/campaigns/{posyandu_id}", follow_redirects=True).get_data(as_text=True)
+    assert indicator_name in page and report_title in page
 
 
 @pytest.mark.files("local")  # the demo in a bucket: tests/treasury/test_disbursements_api.py
