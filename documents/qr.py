@@ -44,19 +44,25 @@ def matrix(text: str, mask: int) -> tuple[int, ...]:
 
 
 def png(rows: tuple[int, ...], border: int = 4) -> bytes:
-    """A 1-bit grayscale PNG, one pixel per module, with a light quiet zone of `border` modules."""
+    """An 8-bit grayscale PNG, one pixel per module, with a light quiet zone of `border` modules.
+
+    Eight bits rather than one: WeasyPrint turns a 1-bit image into RGB and compresses it once
+    more before it can place it, while an 8-bit grayscale PNG goes into the PDF as it is."""
     inner = len(rows)
     size = inner + 2 * border
-    padding = -size % 8
     light = (1 << size) - 1
     lines = [light] * border + [light ^ (r << border) for r in rows] + [light] * border
-    raw = b"".join(b"\0" + (line << padding).to_bytes((size + padding) // 8, "big") for line in lines)
+    # One byte per module: 0 dark, 255 light; each scanline starts with filter type 0.
+    raw = b"".join(b"\0" + format(line, f"0{size}b").encode().translate(_BYTE_OF_BIT) for line in lines)
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 1, 0, 0, 0, 0))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+_BYTE_OF_BIT = bytes.maketrans(b"01", b"\x00\xff")
 
 
 def _count_bits(version: int) -> int:

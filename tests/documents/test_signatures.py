@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import sqlalchemy as sa
 
-from accounts.models import Role
 from amanah import create_app
 from amanah.config import ConfigError
 from amanah.db import now_utc
@@ -21,11 +21,10 @@ from documents import receipts, signing
 from documents.models import Document
 from tests.factories import login, make_user
 from tests.factories.documents import (
-    fail_refund,
+    every_document,
     make_campaign,
     paid_donation,
     pdf_attachments,
-    refund,
     signature_holds,
     signature_status,
 )
@@ -36,34 +35,8 @@ def _certificate(app) -> bytes:
         return signing.signing_key().certificate_der
 
 
-def _every_document(app, client) -> dict[str, bytes]:
-    """One of each kind, as served: receipt, credit note, cancellation, statement, reports."""
-    with app.app_context():
-        donor, treasurer = make_user(), make_user(None, Role.TREASURER)
-        campaign = make_campaign(treasurer=treasurer)
-        donation_id = paid_donation(app, campaign, user=donor)
-        public_id, treasurer_id = campaign.public_id, treasurer.id
-        login(client, donor)
-    refund(app, donation_id, 50_000_000)
-    with app.app_context():
-        refund_id = db.session.execute(sa.text("SELECT id FROM donation_refunds")).scalar_one()
-    fail_refund(app, refund_id)
-    with app.app_context():
-        serials = dict(db.session.execute(sa.select(Document.kind, Document.serial)).all())
-        year = now_utc().year
-    found = {kind: client.get(f"/receipts/{serial}.pdf").data for kind, serial in serials.items()}
-    statement = f"/donations/mine/statement.pdf?from={year - 1}-01-01&to={year}-12-31"
-    found["statement"] = client.get(statement).data
-    found["impact_report"] = client.get(f"/campaigns/{public_id}/reports/impact.pdf").data
-    with app.app_context():
-        from accounts.models import User
-        login(client, db.session.get(User, treasurer_id))
-    found["campaign_report"] = client.get(f"/campaigns/{public_id}/documents/report.pdf").data
-    return found
-
-
 def test_every_document_kind_is_signed_and_a_changed_byte_breaks_the_signature(app, client):
-    documents = _every_document(app, client)
+    documents = every_document(app, client)
     assert set(documents) == {"receipt", "credit_note", "cancellation", "statement", "impact_report",
                               "campaign_report"}
     certificate = _certificate(app)
@@ -265,3 +238,65 @@ def test_a_container_with_anything_that_varies_makes_no_template(app, tmp_path):
     types = {a["type"].native for a in made["content"]["signer_infos"][0]["signed_attrs"]}
     assert "signing_time" in types
     assert signing._CmsTemplate.from_container(made) is None
+
+
+def _signature_dictionary(data: bytes):
+    from pypdf import PdfReader
+    reader = PdfReader(io.BytesIO(data))
+    (field,) = reader.trailer["/Root"]["/AcroForm"]["/Fields"]
+    return reader, field.get_object()["/V"].get_object()
+
+
+def test_without_a_timestamp_authority_the_signature_is_written_with_the_document(app, client):
+    """SignatureSlot: one revision (no incremental update), a byte range of every byte but
+    /Contents, a container that fills /Contents exactly, and the reason and place stated."""
+    with app.app_context():
+        donation_id = paid_donation(app, make_campaign())
+        data, _ = receipts.document_pdf(receipts.receipt_of(donation_id))
+        organization = app.config["ORG_NAME"]
+    assert data.count(b"%%EOF") == 1
+    reader, signature = _signature_dictionary(data)
+    start, first, second, rest = (int(n) for n in signature["/ByteRange"])
+    assert start == 0 and second + rest == len(data)
+    assert data[first:first + 1] == b"<" and data[second - 1:second] == b">"
+    contents = data[first + 1:second - 1]
+    assert not contents.endswith(b"00")  # no padding: nothing unsigned but the container itself
+    assert signature["/SubFilter"] == "/ETSI.CAdES.detached" and signature["/Filter"] == "/Adobe.PPKLite"
+    assert organization in signature["/Reason"] and signature["/M"].startswith("D:")
+    signed_at = dt.datetime.strptime(signature["/M"][2:16], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+    assert abs(now_utc() - signed_at) < dt.timedelta(minutes=5)
+    assert signature_status(data, _certificate(app)).signer_reported_dt is not None
+    # Every stream is deflated (documents.pdf.compress_streams), the image and fonts included.
+    for page in reader.pages:
+        for name, image in (page["/Resources"].get("/XObject") or {}).items():
+            assert image.get_object()["/Filter"] == "/FlateDecode", name
+
+
+def test_a_key_whose_containers_vary_in_length_is_signed_by_pyhanko_each_time(app, client, tmp_path):
+    """An ECDSA signature's DER length varies, so such a key has no template: pyHanko builds each
+    container whole, in the room reserved for the largest."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Yayasan Kurva")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(7).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    (tmp_path / "ec.p12").write_bytes(pkcs12.serialize_key_and_certificates(
+        b"ec", key, certificate, None, BestAvailableEncryption(b"pw")))
+    app.config.update(DOCUMENT_SIGNING_P12=str(tmp_path / "ec.p12"), DOCUMENT_SIGNING_PASSWORD="pw")
+    with app.app_context():
+        assert signing.signing_key().signer.pades_template() is None
+        donation_id = paid_donation(app, make_campaign())
+        data, _ = receipts.document_pdf(receipts.receipt_of(donation_id))
+        certificate_der = signing.signing_key().certificate_der
+    assert signature_holds(data, certificate_der)
+    changed = bytearray(data)
+    changed[11] ^= 0x01  # in the header's binary comment, inside the signed bytes
+    assert not signature_holds(bytes(changed), certificate_der)

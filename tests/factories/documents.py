@@ -5,14 +5,18 @@ import datetime as dt
 import io
 import itertools
 
+import sqlalchemy as sa
+
+from accounts.models import Role
 from amanah.db import now_utc
 from amanah.extensions import db
 from campaigns import categories, regions
 from campaigns.models import Campaign
+from documents.models import Document
 from donations import giving
 from donations.models import Donation
 from donations.providers import get_gateway
-from tests.factories import make_user
+from tests.factories import login, make_user
 
 _slugs = itertools.count(1)
 
@@ -105,3 +109,29 @@ def signature_holds(data: bytes, certificate_der: bytes) -> bool:
         return False
     return bool(status.intact and status.valid and status.trusted
                 and status.coverage == SignatureCoverageLevel.ENTIRE_FILE)
+
+
+def every_document(app, client) -> dict[str, bytes]:
+    """One of each kind, as served: receipt, credit note, cancellation, statement, reports."""
+    with app.app_context():
+        donor, treasurer = make_user(), make_user(None, Role.TREASURER)
+        campaign = make_campaign(treasurer=treasurer)
+        donation_id = paid_donation(app, campaign, user=donor)
+        public_id, treasurer_id = campaign.public_id, treasurer.id
+        login(client, donor)
+    refund(app, donation_id, 50_000_000)
+    with app.app_context():
+        refund_id = db.session.execute(sa.text("SELECT id FROM donation_refunds")).scalar_one()
+    fail_refund(app, refund_id)
+    with app.app_context():
+        serials = dict(db.session.execute(sa.select(Document.kind, Document.serial)).all())
+        year = now_utc().year
+    found = {kind: client.get(f"/receipts/{serial}.pdf").data for kind, serial in serials.items()}
+    statement = f"/donations/mine/statement.pdf?from={year - 1}-01-01&to={year}-12-31"
+    found["statement"] = client.get(statement).data
+    found["impact_report"] = client.get(f"/campaigns/{public_id}/reports/impact.pdf").data
+    with app.app_context():
+        from accounts.models import User
+        login(client, db.session.get(User, treasurer_id))
+    found["campaign_report"] = client.get(f"/campaigns/{public_id}/documents/report.pdf").data
+    return found
