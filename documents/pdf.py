@@ -26,6 +26,7 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.request import url2pathname
 
+import pydyf
 from flask import current_app
 from flask_babel import force_locale, gettext
 
@@ -238,7 +239,6 @@ def compress_streams(pdf, level: int = COMPRESSION_LEVEL) -> None:
     Level 9 took a receipt 3 ms (its font subsets are most of its 70 KB of streams); level 6,
     zlib's default, takes half that for files a hundred bytes larger. A stream's data is what
     pydyf writes for it uncompressed, between "stream" and "endstream"."""
-    import pydyf
     for item in pdf.objects:
         if not isinstance(item, pydyf.Stream) or not item.compress or "Filter" in item.extra:
             continue

@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import pydyf
 from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -296,6 +297,11 @@ def _pdf_date(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("D:%Y%m%d%H%M%S+00'00'")
 
 
+class _PlainDictionary(pydyf.Dictionary):
+    """A dictionary pydyf writes as it is, never inside a compressed object stream."""
+    compressible = False
+
+
 class SignatureSlot:
     """A PAdES signature written in the same pass as the document, then sealed.
 
@@ -319,12 +325,7 @@ class SignatureSlot:
         self.room = len(template.container) if template is not None else RESERVED_BYTES
 
     def __call__(self, document, pdf) -> None:
-        import pydyf
-
-        class PlainDictionary(pydyf.Dictionary):
-            compressible = False
-
-        signature = PlainDictionary({
+        signature = _PlainDictionary({
             "Type": "/Sig", "Filter": "/Adobe.PPKLite", "SubFilter": "/ETSI.CAdES.detached",
             "M": pydyf.String(_pdf_date(self.signed_at)), "Reason": pydyf.String(self.reason),
             "Location": pydyf.String(self.location),

@@ -33,8 +33,8 @@ def test_receipt_numbered_in_confirmation_and_pdf_holds_every_field(app, client)
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = pdf_text(response.data)
     for expected in (serial, "Yayasan Amanah Demo", "Siti Rahayu", "0123456789012345", "3201234567890123",
-                     "Rp 1.500.000", "satu juta lima ratus ribu rupiah", "IDR", "Air bersih untuk desa",
-                     "Sandbox", "Tidak ada barang atau jasa yang diberikan", f"entri {seq}"):
+                     "Rp 1.500.000", "satu juta lima ratus ribu rupiah", "Air bersih untuk desa",
+                     "Sandbox", "tanpa imbalan barang atau jasa", f"entri {seq}"):
         assert expected in text, expected
     # One page: no page footer, and the way to check it offline is named (the page the QR opens).
     assert "/ledger/receipt-proof" in text.replace("\n", "") and "1 / 1" not in text
