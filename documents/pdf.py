@@ -245,7 +245,11 @@ def compress_streams(pdf, level: int = COMPRESSION_LEVEL) -> None:
         item.compress = False
         written = item.data
         start = written.index(b"\nstream\n") + len(b"\nstream\n")
-        item.stream = [zlib.compress(written[start:-len(b"\nendstream")], level)]
+        raw = written[start:-len(b"\nendstream")]
+        if b"/Length %d" % len(raw) not in written[:start]:  # not the layout expected: leave it to pydyf
+            item.compress = True
+            continue
+        item.stream = [zlib.compress(raw, level)]
         item.extra["Filter"] = "/FlateDecode"
 
 

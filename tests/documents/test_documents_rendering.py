@@ -1,9 +1,13 @@
 """Amounts in words, and the PDF renderer's refusals (plain data only, own static files only)."""
 from __future__ import annotations
 
+import zlib
+
+import pydyf
 import pytest
 
 from documents import pdf
+from documents.pdf import COMPRESSION_LEVEL, compress_streams
 from documents.words import amount_in_words, english, terbilang
 
 
@@ -73,3 +77,19 @@ def test_documents_set_language_and_title(app):
                                                               "registration_no": ""}}, "en")
     assert '<html lang="en">' in html and "<title>" in html
     assert "&lt;b&gt;Yayasan&lt;/b&gt;" in html  # autoescaped
+
+
+def test_streams_are_deflated_at_the_default_level_and_read_back_the_same():
+    """documents.pdf.compress_streams: what pydyf would have written, deflated at level 6, and a
+    stream that already has its filter (an image's PNG data) left as it is."""
+    content = [b"BT", b"/F1 12 Tf", b"(Rp 1.500.000) Tj", b"ET"] * 50
+    document = pydyf.PDF()
+    text = pydyf.Stream(list(content), {"Type": "/XObject"}, compress=True)
+    image = pydyf.Stream([b"already deflated"], {"Filter": "/FlateDecode"}, compress=False)
+    document.add_object(text)
+    document.add_object(image)
+    compress_streams(document)
+    assert text.extra["Filter"] == "/FlateDecode" and not text.compress
+    assert zlib.decompress(text.stream[0]) == b"\n".join(content)
+    assert text.stream[0] == zlib.compress(b"\n".join(content), COMPRESSION_LEVEL)
+    assert image.stream == [b"already deflated"]
