@@ -42,7 +42,7 @@ from documents.models import Document, DocumentCounter, DocumentKind
 from documents.pdf import FileAttachment, render_pdf
 from documents.words import amount_in_words
 from donations.models import Donation, DonationStatus, Refund
-from ledger import queries, storage, witnesses
+from ledger import cosignature, queries, storage, witnesses
 from organizations.services import format_npwp
 
 MASK = 4
@@ -327,10 +327,14 @@ def proof_for(seq: int) -> dict:
     head = "\n".join(lines) + "\n\n"
     text = head + bundle.checkpoint
     url = proof_link(bundle.index, bundle.leaf_hash)
+    if detail.latest_cosignatures is not None and detail.latest_checkpoint[0] == bundle.size:
+        cosigned = cosignature.add_signature_lines(bundle.checkpoint, detail.latest_cosignatures)
+    else:
+        cosigned = witnesses.cosigned_text(db.session, bundle.size, bundle.checkpoint)
     return {"text": text, "url": url, "leaf": bundle.leaf.decode(), "size": bundle.size,
             "root": bundle.root.hex(), "origin": bundle.checkpoint.split("\n", 1)[0],
             "checkpoint": bundle.checkpoint,
-            "file_text": head + witnesses.cosigned_text(db.session, bundle.size, bundle.checkpoint),
+            "file_text": head + cosigned,
             "checkpoint_url": absolute_url("ledger.checkpoint_at", size=bundle.size)}
 
 

@@ -33,7 +33,7 @@ from amanah.extensions import db
 from ledger import checkpoints, names, storage, tree
 from ledger.caches import SignedCheckpoint, checkpoint_note
 from ledger.formatting import KIND_LABELS, kind_label
-from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerEntry, LedgerHash
+from ledger.models import CampaignTotal, LedgerCheckpoint, LedgerCosignature, LedgerEntry, LedgerHash
 from ledger.names import CampaignName, register_campaign_names  # noqa: F401 - for campaigns
 
 FEE_CEILING = Fraction(1, 10)
@@ -296,6 +296,8 @@ class EntryDetail:
     latest_checkpoint: tuple[int, bytes] | None = None  # (size, root) of the newest stored checkpoint
     # Stored hashes read along with the entry for its proof in a tree of this size: (size, {index: hash})
     proof_hashes: tuple[int, dict[int, bytes]] | None = None
+    # The witnesses' signature lines on the newest checkpoint, when read along with the entry
+    latest_cosignatures: tuple[str, ...] | None = None
 
     @property
     def leaf_text(self) -> str:
@@ -317,7 +319,14 @@ def _entry_query():
 def _entry_with_proof_hashes_query():
     wanted = LedgerHash.idx == sa.any_(sa.bindparam("indexes", type_=ARRAY(sa.BigInteger)))
     hashes = sa.select(sa.func.array_agg(aggregate_order_by(LedgerHash.hash, LedgerHash.idx))).where(wanted)
-    return _entry_query().add_columns(hashes.scalar_subquery().label("proof_hashes"))
+    query = _entry_query()
+    newest_size = query.selected_columns.cp_size
+    # A receipt's attached proof carries the newest checkpoint's cosignatures: read them in the
+    # same round trip (witnesses.cosigned_text's order, by witness name).
+    by_witness = aggregate_order_by(LedgerCosignature.line, LedgerCosignature.witness)
+    lines = sa.select(sa.func.array_agg(by_witness)).where(LedgerCosignature.size == newest_size)
+    return query.add_columns(hashes.scalar_subquery().label("proof_hashes"),
+                             lines.scalar_subquery().label("cp_cosignatures"))
 
 
 # Built once: constructing a statement costs more than running it through the compiled cache.
@@ -356,9 +365,10 @@ def get_entry(seq: int, with_proof_hashes: bool = False) -> EntryDetail | None:
         proof_hashes = (guess, dict(zip(indexes, map(bytes, row.proof_hashes), strict=True)))
     if with_proof_hashes and latest is not None:
         _proof_size_guess["size"] = latest[0]
+    cosignatures = tuple(row.cp_cosignatures or ()) if prefetch and latest is not None else None
     return EntryDetail(seq=seq, leaf=leaf, leaf_hash=bytes(row.leaf_hash), prev=bytes(row.prev),
                        fields=json.loads(leaf), has_next=bool(row.has_next), latest_checkpoint=latest,
-                       proof_hashes=proof_hashes)
+                       proof_hashes=proof_hashes, latest_cosignatures=cosignatures)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from amanah.extensions import db
 from documents import receipts
-from ledger import checkpoints, cosignature, note, verify, witnesses
+from ledger import checkpoints, cosignature, note, queries, verify, witnesses
 from ledger.models import LedgerCosignature
 from tests.factories.ledger import cosign, fill
 
@@ -179,3 +179,28 @@ def test_verifier_refuses_a_bad_cosignature_in_a_proof(app, client, tmp_path, ca
     status = verify.main(["--tlog-proof", str(tmp_path / "p.json"), "--key", str(tmp_path / "key.txt"),
                           "--witness", W1[1], "--min-witnesses", "0"])
     assert status == 1 and "invalid cosignature by witness witness.test/w1" in capsys.readouterr().err
+
+
+def test_a_receipts_proof_reads_the_cosignatures_with_its_entry(app, monkeypatch):
+    """On PostgreSQL the entry, its proof's hashes and the newest checkpoint's cosignatures come in
+    one query; the attached proof is the same as when the cosignatures are read on their own."""
+    size, _ = signed(app, 5)
+    with app.test_request_context():
+        cosign(size, W2[0])
+        cosign(size, W1[0])
+        monkeypatch.setitem(queries._proof_size_guess, "size", size)
+        statements = []
+
+        def record(connection, cursor, statement, *rest):
+            statements.append(statement)
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            proof = receipts.proof_for(3)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        expected = witnesses.cosigned_text(db.session, size, proof["checkpoint"])
+        postgresql = db.engine.dialect.name == "postgresql"
+    assert expected.count("\n") == proof["checkpoint"].count("\n") + 2  # both witnesses' lines
+    assert proof["file_text"].endswith(expected)
+    reads = [s for s in statements if "ledger_cosignatures" in s and "ledger_entries" not in s]
+    assert len(reads) == (0 if postgresql else 1)
