@@ -290,7 +290,13 @@ def timestamp_authority() -> str | None:
 
 # Ten digits per offset: room for files up to 10 GB, rewritten in place once the offsets are known.
 _BYTE_RANGE_SLOT = b"[0 0000000000 0000000000 0000000000]"
-_SLOT_MARK = b"/ByteRange " + _BYTE_RANGE_SLOT + b"/Contents <"
+_SLOT_HEAD = b"/ByteRange " + _BYTE_RANGE_SLOT + b"/Contents <"
+
+
+def _one_line(text: str) -> str:
+    """An organization's address may span lines; a reader would read a line break inside a PDF
+    string back as a bare LF, so the signature's place and reason hold one line."""
+    return ", ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _pdf_date(moment: dt.datetime) -> str:
@@ -316,21 +322,23 @@ class SignatureSlot:
     """
 
     def __init__(self, reason: str, location: str, signed_at: dt.datetime | None = None):
-        self.reason, self.location = reason[:200], location[:200]
+        self.reason, self.location = _one_line(reason)[:200], _one_line(location)[:200]
         self.signed_at = signed_at or dt.datetime.now(dt.UTC)
         self.signer = signing_key().signer
+        self.signature = None
         # Room for exactly the container when the key has a template (every container of it has
         # one length): no zero padding inside /Contents, and a file 13 KB smaller.
         template = self.signer.pades_template()
         self.room = len(template.container) if template is not None else RESERVED_BYTES
 
     def __call__(self, document, pdf) -> None:
-        signature = _PlainDictionary({
+        # Byte range and contents first: seal() finds them right after the object's header, at the
+        # offset pydyf records for it, whatever the organization's name and address hold.
+        signature = self.signature = _PlainDictionary({
+            "ByteRange": _BYTE_RANGE_SLOT, "Contents": b"<" + b"0" * (2 * self.room) + b">",
             "Type": "/Sig", "Filter": "/Adobe.PPKLite", "SubFilter": "/ETSI.CAdES.detached",
             "M": pydyf.String(_pdf_date(self.signed_at)), "Reason": pydyf.String(self.reason),
-            "Location": pydyf.String(self.location),
-            # Together and in this order: seal() finds them by _SLOT_MARK.
-            "ByteRange": _BYTE_RANGE_SLOT, "Contents": b"<" + b"0" * (2 * self.room) + b">"})
+            "Location": pydyf.String(self.location)})
         pdf.add_object(signature)
         page = pdf.objects[pdf.pages["Kids"][0]]  # pydyf keeps Kids as (number, 0, "R") triples
         field = pydyf.Dictionary({
@@ -349,12 +357,13 @@ class SignatureSlot:
 
     def seal(self, data: bytes) -> bytes:
         """The written PDF, signed: byte range and CMS container in their places."""
-        at = data.find(_SLOT_MARK)
-        if at < 0 or data.find(_SLOT_MARK, at + 1) >= 0:
-            raise RuntimeError("the PDF holds no signature slot, or more than one")
+        header = b"%d 0 obj\n<<" % self.signature.number
+        at = self.signature.offset + len(header)
+        if self.signature.offset <= 0 or not data.startswith(header + _SLOT_HEAD, self.signature.offset):
+            raise RuntimeError("the written PDF does not hold the signature's place where pydyf put it")
         out = bytearray(data)
         ranges_at = at + len(b"/ByteRange ")
-        start = at + len(_SLOT_MARK) - 1  # the "<" of /Contents
+        start = at + len(_SLOT_HEAD) - 1  # the "<" of /Contents
         end = start + 2 + 2 * self.room  # after its ">"
         ranges = f"[0 {start} {end} {len(out) - end}]".encode()
         out[ranges_at:ranges_at + len(_BYTE_RANGE_SLOT)] = ranges.ljust(len(_BYTE_RANGE_SLOT))

@@ -300,3 +300,16 @@ def test_a_key_whose_containers_vary_in_length_is_signed_by_pyhanko_each_time(ap
     changed = bytearray(data)
     changed[11] ^= 0x01  # in the header's binary comment, inside the signed bytes
     assert not signature_holds(bytes(changed), certificate_der)
+
+
+def test_an_address_that_looks_like_the_signatures_place_or_spans_lines_is_signed(app, client):
+    """seal() finds the signature dictionary where pydyf wrote it, not by searching the file, so an
+    organization's own text cannot stand in for it; a line break in the address becomes ", "."""
+    lookalike = "Jl. Contoh 1 /ByteRange [0 0000000000 0000000000 0000000000]/Contents <"
+    app.config["ORG_ADDRESS"] = lookalike + "\r\nJakarta (Pusat)\n"
+    with app.app_context():
+        donation_id = paid_donation(app, make_campaign())
+        data, _ = receipts.document_pdf(receipts.receipt_of(donation_id))
+    assert signature_holds(data, _certificate(app))
+    _reader, signature = _signature_dictionary(data)
+    assert signature["/Location"] == lookalike + ", Jakarta (Pusat)"
