@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories.browser import chromium_page
+from tests.factories.browser import chromium_page, horizontal_overflow
 from tests.factories.campaigns import image_bytes, make_campaign, make_people
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,7 +39,7 @@ def test_home_and_campaign_page_fit_a_phone(live_server):
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(base + "/")
         page.wait_for_selector(".home-featured .home-card")
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert horizontal_overflow(page) == 0
         page.goto(f"{base}/campaigns/{public_id}")
         page.wait_for_selector(".share-box")
         assert page.locator(".share-links a").count() == 4

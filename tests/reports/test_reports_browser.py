@@ -10,7 +10,7 @@ from accounts.passwords import hash_password
 from amanah.extensions import db
 from campaigns.models import CampaignIndicator
 from reports.models import ProgressReport
-from tests.factories.browser import chromium_page
+from tests.factories.browser import chromium_page, horizontal_overflow
 from tests.factories.treasury import RP, fund, make_campaign, picture
 from treasury import disbursements
 
@@ -20,7 +20,9 @@ PASSWORD = "laporan-bendahara-2026"
 
 
 def fits(page) -> bool:
-    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    # Measured after the load event: a click's new page can be in the DOM before its stylesheets
+    # apply, and an unstyled page is wider than a phone (a CI run under load saw this one fail).
+    return horizontal_overflow(page) == 0
 
 
 @pytest.mark.files
