@@ -39,6 +39,7 @@ def test_a_guest_gives_by_qris_through_the_sandbox_on_a_phone(live_server):
         assert "QRIS" in page.locator(".give-summary").inner_text()
         page.get_by_role("button", name="Bayar").first.click()
         page.wait_for_selector("#qris-code svg")
+        page.wait_for_load_state("load")  # sizes are measured once the stylesheets apply
         assert "/give/sandbox/" in page.url
         code = page.locator("#qris-code svg").bounding_box()
         assert code is not None and code["x"] >= 0 and code["x"] + code["width"] <= PHONE["width"]
