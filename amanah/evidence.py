@@ -20,9 +20,10 @@ without them.
 
 Storage is content-addressed: the key `uploads/<kind>/<sha256>` in the file store (amanah.storage:
 the instance folder, or a bucket). A file is stored whole or not at all, so a reader never sees
-half a file, and before the row that refers to it. Files that appear while a transaction is open
-are removed again if that transaction rolls back; a file without a disbursement row is never
-served (the row says who may see it).
+half a file, and before the row that refers to it. A file written by a transaction that rolls
+back is removed again, unless another transaction stored the same bytes and committed
+(amanah.file_claims); a file without a disbursement row is never served (the row says who may
+see it).
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
 
-from amanah import image_metadata, storage
+from amanah import file_claims, image_metadata, storage
+from amanah.extensions import db
 from amanah.transactions import on_rollback
 
 PDF_MAGIC = b"%PDF-"
@@ -196,14 +198,17 @@ def read(sha256: str, kind: str = "evidence") -> bytes:
 
 
 def store(evidence: Evidence, kind: str = "evidence") -> str:
-    """Put the file in place inside the current transaction (before its rows): if that rolls
-    back, the file goes again. Returns its key."""
+    """Put the file in place inside the current transaction (before its rows), claimed by it
+    (amanah.file_claims): if the transaction rolls back, the file goes again unless another
+    transaction stored the same bytes and committed. Returns its key."""
     key = key_for(evidence.sha256, kind)
     files = storage.current()
-    if files.put(key, evidence.data, evidence.content_type):
-        # No row refers to the file if the transaction does not commit, so it goes too. (When it
-        # was there already, content-addressed, it stays: an earlier row may name it.)
-        on_rollback(files.delete, key)
+    first = file_claims.claim(db.session(), key, evidence.size)
+    if files.put(key, evidence.data, evidence.content_type) and first:
+        # Only the file this transaction wrote, under a claim no committed transaction had made,
+        # is ours to take back. (A file that was there already stays: rows from before the claims
+        # existed may name it.)
+        on_rollback(file_claims.remove_unless_claimed, files, key)
     return key
 
 

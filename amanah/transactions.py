@@ -6,10 +6,13 @@ starts no job. `on_rollback(fn, ...)` is its mirror, for undoing something done 
 database (a file written) when the rows that refer to it are thrown away.
 
 Each callback is tied to the innermost transaction open when it was registered. Rolling back a
-savepoint drops (or, for `on_rollback`, runs) only what was registered inside it; releasing a
-savepoint hands its callbacks on to the enclosing transaction. Only the outermost commit runs the
-after-commit callbacks, in the order they were registered, once the transaction has ended, so
-that a callback may use the session again (a job run inline). A callback that raises is logged
+savepoint drops only what was registered inside it (and marks its `on_rollback` callbacks to
+run); releasing a savepoint hands its callbacks on to the enclosing transaction. Both kinds run
+once the outermost transaction has ended, in the order they were registered: the after-commit
+ones if it committed, so that a callback may use the session again (a job run inline); the
+rollback ones whatever it did, so that an undo may look at the database from outside every
+transaction of ours (amanah.file_claims waits for other writers; inside a transaction that holds
+SQLite's write lock, it would wait for itself). A callback that raises is logged
 and the others still run: the transaction has committed, and failing the request now would only
 hide that it did.
 
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 _PENDING = "amanah.transactions.pending"
 _COMMITTED = "amanah.transactions.committed"
+_UNDONE = "amanah.transactions.undone"  # on_rollback callbacks of savepoints rolled back
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity
@@ -48,7 +52,8 @@ def after_commit(fn, /, *args, **kwargs) -> None:
 
 def on_rollback(fn, /, *args, **kwargs) -> None:
     """Run `fn(*args, **kwargs)` if the current transaction (or savepoint) of db.session ends
-    without a commit: to undo what the database cannot (a file written for rows now gone)."""
+    without a commit, once the outermost transaction is over: to undo what the database cannot
+    (a file written for rows now gone)."""
     _register(fn, args, kwargs, on_commit=False)
 
 
@@ -89,7 +94,7 @@ def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> 
     dropped = [c for c in callbacks if _within(c.transaction, previous_transaction)]
     if dropped:
         session.info[_PENDING] = [c for c in callbacks if c not in dropped]
-        _run([c for c in dropped if not c.on_commit])
+        session.info.setdefault(_UNDONE, []).extend(c for c in dropped if not c.on_commit)
 
 
 def _ended(session: Session, transaction: SessionTransaction) -> None:
@@ -98,8 +103,8 @@ def _ended(session: Session, transaction: SessionTransaction) -> None:
     # The outermost transaction is over. What it committed runs now that the session is free
     # again; anything still pending was not committed (rolled back, or closed with the session).
     committed = session.info.pop(_COMMITTED, [])
-    uncommitted = session.info.pop(_PENDING, [])
-    _run([c for c in uncommitted if not c.on_commit])
+    undone = session.info.pop(_UNDONE, []) + [c for c in session.info.pop(_PENDING, []) if not c.on_commit]
+    _run(undone)
     _run(committed)
 
 

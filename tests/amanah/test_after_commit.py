@@ -149,7 +149,19 @@ def test_on_rollback_runs_only_when_the_work_is_undone(app, calls):
         with pytest.raises(RuntimeError), db.session.begin_nested():
             on_rollback(calls.append, "savepoint")
             raise RuntimeError("undo the savepoint")
-        assert calls == ["savepoint"]
+        assert calls == []  # not while the outer transaction is open (it may hold locks)
         on_rollback(calls.append, "outer")
         db.session.rollback()
     assert calls == ["savepoint", "outer"]
+
+
+def test_a_rolled_back_savepoints_undo_runs_when_the_outer_transaction_commits(app, calls):
+    with app.app_context():
+        make_user("undo@example.test")
+        with pytest.raises(RuntimeError), db.session.begin_nested():
+            on_rollback(calls.append, "savepoint")
+            raise RuntimeError("undo the savepoint")
+        on_rollback(calls.append, "kept")
+        after_commit(calls.append, "committed")
+        db.session.commit()
+    assert calls == ["savepoint", "committed"]
