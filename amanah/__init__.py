@@ -11,8 +11,17 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from amanah import demo, errors, home, i18n, nav, security, transactions, views
-from amanah import file_claims  # noqa: F401  (its table is part of the schema)
+from amanah import (
+    demo,
+    errors,
+    file_claims,  # noqa: F401  (its table is part of the schema)
+    home,
+    i18n,
+    nav,
+    security,
+    transactions,
+    views,
+)
 from amanah.config import ROOT, instance_folder, load_config
 from amanah.db import ping_when_idle
 from amanah.extensions import babel, csrf, db, limiter, login_manager, migrate
