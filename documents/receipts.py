@@ -41,14 +41,29 @@ from documents.issuer import issuer_of
 from documents.models import Document, DocumentCounter, DocumentKind
 from documents.pdf import FileAttachment, render_pdf
 from documents.words import amount_in_words
+from donations import methods
 from donations.models import Donation, DonationStatus, Refund
 from ledger import cosignature, queries, storage, witnesses
 from organizations.services import format_npwp
 
 MASK = 4
+# Receipts issued before they named the donor's channel say only who processed the payment.
 PAYMENT_METHODS = {"stripe": _l("Card payment (Stripe)"),
                    "xendit": _l("QRIS, bank transfer or e-wallet (Xendit)"),
                    "sandbox": _l("Sandbox (test payment, no real money)")}
+PROVIDER_NAMES = {"stripe": "Stripe", "xendit": "Xendit", "sandbox": _l("Sandbox, no real money")}
+
+
+def payment_text(provider: str, channel: str | None) -> str:
+    """How the gift was paid, as the receipt says it: the donor's channel and who processed it
+    ("Bank transfer: BCA virtual account (Xendit)"), or only the processor for receipts whose
+    content has no channel."""
+    method = methods.BY_CODE.get(channel or "")
+    if method is None:
+        return str(PAYMENT_METHODS.get(provider, provider))
+    # QRIS's label on the donate form also says how to scan; a receipt needs only the name.
+    name = "QRIS" if method.kind == methods.QRIS else method.label
+    return str(_l("%(method)s (%(provider)s)", method=name, provider=PROVIDER_NAMES.get(provider, provider)))
 
 
 # ---- numbering ----
@@ -147,6 +162,8 @@ def _receipt_content(donation: Donation, leaf_hash: bytes) -> dict:
         "campaign": {"public_id": donation.campaign.public_id, "title": donation.campaign.title,
                      "category": donation.campaign.category},
         "payment_method": donation.provider,
+        # The channel the donor chose (donations.methods: "qris", "va_bca", "ovo", "card"...).
+        "payment_channel": donation.payment_method or methods.CARD,
         "ledger": {"seq": donation.ledger_seq, "leaf_hash": leaf_hash.hex()},
     }
 
@@ -408,8 +425,7 @@ def view_of(document: Document) -> dict:
         category = content["campaign"].get("category")
         view["category_text"] = categories.label(category) if category else ""
         view["lines"] = receipt_lines(content, locale)
-        method = content["payment_method"]
-        view["payment_method_text"] = str(PAYMENT_METHODS.get(method, method))
+        view["payment_method_text"] = payment_text(content["payment_method"], content.get("payment_channel"))
         return view
     view["receipt_amount_text"] = format_money(content["receipt"]["amount"], content["currency"], locale)
     view["remaining_text"] = format_money(content["remaining"], content["currency"], locale)

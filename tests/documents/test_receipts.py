@@ -230,3 +230,35 @@ def test_the_paid_mail_carries_a_working_receipt_link(app, client):
     from urllib.parse import urlsplit
     response = app.test_client().get(urlsplit(link).path)  # a guest: no session, only the signed link
     assert response.status_code == 200 and "Budi" in pdf_text(response.data)
+
+
+@pytest.mark.parametrize(("provider", "channel", "english", "indonesian"), [
+    ("stripe", "card", "Credit or debit card (Stripe)", "Kartu kredit atau debit (Stripe)"),
+    ("xendit", "qris", "QRIS (Xendit)", "QRIS (Xendit)"),
+    ("xendit", "va_bca", "Bank transfer: BCA virtual account (Xendit)",
+     "Transfer bank: virtual account BCA (Xendit)"),
+    ("xendit", "dana", "DANA (Xendit)", "DANA (Xendit)"),
+    ("sandbox", "ovo", "OVO (Sandbox, no real money)", "OVO (Sandbox, tanpa uang sungguhan)"),
+    # Receipts issued before they named the channel keep saying only who processed the payment.
+    ("xendit", None, "QRIS, bank transfer or e-wallet (Xendit)",
+     "QRIS, transfer bank, atau dompet digital (Xendit)"),
+    ("stripe", None, "Card payment (Stripe)", "Pembayaran kartu (Stripe)"),
+])
+def test_a_receipt_names_the_channel_the_donor_paid_with(app, provider, channel, english, indonesian):
+    from flask_babel import force_locale
+    with app.test_request_context():
+        for locale, text in (("en", english), ("id", indonesian)):
+            with force_locale(locale):
+                assert receipts.payment_text(provider, channel) == text
+
+
+def test_the_channel_is_stored_with_the_receipt_and_printed(app, client):
+    with app.app_context():
+        donor = make_user(name="Budi Santoso")
+        donation_id = paid_donation(app, make_campaign(), user=donor, locale="en")
+        document = receipts.receipt_of(donation_id)
+        assert document.content["payment_channel"] == "card"  # the sandbox stands in for Stripe's card
+        serial = document.serial
+        login(client, donor)
+    text = pdf_text(client.get(f"/receipts/{serial}.pdf").data)
+    assert "Credit or debit card (Sandbox, no real money)" in " ".join(text.split())

@@ -209,8 +209,9 @@ def test_paid_qris_confirms_the_donation_with_the_provider_and_method_in_the_led
         assert donation.processor_fee == 38_900
     with xendit_app.test_request_context():
         receipt = receipts.receipt_of(donation_id)  # issued in the same transaction
-        assert receipt.content["payment_method"] == "xendit"
-        assert receipts.view_of(receipt)["payment_method_text"] == str(receipts.PAYMENT_METHODS["xendit"])
+        assert receipt.content["payment_method"] == "xendit" and receipt.content["payment_channel"] == "qris"
+    with xendit_app.test_request_context(headers={"Accept-Language": "en"}):
+        assert receipts.view_of(receipts.receipt_of(donation_id))["payment_method_text"] == "QRIS (Xendit)"
 
 
 @pytest.mark.parametrize("method", [m.code for m in methods.METHODS if m.local])
