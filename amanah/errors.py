@@ -23,6 +23,7 @@ TITLES = {
     403: _l("Forbidden"),
     404: _l("Not found"),
     405: _l("Method not allowed"),
+    409: _l("Conflict"),
     413: _l("File too large"),
     429: _l("Too many requests"),
     500: _l("Something went wrong"),
@@ -110,14 +111,20 @@ def init_app(app) -> None:
         if exc.response is not None:
             return exc.response
         messages = {
+            400: _("The request could not be understood. Go back, reload the page and try again."),
             403: _("You do not have permission to see this page."),
             404: _("We could not find that page."),
             405: _("This address does not accept that kind of request."),
+            409: _("This was done already, or changed in the meantime. Reload the page to see where "
+                   "things stand."),
             413: _("The upload is larger than allowed."),
             429: _("Too many attempts. Please wait a moment and try again."),
             500: _("An unexpected error happened. It has been logged; please try again later."),
         }
-        message = messages.get(exc.code) or (exc.description if exc.code == 400 else exc.name)
+        # Never Werkzeug's description or status name: they are English only ("The browser (or
+        # proxy) sent a request that this server could not understand."). A view with something
+        # specific to say raises a UserError or calls error_response with a translated message.
+        message = messages.get(exc.code) or _("The request could not be completed.")
         return error_response(exc.code, message)
 
     @app.errorhandler(sa.exc.OperationalError)
