@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.permissions import Action, can
 from amanah.errors import UserError, ValidationError
 from amanah.extensions import db
-from amanah.i18n import current_locale
+from amanah.i18n import current_locale, format_wib_date
 from amanah.text import has_control_characters, one_line
 from campaigns.models import (
     INDICATOR_NAME_MAX,
@@ -171,12 +171,13 @@ def remove_indicator(campaign: Campaign, actor: User, indicator_id: int) -> None
 
 
 def describe(snapshot: dict) -> str:
-    """One recorded indicator in a sentence, for the revisions page."""
+    """One recorded indicator in a sentence, for the revisions page (the date in the reader's
+    language, "4 April 2027", as everywhere else; the revision records it as an ISO date)."""
     return str(_l("%(name)s: from %(baseline)s to %(target)s by %(due)s",
                   name=snapshot["name"],
                   baseline=format_value(snapshot["baseline"], snapshot["kind"], snapshot["unit"]),
                   target=format_value(snapshot["target"], snapshot["kind"], snapshot["unit"]),
-                  due=snapshot["due"]))
+                  due=format_wib_date(dt.date.fromisoformat(snapshot["due"]))))
 
 
 @dataclasses.dataclass(frozen=True)
