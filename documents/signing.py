@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from amanah.config import ConfigError
 
@@ -37,6 +38,19 @@ GENERATED_P12 = "document-signing.p12"
 FIELD_NAME = "AmanahSignature"
 RESERVED_BYTES = 8192  # a CMS container with an RSA 4096 signature and a chain of four certificates
 TIMESTAMP_BYTES = 8192
+
+# How the pages name the parts of the certificate's subject, in the reader's language; `subject`
+# (asn1crypto's "Common Name: ...; Organization: ...") is English, for logs and tests. A part not
+# listed keeps its RFC 4514 name (serialNumber, or a dotted OID), as certificate viewers show it.
+SUBJECT_LABELS = {
+    NameOID.COMMON_NAME: _l("Name"),
+    NameOID.ORGANIZATION_NAME: _l("Organization"),
+    NameOID.ORGANIZATIONAL_UNIT_NAME: _l("Organizational unit"),
+    NameOID.LOCALITY_NAME: _l("City"),
+    NameOID.STATE_OR_PROVINCE_NAME: _l("Province"),
+    NameOID.COUNTRY_NAME: _l("Country"),
+    NameOID.EMAIL_ADDRESS: _l("E-mail address"),
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,13 @@ class SigningKey:
     def warm(self) -> None:
         """Parse the private key now (before forking render processes, which then inherit it)."""
         self.signer.sign_raw(b"warm-up", "sha256")
+
+    @property
+    def subject_parts(self) -> list[tuple[str, str]]:
+        """The certificate's subject as (label in the current language, value), in its order."""
+        certificate = x509.load_der_x509_certificate(self.certificate_der)
+        return [(str(SUBJECT_LABELS.get(part.oid, part.rfc4514_attribute_name)), str(part.value))
+                for part in certificate.subject]
 
     @property
     def pem(self) -> str:
