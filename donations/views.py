@@ -1,8 +1,6 @@
 """Giving pages: the sandbox checkout and a guest's view of a donation. Thin: parse, call, render."""
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import segno
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -13,7 +11,7 @@ from flask_wtf import FlaskForm
 from accounts.permissions import Action, can
 from amanah import i18n
 from amanah.extensions import db, limiter
-from amanah.i18n import current_locale
+from amanah.i18n import current_locale, format_wib
 from amanah.money import MoneyError
 from campaigns import services as campaign_services
 from campaigns.lifecycle import Status
@@ -208,7 +206,6 @@ def refund_form(donation_id: int):
 # browser applies the form's Content-Security-Policy `form-action 'self'` to every redirect that
 # follows a form's submission, so a 303 to the wallet (whose address Xendit chooses) is blocked.
 PHONE_AGENTS = ("Android", "iPhone", "iPad", "Mobile")
-WIB = ZoneInfo("Asia/Jakarta")  # donors read times in Western Indonesian Time
 
 
 @bp.get("/give/pay/<checkout_id>")
@@ -237,7 +234,8 @@ def payment_page(checkout_id: str):
         wallet_url = _followable((info["deeplink_url"] or info["mobile_url"]) if phone else info["web_url"])
     qr = segno.make(info["qr_string"], error="m").svg_inline(scale=5, title=_("QRIS code")) \
         if info["qr_string"] else None
-    expires = info["expires_at"].astimezone(WIB).strftime("%Y-%m-%d %H:%M") if info["expires_at"] else None
+    # "5 Desember 2026, 10.00 WIB" / "5 December 2026, 10:00 WIB", as every time a donor reads
+    expires = format_wib(info["expires_at"]) if info["expires_at"] else None
     return render_template("donations/pay.html", donation=donation, info=info, qr=qr, expires=expires,
                            done_url=dashboard.guest_url(donation), wallet_url=wallet_url)
 

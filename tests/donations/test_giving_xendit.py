@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 
 import markupsafe
 import pytest
@@ -676,3 +677,14 @@ def test_a_callback_naming_nothing_xendit_has_is_acknowledged(xendit_app, client
     assert deliver(client, fake_xendit, body).json == {"status": "not ours"}
     with xendit_app.app_context():
         assert entries() == []
+
+
+def test_the_payment_deadline_is_written_in_the_donor_s_language(xendit_app, client, fake_xendit):
+    """"Bayar sebelum 5 Desember 2026, 10.00 WIB.", as every time a donor reads: it was an ISO date."""
+    location = donate(client, campaign_id(xendit_app), "va_bca").location
+    indonesian = client.get(location, headers={"Accept-Language": "id"}).get_data(as_text=True)
+    english = client.get(location, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert re.search(r"Bayar sebelum \d{1,2} (Januari|Februari|Maret|April|Mei|Juni|Juli|Agustus|September"
+                     r"|Oktober|November|Desember) \d{4}, \d\d\.\d\d WIB\.", indonesian)
+    assert re.search(r"Pay before \d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d WIB\.", english)
+    assert not re.search(r"\d{4}-\d\d-\d\d", indonesian.split('id="va-number"')[1].split("</main>")[0])
