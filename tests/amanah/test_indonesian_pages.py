@@ -24,9 +24,12 @@ from flask import url_for
 from lxml import html as lxml_html
 
 from accounts.models import User
+from amanah.db import now_utc
 from amanah.demo import run_loaders
 from amanah.extensions import db
 from campaigns.models import Campaign
+from donations import anomalies
+from donations.models import AnomalyKind, ReconciliationRun
 from tests.conftest import World
 from tests.factories import login
 from tests.factories.giving import pending
@@ -173,6 +176,15 @@ def _build_world(app) -> dict:
                                       .order_by(Campaign.id)).first()
         for method in ("card", "qris"):
             pending(app, campaign, method=method)
+        # What the reconciliation page lists: a run that left something unsettled, an anomaly.
+        # Their reasons are diagnostics kept in English, marked lang="en" on the page.
+        db.session.add(ReconciliationRun(
+            provider="sandbox", since=now_utc(), finished_at=now_utc(), checked=3,
+            unsettled=[{"object": "cs_x", "reason": "the provider could not be asked"}]))
+        anomalies.record(AnomalyKind.AMOUNT, provider="sandbox", provider_object="cs_y",
+                         detail="paid 5000000 IDR, the donation asked for 4000000", amount=5_000_000,
+                         currency="IDR")
+        db.session.commit()
         people = {"anonymous": None}
         for user in db.session.scalars(sa.select(User).order_by(User.id)):
             for role in [r.role for r in user.roles] or ["donor"]:
