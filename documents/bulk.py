@@ -100,8 +100,7 @@ def enqueue(job_id: int) -> None:
         except Exception:
             # Redis is down: a job nobody will run must not stay "waiting" for good.
             log.exception("document job %s could not be queued", job_id)
-            _fail(job_id, _l("The job could not be started: the background service is not "
-                             "available. Please try again later."))
+            _fail(job_id, "not-queued")
     elif mode == "inline":
         run_job(job_id)
     else:
@@ -145,14 +144,25 @@ def run_job(job_id: int) -> None:
         _build(job)
     except storage.StorageUnavailable:
         log.exception("document job %s could not store its ZIP", job_id)
-        _fail(job_id, _l("The file storage is not available right now. Please try again later."))
+        _fail(job_id, "storage")
     except Exception:
         log.exception("document job %s failed", job_id)
         # The requester sees a plain reason; the details are in the log, not on their screen.
-        _fail(job_id, _l("Something went wrong on our side; please try again later."))
+        _fail(job_id, "internal")
 
 
-def _fail(job_id: int, reason) -> None:
+# Why a job failed: stored as the key (job.error), shown in the reader's language (status_of).
+# A job fails in the background, where no request says which language its requester reads.
+FAILURES = {
+    "not-queued": _l("The job could not be started: the background service is not available. "
+                     "Please try again later."),
+    "storage": _l("The file storage is not available right now. Please try again later."),
+    "internal": _l("Something went wrong on our side; please try again later."),
+}
+
+
+def _fail(job_id: int, reason: str) -> None:
+    """Mark the job failed, with `reason`, a key of FAILURES."""
     db.session.rollback()
     job = db.session.get(DocumentJob, job_id)
     if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
@@ -303,4 +313,10 @@ def status_label(status: str) -> str:
 def status_of(job: DocumentJob) -> dict:
     percent = 100 if job.status == JobStatus.DONE else (100 * job.done // job.total if job.total else 0)
     return {"status": job.status, "done": job.done, "total": job.total, "percent": percent,
-            "error": job.error if job.status == JobStatus.FAILED else None}
+            "error": failure_text(job.error) if job.status == JobStatus.FAILED else None}
+
+
+def failure_text(error: str | None) -> str | None:
+    """A stored failure in the current language (a job failed before keys were stored keeps the
+    text it was given)."""
+    return str(FAILURES[error]) if error in FAILURES else error

@@ -427,9 +427,13 @@ def test_a_job_that_cannot_be_queued_while_redis_is_down_fails_with_a_plain_reas
             status = client.get(started.location + ".json", headers={"Accept-Language": "en"}).json
             assert status["status"] == "failed"
             assert "background service is not available" in status["error"]
+            # Kept as a key and told in the reader's language: a job that fails in the background
+            # has no request to say which one, and was stored in Indonesian for every reader.
+            indonesian = client.get(started.location + ".json", headers={"Accept-Language": "id"}).json
+            assert "layanan latar belakang sedang tidak tersedia" in indonesian["error"]
             with app.app_context():
                 (job,) = db.session.execute(db.select(DocumentJob)).scalars()
-                assert job.status == "failed" and job.finished_at is not None
+                assert job.status == "failed" and job.finished_at is not None and job.error == "not-queued"
 
 
 def _block_sigterm() -> None:
