@@ -322,7 +322,8 @@ def test_a_bulk_zip_that_cannot_be_stored_fails_its_job_with_a_plain_reason(app,
                              locale="en")
         db.session.commit()  # runs the job, inline
         job = db.session.get(DocumentJob, job.id)
-        assert job.status == "failed" and "file storage is not available" in job.error
+        assert job.status == "failed" and job.error == "storage"
+        assert "file storage is not available" in bulk.status_of(job)["error"]
     assert list((Path(app.instance_path) / "exports").iterdir()) == []  # the half-built ZIP went too
 
 
