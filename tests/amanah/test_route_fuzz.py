@@ -1,0 +1,461 @@
+"""Every route of the app, asked odd things by every kind of visitor, answers below 500.
+
+One world is built per module (people of every role, an organization with a paper and a service
+point, a published campaign with an indicator, an update, a paid donation and its receipt, a
+disbursement with evidence, a progress report, a pending checkout, a bulk-download job). Then, for
+each rule of app.url_map and each of its methods, one case:
+
+- the route with the world's real identifiers, as each visitor: the request is recorded (which
+  query and form keys the view read), so the case then fuzzes exactly those keys;
+- each path variable replaced by odd values (unknown, 0, -1, a number beyond any column, text for a
+  number, 5,000 characters, unicode, "%00", a NUL, "..", whitespace);
+- GET: every query key the view read, with garbage; repeated keys; odd language choices;
+- POST: an empty form, a valid form (BASELINES), the valid form with each field in turn given
+  garbage or left out, files that are not what they claim, JSON bodies of the wrong shape, wrong
+  Content-Types, bytes that are not UTF-8.
+
+A failure names the route in the test id and lists every request that got a 5xx, with the
+exception the app logged. The payment provider is the sandbox and the file store the instance
+folder: nothing here is deliberately unavailable, so a 503 is as much a failure as a 500.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import re
+from urllib.parse import quote, urlencode
+
+import pytest
+import sqlalchemy as sa
+from flask import Request
+from werkzeug.datastructures import ImmutableMultiDict
+
+from accounts.models import User
+from amanah.extensions import db
+from tests.conftest import SharedApp, World, make_app
+from tests.factories import login, make_user
+from tests.factories.treasury import RP, pdf, picture
+
+ROLES = ("anonymous", "donor", "organizer", "treasurer", "auditor", "admin")
+BIG = "99999999999999999999"
+LONG = "x" * 5000
+# Odd values for path variables ("%00" is sent as those three characters, "\x00" as a NUL).
+ODD_PATH = ["0", "-1", BIG, "abc", LONG, "\ufdfa", "\u202e", "\U0001f600", "%00", "\x00", "..", " ",
+            "1.5", "../../etc/passwd"]
+# Odd values for a query or form field.
+GARBAGE = ["", " ", "-1", "0", BIG, "1e309", "NaN", "abc", LONG, "\ufdfa\u202e\U0001f600", "%00", "..",
+           "1,5", "\uff12", "2026-02-30", "\t\n"]
+# Query keys fuzzed on every GET route whether or not the view reads them (the language is chosen
+# for every page).
+ALWAYS_ARGS = ("page", "lang", "next")
+
+# ---- the world ----
+
+
+class RecordingDict(ImmutableMultiDict):
+    """Request args, form and files that note every key a view asks for (see `read_keys`)."""
+
+    read: set[str] = set()
+
+    def __getitem__(self, key):
+        RecordingDict.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, *args, **kwargs):
+        RecordingDict.read.add(key)
+        return super().get(key, *args, **kwargs)
+
+    def getlist(self, key, *args, **kwargs):
+        RecordingDict.read.add(key)
+        return super().getlist(key, *args, **kwargs)
+
+    def __contains__(self, key):
+        RecordingDict.read.add(key)
+        return super().__contains__(key)
+
+
+class RecordingRequest(Request):
+    parameter_storage_class = RecordingDict
+
+
+def _build_world(app) -> dict:
+    from accounts import services as accounts
+    from accounts import verification
+    from campaigns import services as campaigns
+    from campaigns.models import CampaignIndicator
+    from documents import bulk, statements
+    from documents.models import Document
+    from donations.dashboard import guest_token
+    from ledger.models import LedgerEntry
+    from maps import services as maps
+    from organizations import services as organizations
+    from organizations.models import OrganizationDocument, OrganizationMember
+    from reports import services as reports
+    from tests.factories.campaigns import make_campaign
+    from tests.factories.documents import paid_donation
+    from tests.factories.giving import pending
+    from treasury import disbursements
+
+    ids: dict = {}
+    with app.app_context():
+        people = {"anonymous": None}
+        for role, name in (("donor", "Dewi Donatur"), ("organizer", "Siti Rahayu"),
+                           ("treasurer", "Agus Bendahara"), ("auditor", "Rina Auditor"),
+                           ("admin", "Hendra Admin")):
+            people[role] = make_user(None, *([] if role == "donor" else [role]), name=name).id
+        organizer = db.session.get(User, people["organizer"])
+        org = organizations.create_organization(organizer, organizations.OrganizationInput(
+            name="Yayasan Peduli Anak Sleman", type="foundation", legal_basis="SK AHU-0012345",
+            address="Jl. Kaliurang Km 9, Sleman", npwp="01.234.567.8-901.000", contact="halo@peduli.or.id",
+            description="Mendampingi posyandu di lereng Merapi."))
+        organizations.add_member(org, db.session.get(User, people["treasurer"]).email, "treasurer")
+        paper = organizations.add_document(org, organizer, pdf(1), "Akta pendirian")
+        db.session.commit()
+        ids.update(org_slug=org.slug, org_id=org.id, org_document=paper.id)
+        ids["member"] = db.session.scalar(sa.select(OrganizationMember.id).where(
+            OrganizationMember.organization_id == org.id, OrganizationMember.user_id == people["treasurer"]))
+        assert db.session.get(OrganizationDocument, paper.id) is not None
+    published = make_campaign(app, people["organizer"], people["treasurer"], admin_id=people["admin"],
+                              organization_id=ids["org_id"])
+    submitted = make_campaign(app, people["organizer"], people["treasurer"], status="submitted",
+                              organization_id=ids["org_id"], title="Sumur bor untuk Dusun Wonosari")
+    with app.app_context():
+        campaign = campaigns.get_by_public_id(published)
+        organizer = db.session.get(User, people["organizer"])
+        treasurer = db.session.get(User, people["treasurer"])
+        indicator = CampaignIndicator(campaign_id=campaign.id, name="Balita ditimbang", unit="balita",
+                                      kind="count", direction="increase", baseline=0, target=8000,
+                                      due=campaigns.today_wib() + dt.timedelta(days=20),
+                                      created_by_id=organizer.id)
+        db.session.add(indicator)
+        campaigns.post_update(campaign, organizer, "Timbangan sudah dipesan", "Timbangan baru tiba pekan depan.")
+        db.session.commit()
+        ids.update(published=published, submitted=submitted, slug=campaign.slug, indicator=indicator.id)
+        donation = paid_donation(app, campaign, user=db.session.get(User, people["donor"]))
+        campaign = campaigns.get_by_public_id(published)
+        _, checkout = pending(app, campaign)
+        with app.test_request_context():
+            spent = disbursements.record(campaign, treasurer, disbursements.DisbursementInput(
+                amount=200_000 * RP, paid_on=campaigns.today_wib(), payee_kind="organization",
+                payee_name="Toko Maju", purpose="Timbangan bayi", category="goods", evidence=picture(1)))
+            db.session.commit()
+            report = reports.post_report(campaign, organizer, reports.ReportInput(
+                title="Timbangan pertama tiba", narrative="Posyandu menimbang 40 balita bulan ini.",
+                values={indicator.id: "40"}, evidence=[reports.EvidenceUpload(picture(7), "Foto timbangan")],
+                disbursement_ids=[spent.id]))
+            db.session.commit()
+            point = maps.create_point(db.session.get(type(org), ids["org_id"]), maps.ServicePointInput(
+                name="Posyandu Melati", category="health", address="Dusun Krapyak", city="Kabupaten Sleman",
+                province="34", latitude="-7.7156", longitude="110.4269", opening_hours="08.00-11.00",
+                contact="0812-2700-1100", campaign_ids=[campaign.id]))
+            db.session.commit()
+            start, end = statements.default_range()
+            job = bulk.start_job(treasurer, campaign, dt.date.fromisoformat(start), dt.date.fromisoformat(end),
+                                 base_url="http://localhost/", locale="id")
+            db.session.commit()
+            ids.update(donation=donation, checkout=checkout, disbursement=spent.id,
+                       evidence=spent.evidence_sha256, report_number=report.number,
+                       report_evidence=report.evidence[0].sha256, point=point.id, job=job.token,
+                       guest=guest_token(donation), serial=db.session.scalar(sa.select(Document.serial)),
+                       verify_token=verification.make_token(db.session.get(User, people["donor"])),
+                       reset_token=accounts.make_reset_token(db.session.get(User, people["donor"])),
+                       entries=db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)))
+    return {"people": people, "ids": ids}
+
+
+@pytest.fixture(scope="module")
+def world(databases, tmp_path_factory):
+    def build(app):
+        # Bulk jobs run inside the request (no thread outliving a case's transaction), and the
+        # world's app notes the keys each view reads.
+        app.config["DOCUMENT_JOBS"] = "inline"
+        app.request_class = RecordingRequest
+        return _build_world(app)
+
+    yield from World.serve(databases, tmp_path_factory, build)
+
+
+@pytest.fixture
+def app(world):
+    with world.shared.test() as app:
+        yield app
+
+
+# ---- what each route is asked ----
+
+def path_values(endpoint: str, name: str, ids: dict) -> list[str]:
+    """The world's real values for a path variable of `endpoint` (more than one where it matters)."""
+    org_routes = endpoint.startswith(("organizations.", "organization_pages.", "organizations_api.", "maps."))
+    tokens = {"accounts.verify_email": ids["verify_token"], "accounts.reset_password": ids["reset_token"]}
+    values = {
+        "public_id": [ids["published"], ids["submitted"]],
+        "campaign_id": [ids["published"]],
+        "slug": [ids["org_slug"]] if org_routes else [ids["slug"], "an-old-title"],
+        "user_id": [None],  # the donor, filled in below
+        "seq": ["1", str(ids["entries"])],
+        "indicator_id": [str(ids["indicator"])],
+        "number": [str(ids["report_number"])],
+        "sha256": [ids["report_evidence"] if endpoint.startswith("reports.") else ids["evidence"]],
+        "name": ["0" * 64 + ".webp"],
+        "token": [tokens.get(endpoint, ids["job"] if endpoint.startswith("documents.job") else ids["guest"])],
+        "serial": [ids["serial"]],
+        "checkout_id": [ids["checkout"]],
+        "size": [str(ids["entries"])],
+        "path": ["0/000", "0/x001/000.p/1", "data/000"],
+        "donation_id": [str(ids["donation"])],
+        "document_id": [str(ids["org_document"])],
+        "member_id": [str(ids["member"])],
+        "point_id": [str(ids["point"])],
+        "disbursement_id": [str(ids["disbursement"])],
+        "provider": ["sandbox", "stripe", "xendit"],
+    }
+    return values[name]
+
+
+def baseline_form(endpoint: str, w: dict) -> dict:
+    """A form that the route would accept from the right visitor (files as (bytes, filename))."""
+    ids, people = w["ids"], w["people"]
+    today = dt.date.today()
+    campaign = {"title": "Taman baca untuk anak nelayan Kupang", "story": "Cerita " * 20, "currency": "IDR",
+                "goal": "15.000.000", "deadline": (today + dt.timedelta(days=30)).isoformat(),
+                "category": "education", "region": "53", "city": "Kota Kupang",
+                "beneficiary": "60 anak nelayan di Oesapa", "treasurer_id": str(people["treasurer"]),
+                "organization_id": str(ids["org_id"]), "cover": (picture(3), "sampul.png")}
+    organization = {"name": "Yayasan Pelita Kupang", "type": "foundation", "legal_basis": "SK AHU-0099",
+                    "address": "Kupang", "npwp": "", "contact": "a@b.id", "description": "Taman baca."}
+    point = {"name": "Posyandu Mawar", "category": "health", "address": "Wedomartani", "city": "Sleman",
+             "province": "34", "latitude": "-7.7", "longitude": "110.4", "opening_hours": "08.00",
+             "contact": "0812", "campaigns": str(ids["point"])}
+    forms = {
+        "accounts.change_email": {"email": "baru@example.test", "password": "rahasia-panjang-sekali"},
+        "accounts.verify_email": {},
+        "accounts.login": {"email": "dewi@example.test", "password": "rahasia-panjang-sekali", "remember": "y",
+                           "next": "/campaigns/"},
+        "accounts.change_password": {"current_password": "x", "password": "rahasia-baru-panjang",
+                                     "confirm": "rahasia-baru-panjang"},
+        "accounts.forgot_password": {"email": "dewi@example.test"},
+        "accounts.reset_password": {"password": "rahasia-baru-panjang", "confirm": "rahasia-baru-panjang"},
+        "accounts.profile": {"display_name": "Dewi", "preferred_language": "en", "npwp": "01.234.567.8-901.000",
+                             "nik": "3171012345678901"},
+        "accounts.register": {"display_name": "Budi", "email": "budi@example.test",
+                              "password": "rahasia-panjang-sekali", "confirm": "rahasia-panjang-sekali"},
+        "admin_users.detail": {"roles": "organizer"},
+        "campaigns.close": {"reason": "Dana sudah cukup."},
+        "documents.bulk_start": {"from": (today - dt.timedelta(days=30)).isoformat(), "to": today.isoformat()},
+        "campaigns.edit": campaign,
+        "campaigns.new": campaign,
+        "giving.give": {"preset": "", "custom_amount": "50.000", "message": "Semoga bermanfaat", "name": "Dewi",
+                        "email": "dewi@example.test", "npwp": "", "method": "card", "mobile_number": "",
+                        "confirmed": "1", "cover_fee": "y"},
+        "campaigns.indicators_page": {"name": "Ibu hamil diperiksa", "unit": "orang", "kind": "count",
+                                      "direction": "increase", "baseline": "0", "target": "50",
+                                      "due": (today + dt.timedelta(days=20)).isoformat()},
+        "campaigns.remove_indicator": {},
+        "reports.new": {"title": "Kabar bulan kedua", "narrative": "Sudah 60 balita ditimbang.",
+                        f"value_{ids['indicator']}": "60", "evidence_0": (picture(8), "foto.png"),
+                        "evidence_title_0": "Foto", "disbursements": str(ids["disbursement"]), "corrects": "",
+                        "final": ""},
+        "campaigns.review": {"decision": "publish", "reason": "Ceritanya kurang jelas."},
+        "campaigns.submit": {},
+        "treasury.change_treasurer": {"treasurer_id": str(people["admin"]), "reason": "Bendahara pindah tugas."},
+        "campaigns.new_update": {"title": "Kabar baru", "body": "Isi kabar terbaru yang cukup panjang."},
+        "giving.refund": {"amount": "10.000", "reason": "Donatur salah nominal."},
+        "giving.sandbox_checkout": {"choice": "pay"},
+        "main.set_language": {"lang": "en", "next": "/campaigns/"},
+        "organizations.upload_document": {"title": "NPWP yayasan", "document": (pdf(2), "npwp.pdf")},
+        "organizations.manage": organization,
+        "organizations.create": organization,
+        "organizations.add_member": {"email": "dewi@example.test", "role": "treasurer"},
+        "organizations.remove_member": {},
+        "organizations.verification": {"decision": "verify", "note": "SK dicocokkan dengan AHU online."},
+        "maps.delete": {},
+        "maps.edit": point,
+        "maps.create": point,
+        "treasury.reverse_disbursement": {"reason": "Nota tercatat dua kali.", "confirm": "y"},
+        "treasury.new_disbursement": {"amount": "250000", "paid_on": today.isoformat(),
+                                      "payee_kind": "organization", "payee_name": "Toko Bangunan Sinar Jaya",
+                                      "purpose": "Pipa PVC untuk jaringan air bersih", "category": "goods",
+                                      "evidence_visibility": "public", "evidence": (pdf(3), "nota.pdf")},
+        "treasury.transfer_back": {"reason": "Transfer kembali ke donatur.", "amount": "10.000",
+                                   "evidence": (pdf(4), "bukti.pdf")},
+        "webhooks.notification": {},
+        "accounts.logout": {},
+        "accounts.resend_verification": {},
+    }
+    return dict(forms.get(endpoint, {}))
+
+
+def fill(rule, values: dict[str, str]) -> str:
+    def part(match):
+        value = values[match.group(1)]
+        return value if match.group(0).startswith("<path:") and "\x00" not in value else quote(value, safe="")
+    return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", part, rule.rule)
+
+
+def materialize(form: dict) -> dict:
+    """A fresh stream for every file of the form (a stream is used up by the request)."""
+    return {k: (io.BytesIO(v[0]), v[1]) if isinstance(v, tuple) else v for k, v in form.items()}
+
+
+ODD_FILES = [(b"", "kosong.pdf"), (b"bukan gambar", "foto.png"), (b"%PDF-1.4 rusak", "../../nota.pdf"),
+             (pdf(5), LONG[:300] + ".pdf"), (picture(6), "\u202efdp.png"), (b"GIF89a" + b"\x00" * 40, "a.gif")]
+WRONG_BODIES = [
+    ("application/json", b"[1, 2, 3]"), ("application/json", b'"text"'), ("application/json", b"null"),
+    ("application/json", b"12"), ("application/json", b'{"title": null, "amount": {"x": [null]}}'),
+    ("application/json", b'{"title": ["a", "b"], "amount": "abc", "roles": [{"a": null}]}'),
+    ("application/json", b"{not json"), ("application/json", json.dumps({"a": "\ud800"}).encode()),
+    ("application/x-www-form-urlencoded", b"title=\xff\xfe&amount=\xc3&reason=%ff%fe&email=%C0%AF"),
+    ("application/x-www-form-urlencoded; charset=utf-16", b"t\x00i\x00=\x00"),
+    ("multipart/form-data", b"--x\r\nContent-Disposition: form-data; name=title\r\n\r\nA\r\n--x--"),
+    ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"e\"; "
+                                        b"filename=\"\xff\xfe.pdf\"\r\n\r\n\xff\xfe\r\n--x--\r\n"),
+    ("text/plain", b"amount=10&reason=x"), ("}{", b"\xff" * 100), ("application/xml", b"<a><b/></a>"),
+]
+
+
+class Fuzzer:
+    """Sends one route its odd requests as one visitor and keeps every answer of 500 or more."""
+
+    def __init__(self, app, world, rule, method: str):
+        self.app, self.world, self.rule, self.method = app, world, rule, method
+        self.endpoint = rule.endpoint
+        self.failures: dict[str, list[str]] = {}  # the exception logged -> the requests that met it
+        self.errors: list[str] = []
+        self.fuzzed: set[str] = set()
+
+    def client(self, role: str):
+        client = self.app.test_client()
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "id"
+        user_id = self.world.data["people"][role]
+        if user_id is not None:
+            with self.app.app_context():
+                login(client, db.session.get(User, user_id))
+        return client
+
+    def send(self, client, role: str, url: str, what: str, **kwargs):
+        kwargs.setdefault("headers", {}).setdefault("Origin", "http://localhost")
+        RecordingDict.read = set()
+        self.errors.clear()
+        response = client.open(url, method=self.method, **kwargs)
+        if response.status_code >= 500:
+            cause = self.errors[-1] if self.errors else response.get_data(as_text=True)[:200]
+            self.failures.setdefault(cause, []).append(
+                f"{response.status_code} as {role}: {self.method} {url[:120]!r} [{what}]")
+        response.close()
+        return response
+
+    def real_values(self) -> dict[str, list[str]]:
+        ids = dict(self.world.data["ids"])
+        out = {}
+        for name in self.rule.arguments:
+            values = path_values(self.endpoint, name, ids)
+            out[name] = [str(self.world.data["people"]["donor"]) if v is None else v for v in values]
+        return out
+
+    def run(self, role: str) -> None:
+        client = self.client(role)
+        real = self.real_values()
+        first = {name: values[0] for name, values in real.items()}
+        base = baseline_form(self.endpoint, self.world.data) if self.method != "GET" else {}
+        # The real identifiers (each alternative in turn), noting what the view reads.
+        read: set[str] = set()
+        for name, values in real.items():
+            for value in values[1:]:
+                self.send(client, role, fill(self.rule, {**first, name: value}), "real", data=materialize(base))
+                read |= RecordingDict.read
+        url = fill(self.rule, first)
+        self.send(client, role, url, "real", data=materialize(base))
+        read |= RecordingDict.read
+        # Each path variable odd, the others real.
+        for name in real:
+            for odd in ODD_PATH:
+                self.send(client, role, fill(self.rule, {**first, name: odd}), f"path {name}",
+                          data=materialize(base))
+        # Each key is fuzzed by the first visitor whose request reads it: the others run the same
+        # parsing code, and asking again would only make the module slow.
+        if self.method == "GET":
+            self.fuzz_query(client, role, url, read - self.fuzzed)
+            self.fuzzed |= read | set(ALWAYS_ARGS)
+        else:
+            self.fuzz_form(client, role, url, base, read, read - self.fuzzed)
+            self.fuzzed |= read | (set(base) if read else set())
+
+    def fuzz_query(self, client, role, url, read) -> None:
+        for key in sorted(read | (set(ALWAYS_ARGS) - self.fuzzed)):
+            for value in GARBAGE:
+                self.send(client, role, f"{url}?{urlencode({key: value})}", f"query {key}")
+            self.send(client, role, f"{url}?{key}=1&{key}=2&{key}=-5", f"query {key} repeated")
+        self.send(client, role, f"{url}?page={10**30}&per_page=0&q={'q' * 10_000}&limit={BIG}", "query mix")
+        self.send(client, role, f"{url}?q=%ff%fe&page=%c0%af&sort=%e2%80%ae", "odd query bytes")
+        self.send(client, role, url, "odd languages",
+                  headers={"Accept-Language": "zz-ZZ;q=abc, \ufdfa, *;q=2", "Accept": "application/json",
+                           "Cookie": "lang=%00%ff; session=garbage"})
+
+    def fuzz_form(self, client, role, url, base, read, new) -> None:
+        self.send(client, role, url, "empty form", data={})
+        if not read:
+            return  # the view read no field as this visitor (refused before): nothing more to reach
+        for key in sorted(new | (set(base) - self.fuzzed)):
+            without = {k: v for k, v in base.items() if k != key}
+            self.send(client, role, url, f"form without {key}", data=materialize(without))
+            odd_values = ODD_FILES if isinstance(base.get(key), tuple) else GARBAGE
+            for value in odd_values:
+                self.send(client, role, url, f"form {key}", data=materialize({**base, key: value}))
+            self.send(client, role, url, f"form {key} repeated",
+                      data=materialize({**base, key: [str(base.get(key, "1")), "2", BIG]}))
+        if not new:
+            return
+        for content_type, body in WRONG_BODIES:
+            self.send(client, role, url, f"body {content_type}", data=body, content_type=content_type)
+
+
+def _rules():
+    import tempfile
+    from pathlib import Path
+    folder = Path(tempfile.mkdtemp(prefix="amanah-fuzz-rules-"))
+    app = make_app(f"sqlite:///{folder / 'rules.sqlite3'}", folder / "instance")
+    out = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, sorted(r.methods))):
+        if rule.endpoint == "static":  # files on disk, served by werkzeug (and by nginx in production)
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out.append(pytest.param(rule.rule, rule.endpoint, method, id=f"{method} {rule.rule}"))
+    return out
+
+
+@pytest.mark.parametrize(("path", "endpoint", "method"), _rules())
+def test_no_odd_request_gets_a_5xx(app, world, path, endpoint, method):
+    (rule,) = [r for r in app.url_map.iter_rules() if r.rule == path and r.endpoint == endpoint]
+    fuzzer = Fuzzer(app, world, rule, method)
+    handler = _ExceptionCatcher(fuzzer.errors)
+    app.logger.addHandler(handler)
+    try:
+        for role in ROLES:
+            fuzzer.run(role)
+    finally:
+        app.logger.removeHandler(handler)
+    if fuzzer.failures:
+        pytest.fail("answers >= 500:\n" + "\n".join(
+            f"{cause}\n    {len(requests)} requests, e.g. " + "\n    ".join(requests[:3])
+            for cause, requests in fuzzer.failures.items()), pytrace=False)
+
+
+class _ExceptionCatcher(logging.Handler):
+    """The last line of each traceback the app logs, to say why a request got a 500."""
+
+    def __init__(self, sink: list[str]):
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record) -> None:
+        if record.exc_info:
+            exc = record.exc_info[1]
+            tb = exc.__traceback__
+            while tb.tb_next is not None:
+                tb = tb.tb_next
+            where = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 2)[-2:]}:{tb.tb_lineno}"
+            self.sink.append(f"{type(exc).__name__}: {str(exc)[:200]} at {where}")
+        elif record.levelno >= logging.WARNING and "unavailable" in record.getMessage():
+            self.sink.append(record.getMessage()[:300])
