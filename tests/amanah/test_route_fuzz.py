@@ -34,7 +34,8 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 from accounts.models import User
 from amanah.extensions import db
-from tests.conftest import SharedApp, World, make_app
+from campaigns.services import today_wib
+from tests.conftest import World, make_app
 from tests.factories import login, make_user
 from tests.factories.treasury import RP, pdf, picture
 
@@ -46,7 +47,7 @@ ODD_PATH = ["0", "-1", BIG, "abc", LONG, "\ufdfa", "\u202e", "\U0001f600", "%00"
             "1.5", "../../etc/passwd"]
 # Odd values for a query or form field.
 GARBAGE = ["", " ", "-1", "0", BIG, "1e309", "NaN", "abc", LONG, "\ufdfa\u202e\U0001f600", "%00", "..",
-           "1,5", "\uff12", "2026-02-30", "\t\n"]
+           "1,5", "\uff12", "-5.000,50", "2026-02-30", "0001-01-01", "9999-12-31", "\t\n"]
 # Query keys fuzzed on every GET route whether or not the view reads them (the language is chosen
 # for every page).
 ALWAYS_ARGS = ("page", "lang", "next")
@@ -130,7 +131,8 @@ def _build_world(app) -> dict:
                                       due=campaigns.today_wib() + dt.timedelta(days=20),
                                       created_by_id=organizer.id)
         db.session.add(indicator)
-        campaigns.post_update(campaign, organizer, "Timbangan sudah dipesan", "Timbangan baru tiba pekan depan.")
+        campaigns.post_update(campaign, organizer, "Timbangan sudah dipesan",
+                              "Timbangan baru tiba pekan depan.")
         db.session.commit()
         ids.update(published=published, submitted=submitted, slug=campaign.slug, indicator=indicator.id)
         donation = paid_donation(app, campaign, user=db.session.get(User, people["donor"]))
@@ -152,8 +154,8 @@ def _build_world(app) -> dict:
                 contact="0812-2700-1100", campaign_ids=[campaign.id]))
             db.session.commit()
             start, end = statements.default_range()
-            job = bulk.start_job(treasurer, campaign, dt.date.fromisoformat(start), dt.date.fromisoformat(end),
-                                 base_url="http://localhost/", locale="id")
+            job = bulk.start_job(treasurer, campaign, dt.date.fromisoformat(start),
+                                 dt.date.fromisoformat(end), base_url="http://localhost/", locale="id")
             db.session.commit()
             ids.update(donation=donation, checkout=checkout, disbursement=spent.id,
                        evidence=spent.evidence_sha256, report_number=report.number,
@@ -171,6 +173,9 @@ def world(databases, tmp_path_factory):
         # Bulk jobs run inside the request (no thread outliving a case's transaction), and the
         # world's app notes the keys each view reads.
         app.config["DOCUMENT_JOBS"] = "inline"
+        # The cheapest argon2: the login and password forms hash on every request they are sent,
+        # and what is tested here is their input, not the hash's cost.
+        app.config["ARGON2_PARAMETERS"] = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
         app.request_class = RecordingRequest
         return _build_world(app)
 
@@ -217,7 +222,7 @@ def path_values(endpoint: str, name: str, ids: dict) -> list[str]:
 def baseline_form(endpoint: str, w: dict) -> dict:
     """A form that the route would accept from the right visitor (files as (bytes, filename))."""
     ids, people = w["ids"], w["people"]
-    today = dt.date.today()
+    today = today_wib()
     campaign = {"title": "Taman baca untuk anak nelayan Kupang", "story": "Cerita " * 20, "currency": "IDR",
                 "goal": "15.000.000", "deadline": (today + dt.timedelta(days=30)).isoformat(),
                 "category": "education", "region": "53", "city": "Kota Kupang",
@@ -231,24 +236,25 @@ def baseline_form(endpoint: str, w: dict) -> dict:
     forms = {
         "accounts.change_email": {"email": "baru@example.test", "password": "rahasia-panjang-sekali"},
         "accounts.verify_email": {},
-        "accounts.login": {"email": "dewi@example.test", "password": "rahasia-panjang-sekali", "remember": "y",
-                           "next": "/campaigns/"},
+        "accounts.login": {"email": "dewi@example.test", "password": "rahasia-panjang-sekali",
+                           "remember": "y", "next": "/campaigns/"},
         "accounts.change_password": {"current_password": "x", "password": "rahasia-baru-panjang",
                                      "confirm": "rahasia-baru-panjang"},
         "accounts.forgot_password": {"email": "dewi@example.test"},
         "accounts.reset_password": {"password": "rahasia-baru-panjang", "confirm": "rahasia-baru-panjang"},
-        "accounts.profile": {"display_name": "Dewi", "preferred_language": "en", "npwp": "01.234.567.8-901.000",
-                             "nik": "3171012345678901"},
+        "accounts.profile": {"display_name": "Dewi", "preferred_language": "en",
+                             "npwp": "01.234.567.8-901.000", "nik": "3171012345678901"},
         "accounts.register": {"display_name": "Budi", "email": "budi@example.test",
                               "password": "rahasia-panjang-sekali", "confirm": "rahasia-panjang-sekali"},
         "admin_users.detail": {"roles": "organizer"},
         "campaigns.close": {"reason": "Dana sudah cukup."},
-        "documents.bulk_start": {"from": (today - dt.timedelta(days=30)).isoformat(), "to": today.isoformat()},
+        "documents.bulk_start": {"from": (today - dt.timedelta(days=30)).isoformat(),
+                                 "to": today.isoformat()},
         "campaigns.edit": campaign,
         "campaigns.new": campaign,
-        "giving.give": {"preset": "", "custom_amount": "50.000", "message": "Semoga bermanfaat", "name": "Dewi",
-                        "email": "dewi@example.test", "npwp": "", "method": "card", "mobile_number": "",
-                        "confirmed": "1", "cover_fee": "y"},
+        "giving.give": {"preset": "", "custom_amount": "50.000", "message": "Semoga bermanfaat",
+                        "name": "Dewi", "email": "dewi@example.test", "npwp": "", "method": "card",
+                        "mobile_number": "", "confirmed": "1", "cover_fee": "y"},
         "campaigns.indicators_page": {"name": "Ibu hamil diperiksa", "unit": "orang", "kind": "count",
                                       "direction": "increase", "baseline": "0", "target": "50",
                                       "due": (today + dt.timedelta(days=20)).isoformat()},
@@ -259,7 +265,8 @@ def baseline_form(endpoint: str, w: dict) -> dict:
                         "final": ""},
         "campaigns.review": {"decision": "publish", "reason": "Ceritanya kurang jelas."},
         "campaigns.submit": {},
-        "treasury.change_treasurer": {"treasurer_id": str(people["admin"]), "reason": "Bendahara pindah tugas."},
+        "treasury.change_treasurer": {"treasurer_id": str(people["admin"]),
+                                      "reason": "Bendahara pindah tugas."},
         "campaigns.new_update": {"title": "Kabar baru", "body": "Isi kabar terbaru yang cukup panjang."},
         "giving.refund": {"amount": "10.000", "reason": "Donatur salah nominal."},
         "giving.sandbox_checkout": {"choice": "pay"},
@@ -300,7 +307,8 @@ def materialize(form: dict) -> dict:
 
 
 ODD_FILES = [(b"", "kosong.pdf"), (b"bukan gambar", "foto.png"), (b"%PDF-1.4 rusak", "../../nota.pdf"),
-             (pdf(5), LONG[:300] + ".pdf"), (picture(6), "\u202efdp.png"), (b"GIF89a" + b"\x00" * 40, "a.gif")]
+             (pdf(5), LONG[:300] + ".pdf"), (picture(6), "\u202efdp.png"),
+             (b"GIF89a" + b"\x00" * 40, "a.gif")]
 WRONG_BODIES = [
     ("application/json", b"[1, 2, 3]"), ("application/json", b'"text"'), ("application/json", b"null"),
     ("application/json", b"12"), ("application/json", b'{"title": null, "amount": {"x": [null]}}'),
@@ -363,7 +371,8 @@ class Fuzzer:
         read: set[str] = set()
         for name, values in real.items():
             for value in values[1:]:
-                self.send(client, role, fill(self.rule, {**first, name: value}), "real", data=materialize(base))
+                self.send(client, role, fill(self.rule, {**first, name: value}), "real",
+                          data=materialize(base))
                 read |= RecordingDict.read
         url = fill(self.rule, first)
         self.send(client, role, url, "real", data=materialize(base))
