@@ -9,10 +9,15 @@ each rule of app.url_map and each of its methods, one case:
   query and form keys the view read), so the case then fuzzes exactly those keys;
 - each path variable replaced by odd values (unknown, 0, -1, a number beyond any column, text for a
   number, 5,000 characters, unicode, "%00", a NUL, "..", whitespace);
-- GET: every query key the view read, with garbage; repeated keys; odd language choices;
-- POST: an empty form, a valid form (BASELINES), the valid form with each field in turn given
+- GET: every query key the view read, with garbage, and repeated; one query of every usual key at
+  once (huge page, zero per_page, a 10,000-character q, an unknown lang and locale...); bytes that
+  are not UTF-8; odd Range and conditional headers; odd languages and cookies;
+- POST: an empty form, a valid form (baseline_form), the valid form with each field in turn given
   garbage or left out, files that are not what they claim, JSON bodies of the wrong shape, wrong
   Content-Types, bytes that are not UTF-8.
+
+Each query key and form field is fuzzed by the first visitor whose request reads it (the recording
+above), not by all six: they would run the same parsing code again.
 
 A failure names the route in the test id and lists every request that got a 5xx, with the
 exception the app logged. The payment provider is the sandbox and the file store the instance
@@ -33,6 +38,7 @@ from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict
 
 from accounts.models import User
+from amanah import mail
 from amanah.extensions import db
 from campaigns.services import today_wib
 from tests.conftest import World, make_app
@@ -107,6 +113,8 @@ def _build_world(app) -> dict:
                            ("treasurer", "Agus Bendahara"), ("auditor", "Rina Auditor"),
                            ("admin", "Hendra Admin")):
             people[role] = make_user(None, *([] if role == "donor" else [role]), name=name).id
+        ids["other_treasurer"] = make_user(None, "treasurer", name="Made Bendahara").id
+        ids["donor_email"] = db.session.get(User, people["donor"]).email
         organizer = db.session.get(User, people["organizer"])
         org = organizations.create_organization(organizer, organizations.OrganizationInput(
             name="Yayasan Peduli Anak Sleman", type="foundation", legal_basis="SK AHU-0012345",
@@ -137,6 +145,7 @@ def _build_world(app) -> dict:
         db.session.commit()
         ids.update(published=published, submitted=submitted, slug=campaign.slug, indicator=indicator.id)
         donation = paid_donation(app, campaign, user=db.session.get(User, people["donor"]))
+        by_transfer = _paid_by_virtual_account(app, campaigns.get_by_public_id(published))
         campaign = campaigns.get_by_public_id(published)
         _, checkout = pending(app, campaign)
         with app.test_request_context():
@@ -158,7 +167,7 @@ def _build_world(app) -> dict:
             job = bulk.start_job(treasurer, campaign, dt.date.fromisoformat(start),
                                  dt.date.fromisoformat(end), base_url="http://localhost/", locale="id")
             db.session.commit()
-            ids.update(donation=donation, checkout=checkout, disbursement=spent.id,
+            ids.update(donation=donation, by_transfer=by_transfer, checkout=checkout, disbursement=spent.id,
                        evidence=spent.evidence_sha256, report_number=report.number,
                        report_evidence=report.evidence[0].sha256, point=point.id, job=job.token,
                        guest=guest_token(donation), serial=db.session.scalar(sa.select(Document.serial)),
@@ -166,6 +175,25 @@ def _build_world(app) -> dict:
                        reset_token=accounts.make_reset_token(db.session.get(User, people["donor"])),
                        entries=db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)))
     return {"people": people, "ids": ids}
+
+
+def _paid_by_virtual_account(app, campaign) -> int:
+    """A donation paid into a virtual account (through the sandbox standing in for Xendit): its
+    refund is a treasurer's transfer back, another form."""
+    from donations import giving
+    from donations.providers import get_gateway
+    with app.test_request_context():
+        donation = giving.start_donation(campaign, amount=75_000_00, donor_name="Budi",
+                                         donor_email="budi@example.test", method="va_bca")
+        db.session.commit()
+        checkout = giving.begin_checkout(donation, "http://localhost/ok", "http://localhost/cancel")
+        db.session.commit()
+        gateway = get_gateway()
+        event = gateway.pay(checkout.id)
+        db.session.commit()
+        gateway.take_events()
+        assert giving.handle_event(event) == "paid"
+        return donation.id
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +206,9 @@ def world(databases, tmp_path_factory):
         # and what is tested here is their input, not the hash's cost.
         app.config["ARGON2_PARAMETERS"] = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
         app.request_class = RecordingRequest
-        return _build_world(app)
+        data = _build_world(app)
+        data["state"] = _world_state(app)
+        return data
 
     yield from World.serve(databases, tmp_path_factory, build)
 
@@ -210,7 +240,8 @@ def path_values(endpoint: str, name: str, ids: dict) -> list[str]:
         "checkout_id": [ids["checkout"]],
         "size": [str(ids["entries"])],
         "path": ["0/000", "0/x001/000.p/1", "data/000"],
-        "donation_id": [str(ids["donation"])],
+        # Paid by card (refunded through the provider) and by virtual account (transferred back).
+        "donation_id": [str(ids["donation"]), str(ids["by_transfer"])],
         "document_id": [str(ids["org_document"])],
         "member_id": [str(ids["member"])],
         "point_id": [str(ids["point"])],
@@ -254,7 +285,7 @@ def baseline_form(endpoint: str, w: dict) -> dict:
         "campaigns.edit": campaign,
         "campaigns.new": campaign,
         "giving.give": {"preset": "", "custom_amount": "50.000", "message": "Semoga bermanfaat",
-                        "name": "Dewi", "email": "dewi@example.test", "npwp": "", "method": "card",
+                        "name": "Dewi", "email": "dewi@contoh.id", "npwp": "", "method": "card",
                         "mobile_number": "", "confirmed": "1", "cover_fee": "y"},
         "campaigns.indicators_page": {"name": "Ibu hamil diperiksa", "unit": "orang", "kind": "count",
                                       "direction": "increase", "baseline": "0", "target": "50",
@@ -266,7 +297,7 @@ def baseline_form(endpoint: str, w: dict) -> dict:
                         "final": ""},
         "campaigns.review": {"decision": "publish", "reason": "Ceritanya kurang jelas."},
         "campaigns.submit": {},
-        "treasury.change_treasurer": {"treasurer_id": str(people["admin"]),
+        "treasury.change_treasurer": {"treasurer_id": str(ids["other_treasurer"]),
                                       "reason": "Bendahara pindah tugas."},
         "campaigns.new_update": {"title": "Kabar baru", "body": "Isi kabar terbaru yang cukup panjang."},
         "giving.refund": {"amount": "10.000", "reason": "Donatur salah nominal."},
@@ -275,7 +306,7 @@ def baseline_form(endpoint: str, w: dict) -> dict:
         "organizations.upload_document": {"title": "NPWP yayasan", "document": (pdf(2), "npwp.pdf")},
         "organizations.manage": organization,
         "organizations.create": organization,
-        "organizations.add_member": {"email": "dewi@example.test", "role": "treasurer"},
+        "organizations.add_member": {"email": ids["donor_email"], "role": "treasurer"},
         "organizations.remove_member": {},
         "organizations.verification": {"decision": "verify", "note": "SK dicocokkan dengan AHU online."},
         "maps.delete": {},
@@ -348,12 +379,21 @@ class Fuzzer:
         kwargs.setdefault("headers", {}).setdefault("Origin", "http://localhost")
         RecordingDict.read = set()
         self.errors.clear()
-        response = client.open(url, method=self.method, **kwargs)
+        # Every request starts from the world as built: one that succeeds (closing the campaign,
+        # paying the checkout) must not stop the next from reaching the same code. The case's
+        # connection (one_rolled_back_transaction) holds a savepoint around the request's own.
+        savepoint = db._app_engines[self.app][None].begin_nested()
+        try:
+            response = client.open(url, method=self.method, **kwargs)
+            body = response.get_data(as_text=True)[:200] if response.status_code >= 500 else ""
+            response.close()
+        finally:
+            mail.wait_for_background()  # a reset link's mail uses the same connection
+            savepoint.rollback()
         if response.status_code >= 500:
-            cause = self.errors[-1] if self.errors else response.get_data(as_text=True)[:200]
+            cause = self.errors[-1] if self.errors else body
             self.failures.setdefault(cause, []).append(
                 f"{response.status_code} as {role}: {self.method} {url[:120]!r} [{what}]")
-        response.close()
         return response
 
     def real_values(self) -> dict[str, list[str]]:
@@ -462,6 +502,16 @@ def test_no_odd_request_gets_a_5xx(app, world, path, endpoint, method):
         pytest.fail("answers >= 500:\n" + "\n".join(
             f"{cause}\n    {len(requests)} requests, e.g. " + "\n    ".join(requests[:3])
             for cause, requests in fuzzer.failures.items()), pytrace=False)
+    assert _world_state(app) == world.data["state"]  # each request's writes were rolled back
+
+
+def _world_state(app) -> tuple[int, ...]:
+    """What the valid forms would add to: rows of the ledger, campaigns, users."""
+    from campaigns.models import Campaign
+    from ledger.models import LedgerEntry
+    with app.app_context():
+        return tuple(db.session.scalar(sa.select(sa.func.count()).select_from(model))
+                     for model in (LedgerEntry, Campaign, User))
 
 
 class _ExceptionCatcher(logging.Handler):
