@@ -52,7 +52,7 @@ LONG = "x" * 5000
 ODD_PATH = ["0", "-1", BIG, "abc", LONG, "\ufdfa", "\u202e", "\U0001f600", "%00", "\x00", "..", " ",
             "1.5", "../../etc/passwd"]
 # Odd values for a query or form field.
-GARBAGE = ["", " ", "-1", "0", BIG, "1e309", "NaN", "abc", LONG, "\ufdfa\u202e\U0001f600", "%00", "..",
+GARBAGE = ["", " ", "-1", "0", "1", BIG, "1e309", "NaN", "abc", LONG, "\ufdfa\u202e\U0001f600", "%00", "..",
            "1,5", "\uff12", "-5.000,50", "2026-02-30", "0001-01-01", "9999-12-31", "\t\n"]
 # Asked of every GET route at once, whether or not its view reads them (those that do get each key
 # fuzzed on its own: see Fuzzer.run).
@@ -131,6 +131,8 @@ def _build_world(app) -> dict:
                               organization_id=ids["org_id"])
     submitted = make_campaign(app, people["organizer"], people["treasurer"], status="submitted",
                               organization_id=ids["org_id"], title="Sumur bor untuk Dusun Wonosari")
+    draft = make_campaign(app, people["organizer"], people["treasurer"], status="draft",
+                          organization_id=ids["org_id"], title="Perpustakaan desa Oelbubuk")
     with app.app_context():
         campaign = campaigns.get_by_public_id(published)
         organizer = db.session.get(User, people["organizer"])
@@ -139,11 +141,16 @@ def _build_world(app) -> dict:
                                       kind="count", direction="increase", baseline=0, target=8000,
                                       due=campaigns.today_wib() + dt.timedelta(days=20),
                                       created_by_id=organizer.id)
-        db.session.add(indicator)
+        draft_indicator = CampaignIndicator(
+            campaign_id=campaigns.get_by_public_id(draft).id, name="Buku dipinjam", unit="buku",
+            kind="count", direction="increase", baseline=0, target=50_000,
+            due=campaigns.today_wib() + dt.timedelta(days=40), created_by_id=organizer.id)
+        db.session.add_all([indicator, draft_indicator])
         campaigns.post_update(campaign, organizer, "Timbangan sudah dipesan",
                               "Timbangan baru tiba pekan depan.")
         db.session.commit()
-        ids.update(published=published, submitted=submitted, slug=campaign.slug, indicator=indicator.id)
+        ids.update(published=published, submitted=submitted, draft=draft, slug=campaign.slug,
+                   indicator=indicator.id, draft_indicator=draft_indicator.id)
         donation = paid_donation(app, campaign, user=db.session.get(User, people["donor"]))
         by_transfer = _paid_by_virtual_account(app, campaigns.get_by_public_id(published))
         campaign = campaigns.get_by_public_id(published)
@@ -221,17 +228,23 @@ def app(world):
 
 # ---- what each route is asked ----
 
+DRAFT_FIRST = {"campaigns.edit", "campaigns.submit", "campaigns.remove_indicator"}
+
+
 def path_values(endpoint: str, name: str, ids: dict) -> list[str]:
     """The world's real values for a path variable of `endpoint` (more than one where it matters)."""
     org_routes = endpoint.startswith(("organizations.", "organization_pages.", "organizations_api.", "maps."))
     tokens = {"accounts.verify_email": ids["verify_token"], "accounts.reset_password": ids["reset_token"]}
     values = {
-        "public_id": [ids["published"], ids["submitted"]],
+        # The first is the one fuzzed: a draft where only a draft has the whole form (or may lose
+        # an indicator), else the published campaign.
+        "public_id": ([ids["draft"], ids["published"], ids["submitted"]] if endpoint in DRAFT_FIRST
+                      else [ids["published"], ids["submitted"], ids["draft"]]),
         "campaign_id": [ids["published"]],
         "slug": [ids["org_slug"]] if org_routes else [ids["slug"], "an-old-title"],
         "user_id": [None],  # the donor, filled in below
         "seq": ["1", str(ids["entries"])],
-        "indicator_id": [str(ids["indicator"])],
+        "indicator_id": [str(ids["draft_indicator"]), str(ids["indicator"])],
         "number": [str(ids["report_number"])],
         "sha256": [ids["report_evidence"] if endpoint.startswith("reports.") else ids["evidence"]],
         "name": ["0" * 64 + ".webp"],
