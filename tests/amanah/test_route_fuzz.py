@@ -1,9 +1,10 @@
 """Every route of the app, asked odd things by every kind of visitor, answers below 500.
 
 One world is built per module (people of every role, an organization with a paper and a service
-point, a published campaign with an indicator, an update, a paid donation and its receipt, a
-disbursement with evidence, a progress report, a pending checkout, a bulk-download job). Then, for
-each rule of app.url_map and each of its methods, one case:
+point, a published, a submitted and a draft campaign with indicators, an update, donations paid by
+card and by virtual account with their receipts, a disbursement with evidence, a progress report, a
+pending checkout, a bulk-download job). Then, for each rule of app.url_map and each of its methods
+(static files aside: werkzeug serves them, and nginx in production), one case:
 
 - the route with the world's real identifiers, as each visitor: the request is recorded (which
   query and form keys the view read), so the case then fuzzes exactly those keys;
@@ -11,13 +12,14 @@ each rule of app.url_map and each of its methods, one case:
   number, 5,000 characters, unicode, "%00", a NUL, "..", whitespace);
 - GET: every query key the view read, with garbage, and repeated; one query of every usual key at
   once (huge page, zero per_page, a 10,000-character q, an unknown lang and locale...); bytes that
-  are not UTF-8; odd Range and conditional headers; odd languages and cookies;
+  are not UTF-8; odd Range and conditional headers; odd languages and cookies; HEAD and OPTIONS;
 - POST: an empty form, a valid form (baseline_form), the valid form with each field in turn given
   garbage or left out, files that are not what they claim, JSON bodies of the wrong shape, wrong
   Content-Types, bytes that are not UTF-8.
 
 Each query key and form field is fuzzed by the first visitor whose request reads it (the recording
-above), not by all six: they would run the same parsing code again.
+above), not by all six: they would run the same parsing code again. Each request runs in a savepoint
+rolled back after it, so one that succeeds (a valid form) leaves the next the same world.
 
 A failure names the route in the test id and lists every request that got a 5xx, with the
 exception the app logged. The payment provider is the sandbox and the file store the instance
@@ -63,7 +65,7 @@ QUERY_MIX = (f"page={10**30}&per_page=0&q={'q' * 10_000}&limit={BIG}&lang=%EF%B7
 
 
 class RecordingDict(ImmutableMultiDict):
-    """Request args, form and files that note every key a view asks for (see `read_keys`)."""
+    """Request args, form and files that note every key a view asks for (Fuzzer.run reads them)."""
 
     read: set[str] = set()
 
