@@ -25,6 +25,7 @@ TITLES = {
     405: _l("Method not allowed"),
     409: _l("Conflict"),
     413: _l("File too large"),
+    415: _l("Unsupported content type"),
     429: _l("Too many requests"),
     500: _l("Something went wrong"),
     503: _l("Briefly unavailable"),

@@ -55,9 +55,24 @@ def refuse_nul_bytes():
     return None
 
 
+# The routes that take a JSON body: the payment providers' notifications (read as raw bytes).
+JSON_ENDPOINTS = frozenset({"webhooks.notification"})
+
+
+def refuse_json_bodies():
+    """Every other POST is an HTML form. Flask-WTF would take a JSON body for the form
+    (ImmutableMultiDict(request.get_json())), and a list, a number or an object inside one breaks
+    the form's fields deep in validation (a 500): such a body is refused at the door, 415."""
+    if (request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json
+            and request.routing_exception is None and request.endpoint not in JSON_ENDPOINTS):
+        return error_response(415, _("This address takes a form, not JSON."))
+    return None
+
+
 def init_app(app) -> None:
     app.url_map.converters["int"] = BoundedInt
     app.before_request(refuse_nul_bytes)
+    app.before_request(refuse_json_bodies)
     production = app.config["AMANAH_ENV"] == "production"
     csp = content_security_policy(app.config)
 

@@ -92,7 +92,9 @@ class CampaignForm(FlaskForm):
         self.organization_id.choices = [*personal, *((o.id, o.name) for o in orgs)]
 
     def validate_goal(self, field):
-        text = (field.data or "").strip()
+        # A form that sent no goal keeps the campaign's own (minor units, an int, from obj=): a goal
+        # left out is a goal not entered.
+        text = field.data.strip() if isinstance(field.data, str) else ""
         if not text:
             return  # services say "Enter the goal."
         try:

@@ -65,6 +65,8 @@ def parse_value(text: str, kind: str, locale: str | None = None) -> int:
         number = parse_decimal(text.replace(" ", ""), locale=locale or current_locale(), strict=True)
     except (NumberFormatError, InvalidOperation):
         raise UserError(_l("Write a number as usual in your language, e.g. 1.250 or 72,5.")) from None
+    if not number.is_finite():  # "NaN", "Infinity": Babel parses them, and they compare with nothing
+        raise UserError(_l("Write a number as usual in your language, e.g. 1.250 or 72,5."))
     if number < 0:
         raise UserError(_l("A value cannot be negative."))
     if kind == IndicatorKind.COUNT and number != number.to_integral_value():

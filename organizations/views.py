@@ -18,7 +18,8 @@ bp = Blueprint("organizations", __name__)
 INVALID = 422
 
 
-def _load(slug: str):
+def _load(slug: str, **_ignored):
+    # permission_required passes every part of the URL (a member's id too): only the slug finds it.
     return services.get_by_slug(slug)
 
 

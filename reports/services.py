@@ -40,6 +40,7 @@ from reports.models import (
 from treasury.models import Disbursement
 
 MAX_EVIDENCE = 10
+MAX_ROW_ID = 2**63 - 1  # no row has a larger id or number; SQLite cannot even be asked for one
 DOCUMENT_VERSION = 1
 
 
@@ -168,14 +169,18 @@ def post_report(campaign: Campaign, author: User, data: ReportInput) -> Progress
     title, narrative = _texts(data, errors)
     values = _values(campaign, data, errors)
     files = _evidence(data, errors)
+    # Only numbers a row could have are looked up: a larger one (typed into a form) is no row of
+    # this campaign either, and would be a database error rather than a form error.
+    possible = [i for i in data.disbursement_ids if 0 < i <= MAX_ROW_ID] or [-1]
     own = {d.id: d for d in db.session.scalars(sa.select(Disbursement).where(
-        Disbursement.campaign_id == campaign.id, Disbursement.id.in_(data.disbursement_ids or [-1])))}
+        Disbursement.campaign_id == campaign.id, Disbursement.id.in_(possible)))}
     if set(data.disbursement_ids) - set(own):
         errors["disbursements"] = str(_l("Choose disbursements of this campaign."))
     corrected = None
     if data.corrects is not None:
-        corrected = db.session.scalar(sa.select(ProgressReport).where(
-            ProgressReport.campaign_id == campaign.id, ProgressReport.number == data.corrects))
+        if 0 < data.corrects <= MAX_ROW_ID:
+            corrected = db.session.scalar(sa.select(ProgressReport).where(
+                ProgressReport.campaign_id == campaign.id, ProgressReport.number == data.corrects))
         if corrected is None:
             errors["corrects"] = str(_l("This campaign has no such report."))
     if errors:

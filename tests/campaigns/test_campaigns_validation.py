@@ -235,6 +235,22 @@ def test_script_in_story_is_rendered_inert(app):
     assert 'rel="nofollow noopener noreferrer ugc"' in story_html
 
 
+def test_an_edit_that_sends_no_goal_asks_for_one(app):
+    """The form is filled from the campaign, whose goal is an int of minor units: a POST without the
+    goal field kept that int and validating it was a 500. A goal left out is a goal not entered."""
+    people = make_people(app)
+    public_id = make_campaign(app, people["owner"], people["treasurer"], status="draft")
+    client = client_for(app, people["owner"], "en")
+    form = {k: v for k, v in _form(people["treasurer"]).items() if k != "goal"}
+    response = client.post(f"/campaigns/{public_id}/edit", data=form)
+    assert response.status_code == 422
+    assert re.search(r'id="goal-error">[^<]*Enter the goal', response.get_data(as_text=True))
+    with app.app_context():
+        campaign = services.get_by_public_id(public_id)
+        assert campaign.title.startswith("Posyandu Melati") and campaign.goal == 2_500_000_000
+    assert client.post(f"/campaigns/{public_id}/edit", data={}).status_code == 422
+
+
 def test_editing_a_draft_keeps_what_is_valid_and_refuses_the_rest(app):
     people = make_people(app)
     public_id = make_campaign(app, people["owner"], people["treasurer"], status="draft")

@@ -34,6 +34,8 @@ def test_values_are_read_as_people_write_them_and_kept_in_hundredths(app, text, 
 @pytest.mark.parametrize(("text", "kind"), [
     ("2,5", "count"), ("101", "percent"), ("-3", "measure"), ("lima", "count"), ("", "count"),
     ("1,234", "measure"),  # three decimals in Indonesian
+    # Babel reads these as Decimals that compare with nothing.
+    ("NaN", "count"), ("Infinity", "measure"), ("-Infinity", "percent"), ("sNaN", "measure"),
 ])
 def test_values_of_the_wrong_kind_are_refused(app, text, kind):
     with app.test_request_context(), pytest.raises(UserError):
@@ -179,3 +181,16 @@ def test_writing_a_campaign_goes_on_to_its_indicators_and_the_reviewer_sees_them
     review = client_for(app, people["admin"], "en").get(f"/campaigns/{draft}/review").get_data(as_text=True)
     assert "Outcome indicators" in review and "Sumur bor dibangun" in review and "4 sumur" in review
     assert "Its organizer, in person" in review
+
+
+def test_a_value_that_is_no_number_is_a_form_error(app, setup):
+    """"NaN" parses as a Decimal that no comparison accepts: it was a 500, it is a form error."""
+    people, draft, _ = setup
+    client = client_for(app, people["owner"], "en")
+    response = client.post(f"/campaigns/{draft}/indicators", data={
+        "name": "Balita ditimbang", "unit": "balita", "kind": "count", "direction": "increase",
+        "baseline": "NaN", "target": "80", "due": (today_wib() + dt.timedelta(days=60)).isoformat()})
+    assert response.status_code == 422
+    assert "Write a number as usual in your language" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CampaignIndicator)) == 0

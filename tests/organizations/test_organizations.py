@@ -288,6 +288,28 @@ def test_members_and_papers_are_added_through_the_manage_page(app, people):
         "csrf_token": _csrf(page), "email": "x@example.test", "role": "organizer"}).status_code in (400, 403)
 
 
+def test_a_member_is_removed_through_the_manage_page(app, people):
+    """The permission check loaded the organization with every part of the URL, the member's id too:
+    each removal was a 500 before."""
+    slug = _org(app, people)
+    with app.app_context():
+        org = services.get_by_slug(slug)
+        (member_id,) = [m.id for m in org.members if m.user_id == people["treasurer"]]
+        (organizer_id,) = [m.id for m in org.members if m.user_id == people["organizer"]]
+    outsider = client_for(app, people["other_organizer"])
+    assert outsider.post(f"/organizations/{slug}/members/{member_id}/remove").status_code == 403
+    client = client_for(app, people["organizer"], "en")
+    removed = client.post(f"/organizations/{slug}/members/{member_id}/remove")
+    assert removed.status_code == 303 and removed.location.endswith(f"/organizations/{slug}/manage#members")
+    unknown = client.post(f"/organizations/{slug}/members/{member_id}/remove", follow_redirects=True)
+    assert "This person is not a member of the organization." in unknown.get_data(as_text=True)
+    last = client.post(f"/organizations/{slug}/members/{organizer_id}/remove", follow_redirects=True)
+    assert "An organization keeps at least one organizer." in last.get_data(as_text=True)
+    assert client.post(f"/organizations/nobody/members/{member_id}/remove").status_code == 404
+    with app.app_context():
+        assert [m.user_id for m in services.get_by_slug(slug).members] == [people["organizer"]]
+
+
 @pytest.mark.files
 def test_an_admin_verifies_and_the_badge_shows_on_its_page_and_campaigns(app, people):
     slug = _org(app, people)

@@ -161,6 +161,8 @@ def test_a_correction_points_at_the_report_it_corrects(app, world):
     ({"values": {"WELLS": "2,5"}}, "value_WELLS"), ({"values": {"SHARE": "120"}}, "value_SHARE"),
     ({"values": {999_999: "1"}}, "value_999999"), ({"disbursement_ids": [999_999]}, "disbursements"),
     ({"corrects": 7}, "corrects"),
+    # Beyond any row (typed into the form): a form error, not a database one (SQLite overflowed).
+    ({"disbursement_ids": [2**64]}, "disbursements"), ({"corrects": 10**20}, "corrects"),
     ({"evidence": [services.EvidenceUpload(b"<svg/>", "x")]}, "evidence"),
     ({"evidence": [services.EvidenceUpload(picture(n), "x") for n in range(11)]}, "evidence"),
 ])
