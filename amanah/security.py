@@ -33,8 +33,16 @@ def content_security_policy(config) -> str:
 
 
 class BoundedInt(IntegerConverter):
-    """`<int:...>` route parts, but never more than a 64-bit column holds: a longer number is a
-    404 like any unknown id, not a database error."""
+    """`<int:...>` route parts, but never more than the ids' columns hold (PostgreSQL's `integer`:
+    SQLAlchemy casts the parameter to the column's type, so 3,000,000,000 would be a database
+    error): a larger number is a 404 like any unknown id."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class BoundedBigInt(BoundedInt):
+    """`<bigint:...>`: numbers of a BIGINT column (a ledger entry's seq)."""
 
     def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
@@ -71,6 +79,7 @@ def refuse_json_bodies():
 
 def init_app(app) -> None:
     app.url_map.converters["int"] = BoundedInt
+    app.url_map.converters["bigint"] = BoundedBigInt
     app.before_request(refuse_nul_bytes)
     app.before_request(refuse_json_bodies)
     production = app.config["AMANAH_ENV"] == "production"

@@ -108,7 +108,7 @@ def hash_query() -> str:
     return hashlib.sha256(request.query_string).hexdigest()[:16]
 
 
-@bp.get("/entries/<int:seq>")
+@bp.get("/entries/<bigint:seq>")
 def entry(seq: int):
     detail = queries.get_entry(seq)
     if detail is None:

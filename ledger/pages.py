@@ -245,7 +245,7 @@ def index():
                   last_modified=head.last_at)
 
 
-@bp.get("/entries/<int:seq>")
+@bp.get("/entries/<bigint:seq>")
 def entry(seq: int):
     detail = queries.get_entry(seq, with_proof_hashes=True)
     if detail is None:
@@ -393,7 +393,7 @@ def export_csv():
     return response
 
 
-@bp.get("/entries/<int:seq>/summary.json")
+@bp.get("/entries/<bigint:seq>/summary.json")
 def entry_summary(seq: int):
     """What the receipt-proof page shows of a verified entry, in the page's language: amount,
     campaign (named and linked) and time, with the leaf hash the page checks against its proof."""

@@ -40,7 +40,9 @@ from reports.models import (
 from treasury.models import Disbursement
 
 MAX_EVIDENCE = 10
-MAX_ROW_ID = 2**63 - 1  # no row has a larger id or number; SQLite cannot even be asked for one
+# No row has a larger id or number: they are `integer` columns, and PostgreSQL refuses to compare one
+# with a larger parameter (SQLAlchemy casts it to the column's type), SQLite with one past 64 bits.
+MAX_ROW_ID = 2**31 - 1
 DOCUMENT_VERSION = 1
 
 

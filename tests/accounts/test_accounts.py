@@ -354,3 +354,21 @@ def test_international_domains_are_stored_in_their_ascii_form(ctx):
     assert accounts.normalize_email("Budi@Bücher.example") == "budi@xn--bcher-kva.example"
     with pytest.raises(AccountError):
         accounts.normalize_email("bü@example.test")  # a non-ASCII mailbox needs SMTPUTF8
+
+
+@pytest.mark.parametrize("session_id", ["", "1", "1:", ":1", "²:1", "1:²", "1:1:1", " 1:1", "1:1\n",
+                                        "9" * 30 + ":1", "1:" + "9" * 30, "-1:1", "1.0:1",
+                                        "9" * 18 + ":1", "1:" + "9" * 18, f"{2**31}:1"])
+def test_a_malformed_session_id_is_nobody(app, session_id):
+    from accounts.auth import load_user
+    with app.app_context():
+        assert load_user(session_id) is None
+
+
+def test_a_session_id_names_its_user_and_version(app):
+    from accounts.auth import load_user
+    with app.app_context():
+        user = make_user("session@example.test")
+        db.session.commit()
+        assert load_user(f"{user.id}:{user.session_version}") == user
+        assert load_user(f"{user.id}:{user.session_version + 1}") is None

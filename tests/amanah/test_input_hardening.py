@@ -26,6 +26,21 @@ def test_numbers_too_large_for_any_column_are_not_found(app, client):
     assert client.get(f"/admin/users?page={BIG}").status_code == 200
 
 
+def test_ids_past_an_integer_column_are_not_found(app, client):
+    """Ids are PostgreSQL `integer`s and SQLAlchemy casts a parameter to its column's type: 2**31
+    was a database error (500) there. A ledger seq is a BIGINT and may be that large."""
+    with app.app_context():
+        login(client, make_user(None, Role.ADMIN))
+    past = 2**31
+    for url in (f"/admin/users/{past}", f"/ledger/entries/{past}", f"/api/v1/ledger/entries/{2**63 - 1}",
+                f"/ledger/entries/{2**63 - 1}/summary.json"):
+        assert client.get(url).status_code == 404, url
+    # No refund route matches such an id (another route takes the path, for POST only): 4xx, no query.
+    assert client.get(f"/donations/{past}/refund").status_code in (404, 405)
+    for url in (f"/donations/{past}/refund", f"/treasury/donations/{past}/transfer-back"):
+        assert client.post(url, data={}).status_code in (404, 405), url
+
+
 @pytest.mark.parametrize("url", ["/campaigns/?page=²", "/campaigns/?per_page=³", "/api/v1/campaigns?page=²",
                                  "/api/v1/campaigns?per_page=٣"])
 def test_digits_of_other_scripts_are_refused_as_page_numbers(client, url):

@@ -49,13 +49,16 @@ from tests.factories.treasury import RP, pdf, picture
 
 ROLES = ("anonymous", "donor", "organizer", "treasurer", "auditor", "admin")
 BIG = "99999999999999999999"
+# Past PostgreSQL's `integer` (every id column) and the largest BIGINT (a ledger seq): SQLAlchemy
+# casts a parameter to its column's type, so these are database errors unless refused first.
+PAST_INTEGER, LARGEST_BIGINT = str(2**31), str(2**63 - 1)
 LONG = "x" * 5000
 # Odd values for path variables ("%00" is sent as those three characters, "\x00" as a NUL).
-ODD_PATH = ["0", "-1", BIG, "abc", LONG, "\ufdfa", "\u202e", "\U0001f600", "%00", "\x00", "..", " ",
-            "../../etc/passwd"]
+ODD_PATH = ["0", "-1", PAST_INTEGER, LARGEST_BIGINT, BIG, "abc", LONG, "\ufdfa", "\u202e", "\U0001f600",
+            "%00", "\x00", "..", " ", "../../etc/passwd"]
 # Odd values for a query or form field.
-GARBAGE = ["", " ", "-1", "0", "1", BIG, "1e309", "NaN", "abc", LONG, "\ufdfa\u202e\U0001f600", "%00", "..",
-           "1,5", "\uff12", "-5.000,50", "2026-02-30", "0001-01-01", "9999-12-31", "\t\n"]
+GARBAGE = ["", " ", "-1", "0", "1", PAST_INTEGER, BIG, "1e309", "NaN", "abc", LONG, "\ufdfa\u202e\U0001f600",
+           "%00", "..", "1,5", "\uff12", "-5.000,50", "2026-02-30", "0001-01-01", "9999-12-31", "\t\n"]
 # Asked of every GET route at once, whether or not its view reads them (those that do get each key
 # fuzzed on its own: see Fuzzer.run).
 QUERY_MIX = (f"page={10**30}&per_page=0&q={'q' * 10_000}&limit={BIG}&lang=%EF%B7%BA&locale=xx_XX"
