@@ -45,6 +45,7 @@ from amanah.extensions import db
 from campaigns.services import today_wib
 from tests.conftest import World, make_app
 from tests.factories import login, make_user
+from tests.factories.documents import paid_donation
 from tests.factories.treasury import RP, pdf, picture
 
 ROLES = ("anonymous", "donor", "organizer", "treasurer", "auditor", "admin")
@@ -192,20 +193,7 @@ def _build_world(app) -> dict:
 def _paid_by_virtual_account(app, campaign) -> int:
     """A donation paid into a virtual account (through the sandbox standing in for Xendit): its
     refund is a treasurer's transfer back, another form."""
-    from donations import giving
-    from donations.providers import get_gateway
-    with app.test_request_context():
-        donation = giving.start_donation(campaign, amount=75_000_00, donor_name="Budi",
-                                         donor_email="budi@example.test", method="va_bca")
-        db.session.commit()
-        checkout = giving.begin_checkout(donation, "http://localhost/ok", "http://localhost/cancel")
-        db.session.commit()
-        gateway = get_gateway()
-        event = gateway.pay(checkout.id)
-        db.session.commit()
-        gateway.take_events()
-        assert giving.handle_event(event) == "paid"
-        return donation.id
+    return paid_donation(app, campaign, amount=75_000_00, name="Budi", method="va_bca")
 
 
 @pytest.fixture(scope="module")

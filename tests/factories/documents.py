@@ -35,11 +35,12 @@ def make_campaign(treasurer=None, currency: str = "IDR", title: str = "Air bersi
 
 
 def paid_donation(app, campaign, *, amount: int = 150_000_000, user=None, name: str = "Siti Rahayu",
-                  locale: str = "id") -> int:
-    """A donation confirmed through the sandbox provider and the real confirmation service."""
+                  locale: str = "id", method: str = "card") -> int:
+    """A donation confirmed through the sandbox provider and the real confirmation service
+    (`method`: how the donor paid, a donations.methods code)."""
     with app.test_request_context():
         donation = giving.start_donation(campaign, amount=amount, donor_name=name, user=user,
-                                         donor_email="siti@example.test", locale=locale)
+                                         donor_email="siti@example.test", locale=locale, method=method)
         db.session.commit()
         checkout = giving.begin_checkout(donation, "http://localhost/ok", "http://localhost/cancel")
         db.session.commit()
