@@ -36,4 +36,5 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(donation_status_label=dashboard.donation_status_label,
                                  refund_status_label=dashboard.refund_status_label,
                                  document_kind_label=dashboard.document_kind_label,
-                                 anomaly_kind_label=dashboard.anomaly_kind_label)
+                                 anomaly_kind_label=dashboard.anomaly_kind_label,
+                                 diagnosis=dashboard.diagnosis)

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 def record(kind: AnomalyKind, *, provider: str, provider_object: str, detail: str,
            donation_id: int | None = None, amount: int | None = None,
-           currency: str | None = None) -> bool:
-    """Add the anomaly to the current transaction unless it is known already; True when new."""
+           currency: str | None = None, facts: dict | None = None) -> bool:
+    """Add the anomaly to the current transaction unless it is known already; True when new.
+    `detail` is the English sentence (logged, and shown for rows without facts); `facts` say the
+    same as a code and values, put into the reader's words by donations.diagnostics."""
     known = db.session.scalar(sa.select(PaymentAnomaly.id).where(
         PaymentAnomaly.kind == kind.value, PaymentAnomaly.provider_object == provider_object))
     if known is not None:
@@ -30,7 +32,8 @@ def record(kind: AnomalyKind, *, provider: str, provider_object: str, detail: st
         with db.session.begin_nested():
             db.session.add(PaymentAnomaly(
                 kind=kind.value, provider=provider, provider_object=provider_object[:255],
-                donation_id=donation_id, amount=amount, currency=currency, detail=detail[:2000]))
+                donation_id=donation_id, amount=amount, currency=currency, detail=detail[:2000],
+                facts=facts))
     except IntegrityError:  # recorded by a concurrent delivery of the same report
         return False
     log.warning("payment anomaly (%s) %s: %s", kind.value, provider_object, detail)

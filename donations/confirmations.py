@@ -110,7 +110,8 @@ def confirm(provider: str, event_id: str, event_type: str, obj: dict) -> str:
         turn += 1
     _clean_up()
     if outcome == RETRY:
-        raise RetryLater(f"event {event_id} could not be applied now")
+        raise RetryLater(f"event {event_id} could not be applied now",
+                         facts={"code": "event_not_applied", "event": event_id})
     if outcome == ERROR:
         raise ConfirmationFailed(f"event {event_id} failed")
     return outcome

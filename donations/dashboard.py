@@ -9,6 +9,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from accounts.models import User
 from accounts.verification import register_on_verified
 from amanah.extensions import db
+from donations import diagnostics
 from donations.models import Donation, DonationStatus
 
 DONATION_STATUS_LABELS = {"pending": _l("awaiting payment"), "paid": _l("paid"), "failed": _l("failed"),
@@ -24,6 +25,11 @@ ANOMALY_KIND_LABELS = {"foreign_payment": _l("not the donation's own payment"),
                        "amount": _l("paid another amount than the donation's")}
 DOCUMENT_KIND_LABELS = {"receipt": _l("Receipt"), "credit_note": _l("Credit note"),
                         "cancellation": _l("Cancellation of a credit note")}
+
+
+def diagnosis(facts: dict | None, english: str, currency: str | None = None):
+    """What reconciliation could not settle, or what an anomaly is, in the reader's language."""
+    return diagnostics.describe(facts, english, currency, status_label=donation_status_label)
 
 
 def anomaly_kind_label(kind: str) -> str:

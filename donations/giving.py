@@ -50,7 +50,12 @@ log = logging.getLogger(__name__)
 
 
 class RetryLater(Exception):
-    """The event cannot be applied yet (e.g. a refund of a donation not yet confirmed): 503, retried."""
+    """The event cannot be applied yet (e.g. a refund of a donation not yet confirmed): 503, retried.
+    `facts` say why for reconciliation's page (donations.diagnostics)."""
+
+    def __init__(self, message: str, facts: dict | None = None):
+        super().__init__(message)
+        self.facts = facts
 
 
 # ---- events ----
@@ -272,7 +277,8 @@ def _mark_paid(donation: Donation, session: dict) -> str:
             # and none of it counts as the intended gift.
             anomalies.record(AnomalyKind.AMOUNT, provider=donation.provider, provider_object=session["id"],
                              donation_id=donation.id, amount=amount, currency=currency,
-                             detail=f"paid {amount}, the donation is {donation.total}")
+                             detail=f"paid {amount}, the donation is {donation.total}",
+                             facts={"code": "paid_other_amount", "paid": amount, "asked": donation.total})
         return "flagged"
     charge = intent.get("latest_charge") or {}
     txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
@@ -408,10 +414,11 @@ class NotOurs(Exception):
     """The provider object is not a payment of ours: acknowledged (a retry would find the same),
     logged once, and recorded as an anomaly when it names one of our donations."""
 
-    def __init__(self, provider: str, provider_object: str, reason: str, claimed: int | None = None):
+    def __init__(self, provider: str, provider_object: str, reason: str, claimed: int | None = None,
+                 facts: dict | None = None):
         super().__init__(f"{provider_object}: {reason}")
         self.provider, self.provider_object = provider, provider_object
-        self.reason, self.claimed = reason, claimed
+        self.reason, self.claimed, self.facts = reason, claimed, facts
 
     def acknowledge(self) -> str:
         if self.claimed is None:
@@ -419,7 +426,8 @@ class NotOurs(Exception):
         elif db.session.get(Donation, self.claimed) is not None:
             anomalies.record(AnomalyKind.FOREIGN_PAYMENT, provider=self.provider,
                              provider_object=self.provider_object, donation_id=self.claimed,
-                             detail=f"names donation {self.claimed} but {self.reason}")
+                             detail=f"names donation {self.claimed} but {self.reason}",
+                             facts={**(self.facts or {}), "donation": self.claimed})
         return "not ours"
 
 
@@ -436,7 +444,7 @@ def _donation_for_intent(gateway: PaymentGateway, payment_intent, about: str) ->
     it only says which donation to ask about, never which one to book against.
     """
     if not isinstance(payment_intent, str) or not payment_intent:
-        raise NotOurs(gateway.name, about, "it has no payment")
+        raise NotOurs(gateway.name, about, "it has no payment", facts={"code": "no_payment"})
     columns = (Donation.id, Donation.status, Donation.checkout_id, Donation.payment_intent)
     row = db.session.execute(sa.select(*columns).where(Donation.payment_intent == payment_intent,
                                                        Donation.provider == gateway.name)).first()
@@ -450,21 +458,24 @@ def _donation_for_intent(gateway: PaymentGateway, payment_intent, about: str) ->
     db.session.rollback()
     if row is None or row.payment_intent is not None or not row.checkout_id:
         raise NotOurs(gateway.name, about, f"payment {payment_intent} is not the one it was paid with",
-                      claimed)
+                      claimed, facts={"code": "not_its_payment", "payment": payment_intent})
     session = gateway.fetch_checkout(row.checkout_id)
     if _intent_id(session.get("payment_intent")) != payment_intent:
-        raise NotOurs(gateway.name, about, f"payment {payment_intent} is not its checkout's", claimed)
+        raise NotOurs(gateway.name, about, f"payment {payment_intent} is not its checkout's", claimed,
+                      facts={"code": "not_its_checkout", "payment": payment_intent})
     return row.id, session if row.status == DonationStatus.PENDING else None
 
 
 def _paid_donation(donation_id: int, session: dict | None) -> Donation:
     donation = _lock_donation(donation_id)
     if donation is None:
-        raise RetryLater("no donation for this payment")
+        raise RetryLater("no donation for this payment", facts={"code": "no_donation_for_payment"})
     if session is not None and session.get("payment_status") == "paid":
         _mark_paid(donation, session)  # a refund or dispute arrived before the payment's own event
     if donation.status != DonationStatus.PAID:
-        raise RetryLater(f"donation {donation.id} is {donation.status}")
+        raise RetryLater(f"donation {donation.id} is {donation.status}",
+                         facts={"code": "donation_not_paid", "donation": donation.id,
+                                "status": donation.status})
     return donation
 
 
@@ -487,24 +498,31 @@ def _taken_back(donation: Donation) -> int:
     return donation.refunded + withdrawn
 
 
-def _refusal(donation: Donation, data: dict, amount) -> tuple[AnomalyKind, str] | None:
-    """Why the provider's refund or dispute `data` cannot be booked against `donation`, or None."""
+def _refusal(donation: Donation, data: dict, amount) -> tuple[AnomalyKind, str, dict] | None:
+    """Why the provider's refund or dispute `data` cannot be booked against `donation` (its kind,
+    in English, and as facts), or None."""
     if data.get("payment_intent") != donation.payment_intent:
         return AnomalyKind.FOREIGN_PAYMENT, (f"belongs to payment {data.get('payment_intent')}, "
-                                             f"not {donation.payment_intent}")
+                                             f"not {donation.payment_intent}"), {
+            "code": "other_payment", "payment": str(data.get("payment_intent")),
+            "expected": donation.payment_intent}
     if (data.get("currency") or "").upper() != donation.currency:
-        return AnomalyKind.CURRENCY, f"in {data.get('currency')}, the donation in {donation.currency}"
+        return AnomalyKind.CURRENCY, f"in {data.get('currency')}, the donation in {donation.currency}", {
+            "code": "other_currency", "currency": str(data.get("currency")).upper(),
+            "expected": donation.currency}
     if not isinstance(amount, int) or amount <= 0 or _taken_back(donation) + amount > donation.total:
+        taken = _taken_back(donation)
+        facts = {"code": "overdrawn", "amount": amount, "received": donation.total, "taken": taken}
         return AnomalyKind.OVERDRAWN, (f"{amount} would take back more than the {donation.total} "
-                                       f"received ({_taken_back(donation)} taken back already)")
+                                       f"received ({taken} taken back already)"), facts
     return None
 
 
-def _record_refusal(donation: Donation, data: dict, refusal: tuple[AnomalyKind, str]) -> None:
-    kind, why = refusal
+def _record_refusal(donation: Donation, data: dict, refusal: tuple[AnomalyKind, str, dict]) -> None:
+    kind, why, facts = refusal
     anomalies.record(kind, provider=donation.provider, provider_object=data["id"], donation_id=donation.id,
                      amount=data.get("amount") if isinstance(data.get("amount"), int) else None,
-                     currency=(data.get("currency") or "").upper()[:3] or None, detail=why)
+                     currency=(data.get("currency") or "").upper()[:3] or None, detail=why, facts=facts)
 
 
 def _apply_refunds(donation: Donation, refunds: list[dict]) -> str:

@@ -258,7 +258,10 @@ class PaymentAnomaly(db.Model):
                                                     index=True)
     amount: Mapped[int | None] = mapped_column(sa.BigInteger)
     currency: Mapped[str | None] = mapped_column(sa.String(3))
-    detail: Mapped[str] = mapped_column(sa.Text)
+    detail: Mapped[str] = mapped_column(sa.Text)  # in English, as logged
+    # The same as a code and its values, shown in the reader's language (donations.diagnostics);
+    # None for anomalies recorded before there were facts.
+    facts: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
 
     __table_args__ = (
@@ -279,4 +282,5 @@ class ReconciliationRun(db.Model):
     finished_at: Mapped[dt.datetime | None]
     checked: Mapped[int] = mapped_column(default=0)  # provider objects looked at
     applied: Mapped[int] = mapped_column(default=0)  # of those, ones that changed something here
-    unsettled: Mapped[list] = mapped_column(sa.JSON, default=list)  # [{"object", "reason"}]
+    # [{"object", "reason" (English, as logged), "facts" (donations.diagnostics; not in older runs)}]
+    unsettled: Mapped[list] = mapped_column(sa.JSON, default=list)

@@ -51,9 +51,14 @@ class _Tally:
     applied: int = 0
     unsettled: list[dict] = dataclasses.field(default_factory=list)
 
-    def problem(self, provider_object: str, reason: str) -> None:
+    def problem(self, provider_object: str, reason: str, facts: dict | None = None) -> None:
+        """`reason` in English (logged, kept); `facts` the same for the page (donations.diagnostics)."""
         log.warning("reconciliation could not settle %s: %s", provider_object, reason)
-        self.unsettled.append({"object": provider_object, "reason": reason[:500]})
+        self.unsettled.append({"object": provider_object, "reason": reason[:500], "facts": facts})
+
+    def unreachable(self, provider_object: str, exc: GatewayError) -> None:
+        self.problem(provider_object, f"the provider could not be asked: {exc}",
+                     {"code": "provider_unreachable", "detail": str(exc)[:500]})
 
 
 def reconcile(since: dt.datetime | None = None) -> list[ReconciliationRun]:
@@ -83,7 +88,7 @@ def reconcile_provider(gateway: PaymentGateway, since: dt.datetime) -> Reconcili
         _estimated_fees(gateway, tally)
     except GatewayError as exc:  # listing failed: what was not looked at is not settled
         db.session.rollback()
-        tally.problem(gateway.name, f"the provider could not be asked: {exc}")
+        tally.unreachable(gateway.name, exc)
     db.session.rollback()
     run = db.session.get(ReconciliationRun, run_id)
     run.checked, run.applied, run.unsettled = tally.checked, tally.applied, tally.unsettled
@@ -99,10 +104,10 @@ def _apply(tally: _Tally, provider_object: str, apply) -> str | None:
     try:
         result = apply()
     except giving.RetryLater as exc:
-        tally.problem(provider_object, str(exc))
+        tally.problem(provider_object, str(exc), exc.facts)
         return None
     except GatewayError as exc:
-        tally.problem(provider_object, f"the provider could not be asked: {exc}")
+        tally.unreachable(provider_object, exc)
         return None
     if result not in UNCHANGED:
         tally.applied += 1
@@ -141,19 +146,22 @@ def _checkouts(gateway: PaymentGateway, since: dt.datetime, tally: _Tally) -> No
         if row is None or row.checkout_id != session["id"] or row.provider != gateway.name:
             if paid:
                 tally.problem(session["id"], f"paid, and names donation {donation_id}, which was not "
-                                             "opened with this checkout")
+                                             "opened with this checkout",
+                              {"code": "paid_wrong_checkout", "donation": donation_id})
             continue
         if event_type is None or row.status != DonationStatus.PENDING:
             if paid and row.status != DonationStatus.PAID:
                 tally.problem(session["id"],
-                              f"paid at the provider, donation {donation_id} is {row.status} here")
+                              f"paid at the provider, donation {donation_id} is {row.status} here",
+                              {"code": "paid_not_booked", "donation": donation_id, "status": row.status})
             continue
         result = _apply(tally, session["id"], lambda event_type=event_type, session=session:
                         giving.apply_object(gateway, event_type, session))
         status = _donation_row(donation_id).status
         if paid and result is not None and status != DonationStatus.PAID:
             tally.problem(session["id"], f"paid at the provider, donation {donation_id} is {status} here "
-                                         f"({result})")
+                                         f"({result})",
+                          {"code": "paid_not_booked", "donation": donation_id, "status": status})
 
 
 def _donation_row(donation_id: int):
@@ -199,7 +207,9 @@ def _refunds(gateway: PaymentGateway, since: dt.datetime, tally: _Tally) -> None
         result = _apply(tally, data["id"],
                         lambda data=data: giving.apply_object(gateway, "refund.updated", data))
         if result is not None and not _refund_settled(_refund_state(data["id"]), data):
-            tally.problem(data["id"], f"{data.get('status')} at the provider, not booked here ({result})")
+            tally.problem(data["id"], f"{data.get('status')} at the provider, not booked here ({result})",
+                          {"code": "refund_not_booked", "provider_status": str(data.get("status")),
+                           "result": result})
 
 
 def _reservations(gateway: PaymentGateway, tally: _Tally) -> None:
@@ -223,7 +233,7 @@ def _reservations(gateway: PaymentGateway, tally: _Tally) -> None:
                         and str((r.get("metadata") or {}).get("amanah_refund")) == str(row.id)]
                 found = made[0] if made else None
         except GatewayError as exc:
-            tally.problem(name, f"the provider could not be asked: {exc}")
+            tally.unreachable(name, exc)
             continue
         if found is None:
             # The provider never made it: the money set aside is the campaign's again.
@@ -239,7 +249,9 @@ def _reservations(gateway: PaymentGateway, tally: _Tally) -> None:
         if result is not None and state == RefundStatus.REQUESTED and found.get("status") not in (
                 "pending", "requires_action"):
             tally.problem(found["id"],
-                          f"{found.get('status')} at the provider, still set aside here ({result})")
+                          f"{found.get('status')} at the provider, still set aside here ({result})",
+                          {"code": "refund_still_set_aside", "provider_status": str(found.get("status")),
+                           "result": result})
 
 
 # ---- fees booked as estimates ----
@@ -282,7 +294,9 @@ def _disputes(gateway: PaymentGateway, since: dt.datetime, tally: _Tally) -> Non
         result = _apply(tally, data["id"], lambda data=data: giving.apply_object(
             gateway, "charge.dispute.funds_withdrawn", data))
         if result is not None and _dispute_state(data["id"]) != expected:
-            tally.problem(data["id"], f"{data.get('status')} at the provider, not booked here ({result})")
+            tally.problem(data["id"], f"{data.get('status')} at the provider, not booked here ({result})",
+                          {"code": "dispute_not_booked", "provider_status": str(data.get("status")),
+                           "result": result})
 
 
 def recent_runs(limit: int = 50) -> list[ReconciliationRun]:

@@ -378,9 +378,15 @@ def test_the_page_shows_runs_and_anomalies_to_admins_and_auditors_only(stripe_ap
         # What the last run could not settle is listed with it, as the command printed it.
         runs = text.split('id="runs"')[1].split('id="anomalies"')[0]
         unsettled = runs.split('<ul class="unsettled">')[1].split("</ul>")[0]
-        # (a diagnostic kept in English, marked as such for screen readers of Indonesian pages)
-        assert ('<code>re_test_tampered</code>: <span lang="en">succeeded at the provider, not booked here'
-                in unsettled)
+        assert ("<code>re_test_tampered</code>: Refund <code>succeeded</code> at the provider, not booked "
+                "here (<code>refused 1</code>)." in unsettled)
+        # ... and in Indonesian, with the amounts of the anomaly in rupiah as Indonesians write them.
+        page = client.get("/payments/reconciliation?lang=id", headers={"Accept-Language": "id"})
+        text = page.get_data(as_text=True)
+        assert ("<code>re_test_tampered</code>: Pengembalian dana <code>succeeded</code> di penyedia, tidak "
+                "dicatat di sini (<code>refused 1</code>)." in text)
+        assert ("Rp 90.000 akan menarik kembali lebih dari Rp 50.000 yang diterima (Rp 50.000 sudah ditarik "
+                "kembali)." in text)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -409,6 +415,11 @@ def test_a_provider_that_cannot_be_asked_is_unsettled(stripe_app, fake_stripe):
     stripe_app.config["STRIPE_MAX_NETWORK_RETRIES"] = 0
     result = stripe_app.test_cli_runner().invoke(args=["payments", "reconcile"])
     assert result.exit_code == 1 and "UNSETTLED stripe: the provider could not be asked" in result.output
+    with stripe_app.app_context():  # with its facts, for the page (donations.diagnostics)
+        (stripe_run,) = db.session.scalars(sa.select(ReconciliationRun)
+                                           .where(ReconciliationRun.provider == "stripe"))
+        (item,) = stripe_run.unsettled
+        assert item["facts"]["code"] == "provider_unreachable" and item["facts"]["detail"]
 
 
 def test_events_are_applied_through_the_provider_of_the_donation(stripe_app, fake_stripe):

@@ -115,14 +115,18 @@ def demo_world(app) -> dict:
                                       .order_by(Campaign.id)).first()
         for method in ("card", "qris"):
             pending(app, campaign, method=method)
-        # What the reconciliation page lists: a run that left something unsettled, an anomaly.
-        # Their reasons are diagnostics kept in English, marked lang="en" on the page.
+        # What the reconciliation page lists: a run that left something unsettled, an anomaly,
+        # each with its facts (shown in the reader's language), and one unsettled item recorded
+        # before there were facts (its English reason is marked lang="en" on the page).
         db.session.add(ReconciliationRun(
             provider="sandbox", since=now_utc(), finished_at=now_utc(), checked=3,
-            unsettled=[{"object": "cs_x", "reason": "the provider could not be asked"}]))
+            unsettled=[{"object": "cs_x", "reason": "the provider could not be asked: timed out",
+                        "facts": {"code": "provider_unreachable", "detail": "timed out"}},
+                       {"object": "cs_w", "reason": "the provider could not be asked"}]))
         anomalies.record(AnomalyKind.AMOUNT, provider="sandbox", provider_object="cs_y",
-                         detail="paid 5000000 IDR, the donation asked for 4000000", amount=5_000_000,
-                         currency="IDR")
+                         detail="paid 5000000, the donation is 4000000", amount=5_000_000,
+                         currency="IDR", facts={"code": "paid_other_amount", "paid": 5_000_000,
+                                                "asked": 4_000_000})
         db.session.commit()
         people = {"anonymous": None}
         for user in db.session.scalars(sa.select(User).order_by(User.id)):
