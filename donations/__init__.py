@@ -37,4 +37,5 @@ def init_app(app) -> None:
                                  refund_status_label=dashboard.refund_status_label,
                                  document_kind_label=dashboard.document_kind_label,
                                  anomaly_kind_label=dashboard.anomaly_kind_label,
-                                 diagnosis=dashboard.diagnosis)
+                                 diagnosis=dashboard.diagnosis,
+                                 payment_method_label=dashboard.payment_method_label)

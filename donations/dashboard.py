@@ -9,7 +9,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from accounts.models import User
 from accounts.verification import register_on_verified
 from amanah.extensions import db
-from donations import diagnostics
+from donations import diagnostics, methods
 from donations.models import Donation, DonationStatus
 
 DONATION_STATUS_LABELS = {"pending": _l("awaiting payment"), "paid": _l("paid"), "failed": _l("failed"),
@@ -30,6 +30,11 @@ DOCUMENT_KIND_LABELS = {"receipt": _l("Receipt"), "credit_note": _l("Credit note
 def diagnosis(facts: dict | None, english: str, currency: str | None = None):
     """What reconciliation could not settle, or what an anomaly is, in the reader's language."""
     return diagnostics.describe(facts, english, currency, status_label=donation_status_label)
+
+
+def payment_method_label(code: str | None) -> str:
+    method = methods.BY_CODE.get(code or methods.CARD)
+    return str(method.label) if method else str(code)
 
 
 def anomaly_kind_label(kind: str) -> str:

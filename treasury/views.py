@@ -10,12 +10,13 @@ from flask_wtf import FlaskForm
 from accounts.permissions import Action, can, permission_required
 from amanah import evidence as evidence_store
 from amanah import i18n
+from amanah.errors import UserError, error_response
 from amanah.extensions import db, login_manager
 from amanah.money import MoneyError
 from campaigns import services as campaign_services
 from donations import giving
 from donations.models import Donation
-from treasury import disbursements, donor_refunds, treasurers
+from treasury import campaign_donations, disbursements, donor_refunds, treasurers
 from treasury.forms import DisbursementForm, ReversalForm, TreasurerForm
 
 bp = Blueprint("treasury", __name__)
@@ -50,6 +51,26 @@ def overview():
     campaigns = disbursements.campaigns_to_manage(_user())
     recent = disbursements.recent_for_campaigns([campaign.id for campaign, _balance in campaigns])
     return render_template("treasury/overview.html", campaigns=campaigns, recent=recent)
+
+
+@bp.get("/treasury/<public_id>/donations")
+def campaign_donations_page(public_id: str):
+    """The campaign's donations, for its treasurer and admins: search, held ones, refund links."""
+    user = _user()
+    campaign = campaign_services.get_by_public_id(public_id)
+    if campaign is None or not can(user, Action.VIEW_CAMPAIGN, campaign):
+        abort(404)
+    # The campaign's money is its treasurer's and the admins' (the rule disbursements follow).
+    if not can(user, Action.RECORD_DISBURSEMENT, campaign):
+        return login_manager.unauthorized() if user is None else abort(403)
+    try:
+        status, query, page = campaign_donations.parse_filters(
+            request.args.get("status"), request.args.get("q"), request.args.get("page"))
+    except UserError as exc:
+        return error_response(400, str(exc.message), field=exc.field)
+    listing = campaign_donations.donations_of(campaign, status, query, page)
+    return render_template("treasury/donations.html", campaign=campaign, listing=listing, status=status,
+                           query=query)
 
 
 @bp.route("/treasury/<public_id>/disbursements/new", methods=["GET", "POST"])

@@ -59,7 +59,7 @@ ALLOWED = (
 )
 PARAMETER_VALUES = {
     "Use published or closed.", "Use raised, disbursed, active, donations or donors.",
-    "Use province, raised, disbursed, active, donations or donors.",
+    "Use province, raised, disbursed, active, donations or donors.", "Use paid or flagged.",
 }
 READ_ATTRIBUTES = ("title", "aria-label", "placeholder", "alt")
 def _stored_texts() -> list[str]:
