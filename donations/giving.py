@@ -3,7 +3,8 @@
 One code path for money: Stripe's webhooks and the sandbox's events both arrive at
 `handle_event`. An event is only a trigger: the provider's objects are re-fetched (outside any
 database transaction), then one transaction records the event id, moves the donation along a
-one-way transition and appends the ledger entries. Nothing here commits except handle_event.
+one-way transition and appends the ledger entries. Nothing here commits except handle_event,
+apply_object and book_held_payment (a treasurer accepting a payment held for a check).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from amanah.extensions import db
 from amanah.i18n import format_money
 from amanah.links import absolute_url
 from amanah.mail import deliver, render_message
+from amanah.money import MAX_MINOR
 from amanah.transactions import after_commit
 from donations import anomalies, methods
 from donations.balances import available_balance
@@ -38,6 +40,7 @@ from donations.models import (
     Dispute,
     Donation,
     DonationStatus,
+    PaymentAnomaly,
     PaymentEvent,
     Refund,
     RefundStatus,
@@ -262,8 +265,9 @@ def _apply_checkout(provider: str, event_type: str, session: dict) -> str:
     return "unchanged"
 
 
-def _mark_paid(donation: Donation, session: dict) -> str:
-    if donation.status != DonationStatus.PENDING:
+def _mark_paid(donation: Donation, session: dict, held: bool = False) -> str:
+    """Book the paid `session` for `donation`, pending (or, with `held`, held for a check)."""
+    if donation.status != (DonationStatus.FLAGGED if held else DonationStatus.PENDING):
         return "unchanged"
     amount, currency = session.get("amount_total"), (session.get("currency") or "").upper()
     intent = session.get("payment_intent")
@@ -696,6 +700,58 @@ def begin_checkout(donation: Donation, success_url: str, cancel_url: str, mobile
 
 
 # ---- refunds started by a treasurer or admin ----
+
+class BookingRefused(UserError):
+    """A donation held for a check cannot be booked as paid; the message is meant for the treasurer."""
+
+
+def book_held_payment(donation_id: int, actor) -> str:
+    """Book a donation held for a check at the amount the provider reported was paid: the
+    treasurer looked the payment up and accepts it as the gift (a virtual account paid short or
+    over). The donation then counts what was paid: its ledger entries, receipt and thank-you mail
+    are those of any confirmation. Only an amount in the donation's currency can be booked (the
+    payment anomaly recorded when it was held says how much); anything else is returned through the
+    provider. Returns "paid", or "unchanged" when someone booked it meanwhile; raises BookingRefused,
+    or GatewayError when the provider cannot be asked. Commits.
+
+    The provider is asked first, outside any transaction, that the payment is still paid in the
+    donation's currency (not refunded or disputed since); then the donation's row is locked and
+    the entries appended in the usual lock order."""
+    db.session.rollback()
+    donation = db.session.get(Donation, donation_id)
+    if donation is None or donation.status != DonationStatus.FLAGGED:
+        raise BookingRefused(_l("Only a donation held for a check can be booked this way."))
+    reported = db.session.scalar(sa.select(PaymentAnomaly.amount).where(
+        PaymentAnomaly.kind == AnomalyKind.AMOUNT.value, PaymentAnomaly.donation_id == donation_id,
+        PaymentAnomaly.currency == donation.currency))
+    provider, checkout_id, currency = donation.provider, donation.checkout_id, donation.currency
+    db.session.rollback()
+    if not isinstance(reported, int) or not 0 < reported <= MAX_MINOR or not checkout_id:
+        raise BookingRefused(_l("The provider did not report an amount in the donation's currency, so this "
+                                "payment cannot be booked here: have the provider return it."))
+    session = gateway_named(provider).fetch_checkout(checkout_id)
+    if (session.get("payment_status") != "paid" or (session.get("currency") or "").upper() != currency
+            or not isinstance(session.get("payment_intent"), dict)):
+        raise BookingRefused(_l("The provider no longer reports this payment as paid in the donation's "
+                                "currency: look it up in the provider's dashboard."))
+    try:
+        donation = _lock_donation(donation_id)
+        if donation is None or donation.status != DonationStatus.FLAGGED:
+            db.session.rollback()
+            return "unchanged"
+        # What the donor gave is what was paid; the part meant for the fee stays theirs to cover
+        # while the payment holds it.
+        donation.fee_covered = donation.fee_covered if reported > donation.fee_covered else 0
+        donation.amount, donation.total = reported - donation.fee_covered, reported
+        result = _mark_paid(donation, {**session, "amount_total": reported}, held=True)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    log.info("donation %s held for a check booked at %s %s by user %s", donation_id, reported, currency,
+             getattr(actor, "id", None))
+    return result
+
 
 class RefundRefused(UserError):
     """The refund may not be made; the message is meant for the user, `field` names the input at fault."""

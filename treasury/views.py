@@ -15,6 +15,7 @@ from amanah.extensions import db, login_manager
 from amanah.money import MoneyError
 from campaigns import services as campaign_services
 from donations import giving
+from donations.gateway import GatewayError
 from donations.models import Donation
 from treasury import campaign_donations, disbursements, donor_refunds, treasurers
 from treasury.forms import DisbursementForm, ReversalForm, TreasurerForm
@@ -49,8 +50,10 @@ def _evidence_bytes(form) -> tuple[bytes | None, str | None]:
 def overview():
     """The campaigns whose money the signed-in treasurer (or admin) looks after."""
     campaigns = disbursements.campaigns_to_manage(_user())
-    recent = disbursements.recent_for_campaigns([campaign.id for campaign, _balance in campaigns])
-    return render_template("treasury/overview.html", campaigns=campaigns, recent=recent)
+    ids = [campaign.id for campaign, _balance in campaigns]
+    return render_template("treasury/overview.html", campaigns=campaigns,
+                           recent=disbursements.recent_for_campaigns(ids),
+                           held=campaign_donations.held_counts(ids))
 
 
 @bp.get("/treasury/<public_id>/donations")
@@ -71,6 +74,35 @@ def campaign_donations_page(public_id: str):
     listing = campaign_donations.donations_of(campaign, status, query, page)
     return render_template("treasury/donations.html", campaign=campaign, listing=listing, status=status,
                            query=query)
+
+
+@bp.post("/treasury/donations/<int:donation_id>/book-held")
+def book_held(donation_id: int):
+    """Accept a payment held for a check as the gift, at the amount the provider reported."""
+    user = _user()
+    donation = db.session.get(Donation, donation_id)
+    if donation is None or user is None or not can(user, Action.REFUND_DONATION, donation):
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    back = url_for("treasury.campaign_donations_page", public_id=donation.campaign.public_id,
+                   _anchor=f"donation-{donation_id}")
+    try:
+        result = giving.book_held_payment(donation_id, user)
+    except giving.BookingRefused as exc:
+        flash(str(exc.message), "error")
+        return redirect(back, code=303)
+    except GatewayError:
+        flash(_("The payment provider could not be reached; nothing was booked."), "error")
+        return redirect(back, code=303)
+    if result == "paid":
+        donation = db.session.get(Donation, donation_id)
+        flash(_("Donation #%(id)d is in the ledger as entry %(seq)d, at %(amount)s; the donor receives "
+                "the receipt.", id=donation_id, seq=donation.ledger_seq,
+                amount=i18n.format_money(donation.total, donation.currency)), "success")
+    else:
+        flash(_("This donation was booked meanwhile; nothing changed."), "info")
+    return redirect(back, code=303)
 
 
 @bp.route("/treasury/<public_id>/disbursements/new", methods=["GET", "POST"])
