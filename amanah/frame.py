@@ -34,8 +34,10 @@ class _MarkedRequest:
 
     query_string = b"marked"
 
-    def __init__(self, endpoint: str | None):
+    def __init__(self, endpoint: str | None, script_root: str):
         self.endpoint = endpoint
+        # The frames are kept per script root (render_framed), so the mount point is written in.
+        self.script_root = script_root
         self.path = self.full_path = Markup(_MARK.format("next"))  # noqa: S704 - a constant
 
 
@@ -48,7 +50,8 @@ def _render_marked(template: str, endpoint: str | None) -> list[str]:
     """The template rendered with markers, split so that odd items name the slots to fill."""
     marked = render_template(template, title=Markup(_MARK.format("title")),  # noqa: S704
                              content=Markup(_MARK.format("content")),  # noqa: S704
-                             csrf_token=_no_token_in_a_shared_frame, request=_MarkedRequest(endpoint))
+                             csrf_token=_no_token_in_a_shared_frame,
+                             request=_MarkedRequest(endpoint, request.script_root))
     return _SPLIT.split(marked)
 
 

@@ -84,7 +84,8 @@ def checkpoint_list():
                              "note": cp.note, "cosignatures": cosigned.get(cp.size, []),
                              "url": url_for("ledger.checkpoint_at", size=cp.size)} for cp in rows]}
     if len(rows) == limit:
-        body["next"] = f"{request.path}?before={rows[-1].size}&limit={limit}"
+        # url_for, not request.path: the link keeps the app's mount point (SCRIPT_NAME), as "url" does.
+        body["next"] = url_for(request.endpoint, before=rows[-1].size, limit=limit)
     return jsonify(body)
 
 

@@ -306,6 +306,17 @@ def test_reset_form_rejects_a_bad_new_password(app, client):
     assert load(app, user.id).password_hash == before
 
 
+
+def test_reset_form_posts_to_itself_under_the_mount_point(app, client):
+    """The form's action was the path without the script root: behind a proxy that mounts the app
+    under a path (SCRIPT_NAME), choosing a new password posted to another site's address."""
+    user = account(app)
+    with app.test_request_context():
+        token = accounts.make_reset_token(db.session.get(User, user.id))
+    page = client.get(f"/account/password/reset/{token}", base_url="http://localhost/amanah/")
+    assert f'action="/amanah/account/password/reset/{token}"' in page.get_data(as_text=True)
+
+
 # ---- profile ----
 
 def test_profile_saves_name_language_and_tax_ids(app, client):

@@ -54,3 +54,15 @@ def test_a_language_switch_returning_to_a_split_header_is_refused(client):
 def test_a_language_switch_to_another_site_goes_home(client):
     response = client.post("/language", data={"lang": "en", "next": "https://evil.test/"})
     assert response.status_code == 303 and response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("path", ["/ledger?kind=donation", "/about"])
+def test_the_language_switch_returns_to_the_page_under_a_mount_point(client, path):
+    """Served under a mount point (a proxy's SCRIPT_NAME), the language form returns to the page
+    there, not to the same path from the host's root (another site's, or nothing)."""
+    base = "http://localhost/amanah/"
+    page = client.get(path, base_url=base).get_data(as_text=True)
+    [target] = re.findall(r'name="next" value="([^"]*)"', page)
+    assert target == "/amanah" + path
+    response = client.post("/language", data={"lang": "en", "next": target}, base_url=base)
+    assert response.status_code == 303 and response.headers["Location"] == "/amanah" + path

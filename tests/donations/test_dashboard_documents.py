@@ -32,3 +32,19 @@ def test_both_dashboard_pages_list_each_donations_receipt(app, client):
     assert f"/receipts/{serial}.pdf" in client.get("/donations/mine").get_data(as_text=True)
     refused = client.get("/donations/mine/statement.pdf?from=2026-12-31&to=2026-01-01")  # bad range
     assert refused.status_code == 400 and f"/receipts/{serial}.pdf" in refused.get_data(as_text=True)
+
+
+def test_both_dashboard_pages_link_the_ledger_entry_under_the_mount_point(app, client):
+    """The links were written from the host's root: behind a proxy that mounts the app under a
+    path (SCRIPT_NAME) they left the app."""
+    from donations.models import Donation
+
+    with app.app_context():
+        donor = make_user()
+        donation = db.session.get(Donation, paid_donation(app, make_campaign(), user=donor))
+        seq, token = donation.ledger_seq, dashboard.guest_token(donation)
+        login(client, donor)
+    base = "http://localhost/amanah/"
+    for page in ("/donations/mine", f"/donations/view/{token}"):
+        body = client.get(page, base_url=base).get_data(as_text=True)
+        assert f'href="/amanah/ledger/entries/{seq}"' in body and f'href="/ledger/entries/{seq}"' not in body

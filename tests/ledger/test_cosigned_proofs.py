@@ -99,6 +99,19 @@ def test_proof_downloads_carry_the_cosignatures_and_are_cached_by_that(app, clie
     assert client.get("/ledger/entries/2/proof.tlog-proof").headers["Cache-Control"] == "no-cache"
 
 
+
+def test_checkpoint_lists_link_their_next_page_under_the_mount_point(app, client):
+    """"next" was request.path without the script root: under a mount point (SCRIPT_NAME) it left
+    the app, while each checkpoint's "url" beside it did not."""
+    signed(app, 3)
+    signed(app, 2)
+    for path in ("/ledger/checkpoints", "/api/v1/ledger/checkpoints"):
+        body = client.get(f"{path}?limit=1", base_url="http://localhost/amanah/").get_json()
+        assert body["checkpoints"][0]["url"].startswith("/amanah/ledger/checkpoints/")
+        assert body["next"] == f"/amanah{path}?before={body['checkpoints'][0]['size']}&limit=1"
+        older = client.get(body["next"].removeprefix("/amanah"), base_url="http://localhost/amanah/")
+        assert len(older.get_json()["checkpoints"]) == 1
+
 def test_checkpoint_list_names_each_checkpoints_cosignatures(app, client):
     first, _key = signed(app, 3)
     second, _key = signed(app, 2)
