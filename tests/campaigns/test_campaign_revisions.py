@@ -151,7 +151,7 @@ def test_the_changes_page_shows_before_and_after(app, people, language, old, new
     assert "+&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in changes
     # Newest first: the story's edit comes before the first goal edit.
     assert changes.index("story-diff") < changes.rindex(new)
-    assert changes.count('<section class="revision"') == 2
+    assert changes.count('<article class="revision"') == 2
 
 
 def test_the_campaign_page_says_nothing_before_any_edit(app, people):
