@@ -85,8 +85,9 @@ def book_held(donation_id: int):
         abort(404)
     if not FlaskForm().validate_on_submit():
         abort(400)
+    # The list searched for this one donation: on any page of the whole list it would be lost.
     back = url_for("treasury.campaign_donations_page", public_id=donation.campaign.public_id,
-                   _anchor=f"donation-{donation_id}")
+                   q=f"#{donation_id}", _anchor=f"donation-{donation_id}")
     try:
         result = giving.book_held_payment(donation_id, user)
     except giving.BookingRefused as exc:

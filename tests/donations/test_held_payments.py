@@ -119,7 +119,7 @@ def test_the_treasurer_books_it_from_the_campaigns_donations(app, client, campai
     response = client.post(f"/treasury/donations/{donation_id}/book-held", data={"csrf_token": token},
                            headers=EN)
     assert response.status_code == 303
-    back = f"/treasury/{campaign['public_id']}/donations#donation-{donation_id}"
+    back = f"/treasury/{campaign['public_id']}/donations?q=%23{donation_id}#donation-{donation_id}"
     assert response.headers["Location"].endswith(back)
     after = client.get(response.headers["Location"], headers=EN).get_data(as_text=True)
     assert f"Donation #{donation_id} is in the ledger as entry" in after and "at IDR 90,000" in after
