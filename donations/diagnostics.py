@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from amanah.i18n import format_money
+from amanah.money import MoneyError
 
 SENTENCES = {
     # reconciliation runs
@@ -51,20 +52,21 @@ def describe(facts: dict | None, fallback: str, currency: str | None = None, *,
              status_label=str) -> Markup:
     """The sentence for `facts` in the current language, or `fallback` (English) marked as such
     when there are no facts, or none this version knows."""
-    sentence = SENTENCES.get((facts or {}).get("code"))
+    code = facts.get("code") if isinstance(facts, dict) else None
+    sentence = SENTENCES.get(code) if isinstance(code, str) else None
     if sentence is None:
         return Markup('<span lang="en">{}</span>').format(fallback)
-    values = {}
-    for name, value in facts.items():
-        if name in MONEY and isinstance(value, int) and currency:
-            values[name] = format_money(value, currency)
-        elif name == "status":
-            values[name] = status_label(value)
-        elif name == "donation":
-            values[name] = value
-        else:  # the provider's own words, ids and currency codes, as they came
-            values[name] = Markup("<code>{}</code>").format(value)
     try:
+        values = {}
+        for name, value in facts.items():
+            if name in MONEY and isinstance(value, int) and currency:
+                values[name] = format_money(value, currency)
+            elif name == "status" and isinstance(value, str):
+                values[name] = status_label(value)
+            elif name == "donation" and isinstance(value, int):
+                values[name] = value
+            else:  # the provider's own words, ids and currency codes, as they came
+                values[name] = Markup("<code>{}</code>").format(value)
         return escape(str(sentence)) % values  # Markup's %: every value not Markup is escaped
-    except (KeyError, TypeError, ValueError):  # facts written by another version
+    except (KeyError, TypeError, ValueError, ArithmeticError, MoneyError):  # facts of another version
         return Markup('<span lang="en">{}</span>').format(fallback)

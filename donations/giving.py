@@ -715,25 +715,33 @@ def book_held_payment(donation_id: int, actor) -> str:
     or GatewayError when the provider cannot be asked. Commits.
 
     The provider is asked first, outside any transaction, that the payment is still paid in the
-    donation's currency (not refunded or disputed since); then the donation's row is locked and
-    the entries appended in the usual lock order."""
+    donation's currency, for the amount held or the amount asked (Xendit's payment request states
+    what was asked; its callback said what was paid), and that none of it was refunded or disputed
+    since: a session stays "paid" after its refund. Then the donation's row is locked and the
+    entries appended in the usual lock order."""
     db.session.rollback()
     donation = db.session.get(Donation, donation_id)
     if donation is None or donation.status != DonationStatus.FLAGGED:
         raise BookingRefused(_l("Only a donation held for a check can be booked this way."))
+    provider, checkout_id, currency, asked = (donation.provider, donation.checkout_id, donation.currency,
+                                              donation.total)
     reported = db.session.scalar(sa.select(PaymentAnomaly.amount).where(
         PaymentAnomaly.kind == AnomalyKind.AMOUNT.value, PaymentAnomaly.donation_id == donation_id,
-        PaymentAnomaly.currency == donation.currency))
-    provider, checkout_id, currency = donation.provider, donation.checkout_id, donation.currency
+        PaymentAnomaly.provider_object == checkout_id, PaymentAnomaly.currency == currency))
     db.session.rollback()
     if not isinstance(reported, int) or not 0 < reported <= MAX_MINOR or not checkout_id:
         raise BookingRefused(_l("The provider did not report an amount in the donation's currency, so this "
                                 "payment cannot be booked here: have the provider return it."))
-    session = gateway_named(provider).fetch_checkout(checkout_id)
+    gateway = gateway_named(provider)
+    session = gateway.fetch_checkout(checkout_id)
+    intent = session.get("payment_intent")
     if (session.get("payment_status") != "paid" or (session.get("currency") or "").upper() != currency
-            or not isinstance(session.get("payment_intent"), dict)):
+            or not isinstance(intent, dict) or session.get("amount_total") not in (reported, asked)):
         raise BookingRefused(_l("The provider no longer reports this payment as paid in the donation's "
                                 "currency: look it up in the provider's dashboard."))
+    if _returned(gateway, intent):
+        raise BookingRefused(_l("The provider has refunded this payment, or part of it, or it is disputed: "
+                                "it cannot be booked as a gift. Mark it as returned once it is."))
     try:
         donation = _lock_donation(donation_id)
         if donation is None or donation.status != DonationStatus.FLAGGED:
@@ -751,6 +759,38 @@ def book_held_payment(donation_id: int, actor) -> str:
     log.info("donation %s held for a check booked at %s %s by user %s", donation_id, reported, currency,
              getattr(actor, "id", None))
     return result
+
+
+def _returned(gateway: PaymentGateway, intent: dict) -> bool:
+    """Whether any of the payment went back (a refund, made or on its way) or is disputed."""
+    charge = intent.get("latest_charge")
+    if isinstance(charge, dict):
+        if charge.get("refunded") or (charge.get("amount_refunded") or 0) > 0 or charge.get("disputed"):
+            return True
+        charge = charge.get("id")
+    if not isinstance(charge, str) or not charge:
+        return False
+    return any(r.get("status") not in ("failed", "canceled") for r in gateway.list_refunds(charge))
+
+
+def mark_held_returned(donation_id: int, actor) -> str:
+    """A donation held for a check whose payment went back to the donor (the provider returned it):
+    it fails, and can no longer be booked. No ledger entry: the payment never entered the ledger.
+    Returns "failed", or "unchanged" when it is no longer held. Commits."""
+    db.session.rollback()
+    try:
+        donation = _lock_donation(donation_id)
+        if donation is None or donation.status != DonationStatus.FLAGGED:
+            db.session.rollback()
+            return "unchanged"
+        donation.move_to(DonationStatus.FAILED)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    log.info("donation %s held for a check marked returned by user %s", donation_id,
+             getattr(actor, "id", None))
+    return "failed"
 
 
 class RefundRefused(UserError):

@@ -106,6 +106,25 @@ def book_held(donation_id: int):
     return redirect(back, code=303)
 
 
+@bp.post("/treasury/donations/<int:donation_id>/returned")
+def held_returned(donation_id: int):
+    """A payment held for a check went back to the donor through the provider: it can no longer be
+    booked, and leaves the list."""
+    user = _user()
+    donation = db.session.get(Donation, donation_id)
+    if donation is None or user is None or not can(user, Action.REFUND_DONATION, donation):
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    public_id = donation.campaign.public_id
+    if giving.mark_held_returned(donation_id, user) == "failed":
+        flash(_("Donation #%(id)d is marked as returned to the donor; it can no longer be booked.",
+                id=donation_id), "success")
+    else:
+        flash(_("This donation is no longer held for a check; nothing changed."), "info")
+    return redirect(url_for("treasury.campaign_donations_page", public_id=public_id), code=303)
+
+
 @bp.route("/treasury/<public_id>/disbursements/new", methods=["GET", "POST"])
 def new_disbursement(public_id: str):
     user = _user()

@@ -46,10 +46,12 @@ def test_the_providers_words_are_escaped(app):
 
 
 @pytest.mark.parametrize("facts", [None, {}, {"code": "from_a_later_version"}, {"code": "paid_not_booked"},
-                                   {"code": "paid_not_booked", "donation": 3}])
+                                   {"code": "paid_not_booked", "donation": 3}, ["paid_not_booked"],
+                                   {"code": ["paid_not_booked"]},
+                                   {"code": "paid_other_amount", "paid": 10**40, "asked": 1}])
 def test_without_facts_it_knows_the_english_reason_is_shown_marked_as_english(app, facts):
     with app.test_request_context(), force_locale("id"):
-        text = str(diagnosis(facts, "paid at the provider, donation 3 is <b>x</b> here"))
+        text = str(diagnosis(facts, "paid at the provider, donation 3 is <b>x</b> here", "IDR"))
     assert text == '<span lang="en">paid at the provider, donation 3 is &lt;b&gt;x&lt;/b&gt; here</span>'
 
 

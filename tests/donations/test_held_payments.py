@@ -164,3 +164,45 @@ def test_nobody_else_books_it(app, client, campaign):
         assert client.post(url, data=data).status_code == 404, user_id
     with app.app_context():
         assert db.session.get(Donation, donation_id).status == "flagged"
+
+
+def test_a_payment_refunded_since_or_reported_at_another_amount_is_not_booked(app, campaign):
+    with app.test_request_context():
+        refunded = held(app, _campaign(campaign))
+        gateway = get_gateway()
+        session = sandbox._get(db.session.get(Donation, refunded).checkout_id)
+        gateway.create_refund(session["payment_intent"], 1_000_000, "k-held", {})  # part of it went back
+        db.session.commit()
+        elsewhere = held(app, _campaign(campaign), amount=3_000_000)
+        session = sandbox._get(db.session.get(Donation, elsewhere).checkout_id)
+        sandbox._put({**session, "amount_total": 1_234_500})  # neither what was held nor what was asked
+        db.session.commit()
+        count = len(entries())
+        for donation_id, message in ((refunded, "has refunded this payment"),
+                                     (elsewhere, "no longer reports this payment as paid")):
+            with force_locale("en"), pytest.raises(giving.BookingRefused, match=message):
+                giving.book_held_payment(donation_id, None)
+        assert len(entries()) == count
+        assert {db.session.get(Donation, i).status for i in (refunded, elsewhere)} == {"flagged"}
+
+
+def test_a_payment_the_provider_returned_is_marked_so_and_cannot_be_booked(app, client, campaign):
+    with app.app_context():
+        donation_id = held(app, _campaign(campaign))
+        login(client, db.session.get(User, campaign["treasurer"]))
+    listing = client.get(f"/treasury/{campaign['public_id']}/donations", headers=EN).get_data(as_text=True)
+    assert f'action="/treasury/donations/{donation_id}/returned"' in listing
+    page = client.post(f"/treasury/donations/{donation_id}/returned", headers=EN, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert f"Donation #{donation_id} is marked as returned to the donor" in html
+    assert f'id="donation-{donation_id}"' not in html and "held for your check" not in html
+    with app.test_request_context():
+        assert db.session.get(Donation, donation_id).status == "failed"
+        with force_locale("en"), pytest.raises(giving.BookingRefused, match="Only a donation held"):
+            giving.book_held_payment(donation_id, None)
+        assert giving.mark_held_returned(donation_id, None) == "unchanged" and entries() == []
+    with client.session_transaction() as session:
+        session.clear()
+    with app.app_context():
+        login(client, make_user(None, Role.TREASURER))
+    assert client.post(f"/treasury/donations/{donation_id}/returned").status_code == 404

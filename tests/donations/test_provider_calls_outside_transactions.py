@@ -14,6 +14,7 @@ import stripe
 import xendit.rest
 
 from amanah.extensions import db
+from donations.models import Donation
 from tests.donations.test_giving_stripe import API_KEY as STRIPE_KEY
 from tests.donations.test_giving_stripe import SECRET as STRIPE_SECRET
 from tests.donations.test_giving_stripe import deliver as deliver_stripe
@@ -110,6 +111,20 @@ def test_no_transaction_is_open_during_any_provider_call(app, client, providers,
     (refund_id,) = fake_xendit.refunds
     assert deliver_xendit(client, fake_xendit, fake_xendit.settle_refund(refund_id, "SUCCEEDED")).json == \
         {"status": "refunded 1"}
+
+    # A virtual account paid short is held; the treasurer books it at what was paid, the provider
+    # asked again (its payment request, its refunds) before the donation's row is locked.
+    given = client.post(f"/campaigns/{public_id}/give", data={**DONATION, "method": "va_bca"})
+    assert given.status_code == 303
+    with app.app_context():
+        va = _latest_donation()
+        va_id, va_request = va.id, va.checkout_id
+    assert deliver_xendit(client, fake_xendit, fake_xendit.pay(va_request, amount=40_000)).json == \
+        {"status": "flagged"}
+    assert client.post(f"/treasury/donations/{va_id}/book-held").status_code == 303
+    with app.app_context():
+        booked = db.session.get(Donation, va_id)
+        assert (booked.status, booked.total) == ("paid", 4_000_000)
 
     # Reconciliation asks both providers everything, with every remaining webhook lost.
     result = app.test_cli_runner().invoke(args=["payments", "reconcile"])
