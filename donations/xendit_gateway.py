@@ -217,12 +217,18 @@ class XenditGateway:
 
     def _intent(self, request: dict, session: dict) -> dict:
         amount = session["amount_total"]
+        # What was paid: the callback's word in this process, else the payment's transaction once
+        # Xendit has booked it (reconciliation, another process). The payment request only says
+        # what was asked, which a virtual account may be paid short or over of.
+        transaction = self._payment_transaction(request["id"])
         reported = self.reported_paid.get(request["id"])
+        if reported is None and transaction is not None and transaction.get("amount") is not None:
+            reported = from_xendit_amount(transaction["amount"])
         if reported is not None and reported != amount:
             # Paid, but not the amount asked for: confirming reports what was actually paid, so
             # the donation is held for a treasurer instead of counting as the intended gift.
             session["amount_total"] = reported
-        fee, estimated = self._fee(request, session)
+        fee, estimated = self._fee(request, session, transaction)
         txn = {"id": f"txn:{request['id']}", "object": "balance_transaction", "fee": fee, "currency": "idr",
                "estimate": estimated,
                "ledger_memo": "Xendit fee, estimate from its price list" if estimated else "Xendit fee"}
@@ -232,10 +238,10 @@ class XenditGateway:
                 "amount": session["amount_total"], "amount_received": session["amount_total"],
                 "currency": "idr", "metadata": session["metadata"], "latest_charge": charge}
 
-    def _fee(self, request: dict, session: dict) -> tuple[int, bool]:
+    def _fee(self, request: dict, session: dict, transaction: dict | None) -> tuple[int, bool]:
         """(fee in minor units, whether it is an estimate): Xendit's transaction for the payment
         carries the actual fee once it is booked there; until then, the price list's."""
-        actual = self.actual_fee(request["id"])
+        actual = _fee_of(transaction) if transaction is not None else None
         if actual is not None:
             return actual, False
         method = method_of(request)
@@ -244,14 +250,17 @@ class XenditGateway:
     def actual_fee(self, checkout_id: str) -> int | None:
         """Xendit's fee (with its VAT) on the payment of one payment request, or None while its
         transaction is not there yet."""
+        transaction = self._payment_transaction(checkout_id)
+        return _fee_of(transaction) if transaction is not None else None
+
+    def _payment_transaction(self, checkout_id: str) -> dict | None:
+        """Xendit's PAYMENT transaction of one payment request, or None while it is not booked."""
         page = self._call(self.transactions.get_all_transactions, product_id=checkout_id, limit=10)
         for txn in page.get("data") or []:
-            fee = txn.get("fee") or {}
             kind = txn.get("type")
             kind = kind.get("value") if isinstance(kind, dict) else kind  # the library wraps it
-            if kind == "PAYMENT" and isinstance(fee.get("xendit_fee"), int | float):
-                vat = fee.get("value_added_tax") or 0
-                return from_xendit_amount(fee["xendit_fee"]) + from_xendit_amount(vat)
+            if kind == "PAYMENT":
+                return txn
         return None
 
     def fetch_payment_intent(self, payment_intent: str) -> dict:
@@ -437,3 +446,11 @@ def payment_instructions(request: dict) -> dict:
             "va_number": props.get("virtual_account_number"), "bank": detail.get("channel_code"),
             "expires_at": expires_at, "web_url": urls.get("WEB"), "mobile_url": urls.get("MOBILE"),
             "deeplink_url": urls.get("DEEPLINK")}
+
+
+def _fee_of(transaction: dict) -> int | None:
+    """The fee with its VAT on a booked transaction, or None when it carries none yet."""
+    fee = transaction.get("fee") or {}
+    if not isinstance(fee.get("xendit_fee"), int | float):
+        return None
+    return from_xendit_amount(fee["xendit_fee"]) + from_xendit_amount(fee.get("value_added_tax") or 0)

@@ -504,6 +504,19 @@ def test_reconciliation_books_a_payment_whose_callback_was_lost(xendit_app, clie
     assert again.exit_code == 0 and "0 applied" in again.output.split("xendit:")[1]
 
 
+def test_reconciliation_holds_a_short_payment_whose_callback_was_lost(xendit_app, client, fake_xendit):
+    """The payment request states what was asked; what was paid comes from Xendit's transaction."""
+    donation_id, request_id = start(xendit_app, "va_bca")
+    fake_xendit.pay(request_id, amount=30_000)  # the callback never arrives; the transaction is booked
+    result = xendit_app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert "xendit:" in result.output
+    with xendit_app.app_context():
+        assert db.session.get(Donation, donation_id).status == "flagged"
+        assert entries() == []  # not the Rp 50.000 asked
+        (anomaly,) = db.session.scalars(sa.select(PaymentAnomaly)).all()
+        assert (anomaly.kind, anomaly.amount) == ("amount", 3_000_000)
+
+
 def test_reconciliation_books_a_refund_whose_callback_was_lost(xendit_app, client, fake_xendit):
     donation_id, _ = paid(xendit_app, client, fake_xendit)
     with xendit_app.test_request_context():
