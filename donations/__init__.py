@@ -38,4 +38,5 @@ def init_app(app) -> None:
                                  document_kind_label=dashboard.document_kind_label,
                                  anomaly_kind_label=dashboard.anomaly_kind_label,
                                  diagnosis=dashboard.diagnosis,
-                                 payment_method_label=dashboard.payment_method_label)
+                                 payment_method_label=dashboard.payment_method_label,
+                                 reported_money=dashboard.reported_money)

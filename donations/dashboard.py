@@ -9,6 +9,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from accounts.models import User
 from accounts.verification import register_on_verified
 from amanah.extensions import db
+from amanah.i18n import format_money
+from amanah.money import MoneyError
 from donations import diagnostics, methods
 from donations.models import Donation, DonationStatus
 
@@ -30,6 +32,15 @@ DOCUMENT_KIND_LABELS = {"receipt": _l("Receipt"), "credit_note": _l("Credit note
 def diagnosis(facts: dict | None, english: str, currency: str | None = None):
     """What reconciliation could not settle, or what an anomaly is, in the reader's language."""
     return diagnostics.describe(facts, english, currency, status_label=donation_status_label)
+
+
+def reported_money(amount: int, currency: str) -> str:
+    """An amount as a provider reported it: in the reader's money format, or, in a currency this
+    app does not know (somebody else's payment on the account), as the provider gave it."""
+    try:
+        return format_money(amount, currency)
+    except (MoneyError, ArithmeticError):
+        return f"{amount} {currency}"
 
 
 def payment_method_label(code: str | None) -> str:

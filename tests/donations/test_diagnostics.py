@@ -67,3 +67,18 @@ def test_anomalies_are_recorded_with_their_facts(app):
     with app.test_request_context(), force_locale("id"):
         assert str(diagnosis(anomaly.facts, anomaly.detail)) == ("Dalam <code>USD</code>; donasinya dalam "
                                                                  "<code>IDR</code>.")
+
+
+def test_an_anomaly_in_a_currency_this_app_does_not_know_is_listed(app, client):
+    from accounts.models import Role
+    from donations import anomalies
+    from donations.models import AnomalyKind
+    from tests.factories import login, make_user
+    with app.app_context():
+        anomalies.record(AnomalyKind.CURRENCY, provider="sandbox", provider_object="re_kwd", detail="in kwd",
+                         amount=1234, currency="KWD", facts={"code": "other_currency", "currency": "KWD",
+                                                             "expected": "IDR"})
+        db.session.commit()
+        login(client, make_user(None, Role.ADMIN))
+    page = client.get("/payments/reconciliation", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "1234 KWD" in page.get_data(as_text=True)
