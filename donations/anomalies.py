@@ -11,9 +11,10 @@ import logging
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from amanah.extensions import db
-from donations.models import AnomalyKind, PaymentAnomaly
+from donations.models import AnomalyKind, Donation, PaymentAnomaly
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ def record(kind: AnomalyKind, *, provider: str, provider_object: str, detail: st
     return True
 
 
-def recent(limit: int = 200) -> list[PaymentAnomaly]:
-    return list(db.session.scalars(
-        sa.select(PaymentAnomaly).order_by(PaymentAnomaly.id.desc()).limit(limit)))
+def recent(limit: int = 200) -> list[tuple[PaymentAnomaly, Donation | None]]:
+    """The newest anomalies, each with the donation it names (whose status and hold_settled_*
+    say whether a treasurer has settled a payment held for a check)."""
+    return list(db.session.execute(
+        sa.select(PaymentAnomaly, Donation).outerjoin(Donation, Donation.id == PaymentAnomaly.donation_id)
+        .options(selectinload(Donation.hold_settled_by))
+        .order_by(PaymentAnomaly.id.desc()).limit(limit)).all())

@@ -751,6 +751,7 @@ def book_held_payment(donation_id: int, actor) -> str:
         # while the payment holds it.
         donation.fee_covered = donation.fee_covered if reported > donation.fee_covered else 0
         donation.amount, donation.total = reported - donation.fee_covered, reported
+        donation.hold_settled_by_id, donation.hold_settled_at = getattr(actor, "id", None), now_utc()
         result = _mark_paid(donation, {**session, "amount_total": reported}, held=True)
         db.session.commit()
     except BaseException:
@@ -784,6 +785,7 @@ def mark_held_returned(donation_id: int, actor) -> str:
             db.session.rollback()
             return "unchanged"
         donation.move_to(DonationStatus.FAILED)
+        donation.hold_settled_by_id, donation.hold_settled_at = getattr(actor, "id", None), now_utc()
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -87,11 +87,16 @@ class Donation(db.Model):
     donor_secret: Mapped[str] = mapped_column(sa.String(64))
     ledger_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
     flag_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Who settled a hold (booked the payment at what was paid, or marked it returned), and when;
+    # the donation's status says which. The reconciliation page shows it beside the anomaly.
+    hold_settled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    hold_settled_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     paid_at: Mapped[dt.datetime | None] = mapped_column()
 
     campaign: Mapped[Campaign] = relationship(lazy="joined")
-    user: Mapped[User | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    hold_settled_by: Mapped[User | None] = relationship(foreign_keys=[hold_settled_by_id])
     refunds: Mapped[list[Refund]] = relationship(back_populates="donation", order_by="Refund.id")
 
     __table_args__ = (

@@ -129,6 +129,14 @@ def test_the_treasurer_books_it_from_the_campaigns_donations(app, client, campai
     again = client.post(f"/treasury/donations/{donation_id}/book-held", data={"csrf_token": token},
                         headers=EN, follow_redirects=True)
     assert "Only a donation held for a check can be booked this way." in again.get_data(as_text=True)
+    # Admins and auditors see who settled the hold, beside its anomaly.
+    with client.session_transaction() as session:
+        session.clear()
+    with app.app_context():
+        login(client, make_user(None, Role.AUDITOR))
+        name = db.session.get(User, campaign["treasurer"]).display_name
+    review = client.get("/payments/reconciliation", headers=EN).get_data(as_text=True)
+    assert f"Booked at the amount paid by {name}," in review
 
 
 def test_a_provider_that_cannot_be_asked_books_nothing(app, client, campaign, monkeypatch):
@@ -196,6 +204,9 @@ def test_a_payment_the_provider_returned_is_marked_so_and_cannot_be_booked(app, 
     html = page.get_data(as_text=True)
     assert f"Donation #{donation_id} is marked as returned to the donor" in html
     assert f'id="donation-{donation_id}"' not in html and "held for your check" not in html
+    with app.app_context():
+        donation = db.session.get(Donation, donation_id)
+        assert donation.hold_settled_by_id == campaign["treasurer"] and donation.hold_settled_at is not None
     with app.test_request_context():
         assert db.session.get(Donation, donation_id).status == "failed"
         with force_locale("en"), pytest.raises(giving.BookingRefused, match="Only a donation held"):
