@@ -76,15 +76,22 @@ def campaign_donations_page(public_id: str):
                            query=query)
 
 
-@bp.post("/treasury/donations/<int:donation_id>/book-held")
-def book_held(donation_id: int):
-    """Accept a payment held for a check as the gift, at the amount the provider reported."""
+def _held_donation_form(donation_id: int):
+    """(user, donation) for a form about a donation's money: its campaign's treasurer or an admin
+    (404 for anyone else), with the form's CSRF token checked (400)."""
     user = _user()
     donation = db.session.get(Donation, donation_id)
     if donation is None or user is None or not can(user, Action.REFUND_DONATION, donation):
         abort(404)
     if not FlaskForm().validate_on_submit():
         abort(400)
+    return user, donation
+
+
+@bp.post("/treasury/donations/<int:donation_id>/book-held")
+def book_held(donation_id: int):
+    """Accept a payment held for a check as the gift, at the amount the provider reported."""
+    user, donation = _held_donation_form(donation_id)
     # The list searched for this one donation: on any page of the whole list it would be lost.
     back = url_for("treasury.campaign_donations_page", public_id=donation.campaign.public_id,
                    q=f"#{donation_id}", _anchor=f"donation-{donation_id}")
@@ -110,12 +117,7 @@ def book_held(donation_id: int):
 def held_returned(donation_id: int):
     """A payment held for a check went back to the donor through the provider: it can no longer be
     booked, and leaves the list."""
-    user = _user()
-    donation = db.session.get(Donation, donation_id)
-    if donation is None or user is None or not can(user, Action.REFUND_DONATION, donation):
-        abort(404)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    user, donation = _held_donation_form(donation_id)
     public_id = donation.campaign.public_id
     if giving.mark_held_returned(donation_id, user) == "failed":
         flash(_("Donation #%(id)d is marked as returned to the donor; it can no longer be booked.",
